@@ -1,0 +1,625 @@
+//! What a list view selects and in which order. One definition, three users: the server
+//! turns a [`LicenseFilter`] into SQL, the daemon evaluates it over its cache with
+//! [`LicenseFilter::matches`], and both order pages by [`Sort`] with the same keys.
+//!
+//! Semantics, shared by every implementation:
+//! - text fields compare exactly, except `vendor` (case-insensitive) and `q` (a
+//!   case-insensitive substring of [`crate::License::search_text`]);
+//! - `cost`, `cost_min`, `cost_max` compare `cost.amount` in minor units, whatever the
+//!   currency, unless `currency` narrows it;
+//! - date ranges are inclusive; a license without `expires` never matches an `expires`
+//!   filter; `expiring_within=N` means `today <= expires <= today + N days`;
+//! - when sorting, an absent value (no `seats`: unlimited; no `expires`: never) counts as
+//!   larger than every present one; ties are broken by `id`.
+
+use crate::license::{Assignee, DeviceId, EmployeeId, Kind, License, LicenseId, ProductEid};
+use crate::money::Currency;
+use crate::problem::FieldError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which licenses a view selects. Every field narrows the selection; `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseFilter {
+    pub id: Option<LicenseId>,
+    pub kind: Option<Kind>,
+    pub product: Option<ProductEid>,
+    /// Lowercased; compared case-insensitively.
+    pub vendor: Option<String>,
+    pub cost: Option<i64>,
+    pub cost_min: Option<i64>,
+    pub cost_max: Option<i64>,
+    pub currency: Option<Currency>,
+    pub device: Option<DeviceId>,
+    pub employee: Option<EmployeeId>,
+    pub added: Option<NaiveDate>,
+    pub added_from: Option<NaiveDate>,
+    pub added_to: Option<NaiveDate>,
+    pub expires: Option<NaiveDate>,
+    pub expires_from: Option<NaiveDate>,
+    pub expires_to: Option<NaiveDate>,
+    pub expiring_within: Option<u32>,
+    /// Lowercased free text.
+    pub q: Option<String>,
+}
+
+/// The query parameters of `GET /v1/licenses` that are filters, in documentation order.
+pub const FILTER_PARAMS: [&str; 18] = [
+    "id",
+    "kind",
+    "product",
+    "vendor",
+    "cost",
+    "cost_min",
+    "cost_max",
+    "currency",
+    "device",
+    "employee",
+    "added",
+    "added_from",
+    "added_to",
+    "expires",
+    "expires_from",
+    "expires_to",
+    "expiring_within",
+    "q",
+];
+
+impl LicenseFilter {
+    /// Whether `license` is selected, evaluated on `today` (UTC).
+    pub fn matches(&self, license: &License, today: NaiveDate) -> bool {
+        fn within<T: PartialOrd>(value: &T, from: Option<&T>, to: Option<&T>) -> bool {
+            from.is_none_or(|f| value >= f) && to.is_none_or(|t| value <= t)
+        }
+        fn date_in(
+            value: Option<NaiveDate>,
+            exact: Option<NaiveDate>,
+            from: Option<NaiveDate>,
+            to: Option<NaiveDate>,
+        ) -> bool {
+            if exact.is_none() && from.is_none() && to.is_none() {
+                return true;
+            }
+            value.is_some_and(|v| {
+                exact.is_none_or(|e| v == e) && within(&v, from.as_ref(), to.as_ref())
+            })
+        }
+        let amount = license.cost.amount;
+        self.id.as_ref().is_none_or(|id| *id == license.id)
+            && self.kind.as_ref().is_none_or(|k| *k == license.kind)
+            && self.product.as_ref().is_none_or(|p| *p == license.product)
+            && self
+                .vendor
+                .as_ref()
+                .is_none_or(|v| *v == license.vendor.as_str().to_lowercase())
+            && self.cost.is_none_or(|c| c == amount)
+            && within(&amount, self.cost_min.as_ref(), self.cost_max.as_ref())
+            && self.currency.is_none_or(|c| c == license.cost.currency)
+            && self.device.as_ref().is_none_or(|d| {
+                license
+                    .assignments
+                    .iter()
+                    .any(|a| matches!(&a.assignee, Assignee::Device(x) if x == d))
+            })
+            && self.employee.as_ref().is_none_or(|e| {
+                license
+                    .assignments
+                    .iter()
+                    .any(|a| matches!(&a.assignee, Assignee::Employee(x) if x == e))
+            })
+            && date_in(
+                Some(license.added),
+                self.added,
+                self.added_from,
+                self.added_to,
+            )
+            && date_in(
+                license.expires,
+                self.expires,
+                self.expires_from,
+                self.expires_to,
+            )
+            && self.expiring_within.is_none_or(|days| {
+                license
+                    .expires
+                    .is_some_and(|e| e >= today && e <= add_days(today, days))
+            })
+            && self
+                .q
+                .as_ref()
+                .is_none_or(|q| license.search_text().contains(q.as_str()))
+    }
+
+    /// The filter as query parameters, the inverse of [`ListParams::from_query`].
+    pub fn to_query(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut push = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k, v));
+            }
+        };
+        push("id", self.id.as_ref().map(ToString::to_string));
+        push("kind", self.kind.as_ref().map(ToString::to_string));
+        push("product", self.product.as_ref().map(ToString::to_string));
+        push("vendor", self.vendor.clone());
+        push("cost", self.cost.map(|v| v.to_string()));
+        push("cost_min", self.cost_min.map(|v| v.to_string()));
+        push("cost_max", self.cost_max.map(|v| v.to_string()));
+        push("currency", self.currency.map(|v| v.to_string()));
+        push("device", self.device.as_ref().map(ToString::to_string));
+        push("employee", self.employee.as_ref().map(ToString::to_string));
+        push("added", self.added.map(|v| v.to_string()));
+        push("added_from", self.added_from.map(|v| v.to_string()));
+        push("added_to", self.added_to.map(|v| v.to_string()));
+        push("expires", self.expires.map(|v| v.to_string()));
+        push("expires_from", self.expires_from.map(|v| v.to_string()));
+        push("expires_to", self.expires_to.map(|v| v.to_string()));
+        push(
+            "expiring_within",
+            self.expiring_within.map(|v| v.to_string()),
+        );
+        push("q", self.q.clone());
+        out
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        fn parse<T: FromStr>(value: &str, what: &str) -> Result<T, String> {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{value}` is not {what}"))
+        }
+        fn typed<T: FromStr<Err = FieldError>>(value: &str) -> Result<T, String> {
+            value.parse().map_err(|e: FieldError| e.message)
+        }
+        fn date(value: &str) -> Result<NaiveDate, String> {
+            parse(value, "a date (YYYY-MM-DD)")
+        }
+        fn amount(value: &str) -> Result<i64, String> {
+            let v: i64 = parse(
+                value,
+                "an amount in minor units (a whole number, e.g. 59900)",
+            )?;
+            if v < 0 {
+                Err("must not be negative".into())
+            } else {
+                Ok(v)
+            }
+        }
+        fn non_empty_lower(value: &str) -> Result<String, String> {
+            let v = value.trim().to_lowercase();
+            if v.is_empty() {
+                Err("must not be empty".into())
+            } else {
+                Ok(v)
+            }
+        }
+        match key {
+            "id" => self.id = Some(typed(value)?),
+            "kind" => self.kind = Some(typed(value)?),
+            "product" => self.product = Some(typed(value)?),
+            "vendor" => self.vendor = Some(non_empty_lower(value)?),
+            "cost" => self.cost = Some(amount(value)?),
+            "cost_min" => self.cost_min = Some(amount(value)?),
+            "cost_max" => self.cost_max = Some(amount(value)?),
+            "currency" => self.currency = Some(typed(value)?),
+            "device" => self.device = Some(typed(value)?),
+            "employee" => self.employee = Some(typed(value)?),
+            "added" => self.added = Some(date(value)?),
+            "added_from" => self.added_from = Some(date(value)?),
+            "added_to" => self.added_to = Some(date(value)?),
+            "expires" => self.expires = Some(date(value)?),
+            "expires_from" => self.expires_from = Some(date(value)?),
+            "expires_to" => self.expires_to = Some(date(value)?),
+            "expiring_within" => {
+                let days: u32 = parse(value, "a number of days")?;
+                if days > 36_500 {
+                    return Err("must be at most 36500 days".into());
+                }
+                self.expiring_within = Some(days);
+            }
+            "q" => self.q = Some(non_empty_lower(value)?),
+            _ => unreachable!("caller checks FILTER_PARAMS"),
+        }
+        Ok(())
+    }
+
+    fn check_ranges(&self) -> Result<(), FieldError> {
+        fn ordered<T: PartialOrd + fmt::Display>(
+            from: Option<T>,
+            to: Option<T>,
+            field: &str,
+            other: &str,
+        ) -> Result<(), FieldError> {
+            match (from, to) {
+                (Some(f), Some(t)) if f > t => Err(FieldError::new(
+                    field,
+                    format!("{f} is after {other} ({t}): the range is empty"),
+                )),
+                _ => Ok(()),
+            }
+        }
+        ordered(self.cost_min, self.cost_max, "cost_min", "cost_max")?;
+        ordered(self.added_from, self.added_to, "added_from", "added_to")?;
+        ordered(
+            self.expires_from,
+            self.expires_to,
+            "expires_from",
+            "expires_to",
+        )
+    }
+}
+
+/// `today + days`, saturating at the last representable date.
+pub fn add_days(today: NaiveDate, days: u32) -> NaiveDate {
+    today
+        .checked_add_days(Days::new(days.into()))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// A column a listing can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortField {
+    Id,
+    Product,
+    Name,
+    Kind,
+    Vendor,
+    Cost,
+    Seats,
+    SeatsUsed,
+    Added,
+    Expires,
+}
+
+impl SortField {
+    pub const ALL: [SortField; 10] = [
+        SortField::Id,
+        SortField::Product,
+        SortField::Name,
+        SortField::Kind,
+        SortField::Vendor,
+        SortField::Cost,
+        SortField::Seats,
+        SortField::SeatsUsed,
+        SortField::Added,
+        SortField::Expires,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::Id => "id",
+            SortField::Product => "product",
+            SortField::Name => "name",
+            SortField::Kind => "kind",
+            SortField::Vendor => "vendor",
+            SortField::Cost => "cost",
+            SortField::Seats => "seats",
+            SortField::SeatsUsed => "seats_used",
+            SortField::Added => "added",
+            SortField::Expires => "expires",
+        }
+    }
+}
+
+/// An ordering: a field and a direction. On the wire `expires` or `-expires`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            field: SortField::Id,
+            descending: false,
+        }
+    }
+}
+
+impl FromStr for Sort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (descending, name) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        let field = SortField::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = SortField::ALL.iter().map(|f| f.as_str()).collect();
+                format!(
+                    "cannot sort by `{name}`: use one of {} (prefix `-` for descending)",
+                    names.join(", ")
+                )
+            })?;
+        Ok(Sort { field, descending })
+    }
+}
+
+impl fmt::Display for Sort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.descending {
+            f.write_str("-")?;
+        }
+        f.write_str(self.field.as_str())
+    }
+}
+
+/// The value of a license's sort key, as stored in a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CursorValue {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl CursorValue {
+    fn rank(&self) -> u8 {
+        match self {
+            CursorValue::Null => 1,
+            _ => 0,
+        }
+    }
+}
+
+impl PartialOrd for CursorValue {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CursorValue {
+    /// Absent values sort after every present value (see the module docs).
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (CursorValue::Int(a), CursorValue::Int(b)) => a.cmp(b),
+            (CursorValue::Text(a), CursorValue::Text(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl License {
+    /// The key this license sorts by under `field`. Names and vendors sort case-insensitively;
+    /// dates sort as their `YYYY-MM-DD` text.
+    pub fn sort_value(&self, field: SortField) -> CursorValue {
+        match field {
+            SortField::Id => CursorValue::Text(self.id.to_string()),
+            SortField::Product => CursorValue::Text(self.product.to_string()),
+            SortField::Name => CursorValue::Text(self.name.as_str().to_lowercase()),
+            SortField::Kind => CursorValue::Text(self.kind.to_string()),
+            SortField::Vendor => CursorValue::Text(self.vendor.as_str().to_lowercase()),
+            SortField::Cost => CursorValue::Int(self.cost.amount),
+            SortField::Seats => self
+                .seats
+                .map_or(CursorValue::Null, |s| CursorValue::Int(s.into())),
+            SortField::SeatsUsed => CursorValue::Int(self.seats_used.into()),
+            SortField::Added => CursorValue::Text(self.added.to_string()),
+            SortField::Expires => self
+                .expires
+                .map_or(CursorValue::Null, |d| CursorValue::Text(d.to_string())),
+        }
+    }
+
+    /// Orders two licenses under `sort`, ties broken by id in the same direction.
+    pub fn compare(&self, other: &License, sort: Sort) -> Ordering {
+        let ord = self
+            .sort_value(sort.field)
+            .cmp(&other.sort_value(sort.field))
+            .then_with(|| self.id.cmp(&other.id));
+        if sort.descending { ord.reverse() } else { ord }
+    }
+}
+
+/// Where a page ends: the sort it was made under, and the last row's key and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub sort: Sort,
+    pub value: CursorValue,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn after(license: &License, sort: Sort) -> Cursor {
+        Cursor {
+            sort,
+            value: license.sort_value(sort.field),
+            id: license.id.to_string(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(raw: &str) -> Result<Cursor, FieldError> {
+        let bad = || {
+            FieldError::new(
+                "cursor",
+                "is not a cursor this server issued; start again without it",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
+
+    /// Whether `license` comes after this cursor under the cursor's sort.
+    pub fn precedes(&self, license: &License) -> bool {
+        let ord = self
+            .value
+            .cmp(&license.sort_value(self.sort.field))
+            .then_with(|| self.id.as_str().cmp(license.id.as_str()));
+        if self.sort.descending {
+            ord == Ordering::Greater
+        } else {
+            ord == Ordering::Less
+        }
+    }
+}
+
+/// A list request: the filter plus ordering, page size and position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    pub filter: LicenseFilter,
+    pub sort: Sort,
+    pub limit: u32,
+    pub cursor: Option<Cursor>,
+    /// List removed (soft-deleted) licenses instead of live ones; managers only.
+    pub deleted: bool,
+}
+
+impl Default for ListParams {
+    fn default() -> Self {
+        ListParams {
+            filter: LicenseFilter::default(),
+            sort: Sort::default(),
+            limit: Self::DEFAULT_LIMIT,
+            cursor: None,
+            deleted: false,
+        }
+    }
+}
+
+impl ListParams {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = 1_000;
+
+    /// Parses `GET /v1/licenses` query parameters. Unknown or repeated parameters are
+    /// refused, and every error names its parameter.
+    pub fn from_query<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ListParams, FieldError> {
+        let mut params = ListParams::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, value) in pairs {
+            if seen.contains(&key) {
+                return Err(FieldError::new(key, "is given more than once"));
+            }
+            seen.push(key);
+            let result = match key {
+                "sort" => value.parse().map(|s| params.sort = s),
+                "limit" => match value.trim().parse::<u32>() {
+                    Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => {
+                        params.limit = n;
+                        Ok(())
+                    }
+                    _ => Err(format!(
+                        "must be a whole number from 1 to {}",
+                        Self::MAX_LIMIT
+                    )),
+                },
+                "cursor" => {
+                    params.cursor = Some(Cursor::decode(value)?);
+                    Ok(())
+                }
+                "deleted" => match value {
+                    "true" => Ok(params.deleted = true),
+                    "false" => Ok(params.deleted = false),
+                    _ => Err("must be true or false".into()),
+                },
+                k if FILTER_PARAMS.contains(&k) => params.filter.set(k, value),
+                other => Err(format!(
+                    "`{other}` is not a parameter of this listing; use one of {}, sort, limit, cursor, deleted",
+                    FILTER_PARAMS.join(", ")
+                )),
+            };
+            result.map_err(|m| FieldError::new(key, m))?;
+        }
+        params.filter.check_ranges()?;
+        if let Some(cursor) = &params.cursor
+            && cursor.sort != params.sort
+        {
+            return Err(FieldError::new(
+                "cursor",
+                format!(
+                    "was issued for sort `{}`, not `{}`",
+                    cursor.sort, params.sort
+                ),
+            ));
+        }
+        Ok(params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &[(&str, &str)]) -> Result<ListParams, FieldError> {
+        ListParams::from_query(q.iter().copied())
+    }
+
+    #[test]
+    fn parses_every_filter() {
+        let p = parse(&[
+            ("kind", "subscription"),
+            ("vendor", "Adobe"),
+            ("cost_min", "100"),
+            ("cost_max", "500"),
+            ("expires_to", "2027-01-01"),
+            ("expiring_within", "30"),
+            ("q", "Design"),
+            ("sort", "-expires"),
+            ("limit", "50"),
+        ])
+        .unwrap();
+        assert_eq!(p.filter.vendor.as_deref(), Some("adobe"));
+        assert_eq!(p.filter.q.as_deref(), Some("design"));
+        assert_eq!(
+            p.sort,
+            Sort {
+                field: SortField::Expires,
+                descending: true
+            }
+        );
+        assert_eq!(p.limit, 50);
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("cost_min", "ten")], "cost_min"),
+            (&[("added", "2026-13-01")], "added"),
+            (&[("colour", "red")], "colour"),
+            (&[("limit", "0")], "limit"),
+            (&[("sort", "price")], "sort"),
+            (&[("kind", "a"), ("kind", "b")], "kind"),
+            (&[("cost_min", "500"), ("cost_max", "100")], "cost_min"),
+            (&[("cursor", "garbage!")], "cursor"),
+            (&[("currency", "XYZ")], "currency"),
+        ];
+        for (query, field) in cases {
+            assert_eq!(parse(query).unwrap_err().field, *field, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_round_trips_and_must_match_the_sort() {
+        let cursor = Cursor {
+            sort: "-cost".parse().unwrap(),
+            value: CursorValue::Int(5),
+            id: "x".into(),
+        };
+        let raw = cursor.encode();
+        assert_eq!(Cursor::decode(&raw).unwrap(), cursor);
+        let err = parse(&[("cursor", &raw), ("sort", "cost")]).unwrap_err();
+        assert_eq!(err.field, "cursor");
+        assert!(parse(&[("cursor", &raw), ("sort", "-cost")]).is_ok());
+    }
+
+    #[test]
+    fn absent_values_sort_last() {
+        assert!(CursorValue::Null > CursorValue::Int(i64::MAX));
+        assert!(CursorValue::Null > CursorValue::Text("9999-12-31".into()));
+    }
+}

@@ -1,0 +1,28 @@
+//! `lm-protocol` owns every shape that crosses a process boundary in lm: the license
+//! inventory's domain types, the filter and sort language of list views, audit entries and
+//! RFC 9457 problem bodies.
+//!
+//! Values are validated where they are constructed ("parse, don't validate"): a
+//! [`Currency`] is always an ISO 4217 code, a [`Kind`] is always a lowercase token, and
+//! deserializing a create body fails with an error that names the offending field.
+//! This crate performs no I/O.
+
+pub mod audit;
+pub mod filter;
+pub mod license;
+pub mod money;
+pub mod page;
+pub mod principal;
+pub mod problem;
+pub mod text;
+
+pub use audit::{AuditAction, AuditEntry, AuditQuery};
+pub use filter::{Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};
+pub use license::{
+    Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, Kind, License, LicenseId, LicenseKey,
+    LicensePatch, NewLicense, Owner, ProductEid,
+};
+pub use money::{Currency, Money};
+pub use page::Page;
+pub use principal::{Principal, Role};
+pub use problem::{FieldError, Problem};

@@ -1,0 +1,88 @@
+//! Validated text newtypes. Each trims its input and enforces length and character rules,
+//! so a value of the type is always acceptable to store and to show.
+
+/// Checks a trimmed text value against the shared rules and returns it owned.
+pub(crate) fn checked(
+    raw: &str,
+    what: &str,
+    max_chars: usize,
+    allow_empty: bool,
+    allowed: fn(char) -> bool,
+) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() && !allow_empty {
+        return Err(format!("{what} must not be empty"));
+    }
+    let count = value.chars().count();
+    if count > max_chars {
+        return Err(format!(
+            "{what} is {count} characters long; at most {max_chars} are allowed"
+        ));
+    }
+    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+        return Err(format!("{what} must not contain {bad:?}"));
+    }
+    Ok(value.to_owned())
+}
+
+pub(crate) fn printable(c: char) -> bool {
+    !c.is_control()
+}
+
+pub(crate) fn printable_or_newline(c: char) -> bool {
+    !c.is_control() || c == '\n' || c == '\t'
+}
+
+pub(crate) fn identifier(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '@')
+}
+
+/// Declares a string newtype validated on construction and on deserialization.
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allow_empty:literal, $allowed:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(raw: &str) -> Result<Self, $crate::problem::FieldError> {
+                $crate::text::checked(raw, $what, $max, $allow_empty, $allowed)
+                    .map($name)
+                    .map_err(|m| $crate::problem::FieldError::new("", m))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                $crate::text::checked(&s, $what, $max, $allow_empty, $allowed).map($name)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::problem::FieldError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    };
+}
+pub(crate) use validated_string;
