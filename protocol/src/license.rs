@@ -75,6 +75,13 @@ impl From<LicenseKey> for String {
     }
 }
 
+impl std::str::FromStr for LicenseKey {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        LicenseKey::new(s)
+    }
+}
+
 impl fmt::Debug for LicenseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("LicenseKey(<redacted>)")

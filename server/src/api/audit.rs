@@ -1,0 +1,25 @@
+//! `/v1/audit`: who did what to which record.
+
+use super::AppState;
+use super::context::Caller;
+use super::error::ApiError;
+use super::licenses::query_pairs;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use lm_protocol::{AuditEntry, AuditQuery, Page};
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit",
+    params(
+        ("actor" = Option<String>, Query), ("action" = Option<String>, Query, description = "create, update, delete, restore, assign, unassign"),
+        ("record" = Option<String>, Query, description = "a record id"),
+        ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339"),
+        ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = super::openapi::AuditPage), (status = 403, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(caller: Caller, State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    caller.require_manager("read the audit log")?;
+    let pairs = query_pairs(&raw);
+    let query = AuditQuery::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    Ok(Json(state.store.audit(&caller.principal.org, &query).await?))
+}

@@ -1,0 +1,185 @@
+//! Every failure of the API as an RFC 9457 problem. Handlers return `Result<_, ApiError>`;
+//! the request-context middleware adds the request id to the body on the way out.
+
+use crate::auth::AuthError;
+use crate::store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lm_protocol::problem::kinds;
+use lm_protocol::{FieldError, Problem};
+
+#[derive(Debug)]
+pub enum ApiError {
+    Validation(FieldError),
+    Unauthenticated(AuthError),
+    Forbidden(String),
+    NotFound,
+    Conflict(String),
+    NoFreeSeat { seats: u32, used: u32 },
+    StaleVersion { current: i64 },
+    PreconditionRequired,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    RateLimited { retry_after_secs: u64 },
+    Timeout,
+    Unavailable(String),
+    Internal,
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(FieldError::new(field, message))
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, kind, title, detail, field) = match self {
+            ApiError::Validation(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                kinds::VALIDATION,
+                "Invalid input",
+                format!("{}: {}", e.field, e.message),
+                Some(e.field.clone()),
+            ),
+            ApiError::Unauthenticated(e) => {
+                (StatusCode::UNAUTHORIZED, kinds::UNAUTHENTICATED, "Unauthenticated", e.to_string(), None)
+            }
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, kinds::FORBIDDEN, "Forbidden", why.clone(), None),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                kinds::NOT_FOUND,
+                "Not found",
+                "no such record in your organization".into(),
+                None,
+            ),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, kinds::CONFLICT, "Conflict", why.clone(), None),
+            ApiError::NoFreeSeat { seats, used } => (
+                StatusCode::CONFLICT,
+                kinds::NO_FREE_SEAT,
+                "No free seat",
+                format!(
+                    "no free seat: {} of {seats} seats are free ({used} in use); raise `seats` or unassign someone first",
+                    seats.saturating_sub(*used)
+                ),
+                Some("seats".into()),
+            ),
+            ApiError::StaleVersion { current } => (
+                StatusCode::PRECONDITION_FAILED,
+                kinds::STALE_VERSION,
+                "Stale version",
+                format!(
+                    "someone else changed this license: it is now at version {current}; reload it and apply your change again"
+                ),
+                Some("If-Match".into()),
+            ),
+            ApiError::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                kinds::PRECONDITION_REQUIRED,
+                "Precondition required",
+                "send If-Match: \"<version>\" with the version you are changing".into(),
+                Some("If-Match".into()),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                kinds::VALIDATION,
+                "Unsupported media type",
+                "send the body as Content-Type: application/json".into(),
+                Some("Content-Type".into()),
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                kinds::PAYLOAD_TOO_LARGE,
+                "Payload too large",
+                "the request body is larger than this server accepts".into(),
+                None,
+            ),
+            ApiError::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                kinds::RATE_LIMITED,
+                "Too many requests",
+                format!("slow down: retry after {retry_after_secs} s"),
+                None,
+            ),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                kinds::TIMEOUT,
+                "Timeout",
+                "the request took too long and was abandoned; nothing was changed unless it committed".into(),
+                None,
+            ),
+            ApiError::Unavailable(why) => {
+                (StatusCode::SERVICE_UNAVAILABLE, kinds::UNAVAILABLE, "Unavailable", why.clone(), None)
+            }
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                kinds::INTERNAL,
+                "Internal error",
+                "the server failed; the error is logged with this request id".into(),
+                None,
+            ),
+        };
+        Problem { kind: kind.into(), title: title.into(), status: status.as_u16(), detail, field, request_id: None }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Validation(e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Unauthenticated(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::StaleVersion { current } => ApiError::StaleVersion { current },
+            StoreError::Conflict(why) => ApiError::Conflict(why),
+            StoreError::NoFreeSeat { seats, used } => ApiError::NoFreeSeat { seats, used },
+            StoreError::Invalid(field) => ApiError::Validation(field),
+            StoreError::Db(sqlx::Error::PoolTimedOut) => {
+                tracing::warn!("database pool exhausted");
+                ApiError::Unavailable("the database is busy; retry shortly".into())
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// Renders a problem as `application/problem+json`.
+pub fn problem_response(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.extensions_mut().insert(problem);
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = problem_response(self.problem());
+        match self {
+            ApiError::Unauthenticated(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"lm\", error=\"invalid_token\""),
+                );
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,61 @@
+//! The HTTP surface: routes, and the layers every request passes through, outermost first:
+//! request context → rate limit → deadline → body limit → handler (which authenticates
+//! before it reads the body or touches the database).
+
+mod audit;
+pub mod context;
+pub mod error;
+mod health;
+mod licenses;
+pub mod limits;
+pub mod openapi;
+
+use crate::auth::TokenService;
+use crate::store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::{Router, middleware};
+use limits::RateLimiter;
+use std::time::Duration;
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: TokenService,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub request_timeout: Duration,
+    /// Requests per second per client address; `None` disables the limit.
+    pub rate_per_second: Option<u32>,
+    pub rate_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { body_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30), rate_per_second: Some(50), rate_burst: 100 }
+    }
+}
+
+pub fn app(state: AppState, limits: Limits) -> Router {
+    let limiter = limits.rate_per_second.map(|rate| RateLimiter::new(rate, limits.rate_burst));
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/v1/licenses", get(licenses::list).post(licenses::create))
+        .route("/v1/licenses/{id}", get(licenses::get).patch(licenses::update).delete(licenses::remove))
+        .route("/v1/licenses/{id}/restore", post(licenses::restore))
+        .route("/v1/licenses/{id}/assignments", post(licenses::assign))
+        .route("/v1/licenses/{id}/assignments/{assignment}", delete(licenses::unassign))
+        .route("/v1/audit", get(audit::list))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn(context::problem_for_plain_errors))
+        .layer(middleware::from_fn_with_state(limits.request_timeout, limits::deadline))
+        .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))
+        .layer(middleware::from_fn(context::request_context))
+        .with_state(state)
+}

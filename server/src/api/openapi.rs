@@ -1,0 +1,52 @@
+//! `GET /openapi.json`: the contract, generated from the handlers and the protocol types.
+
+use axum::Json;
+use lm_protocol::{AuditEntry, License};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// A page of licenses.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LicensePage {
+    items: Vec<License>,
+    /// The cursor of the next page, or null on the last.
+    next: Option<String>,
+}
+
+/// A page of audit entries, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AuditPage {
+    items: Vec<AuditEntry>,
+    next: Option<String>,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "lm-server", description = "The License Manager's REST API. Errors are application/problem+json (RFC 9457)."),
+    paths(
+        super::health::health,
+        super::licenses::list, super::licenses::get, super::licenses::create, super::licenses::update,
+        super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,
+        super::audit::list,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

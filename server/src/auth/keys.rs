@@ -1,0 +1,90 @@
+use crate::store::{Store, StoreError, StoredKey};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::Utc;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// The PKCS#8 v1 DER prefix of an Ed25519 private key; the 32-byte seed follows it.
+const PKCS8_ED25519_PREFIX: [u8; 16] =
+    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+
+/// A key the server signs with.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub encoding: EncodingKey,
+    /// The public key, base64url (the JWK's `x`).
+    pub public_x: String,
+}
+
+/// The keys the server verifies with (every stored key) and the one it signs with (the newest).
+#[derive(Clone)]
+pub struct KeyRing {
+    pub active: SigningKey,
+    pub verifying: HashMap<String, DecodingKey>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or store signing keys: {0}")]
+    Store(#[from] StoreError),
+    #[error("signing key {kid} is unusable: {why}")]
+    Malformed { kid: String, why: String },
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
+}
+
+fn generate() -> Result<StoredKey, KeyError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+    let mut pkcs8 = PKCS8_ED25519_PREFIX.to_vec();
+    pkcs8.extend_from_slice(&seed);
+    let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+    Ok(StoredKey {
+        kid,
+        algorithm: "EdDSA".into(),
+        private_pkcs8: STANDARD.encode(&pkcs8),
+        public_key: URL_SAFE_NO_PAD.encode(public),
+        created_at: Utc::now(),
+        retired_at: None,
+    })
+}
+
+impl KeyRing {
+    /// Loads the stored keys, generating the first one on a fresh database. When several
+    /// replicas start at once each may add a key; all verify, and all sign with the newest.
+    pub async fn load_or_create(store: &Store) -> Result<KeyRing, KeyError> {
+        let mut stored = store.signing_keys().await?;
+        if stored.iter().all(|k| k.retired_at.is_some()) {
+            store.add_signing_key(&generate()?).await?;
+            stored = store.signing_keys().await?;
+        }
+        Self::from_stored(&stored)
+    }
+
+    fn from_stored(stored: &[StoredKey]) -> Result<KeyRing, KeyError> {
+        let mut verifying = HashMap::new();
+        let mut active = None;
+        for key in stored {
+            let malformed = |why: &str| KeyError::Malformed { kid: key.kid.clone(), why: why.into() };
+            if key.algorithm != "EdDSA" {
+                return Err(malformed("unsupported algorithm"));
+            }
+            let decoding = DecodingKey::from_ed_components(&key.public_key).map_err(|e| malformed(&e.to_string()))?;
+            verifying.insert(key.kid.clone(), decoding);
+            if key.retired_at.is_none() {
+                let pkcs8 = STANDARD.decode(&key.private_pkcs8).map_err(|e| malformed(&e.to_string()))?;
+                active = Some(SigningKey {
+                    kid: key.kid.clone(),
+                    encoding: EncodingKey::from_ed_der(&pkcs8),
+                    public_x: key.public_key.clone(),
+                });
+            }
+        }
+        let active = active.ok_or_else(|| KeyError::Malformed { kid: "-".into(), why: "no active key".into() })?;
+        Ok(KeyRing { active, verifying })
+    }
+}

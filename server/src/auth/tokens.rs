@@ -1,0 +1,157 @@
+use super::keys::{KeyError, KeyRing};
+use crate::store::Store;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use lm_protocol::{Principal, Role};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// The claims of an lm access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub org: String,
+    pub role: Role,
+}
+
+/// Why a bearer token was refused. Every variant is a 401; the reason goes to metrics and
+/// logs, never to the client beyond a generic message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token in the Authorization header")]
+    Missing,
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's algorithm is not accepted")]
+    Algorithm,
+    #[error("the token was signed with an unknown key")]
+    UnknownKey,
+    #[error("the token's signature does not verify")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued for another issuer or audience")]
+    WrongIssuerOrAudience,
+    #[error("the token's claims are invalid")]
+    Claims,
+}
+
+impl AuthError {
+    /// A short label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Malformed => "malformed",
+            AuthError::Algorithm => "algorithm",
+            AuthError::UnknownKey => "unknown_kid",
+            AuthError::Signature => "signature",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid => "not_yet_valid",
+            AuthError::WrongIssuerOrAudience => "issuer_or_audience",
+            AuthError::Claims => "claims",
+        }
+    }
+}
+
+/// Longest token accepted before any parsing.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+
+/// Issues and verifies the server's own tokens.
+#[derive(Clone)]
+pub struct TokenService {
+    issuer: String,
+    audience: String,
+    keys: Arc<RwLock<KeyRing>>,
+}
+
+impl TokenService {
+    pub const DEFAULT_AUDIENCE: &'static str = "lm";
+
+    pub async fn load(store: &Store, issuer: &str) -> Result<TokenService, KeyError> {
+        let ring = KeyRing::load_or_create(store).await?;
+        Ok(TokenService {
+            issuer: issuer.to_owned(),
+            audience: Self::DEFAULT_AUDIENCE.to_owned(),
+            keys: Arc::new(RwLock::new(ring)),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    fn ring(&self) -> KeyRing {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Signs an access token for `subject` valid for `ttl`.
+    pub fn issue(&self, subject: &str, org: &str, role: Role, ttl: Duration) -> Result<String, jsonwebtoken::errors::Error> {
+        let ring = self.ring();
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: subject.to_owned(),
+            aud: self.audience.clone(),
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::now_v7().to_string(),
+            org: org.to_owned(),
+            role,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(ring.active.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &ring.active.encoding)
+    }
+
+    /// Checks the token's shape, algorithm, key, signature and claims, cheapest first.
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_LEN
+            || token.split('.').count() != 3
+            || !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(AuthError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Algorithm)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::Algorithm);
+        }
+        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let ring = self.ring();
+        let key = ring.verifying.get(&kid).ok_or(AuthError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidEddsaKey => AuthError::Signature,
+                K::ExpiredSignature => AuthError::Expired,
+                K::ImmatureSignature => AuthError::NotYetValid,
+                K::InvalidIssuer | K::InvalidAudience => AuthError::WrongIssuerOrAudience,
+                K::InvalidAlgorithm | K::InvalidAlgorithmName => AuthError::Algorithm,
+                K::Base64(_) | K::Json(_) | K::Utf8(_) | K::InvalidToken => AuthError::Malformed,
+                _ => AuthError::Claims,
+            }
+        })?;
+        let c = data.claims;
+        if c.sub.is_empty() || c.org.is_empty() {
+            return Err(AuthError::Claims);
+        }
+        Ok(Principal { subject: c.sub, org: c.org, role: c.role })
+    }
+}

@@ -1,0 +1,379 @@
+//! The database connection: SQLite (the embedded default) or PostgreSQL, behind one small
+//! API. Every query is written once, with `$n` placeholders that both dialects accept, and
+//! its arguments are typed [`Value`]s; this module is the only place that knows which
+//! driver runs it.
+//!
+//! SQLite gets two pools: many readers and a single writer connection, so write
+//! transactions queue in-process instead of failing with `SQLITE_BUSY`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{
+    AssertSqlSafe, Connection, FromRow, PgConnection, PgPool, Postgres, Sqlite, SqliteConnection,
+    SqlitePool, Transaction,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A typed query argument. `None` binds SQL `NULL` of that type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(bool),
+    Date(Option<NaiveDate>),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<NaiveDate> for Value {
+    fn from(v: NaiveDate) -> Self {
+        Value::Date(Some(v))
+    }
+}
+impl From<Option<NaiveDate>> for Value {
+    fn from(v: Option<NaiveDate>) -> Self {
+        Value::Date(v)
+    }
+}
+impl From<DateTime<Utc>> for Value {
+    fn from(v: DateTime<Utc>) -> Self {
+        Value::Time(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Value {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Value::Time(v)
+    }
+}
+
+/// `args![a, b, c]` builds a `Vec<Value>`.
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Value::from($v)),*] };
+}
+pub(crate) use args;
+
+/// A row type that both drivers can decode (derive `sqlx::FromRow` on it).
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("`{0}` is not a database URL: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnknownScheme(String),
+    #[error("cannot open the database: {0}")]
+    Open(#[from] sqlx::Error),
+    #[error("cannot migrate the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+impl Db {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+    pub async fn connect(url: &str, config: PoolConfig) -> Result<Db, ConnectError> {
+        let db = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(config.acquire_timeout.max(Duration::from_secs(30)))
+                .connect_with(options.clone())
+                .await?;
+            SQLITE_MIGRATIONS.run(&write).await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options.read_only(true))
+                .await?;
+            Db::Sqlite { read, write }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(options)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
+            return Err(ConnectError::UnknownScheme(url.to_owned()));
+        };
+        Ok(db)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite { .. } => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A pooled connection for reads.
+    pub async fn read(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// (in use, idle) connections of the pool that serves reads.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        match self {
+            Db::Sqlite { read, .. } => (read.size(), read.num_idle()),
+            Db::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Conn {
+    pub fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Conn::Sqlite(c) => Exec::Sqlite(&mut *c),
+            Conn::Postgres(c) => Exec::Postgres(&mut *c),
+        }
+    }
+
+    pub async fn ping(&mut self) -> Result<(), sqlx::Error> {
+        match self {
+            Conn::Sqlite(c) => c.ping().await,
+            Conn::Postgres(c) => c.ping().await,
+        }
+    }
+}
+
+/// Anything queries can run on: a pooled connection or an open transaction.
+pub trait Executes: Send {
+    fn exec(&mut self) -> Exec<'_>;
+}
+
+impl Executes for Conn {
+    fn exec(&mut self) -> Exec<'_> {
+        Conn::exec(self)
+    }
+}
+
+impl Executes for Tx {
+    fn exec(&mut self) -> Exec<'_> {
+        Tx::exec(self)
+    }
+}
+
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Tx::Sqlite(t) => Exec::Sqlite(&mut *t),
+            Tx::Postgres(t) => Exec::Postgres(&mut *t),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Runs queries on one connection, whichever driver it belongs to.
+pub enum Exec<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Binds `args` in order to a query of either driver.
+macro_rules! bound {
+    ($sql:expr, $args:expr, $query:path) => {{
+        let mut q = $query(AssertSqlSafe($sql));
+        for arg in $args {
+            q = match arg {
+                Value::Int(v) => q.bind(v),
+                Value::Text(v) => q.bind(v),
+                Value::Bool(v) => q.bind(v),
+                Value::Date(v) => q.bind(v),
+                Value::Time(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+impl Exec<'_> {
+    pub async fn execute(self, sql: impl Into<String>, args: Vec<Value>) -> Result<u64, sqlx::Error> {
+        let sql = sql.into();
+        Ok(match self {
+            Exec::Sqlite(c) => bound!(sql, args, sqlx::query).execute(c).await?.rows_affected(),
+            Exec::Postgres(c) => bound!(sql, args, sqlx::query).execute(c).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all<T: Row>(self, sql: impl Into<String>, args: Vec<Value>) -> Result<Vec<T>, sqlx::Error> {
+        let sql = sql.into();
+        match self {
+            Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_all(c).await,
+            Exec::Postgres(c) => bound!(sql, args, sqlx::query_as).fetch_all(c).await,
+        }
+    }
+
+    pub async fn fetch_optional<T: Row>(self, sql: impl Into<String>, args: Vec<Value>) -> Result<Option<T>, sqlx::Error> {
+        let sql = sql.into();
+        match self {
+            Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_optional(c).await,
+            Exec::Postgres(c) => bound!(sql, args, sqlx::query_as).fetch_optional(c).await,
+        }
+    }
+
+    pub async fn fetch_one<T: Row>(self, sql: impl Into<String>, args: Vec<Value>) -> Result<T, sqlx::Error> {
+        let sql = sql.into();
+        match self {
+            Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_one(c).await,
+            Exec::Postgres(c) => bound!(sql, args, sqlx::query_as).fetch_one(c).await,
+        }
+    }
+}
+
+/// Builds a SQL statement and its arguments together, numbering placeholders as it goes.
+#[derive(Debug, Default)]
+pub struct SqlBuf {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+impl SqlBuf {
+    pub fn new(sql: &str) -> Self {
+        SqlBuf { sql: sql.to_owned(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn arg(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.args.push(value.into());
+        let n = self.args.len();
+        self.sql.push_str(&format!("${n}"));
+        self
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub fn like_escape(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

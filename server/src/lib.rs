@@ -1,0 +1,8 @@
+//! lm-server as a library: the binary in `main.rs` is a thin command-line shell around it, and
+//! tests and benchmarks build the same [`api::app`].
+
+pub mod api;
+pub mod auth;
+pub mod db;
+pub mod sample;
+pub mod store;

@@ -1,0 +1,242 @@
+//! `lm-server`: serve the License Manager API, and administer its database.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use lm_protocol::Role;
+use lm_server::api::{AppState, Limits, app};
+use lm_server::auth::TokenService;
+use lm_server::db::{Db, PoolConfig};
+use lm_server::store::{ChangeContext, Store};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "lm-server", version, about = "The License Manager server: the authoritative license inventory behind lmd and lm.")]
+#[command(after_help = "Quick start:\n  lm-server user add admin --role manager\n  lm-server serve &\n  TOKEN=$(lm-server token issue --user admin)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:7878/v1/licenses")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Database URL: sqlite://PATH (the default, a file under your data directory) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "LM_DATABASE_URL")]
+    database: Option<String>,
+    /// The server's public base URL; the issuer of the tokens it signs and accepts.
+    #[arg(long, global = true, env = "LM_PUBLIC_URL", default_value = "http://127.0.0.1:7878")]
+    public_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Manage the people and machines that may hold tokens.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Issue access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Fill an organization with realistic sample licenses (for demos and benchmarks).
+    Seed {
+        /// How many licenses to add.
+        #[arg(long, default_value_t = 300)]
+        licenses: usize,
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Seed of the generator; the same seed gives the same inventory.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LM_LISTEN", default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// Requests per second allowed per client address (0 disables the limit).
+    #[arg(long, env = "LM_RATE_LIMIT", default_value_t = 50)]
+    rate_limit: u32,
+    /// Requests a client may send at once before the rate applies.
+    #[arg(long, env = "LM_RATE_BURST", default_value_t = 100)]
+    rate_burst: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_body: usize,
+    /// Deadline of one request, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
+    /// Database connections per server process.
+    #[arg(long, env = "LM_DB_CONNECTIONS", default_value_t = 16)]
+    db_connections: u32,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user to an organization (created if new).
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print an access token for a user on stdout.
+    Issue {
+        #[arg(long)]
+        user: String,
+        /// How long the token is valid, e.g. 1h, 8h, 30d.
+        #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn default_database_url() -> Result<String> {
+    let dir = dirs::data_dir().context("no data directory for this user; pass --database")?.join("lm");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(format!("sqlite://{}", dir.join("lm-server.db").display()))
+}
+
+async fn open_store(common: &Common, pool: PoolConfig) -> Result<Store> {
+    let url = match &common.database {
+        Some(url) => url.clone(),
+        None => default_database_url()?,
+    };
+    let db = Db::connect(&url, pool).await.with_context(|| format!("opening {}", redact(&url)))?;
+    Ok(Store::new(db))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("LM_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(&cli.common, args).await,
+        Command::User(UserCommand::Add { name, role, org }) => {
+            check_name(&name, "user name")?;
+            check_name(&org, "organization")?;
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let user = store.add_user(&name, &org, role).await?;
+            eprintln!("added {} {} to organization {}", user.role, user.name, user.org);
+            Ok(())
+        }
+        Command::User(UserCommand::List) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            for u in store.users().await? {
+                println!("{}\t{}\t{}{}", u.name, u.org, u.role, if u.disabled { "\tdisabled" } else { "" });
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Issue { user, ttl }) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let Some(u) = store.user(&user).await? else {
+                bail!("no user named `{user}`; add one with `lm-server user add {user} --role manager`");
+            };
+            if u.disabled {
+                bail!("user `{user}` is disabled");
+            }
+            let tokens = TokenService::load(&store, &cli.common.public_url).await?;
+            println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl)?);
+            Ok(())
+        }
+        Command::Seed { licenses, org, seed } => {
+            check_name(&org, "organization")?;
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store.ensure_org(&org).await?;
+            let today = chrono::Utc::now().date_naive();
+            let started = std::time::Instant::now();
+            let ctx = ChangeContext { org: org.clone(), actor: "lm-server seed".into(), request_id: None, client_addr: None };
+            let mut added = 0;
+            for chunk in lm_server::sample::licenses(licenses, seed, today).chunks(10_000) {
+                added += store.insert_batch(&ctx, chunk.to_vec()).await?;
+            }
+            eprintln!("added {added} sample licenses to {org} in {:.1?}", started.elapsed());
+            Ok(())
+        }
+    }
+}
+
+fn check_name(name: &str, what: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if !ok {
+        bail!("`{name}` is not a valid {what}: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`");
+    }
+    Ok(())
+}
+
+async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
+    let pool = PoolConfig { max_connections: args.db_connections, ..PoolConfig::default() };
+    let store = open_store(common, pool).await?;
+    let tokens = TokenService::load(&store, &common.public_url).await?;
+    let limits = Limits {
+        body_bytes: args.max_body,
+        request_timeout: args.request_timeout,
+        rate_per_second: (args.rate_limit > 0).then_some(args.rate_limit),
+        rate_burst: args.rate_burst,
+    };
+    let router = app(AppState { store: store.clone(), tokens }, limits);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        database = store.dialect().as_str(),
+        issuer = %common.public_url,
+        "lm-server ready"
+    );
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.db().close().await;
+    tracing::info!("lm-server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM");
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

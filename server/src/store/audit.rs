@@ -1,0 +1,80 @@
+use super::{Result, Store, StoreError};
+use crate::db::SqlBuf;
+use chrono::{DateTime, Utc};
+use lm_protocol::{AuditEntry, AuditQuery, Page};
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    record_type: String,
+    record_id: String,
+    before: Option<String>,
+    after: Option<String>,
+    request_id: Option<String>,
+    client_addr: Option<String>,
+}
+
+impl AuditRow {
+    fn into_entry(self) -> Result<AuditEntry> {
+        let json = |s: Option<String>| -> Result<Option<serde_json::Value>> {
+            s.map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("audit entry {}: {e}", self.id)))
+        };
+        Ok(AuditEntry {
+            id: self.id,
+            at: self.at,
+            actor: self.actor,
+            action: self.action.parse().map_err(StoreError::Corrupt)?,
+            record_type: self.record_type,
+            record_id: self.record_id,
+            before: json(self.before)?,
+            after: json(self.after)?,
+            request_id: self.request_id,
+            client_addr: self.client_addr,
+        })
+    }
+}
+
+impl Store {
+    /// The organization's audit log, newest first.
+    pub async fn audit(&self, org: &str, query: &AuditQuery) -> Result<Page<AuditEntry>> {
+        let mut q = SqlBuf::new(
+            "SELECT id, at, actor, action, record_type, record_id, before, after, request_id, client_addr \
+             FROM audit WHERE org_id = ",
+        );
+        q.arg(org);
+        if let Some(actor) = &query.actor {
+            q.push(" AND actor = ").arg(actor.as_str());
+        }
+        if let Some(action) = query.action {
+            q.push(" AND action = ").arg(action.as_str());
+        }
+        if let Some(record) = &query.record {
+            q.push(" AND record_id = ").arg(record.as_str());
+        }
+        if let Some(from) = query.from {
+            q.push(" AND at >= ").arg(from);
+        }
+        if let Some(to) = query.to {
+            q.push(" AND at <= ").arg(to);
+        }
+        if let Some(before) = query.before_id {
+            q.push(" AND id < ").arg(before);
+        }
+        q.push(" ORDER BY id DESC LIMIT ").arg(i64::from(query.limit) + 1);
+        let mut conn = self.db.read().await?;
+        let rows: Vec<AuditRow> = conn.exec().fetch_all(q.sql, q.args).await?;
+        let mut items = rows.into_iter().map(AuditRow::into_entry).collect::<Result<Vec<_>>>()?;
+        let next = if items.len() > query.limit as usize {
+            items.truncate(query.limit as usize);
+            items.last().map(|e| e.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}

@@ -1,0 +1,55 @@
+use super::{Result, Store};
+use crate::db::args;
+use chrono::{DateTime, Utc};
+
+/// A signing key as stored: the private key (PKCS#8, base64) stays in the database.
+#[derive(Clone, sqlx::FromRow)]
+pub struct StoredKey {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_pkcs8: String,
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey").field("kid", &self.kid).field("algorithm", &self.algorithm).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Every signing key, oldest first.
+    pub async fn signing_keys(&self) -> Result<Vec<StoredKey>> {
+        let mut conn = self.db.read().await?;
+        Ok(conn
+            .exec()
+            .fetch_all(
+                "SELECT kid, algorithm, private_pkcs8, public_key, created_at, retired_at \
+                 FROM signing_keys ORDER BY created_at, kid",
+                vec![],
+            )
+            .await?)
+    }
+
+    pub async fn add_signing_key(&self, key: &StoredKey) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO signing_keys (kid, algorithm, private_pkcs8, public_key, created_at, retired_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kid) DO NOTHING",
+                args![
+                    key.kid.as_str(),
+                    key.algorithm.as_str(),
+                    key.private_pkcs8.as_str(),
+                    key.public_key.as_str(),
+                    key.created_at,
+                    key.retired_at
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! The store owns every read and write of the inventory. Each write runs in one transaction
+//! that (1) bumps the organization's revision first — taking the org's write lock, so
+//! concurrent writers of one org commit in revision order — (2) changes the records and
+//! (3) appends the audit entry. Either all three happen or none.
+
+mod audit;
+mod keys;
+mod licenses;
+mod users;
+
+pub use keys::StoredKey;
+pub use users::User;
+
+use crate::db::{Db, Dialect, Tx, args};
+use chrono::{DateTime, Utc};
+use lm_protocol::FieldError;
+
+/// Who makes a change, and from where; written to the audit entry of the change.
+#[derive(Debug, Clone)]
+pub struct ChangeContext {
+    pub org: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("the record is at version {current}, not the version the change was based on")]
+    StaleVersion { current: i64 },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no free seat: all {seats} seats are in use")]
+    NoFreeSeat { seats: u32, used: u32 },
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to a conflict with `message`.
+    fn unique_or(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+            _ => StoreError::Db(err),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Store {
+        Store { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.db.read().await?.ping().await?;
+        Ok(())
+    }
+
+    /// Creates the organization if it does not exist yet.
+    pub async fn ensure_org(&self, org: &str) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
+                args![org, Utc::now()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Bumps the organization's revision by `count` and returns the first of the new revisions.
+/// Must be the first statement of every write transaction (see the module docs).
+async fn bump_revision(tx: &mut Tx, org: &str, count: i64) -> Result<i64> {
+    let (last,): (i64,) = tx
+        .exec()
+        .fetch_optional(
+            "UPDATE orgs SET revision = revision + $2 WHERE id = $1 RETURNING revision",
+            args![org, count],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(last - count + 1)
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
