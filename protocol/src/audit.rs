@@ -122,9 +122,15 @@ impl AuditQuery {
                     })
             };
             let result: Result<(), String> = match key {
-                "actor" => Ok(q.actor = Some(value.to_owned())),
+                "actor" => {
+                    q.actor = Some(value.to_owned());
+                    Ok(())
+                }
                 "action" => value.parse().map(|a| q.action = Some(a)),
-                "record" => Ok(q.record = Some(value.to_owned())),
+                "record" => {
+                    q.record = Some(value.to_owned());
+                    Ok(())
+                }
                 "from" => time(value).map(|t| q.from = Some(t)),
                 "to" => time(value).map(|t| q.to = Some(t)),
                 "cursor" => value
@@ -132,7 +138,10 @@ impl AuditQuery {
                     .map(|id| q.before_id = Some(id))
                     .map_err(|_| "is not a cursor this server issued".to_owned()),
                 "limit" => match value.parse::<u32>() {
-                    Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(q.limit = n),
+                    Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => {
+                        q.limit = n;
+                        Ok(())
+                    }
                     _ => Err(format!(
                         "must be a whole number from 1 to {}",
                         Self::MAX_LIMIT

@@ -522,10 +522,12 @@ impl ListParams {
                     params.cursor = Some(Cursor::decode(value)?);
                     Ok(())
                 }
-                "deleted" => match value {
-                    "true" => Ok(params.deleted = true),
-                    "false" => Ok(params.deleted = false),
-                    _ => Err("must be true or false".into()),
+                "deleted" => match value.parse::<bool>() {
+                    Ok(deleted) => {
+                        params.deleted = deleted;
+                        Ok(())
+                    }
+                    Err(_) => Err("must be true or false".into()),
                 },
                 k if FILTER_PARAMS.contains(&k) => params.filter.set(k, value),
                 other => Err(format!(

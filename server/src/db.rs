@@ -88,7 +88,8 @@ pub(crate) use args;
 
 /// A row type that both drivers can decode (derive `sqlx::FromRow` on it).
 pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
-impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
 
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +135,10 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        PoolConfig {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -307,15 +311,29 @@ macro_rules! bound {
 }
 
 impl Exec<'_> {
-    pub async fn execute(self, sql: impl Into<String>, args: Vec<Value>) -> Result<u64, sqlx::Error> {
+    pub async fn execute(
+        self,
+        sql: impl Into<String>,
+        args: Vec<Value>,
+    ) -> Result<u64, sqlx::Error> {
         let sql = sql.into();
         Ok(match self {
-            Exec::Sqlite(c) => bound!(sql, args, sqlx::query).execute(c).await?.rows_affected(),
-            Exec::Postgres(c) => bound!(sql, args, sqlx::query).execute(c).await?.rows_affected(),
+            Exec::Sqlite(c) => bound!(sql, args, sqlx::query)
+                .execute(c)
+                .await?
+                .rows_affected(),
+            Exec::Postgres(c) => bound!(sql, args, sqlx::query)
+                .execute(c)
+                .await?
+                .rows_affected(),
         })
     }
 
-    pub async fn fetch_all<T: Row>(self, sql: impl Into<String>, args: Vec<Value>) -> Result<Vec<T>, sqlx::Error> {
+    pub async fn fetch_all<T: Row>(
+        self,
+        sql: impl Into<String>,
+        args: Vec<Value>,
+    ) -> Result<Vec<T>, sqlx::Error> {
         let sql = sql.into();
         match self {
             Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_all(c).await,
@@ -323,7 +341,11 @@ impl Exec<'_> {
         }
     }
 
-    pub async fn fetch_optional<T: Row>(self, sql: impl Into<String>, args: Vec<Value>) -> Result<Option<T>, sqlx::Error> {
+    pub async fn fetch_optional<T: Row>(
+        self,
+        sql: impl Into<String>,
+        args: Vec<Value>,
+    ) -> Result<Option<T>, sqlx::Error> {
         let sql = sql.into();
         match self {
             Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_optional(c).await,
@@ -331,7 +353,11 @@ impl Exec<'_> {
         }
     }
 
-    pub async fn fetch_one<T: Row>(self, sql: impl Into<String>, args: Vec<Value>) -> Result<T, sqlx::Error> {
+    pub async fn fetch_one<T: Row>(
+        self,
+        sql: impl Into<String>,
+        args: Vec<Value>,
+    ) -> Result<T, sqlx::Error> {
         let sql = sql.into();
         match self {
             Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_one(c).await,
@@ -349,7 +375,10 @@ pub struct SqlBuf {
 
 impl SqlBuf {
     pub fn new(sql: &str) -> Self {
-        SqlBuf { sql: sql.to_owned(), args: Vec::new() }
+        SqlBuf {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, sql: &str) -> &mut Self {

@@ -12,8 +12,14 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "lm-server", version, about = "The License Manager server: the authoritative license inventory behind lmd and lm.")]
-#[command(after_help = "Quick start:\n  lm-server user add admin --role manager\n  lm-server serve &\n  TOKEN=$(lm-server token issue --user admin)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:7878/v1/licenses")]
+#[command(
+    name = "lm-server",
+    version,
+    about = "The License Manager server: the authoritative license inventory behind lmd and lm."
+)]
+#[command(
+    after_help = "Quick start:\n  lm-server user add admin --role manager\n  lm-server serve &\n  TOKEN=$(lm-server token issue --user admin)\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:7878/v1/licenses"
+)]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -27,7 +33,12 @@ struct Common {
     #[arg(long, global = true, env = "LM_DATABASE_URL")]
     database: Option<String>,
     /// The server's public base URL; the issuer of the tokens it signs and accepts.
-    #[arg(long, global = true, env = "LM_PUBLIC_URL", default_value = "http://127.0.0.1:7878")]
+    #[arg(
+        long,
+        global = true,
+        env = "LM_PUBLIC_URL",
+        default_value = "http://127.0.0.1:7878"
+    )]
     public_url: String,
 }
 
@@ -107,7 +118,9 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn default_database_url() -> Result<String> {
-    let dir = dirs::data_dir().context("no data directory for this user; pass --database")?.join("lm");
+    let dir = dirs::data_dir()
+        .context("no data directory for this user; pass --database")?
+        .join("lm");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(format!("sqlite://{}", dir.join("lm-server.db").display()))
 }
@@ -117,7 +130,9 @@ async fn open_store(common: &Common, pool: PoolConfig) -> Result<Store> {
         Some(url) => url.clone(),
         None => default_database_url()?,
     };
-    let db = Db::connect(&url, pool).await.with_context(|| format!("opening {}", redact(&url)))?;
+    let db = Db::connect(&url, pool)
+        .await
+        .with_context(|| format!("opening {}", redact(&url)))?;
     Ok(Store::new(db))
 }
 
@@ -136,7 +151,9 @@ fn redact(url: &str) -> String {
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("LM_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("LM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -147,20 +164,31 @@ async fn main() -> Result<()> {
             check_name(&org, "organization")?;
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             let user = store.add_user(&name, &org, role).await?;
-            eprintln!("added {} {} to organization {}", user.role, user.name, user.org);
+            eprintln!(
+                "added {} {} to organization {}",
+                user.role, user.name, user.org
+            );
             Ok(())
         }
         Command::User(UserCommand::List) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             for u in store.users().await? {
-                println!("{}\t{}\t{}{}", u.name, u.org, u.role, if u.disabled { "\tdisabled" } else { "" });
+                println!(
+                    "{}\t{}\t{}{}",
+                    u.name,
+                    u.org,
+                    u.role,
+                    if u.disabled { "\tdisabled" } else { "" }
+                );
             }
             Ok(())
         }
         Command::Token(TokenCommand::Issue { user, ttl }) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             let Some(u) = store.user(&user).await? else {
-                bail!("no user named `{user}`; add one with `lm-server user add {user} --role manager`");
+                bail!(
+                    "no user named `{user}`; add one with `lm-server user add {user} --role manager`"
+                );
             };
             if u.disabled {
                 bail!("user `{user}` is disabled");
@@ -169,18 +197,30 @@ async fn main() -> Result<()> {
             println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl)?);
             Ok(())
         }
-        Command::Seed { licenses, org, seed } => {
+        Command::Seed {
+            licenses,
+            org,
+            seed,
+        } => {
             check_name(&org, "organization")?;
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             store.ensure_org(&org).await?;
             let today = chrono::Utc::now().date_naive();
             let started = std::time::Instant::now();
-            let ctx = ChangeContext { org: org.clone(), actor: "lm-server seed".into(), request_id: None, client_addr: None };
+            let ctx = ChangeContext {
+                org: org.clone(),
+                actor: "lm-server seed".into(),
+                request_id: None,
+                client_addr: None,
+            };
             let mut added = 0;
             for chunk in lm_server::sample::licenses(licenses, seed, today).chunks(10_000) {
                 added += store.insert_batch(&ctx, chunk.to_vec()).await?;
             }
-            eprintln!("added {added} sample licenses to {org} in {:.1?}", started.elapsed());
+            eprintln!(
+                "added {added} sample licenses to {org} in {:.1?}",
+                started.elapsed()
+            );
             Ok(())
         }
     }
@@ -189,7 +229,9 @@ async fn main() -> Result<()> {
 fn check_name(name: &str, what: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if !ok {
         bail!("`{name}` is not a valid {what}: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`");
     }
@@ -197,7 +239,10 @@ fn check_name(name: &str, what: &str) -> Result<()> {
 }
 
 async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
-    let pool = PoolConfig { max_connections: args.db_connections, ..PoolConfig::default() };
+    let pool = PoolConfig {
+        max_connections: args.db_connections,
+        ..PoolConfig::default()
+    };
     let store = open_store(common, pool).await?;
     let tokens = TokenService::load(&store, &common.public_url).await?;
     let limits = Limits {
@@ -206,7 +251,13 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         rate_per_second: (args.rate_limit > 0).then_some(args.rate_limit),
         rate_burst: args.rate_burst,
     };
-    let router = app(AppState { store: store.clone(), tokens }, limits);
+    let router = app(
+        AppState {
+            store: store.clone(),
+            tokens,
+        },
+        limits,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -216,9 +267,12 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         issuer = %common.public_url,
         "lm-server ready"
     );
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     store.db().close().await;
     tracing::info!("lm-server stopped");
     Ok(())
@@ -226,14 +280,15 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM");
-            let _ = interrupt.await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}

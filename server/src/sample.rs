@@ -5,35 +5,214 @@ use chrono::{Days, NaiveDate};
 use lm_protocol::license::LicenseFields;
 use lm_protocol::{Assignee, Currency, Money};
 
-/// (vendor, product id, product name, kind, yearly cost in cents, seats)
-const CATALOGUE: &[(&str, &str, &str, &str, i64, Option<u32>)] = &[
-    ("Adobe", "adobe-cc", "Creative Cloud All Apps", "subscription", 71_988, Some(10)),
-    ("Adobe", "adobe-acrobat", "Acrobat Pro", "subscription", 23_988, Some(25)),
-    ("Microsoft", "m365-e3", "Microsoft 365 E3", "subscription", 43_200, Some(50)),
-    ("Microsoft", "office-ltsc", "Office LTSC Professional Plus 2024", "perpetual", 52_900, None),
-    ("Microsoft", "win11-pro", "Windows 11 Pro", "per-device", 25_900, Some(1)),
-    ("JetBrains", "jb-all", "All Products Pack", "subscription", 77_900, Some(5)),
-    ("JetBrains", "jb-intellij", "IntelliJ IDEA Ultimate", "subscription", 59_900, Some(8)),
-    ("Atlassian", "jira-cloud", "Jira Software Cloud", "per-seat", 9_300, Some(40)),
-    ("Atlassian", "confluence", "Confluence Cloud", "per-seat", 6_050, Some(40)),
-    ("Slack", "slack-pro", "Slack Pro", "per-seat", 8_750, Some(60)),
-    ("Zoom", "zoom-business", "Zoom Workplace Business", "subscription", 21_990, Some(20)),
-    ("Autodesk", "autocad", "AutoCAD", "subscription", 220_000, Some(3)),
-    ("Figma", "figma-org", "Figma Organization", "per-seat", 54_000, Some(12)),
-    ("GitHub", "gh-enterprise", "GitHub Enterprise", "per-seat", 25_200, Some(30)),
-    ("Salesforce", "sf-sales", "Sales Cloud Enterprise", "subscription", 198_000, Some(15)),
-    ("1Password", "1p-business", "1Password Business", "per-seat", 9_576, Some(80)),
-    ("Sophos", "sophos-ep", "Intercept X Endpoint", "per-device", 4_800, Some(100)),
-    ("ESET", "eset-protect", "ESET PROTECT Entry", "site", 180_000, None),
-    ("MathWorks", "matlab", "MATLAB Campus-Wide", "site", 1_250_000, None),
+/// A catalogue entry: (vendor, product id, product name, kind, yearly cost in cents, seats).
+type Offer = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    Option<u32>,
+);
+
+const CATALOGUE: &[Offer] = &[
+    (
+        "Adobe",
+        "adobe-cc",
+        "Creative Cloud All Apps",
+        "subscription",
+        71_988,
+        Some(10),
+    ),
+    (
+        "Adobe",
+        "adobe-acrobat",
+        "Acrobat Pro",
+        "subscription",
+        23_988,
+        Some(25),
+    ),
+    (
+        "Microsoft",
+        "m365-e3",
+        "Microsoft 365 E3",
+        "subscription",
+        43_200,
+        Some(50),
+    ),
+    (
+        "Microsoft",
+        "office-ltsc",
+        "Office LTSC Professional Plus 2024",
+        "perpetual",
+        52_900,
+        None,
+    ),
+    (
+        "Microsoft",
+        "win11-pro",
+        "Windows 11 Pro",
+        "per-device",
+        25_900,
+        Some(1),
+    ),
+    (
+        "JetBrains",
+        "jb-all",
+        "All Products Pack",
+        "subscription",
+        77_900,
+        Some(5),
+    ),
+    (
+        "JetBrains",
+        "jb-intellij",
+        "IntelliJ IDEA Ultimate",
+        "subscription",
+        59_900,
+        Some(8),
+    ),
+    (
+        "Atlassian",
+        "jira-cloud",
+        "Jira Software Cloud",
+        "per-seat",
+        9_300,
+        Some(40),
+    ),
+    (
+        "Atlassian",
+        "confluence",
+        "Confluence Cloud",
+        "per-seat",
+        6_050,
+        Some(40),
+    ),
+    (
+        "Slack",
+        "slack-pro",
+        "Slack Pro",
+        "per-seat",
+        8_750,
+        Some(60),
+    ),
+    (
+        "Zoom",
+        "zoom-business",
+        "Zoom Workplace Business",
+        "subscription",
+        21_990,
+        Some(20),
+    ),
+    (
+        "Autodesk",
+        "autocad",
+        "AutoCAD",
+        "subscription",
+        220_000,
+        Some(3),
+    ),
+    (
+        "Figma",
+        "figma-org",
+        "Figma Organization",
+        "per-seat",
+        54_000,
+        Some(12),
+    ),
+    (
+        "GitHub",
+        "gh-enterprise",
+        "GitHub Enterprise",
+        "per-seat",
+        25_200,
+        Some(30),
+    ),
+    (
+        "Salesforce",
+        "sf-sales",
+        "Sales Cloud Enterprise",
+        "subscription",
+        198_000,
+        Some(15),
+    ),
+    (
+        "1Password",
+        "1p-business",
+        "1Password Business",
+        "per-seat",
+        9_576,
+        Some(80),
+    ),
+    (
+        "Sophos",
+        "sophos-ep",
+        "Intercept X Endpoint",
+        "per-device",
+        4_800,
+        Some(100),
+    ),
+    (
+        "ESET",
+        "eset-protect",
+        "ESET PROTECT Entry",
+        "site",
+        180_000,
+        None,
+    ),
+    (
+        "MathWorks",
+        "matlab",
+        "MATLAB Campus-Wide",
+        "site",
+        1_250_000,
+        None,
+    ),
     ("IBM", "spss", "SPSS Statistics", "trial", 0, Some(5)),
-    ("Parallels", "parallels-pro", "Parallels Desktop Pro", "subscription", 11_999, Some(6)),
-    ("VMware", "workstation", "Workstation Pro", "perpetual", 19_900, Some(4)),
-    ("Tableau", "tableau-creator", "Tableau Creator", "subscription", 90_000, Some(4)),
-    ("Miro", "miro-business", "Miro Business", "per-seat", 19_200, Some(25)),
+    (
+        "Parallels",
+        "parallels-pro",
+        "Parallels Desktop Pro",
+        "subscription",
+        11_999,
+        Some(6),
+    ),
+    (
+        "VMware",
+        "workstation",
+        "Workstation Pro",
+        "perpetual",
+        19_900,
+        Some(4),
+    ),
+    (
+        "Tableau",
+        "tableau-creator",
+        "Tableau Creator",
+        "subscription",
+        90_000,
+        Some(4),
+    ),
+    (
+        "Miro",
+        "miro-business",
+        "Miro Business",
+        "per-seat",
+        19_200,
+        Some(25),
+    ),
 ];
 
-const TEAMS: &[&str] = &["design", "engineering", "finance", "sales", "support", "IT", "marketing", "research"];
+const TEAMS: &[&str] = &[
+    "design",
+    "engineering",
+    "finance",
+    "sales",
+    "support",
+    "IT",
+    "marketing",
+    "research",
+];
 
 pub const EMPLOYEES: &[&str] = &[
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
@@ -81,7 +260,11 @@ pub fn licenses(count: usize, seed: u64, today: NaiveDate) -> Vec<(LicenseFields
             let limit = seats.unwrap_or(3).min(4);
             for _ in 0..rng.below(u64::from(limit) + 1) {
                 let assignee = if kind == "per-device" || rng.below(4) == 0 {
-                    Assignee::Device(format!("LAPTOP-{:03}", rng.below(400)).parse().expect("valid device"))
+                    Assignee::Device(
+                        format!("LAPTOP-{:03}", rng.below(400))
+                            .parse()
+                            .expect("valid device"),
+                    )
                 } else {
                     Assignee::Employee(rng.pick(EMPLOYEES).parse().expect("valid employee"))
                 };
@@ -91,20 +274,35 @@ pub fn licenses(count: usize, seed: u64, today: NaiveDate) -> Vec<(LicenseFields
             }
             let fields = LicenseFields {
                 product: product.parse().expect("valid product"),
-                name: format!("{product_name}, {team} #{}", i + 1).parse().expect("valid name"),
+                name: format!("{product_name}, {team} #{}", i + 1)
+                    .parse()
+                    .expect("valid name"),
                 kind: kind.parse().expect("valid kind"),
                 vendor: vendor.parse().expect("valid vendor"),
-                cost: Money::new(cost * i64::from(seats.unwrap_or(1).min(20)), Currency::EUR).expect("non-negative"),
+                cost: Money::new(cost * i64::from(seats.unwrap_or(1).min(20)), Currency::EUR)
+                    .expect("non-negative"),
                 seats,
                 added,
                 expires,
                 owner: None,
                 key: Some(
-                    format!("{:04X}-{:04X}-{:04X}-{:04X}", rng.below(65536), rng.below(65536), rng.below(65536), rng.below(65536))
-                        .parse()
-                        .expect("valid key"),
+                    format!(
+                        "{:04X}-{:04X}-{:04X}-{:04X}",
+                        rng.below(65536),
+                        rng.below(65536),
+                        rng.below(65536),
+                        rng.below(65536)
+                    )
+                    .parse()
+                    .expect("valid key"),
                 ),
-                notes: if rng.below(5) == 0 { format!("Renewal owner: {team} lead").parse().expect("valid notes") } else { "".parse().expect("empty notes") },
+                notes: if rng.below(5) == 0 {
+                    format!("Renewal owner: {team} lead")
+                        .parse()
+                        .expect("valid notes")
+                } else {
+                    "".parse().expect("empty notes")
+                },
             };
             (fields, assignees)
         })
@@ -123,7 +321,13 @@ mod tests {
         for (fields, assignees) in &a {
             fields.validate(assignees.len() as u32).unwrap();
         }
-        let soon = a.iter().filter(|(f, _)| f.expires.is_some_and(|e| e >= today && e <= today + Days::new(30))).count();
+        let soon = a
+            .iter()
+            .filter(|(f, _)| {
+                f.expires
+                    .is_some_and(|e| e >= today && e <= today + Days::new(30))
+            })
+            .count();
         assert!(soon > 10, "only {soon} expire soon");
     }
 }

@@ -17,9 +17,15 @@ use lm_protocol::{AuditEntry, AuditQuery, Page};
     ),
     responses((status = 200, body = super::openapi::AuditPage), (status = 403, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
-pub async fn list(caller: Caller, State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Page<AuditEntry>>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
     caller.require_manager("read the audit log")?;
     let pairs = query_pairs(&raw);
     let query = AuditQuery::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    Ok(Json(state.store.audit(&caller.principal.org, &query).await?))
+    Ok(Json(
+        state.store.audit(&caller.principal.org, &query).await?,
+    ))
 }

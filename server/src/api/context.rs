@@ -25,7 +25,10 @@ pub struct RequestContext {
 
 fn acceptable_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
-    let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     ok.then(|| s.to_owned())
 }
 
@@ -37,13 +40,22 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .get(&REQUEST_ID)
         .and_then(acceptable_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let client_addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    req.extensions_mut().insert(RequestContext { request_id: request_id.clone(), client_addr });
+    let client_addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    req.extensions_mut().insert(RequestContext {
+        request_id: request_id.clone(),
+        client_addr,
+    });
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %req.uri().path());
     let mut response = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     if let Some(problem) = response.extensions().get::<Problem>().cloned() {
         let headers = response.headers().clone();
-        response = problem_response(Problem { request_id: Some(request_id.clone()), ..problem });
+        response = problem_response(Problem {
+            request_id: Some(request_id.clone()),
+            ..problem
+        });
         for (name, value) in headers.iter() {
             if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
                 response.headers_mut().insert(name.clone(), value.clone());
@@ -103,7 +115,9 @@ impl Caller {
         if self.principal.role.is_manager() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("only managers may {action}; you are signed in as an employee")))
+            Err(ApiError::Forbidden(format!(
+                "only managers may {action}; you are signed in as an employee"
+            )))
         }
     }
 
@@ -120,11 +134,18 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let context = parts.extensions.get::<RequestContext>().cloned().unwrap_or(RequestContext {
-            request_id: uuid::Uuid::now_v7().to_string(),
-            client_addr: None,
-        });
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let context = parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .unwrap_or(RequestContext {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                client_addr: None,
+            });
         let token = parts
             .headers
             .get(AUTHORIZATION)
@@ -148,7 +169,10 @@ pub struct Manager(pub Caller);
 impl FromRequestParts<AppState> for Manager {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.require_manager("change the license inventory")?;
         Ok(Manager(caller))
@@ -218,9 +242,12 @@ pub fn if_match(parts: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError> 
     };
     let text = raw.to_str().unwrap_or("").trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::field("If-Match", "must be the license's version in quotes, e.g. \"3\""))
+    text.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::field(
+            "If-Match",
+            "must be the license's version in quotes, e.g. \"3\"",
+        )
+    })
 }
 
 /// `ETag: "<version>"`.

@@ -117,7 +117,14 @@ impl ApiError {
                 None,
             ),
         };
-        Problem { kind: kind.into(), title: title.into(), status: status.as_u16(), detail, field, request_id: None }
+        Problem {
+            kind: kind.into(),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            field,
+            request_id: None,
+        }
     }
 }
 
@@ -158,9 +165,10 @@ pub fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     response.extensions_mut().insert(problem);
     response
 }
@@ -176,7 +184,9 @@ impl IntoResponse for ApiError {
                 );
             }
             ApiError::RateLimited { retry_after_secs } => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             _ => {}
         }

@@ -29,7 +29,11 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some("no answer within 2 s".to_owned()),
     };
-    let status = if error.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if error.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let health = Health {
         status: if error.is_none() { "ok" } else { "degraded" },
         version: env!("CARGO_PKG_VERSION"),

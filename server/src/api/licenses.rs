@@ -3,10 +3,10 @@
 use super::AppState;
 use super::context::{Caller, JsonBody, Manager, etag, if_match};
 use super::error::ApiError;
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::Utc;
 use lm_protocol::{Assignee, License, LicenseId, LicensePatch, ListParams, NewLicense, Page, Role};
 
@@ -28,7 +28,9 @@ fn with_etag(status: StatusCode, license: License) -> Response {
 }
 
 pub fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
-    raw.as_deref().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    raw.as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
 }
 
 #[utoipa::path(get, path = "/v1/licenses", tag = "licenses",
@@ -48,32 +50,60 @@ pub fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
     ),
     responses((status = 200, body = super::openapi::LicensePage), (status = 422, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
-pub async fn list(caller: Caller, State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Page<License>>, ApiError> {
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Page<License>>, ApiError> {
     let pairs = query_pairs(&raw);
     let params = ListParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     if params.deleted {
         caller.require_manager("list removed licenses")?;
     }
-    let page = state.store.list_licenses(&caller.principal.org, &params, Utc::now().date_naive()).await?;
+    let page = state
+        .store
+        .list_licenses(&caller.principal.org, &params, Utc::now().date_naive())
+        .await?;
     let role = caller.principal.role;
-    Ok(Json(Page { items: page.items.into_iter().map(|l| visible(l, role)).collect(), next: page.next }))
+    Ok(Json(Page {
+        items: page.items.into_iter().map(|l| visible(l, role)).collect(),
+        next: page.next,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses",
     responses((status = 200, body = License, headers(("ETag" = String))), (status = 404, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
-pub async fn get(caller: Caller, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = license_id(&id)?;
-    let license = state.store.license(&caller.principal.org, id.as_str(), false).await?.ok_or(ApiError::NotFound)?;
-    Ok(with_etag(StatusCode::OK, visible(license, caller.principal.role)))
+    let license = state
+        .store
+        .license(&caller.principal.org, id.as_str(), false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(with_etag(
+        StatusCode::OK,
+        visible(license, caller.principal.role),
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = NewLicense,
     responses((status = 201, body = License), (status = 403, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
-pub async fn create(Manager(caller): Manager, State(state): State<AppState>, JsonBody(body): JsonBody<NewLicense>) -> Result<Response, ApiError> {
+pub async fn create(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewLicense>,
+) -> Result<Response, ApiError> {
     let (fields, assignees) = body.into_parts(Utc::now().date_naive())?;
-    let license = state.store.create_license(&caller.change_context(), fields, assignees).await?;
+    let license = state
+        .store
+        .create_license(&caller.change_context(), fields, assignees)
+        .await?;
     let location = format!("/v1/licenses/{}", license.id);
     let mut response = with_etag(StatusCode::CREATED, license);
     if let Ok(v) = location.parse() {
@@ -98,26 +128,44 @@ pub async fn update(
         return Err(ApiError::field("body", "names no field to change"));
     }
     let id = license_id(&id)?;
-    let license = state.store.update_license(&caller.change_context(), id.as_str(), expected, patch).await?;
+    let license = state
+        .store
+        .update_license(&caller.change_context(), id.as_str(), expected, patch)
+        .await?;
     Ok(with_etag(StatusCode::OK, license))
 }
 
 #[utoipa::path(delete, path = "/v1/licenses/{id}", tag = "licenses",
     responses((status = 204), (status = 404, body = lm_protocol::Problem), (status = 412, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
-pub async fn remove(Manager(caller): Manager, State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
     let expected = if_match(&headers)?;
     let id = license_id(&id)?;
-    state.store.remove_license(&caller.change_context(), id.as_str(), expected).await?;
+    state
+        .store
+        .remove_license(&caller.change_context(), id.as_str(), expected)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/restore", tag = "licenses",
     responses((status = 200, body = License), (status = 404, body = lm_protocol::Problem), (status = 409, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
-pub async fn restore(Manager(caller): Manager, State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn restore(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = license_id(&id)?;
-    let license = state.store.restore_license(&caller.change_context(), id.as_str()).await?;
+    let license = state
+        .store
+        .restore_license(&caller.change_context(), id.as_str())
+        .await?;
     Ok(with_etag(StatusCode::OK, license))
 }
 
@@ -133,7 +181,10 @@ pub async fn assign(
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?;
     let id = license_id(&id)?;
-    let license = state.store.assign(&caller.change_context(), id.as_str(), assignee, expected).await?;
+    let license = state
+        .store
+        .assign(&caller.change_context(), id.as_str(), assignee, expected)
+        .await?;
     Ok(with_etag(StatusCode::CREATED, license))
 }
 
@@ -148,6 +199,9 @@ pub async fn unassign(
 ) -> Result<Response, ApiError> {
     let expected = if_match(&headers)?;
     let id = license_id(&id)?;
-    let license = state.store.unassign(&caller.change_context(), id.as_str(), &assignment, expected).await?;
+    let license = state
+        .store
+        .unassign(&caller.change_context(), id.as_str(), &assignment, expected)
+        .await?;
     Ok(with_etag(StatusCode::OK, license))
 }

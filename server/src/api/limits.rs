@@ -45,7 +45,10 @@ impl RateLimiter {
         if buckets.len() > PRUNE_ABOVE {
             buckets.retain(|_, b| now.duration_since(b.at) < IDLE);
         }
-        let bucket = buckets.entry(client).or_insert(Bucket { tokens: self.burst, at: now });
+        let bucket = buckets.entry(client).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
         let refill = now.duration_since(bucket.at).as_secs_f64() * self.per_second;
         bucket.tokens = (bucket.tokens + refill).min(self.burst);
         bucket.at = now;
@@ -53,12 +56,18 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second))
+            Err(Duration::from_secs_f64(
+                (1.0 - bucket.tokens) / self.per_second,
+            ))
         }
     }
 }
 
-pub async fn rate_limit(State(limiter): State<Option<RateLimiter>>, req: Request, next: Next) -> Response {
+pub async fn rate_limit(
+    State(limiter): State<Option<RateLimiter>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if let Some(limiter) = limiter {
         let client = req
             .extensions()
@@ -66,7 +75,10 @@ pub async fn rate_limit(State(limiter): State<Option<RateLimiter>>, req: Request
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
         if let Err(wait) = limiter.check(client, Instant::now()) {
             tracing::debug!(%client, "rate limited");
-            return ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }.into_response();
+            return ApiError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }
+            .into_response();
         }
     }
     next.run(req).await
@@ -93,7 +105,16 @@ mod tests {
         }
         let wait = limiter.check(client, t0).unwrap_err();
         assert!(wait <= Duration::from_millis(100), "{wait:?}");
-        assert!(limiter.check(client, t0 + Duration::from_millis(100)).is_ok());
-        assert!(limiter.check(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), t0).is_ok(), "clients are independent");
+        assert!(
+            limiter
+                .check(client, t0 + Duration::from_millis(100))
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .check(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), t0)
+                .is_ok(),
+            "clients are independent"
+        );
     }
 }

@@ -37,24 +37,42 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { body_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30), rate_per_second: Some(50), rate_burst: 100 }
+        Limits {
+            body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            rate_per_second: Some(50),
+            rate_burst: 100,
+        }
     }
 }
 
 pub fn app(state: AppState, limits: Limits) -> Router {
-    let limiter = limits.rate_per_second.map(|rate| RateLimiter::new(rate, limits.rate_burst));
+    let limiter = limits
+        .rate_per_second
+        .map(|rate| RateLimiter::new(rate, limits.rate_burst));
     Router::new()
         .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/v1/licenses", get(licenses::list).post(licenses::create))
-        .route("/v1/licenses/{id}", get(licenses::get).patch(licenses::update).delete(licenses::remove))
+        .route(
+            "/v1/licenses/{id}",
+            get(licenses::get)
+                .patch(licenses::update)
+                .delete(licenses::remove),
+        )
         .route("/v1/licenses/{id}/restore", post(licenses::restore))
         .route("/v1/licenses/{id}/assignments", post(licenses::assign))
-        .route("/v1/licenses/{id}/assignments/{assignment}", delete(licenses::unassign))
+        .route(
+            "/v1/licenses/{id}/assignments/{assignment}",
+            delete(licenses::unassign),
+        )
         .route("/v1/audit", get(audit::list))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(middleware::from_fn(context::problem_for_plain_errors))
-        .layer(middleware::from_fn_with_state(limits.request_timeout, limits::deadline))
+        .layer(middleware::from_fn_with_state(
+            limits.request_timeout,
+            limits::deadline,
+        ))
         .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))
         .layer(middleware::from_fn(context::request_context))
         .with_state(state)

@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The PKCS#8 v1 DER prefix of an Ed25519 private key; the 32-byte seed follows it.
-const PKCS8_ED25519_PREFIX: [u8; 16] =
-    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+const PKCS8_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
 /// A key the server signs with.
 #[derive(Clone)]
@@ -39,7 +40,9 @@ pub enum KeyError {
 fn generate() -> Result<StoredKey, KeyError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
-    let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
     let mut pkcs8 = PKCS8_ED25519_PREFIX.to_vec();
     pkcs8.extend_from_slice(&seed);
     let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
@@ -69,14 +72,20 @@ impl KeyRing {
         let mut verifying = HashMap::new();
         let mut active = None;
         for key in stored {
-            let malformed = |why: &str| KeyError::Malformed { kid: key.kid.clone(), why: why.into() };
+            let malformed = |why: &str| KeyError::Malformed {
+                kid: key.kid.clone(),
+                why: why.into(),
+            };
             if key.algorithm != "EdDSA" {
                 return Err(malformed("unsupported algorithm"));
             }
-            let decoding = DecodingKey::from_ed_components(&key.public_key).map_err(|e| malformed(&e.to_string()))?;
+            let decoding = DecodingKey::from_ed_components(&key.public_key)
+                .map_err(|e| malformed(&e.to_string()))?;
             verifying.insert(key.kid.clone(), decoding);
             if key.retired_at.is_none() {
-                let pkcs8 = STANDARD.decode(&key.private_pkcs8).map_err(|e| malformed(&e.to_string()))?;
+                let pkcs8 = STANDARD
+                    .decode(&key.private_pkcs8)
+                    .map_err(|e| malformed(&e.to_string()))?;
                 active = Some(SigningKey {
                     kid: key.kid.clone(),
                     encoding: EncodingKey::from_ed_der(&pkcs8),
@@ -84,7 +93,10 @@ impl KeyRing {
                 });
             }
         }
-        let active = active.ok_or_else(|| KeyError::Malformed { kid: "-".into(), why: "no active key".into() })?;
+        let active = active.ok_or_else(|| KeyError::Malformed {
+            kid: "-".into(),
+            why: "no active key".into(),
+        })?;
         Ok(KeyRing { active, verifying })
     }
 }

@@ -96,7 +96,13 @@ impl TokenService {
     }
 
     /// Signs an access token for `subject` valid for `ttl`.
-    pub fn issue(&self, subject: &str, org: &str, role: Role, ttl: Duration) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        subject: &str,
+        org: &str,
+        role: Role,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let ring = self.ring();
         let now = Utc::now().timestamp();
         let claims = Claims {
@@ -119,7 +125,9 @@ impl TokenService {
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_LEN
             || token.split('.').count() != 3
-            || !token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
             return Err(AuthError::Malformed);
         }
@@ -139,7 +147,9 @@ impl TokenService {
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
-                K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidEddsaKey => AuthError::Signature,
+                K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidEddsaKey => {
+                    AuthError::Signature
+                }
                 K::ExpiredSignature => AuthError::Expired,
                 K::ImmatureSignature => AuthError::NotYetValid,
                 K::InvalidIssuer | K::InvalidAudience => AuthError::WrongIssuerOrAudience,
@@ -152,6 +162,10 @@ impl TokenService {
         if c.sub.is_empty() || c.org.is_empty() {
             return Err(AuthError::Claims);
         }
-        Ok(Principal { subject: c.sub, org: c.org, role: c.role })
+        Ok(Principal {
+            subject: c.sub,
+            org: c.org,
+            role: c.role,
+        })
     }
 }

@@ -65,10 +65,14 @@ impl Store {
         if let Some(before) = query.before_id {
             q.push(" AND id < ").arg(before);
         }
-        q.push(" ORDER BY id DESC LIMIT ").arg(i64::from(query.limit) + 1);
+        q.push(" ORDER BY id DESC LIMIT ")
+            .arg(i64::from(query.limit) + 1);
         let mut conn = self.db.read().await?;
         let rows: Vec<AuditRow> = conn.exec().fetch_all(q.sql, q.args).await?;
-        let mut items = rows.into_iter().map(AuditRow::into_entry).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .into_iter()
+            .map(AuditRow::into_entry)
+            .collect::<Result<Vec<_>>>()?;
         let next = if items.len() > query.limit as usize {
             items.truncate(query.limit as usize);
             items.last().map(|e| e.id.to_string())

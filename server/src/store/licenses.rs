@@ -4,8 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::filter::add_days;
 use lm_protocol::license::{LicenseFields, search_text};
 use lm_protocol::{
-    Assignee, Assignment, AssignmentId, AuditAction, Cursor, CursorValue, License,
-    LicensePatch, ListParams, Owner, Page, SortField,
+    Assignee, Assignment, AssignmentId, AuditAction, Cursor, CursorValue, License, LicensePatch,
+    ListParams, Owner, Page, SortField,
 };
 use sha2::{Digest, Sha256};
 
@@ -70,7 +70,11 @@ impl LicenseRow {
                 let eids: Vec<String> = serde_json::from_str(&eids).map_err(|e| corrupt(&id, e))?;
                 Some(Owner {
                     level: level.parse().map_err(bad)?,
-                    eids: eids.iter().map(|e| e.parse()).collect::<Result<_, _>>().map_err(bad)?,
+                    eids: eids
+                        .iter()
+                        .map(|e| e.parse())
+                        .collect::<Result<_, _>>()
+                        .map_err(bad)?,
                 })
             }
             _ => None,
@@ -81,20 +85,33 @@ impl LicenseRow {
             name: self.name.parse().map_err(bad)?,
             kind: self.kind.parse().map_err(bad)?,
             vendor: self.vendor.parse().map_err(bad)?,
-            cost: lm_protocol::Money::new(self.cost_amount, self.cost_currency.parse().map_err(bad)?)
-                .map_err(bad)?,
-            seats: self.seats.map(|s| u32::try_from(s).map_err(|e| corrupt(&id, e))).transpose()?,
+            cost: lm_protocol::Money::new(
+                self.cost_amount,
+                self.cost_currency.parse().map_err(bad)?,
+            )
+            .map_err(bad)?,
+            seats: self
+                .seats
+                .map(|s| u32::try_from(s).map_err(|e| corrupt(&id, e)))
+                .transpose()?,
             seats_used: u32::try_from(self.seats_used).map_err(|e| corrupt(&id, e))?,
             added: self.added,
             expires: self.expires,
             owner,
             assignments,
-            key: self.license_key.map(|k| lm_protocol::LicenseKey::new(&k)).transpose().map_err(bad)?,
+            key: self
+                .license_key
+                .map(|k| lm_protocol::LicenseKey::new(&k))
+                .transpose()
+                .map_err(bad)?,
             notes: self.notes.parse().map_err(bad)?,
             version: self.version,
             revision: self.revision,
         };
-        Ok(Stored { license, removed: self.deleted_at.is_some() })
+        Ok(Stored {
+            license,
+            removed: self.deleted_at.is_some(),
+        })
     }
 }
 
@@ -104,9 +121,18 @@ impl AssignmentRow {
         let assignee = match (self.employee, self.device) {
             (Some(e), None) => Assignee::Employee(e.parse().map_err(bad)?),
             (None, Some(d)) => Assignee::Device(d.parse().map_err(bad)?),
-            _ => return Err(corrupt(&self.license_id, "assignment names neither employee nor device")),
+            _ => {
+                return Err(corrupt(
+                    &self.license_id,
+                    "assignment names neither employee nor device",
+                ));
+            }
         };
-        Ok(Assignment { id: self.id.parse().map_err(bad)?, assignee, since: self.since })
+        Ok(Assignment {
+            id: self.id.parse().map_err(bad)?,
+            assignee,
+            since: self.since,
+        })
     }
 }
 
@@ -127,7 +153,10 @@ async fn assemble(e: &mut impl Executes, rows: Vec<LicenseRow>) -> Result<Vec<St
     q.push(") ORDER BY since, id");
     let mut by_license: std::collections::HashMap<String, Vec<Assignment>> = Default::default();
     for a in e.exec().fetch_all::<AssignmentRow>(q.sql, q.args).await? {
-        by_license.entry(a.license_id.clone()).or_default().push(a.into_assignment()?);
+        by_license
+            .entry(a.license_id.clone())
+            .or_default()
+            .push(a.into_assignment()?);
     }
     rows.into_iter()
         .map(|row| {
@@ -140,7 +169,10 @@ async fn assemble(e: &mut impl Executes, rows: Vec<LicenseRow>) -> Result<Vec<St
 async fn load(e: &mut impl Executes, org: &str, id: &str) -> Result<Option<Stored>> {
     let row: Option<LicenseRow> = e
         .exec()
-        .fetch_optional(format!("SELECT {COLUMNS} FROM licenses l WHERE l.org_id = $1 AND l.id = $2"), args![org, id])
+        .fetch_optional(
+            format!("SELECT {COLUMNS} FROM licenses l WHERE l.org_id = $1 AND l.id = $2"),
+            args![org, id],
+        )
         .await?;
     Ok(assemble(e, row.into_iter().collect()).await?.pop())
 }
@@ -154,7 +186,9 @@ async fn load_live(tx: &mut Tx, org: &str, id: &str) -> Result<License> {
 
 fn check_version(license: &License, expected: Option<i64>) -> Result<()> {
     match expected {
-        Some(v) if v != license.version => Err(StoreError::StaleVersion { current: license.version }),
+        Some(v) if v != license.version => Err(StoreError::StaleVersion {
+            current: license.version,
+        }),
         _ => Ok(()),
     }
 }
@@ -232,12 +266,32 @@ fn field_values(f: &LicenseFields, search: String) -> Vec<Value> {
 }
 
 const FIELD_COLUMNS: [&str; 18] = [
-    "product", "name", "name_key", "kind", "vendor", "vendor_key", "cost_amount", "cost_currency",
-    "seats", "seats_sort", "added", "expires", "expires_sort", "owner_level", "owner_eids",
-    "license_key", "notes", "search",
+    "product",
+    "name",
+    "name_key",
+    "kind",
+    "vendor",
+    "vendor_key",
+    "cost_amount",
+    "cost_currency",
+    "seats",
+    "seats_sort",
+    "added",
+    "expires",
+    "expires_sort",
+    "owner_level",
+    "owner_eids",
+    "license_key",
+    "notes",
+    "search",
 ];
 
-async fn insert_assignment(tx: &mut Tx, ctx: &ChangeContext, license_id: &str, assignee: &Assignee) -> Result<AssignmentId> {
+async fn insert_assignment(
+    tx: &mut Tx,
+    ctx: &ChangeContext,
+    license_id: &str,
+    assignee: &Assignee,
+) -> Result<AssignmentId> {
     let id = uuid::Uuid::now_v7().to_string();
     let (employee, device) = match assignee {
         Assignee::Employee(e) => (Some(e.to_string()), None),
@@ -254,8 +308,19 @@ async fn insert_assignment(tx: &mut Tx, ctx: &ChangeContext, license_id: &str, a
 }
 
 /// Rewrites the derived columns and bumps version and revision after a change.
-async fn touch(tx: &mut Tx, org: &str, license: &License, revision: i64, seats_used: u32, assignees: &[&Assignee]) -> Result<()> {
-    let search = search_text(&license.fields(), license.id.as_str(), assignees.iter().copied());
+async fn touch(
+    tx: &mut Tx,
+    org: &str,
+    license: &License,
+    revision: i64,
+    seats_used: u32,
+    assignees: &[&Assignee],
+) -> Result<()> {
+    let search = search_text(
+        &license.fields(),
+        license.id.as_str(),
+        assignees.iter().copied(),
+    );
     tx.exec()
         .execute(
             "UPDATE licenses SET seats_used = $3, search = $4, version = version + 1, revision = $5, updated_at = $6 \
@@ -267,7 +332,12 @@ async fn touch(tx: &mut Tx, org: &str, license: &License, revision: i64, seats_u
 }
 
 impl Store {
-    pub async fn create_license(&self, ctx: &ChangeContext, fields: LicenseFields, assignees: Vec<Assignee>) -> Result<License> {
+    pub async fn create_license(
+        &self,
+        ctx: &ChangeContext,
+        fields: LicenseFields,
+        assignees: Vec<Assignee>,
+    ) -> Result<License> {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -284,10 +354,19 @@ impl Store {
     /// A live license of `org`, or `None`. Removed licenses are found only with `removed`.
     pub async fn license(&self, org: &str, id: &str, removed: bool) -> Result<Option<License>> {
         let mut conn = self.db.read().await?;
-        Ok(load(&mut conn, org, id).await?.filter(|s| s.removed == removed).map(|s| s.license))
+        Ok(load(&mut conn, org, id)
+            .await?
+            .filter(|s| s.removed == removed)
+            .map(|s| s.license))
     }
 
-    pub async fn update_license(&self, ctx: &ChangeContext, id: &str, expected_version: i64, patch: LicensePatch) -> Result<License> {
+    pub async fn update_license(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        expected_version: i64,
+        patch: LicensePatch,
+    ) -> Result<License> {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let before = load_live(&mut tx, &ctx.org, id).await?;
@@ -308,14 +387,27 @@ impl Store {
         values.extend(args![revision, now(), ctx.org.as_str(), id]);
         tx.exec().execute(sql, values).await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
-        write_audit(&mut tx, ctx, AuditAction::Update, id, Some(&before), Some(&after)).await?;
+        write_audit(
+            &mut tx,
+            ctx,
+            AuditAction::Update,
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
 
     /// Removes a license softly: it leaves every listing, keeps its assignments and audit
     /// history, and [`Store::restore_license`] brings it back.
-    pub async fn remove_license(&self, ctx: &ChangeContext, id: &str, expected_version: Option<i64>) -> Result<License> {
+    pub async fn remove_license(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<License> {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let before = load_live(&mut tx, &ctx.org, id).await?;
@@ -337,7 +429,9 @@ impl Store {
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         match load(&mut tx, &ctx.org, id).await? {
             None => return Err(StoreError::NotFound),
-            Some(s) if !s.removed => return Err(StoreError::Conflict("the license is not removed".into())),
+            Some(s) if !s.removed => {
+                return Err(StoreError::Conflict("the license is not removed".into()));
+            }
             Some(_) => {}
         }
         tx.exec()
@@ -354,55 +448,124 @@ impl Store {
     }
 
     /// Assigns the license to an employee or a device, refusing when no seat is free.
-    pub async fn assign(&self, ctx: &ChangeContext, id: &str, assignee: Assignee, expected_version: Option<i64>) -> Result<License> {
+    pub async fn assign(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        assignee: Assignee,
+        expected_version: Option<i64>,
+    ) -> Result<License> {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let before = load_live(&mut tx, &ctx.org, id).await?;
         check_version(&before, expected_version)?;
         if before.assignments.iter().any(|a| a.assignee == assignee) {
-            return Err(StoreError::Conflict(format!("{assignee} is already assigned to this license")));
+            return Err(StoreError::Conflict(format!(
+                "{assignee} is already assigned to this license"
+            )));
         }
         if let Some(seats) = before.seats
             && before.seats_used >= seats
         {
-            return Err(StoreError::NoFreeSeat { seats, used: before.seats_used });
+            return Err(StoreError::NoFreeSeat {
+                seats,
+                used: before.seats_used,
+            });
         }
         insert_assignment(&mut tx, ctx, id, &assignee).await?;
         let mut assignees: Vec<_> = before.assignments.iter().map(|a| &a.assignee).collect();
         assignees.push(&assignee);
-        touch(&mut tx, &ctx.org, &before, revision, before.seats_used + 1, &assignees).await?;
+        touch(
+            &mut tx,
+            &ctx.org,
+            &before,
+            revision,
+            before.seats_used + 1,
+            &assignees,
+        )
+        .await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
-        write_audit(&mut tx, ctx, AuditAction::Assign, id, Some(&before), Some(&after)).await?;
+        write_audit(
+            &mut tx,
+            ctx,
+            AuditAction::Assign,
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
 
-    pub async fn unassign(&self, ctx: &ChangeContext, id: &str, assignment: &str, expected_version: Option<i64>) -> Result<License> {
+    pub async fn unassign(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        assignment: &str,
+        expected_version: Option<i64>,
+    ) -> Result<License> {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let before = load_live(&mut tx, &ctx.org, id).await?;
         check_version(&before, expected_version)?;
-        if !before.assignments.iter().any(|a| a.id.as_str() == assignment) {
+        if !before
+            .assignments
+            .iter()
+            .any(|a| a.id.as_str() == assignment)
+        {
             return Err(StoreError::NotFound);
         }
         tx.exec()
-            .execute("DELETE FROM assignments WHERE id = $1 AND license_id = $2", args![assignment, id])
+            .execute(
+                "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
+                args![assignment, id],
+            )
             .await?;
-        let remaining: Vec<_> =
-            before.assignments.iter().filter(|a| a.id.as_str() != assignment).map(|a| &a.assignee).collect();
-        touch(&mut tx, &ctx.org, &before, revision, before.seats_used.saturating_sub(1), &remaining).await?;
+        let remaining: Vec<_> = before
+            .assignments
+            .iter()
+            .filter(|a| a.id.as_str() != assignment)
+            .map(|a| &a.assignee)
+            .collect();
+        touch(
+            &mut tx,
+            &ctx.org,
+            &before,
+            revision,
+            before.seats_used.saturating_sub(1),
+            &remaining,
+        )
+        .await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
-        write_audit(&mut tx, ctx, AuditAction::Unassign, id, Some(&before), Some(&after)).await?;
+        write_audit(
+            &mut tx,
+            ctx,
+            AuditAction::Unassign,
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
 
     /// One keyset page of `org`'s licenses.
-    pub async fn list_licenses(&self, org: &str, params: &ListParams, today: NaiveDate) -> Result<Page<License>> {
+    pub async fn list_licenses(
+        &self,
+        org: &str,
+        params: &ListParams,
+        today: NaiveDate,
+    ) -> Result<Page<License>> {
         let q = list_query(org, params, today)?;
         let mut conn = self.db.read().await?;
         let rows: Vec<LicenseRow> = conn.exec().fetch_all(q.sql, q.args).await?;
-        let mut items: Vec<License> = assemble(&mut conn, rows).await?.into_iter().map(|s| s.license).collect();
+        let mut items: Vec<License> = assemble(&mut conn, rows)
+            .await?
+            .into_iter()
+            .map(|s| s.license)
+            .collect();
         let next = if items.len() > params.limit as usize {
             items.truncate(params.limit as usize);
             items.last().map(|l| Cursor::after(l, params.sort).encode())
@@ -413,17 +576,27 @@ impl Store {
     }
 
     /// The query plan of a listing, for benchmarks and `EXPLAIN` checks.
-    pub async fn explain_list(&self, org: &str, params: &ListParams, today: NaiveDate) -> Result<Vec<String>> {
+    pub async fn explain_list(
+        &self,
+        org: &str,
+        params: &ListParams,
+        today: NaiveDate,
+    ) -> Result<Vec<String>> {
         let q = list_query(org, params, today)?;
         let mut conn = self.db.read().await?;
         match self.dialect() {
             crate::db::Dialect::Sqlite => {
-                let rows: Vec<(i64, i64, i64, String)> =
-                    conn.exec().fetch_all(format!("EXPLAIN QUERY PLAN {}", q.sql), q.args).await?;
+                let rows: Vec<(i64, i64, i64, String)> = conn
+                    .exec()
+                    .fetch_all(format!("EXPLAIN QUERY PLAN {}", q.sql), q.args)
+                    .await?;
                 Ok(rows.into_iter().map(|r| r.3).collect())
             }
             crate::db::Dialect::Postgres => {
-                let rows: Vec<(String,)> = conn.exec().fetch_all(format!("EXPLAIN {}", q.sql), q.args).await?;
+                let rows: Vec<(String,)> = conn
+                    .exec()
+                    .fetch_all(format!("EXPLAIN {}", q.sql), q.args)
+                    .await?;
                 Ok(rows.into_iter().map(|r| r.0).collect())
             }
         }
@@ -431,7 +604,11 @@ impl Store {
 
     /// Inserts many licenses in one transaction, each with its own revision; used by the
     /// sample-data generator. Not audited per record: one audit entry names the batch.
-    pub async fn insert_batch(&self, ctx: &ChangeContext, licenses: Vec<(LicenseFields, Vec<Assignee>)>) -> Result<usize> {
+    pub async fn insert_batch(
+        &self,
+        ctx: &ChangeContext,
+        licenses: Vec<(LicenseFields, Vec<Assignee>)>,
+    ) -> Result<usize> {
         let count = licenses.len();
         if count == 0 {
             return Ok(0);
@@ -440,7 +617,15 @@ impl Store {
         let first = bump_revision(&mut tx, &ctx.org, count as i64).await?;
         for (i, (fields, assignees)) in licenses.into_iter().enumerate() {
             let id = uuid::Uuid::now_v7().to_string();
-            insert_license(&mut tx, &ctx.org, &id, &fields, &assignees, first + i as i64).await?;
+            insert_license(
+                &mut tx,
+                &ctx.org,
+                &id,
+                &fields,
+                &assignees,
+                first + i as i64,
+            )
+            .await?;
             for assignee in &assignees {
                 insert_assignment(&mut tx, ctx, &id, assignee).await?;
             }
@@ -465,9 +650,19 @@ impl Store {
     }
 }
 
-async fn insert_license(tx: &mut Tx, org: &str, id: &str, fields: &LicenseFields, assignees: &[Assignee], revision: i64) -> Result<()> {
+async fn insert_license(
+    tx: &mut Tx,
+    org: &str,
+    id: &str,
+    fields: &LicenseFields,
+    assignees: &[Assignee],
+    revision: i64,
+) -> Result<()> {
     let mut values = args![id, org];
-    values.extend(field_values(fields, search_text(fields, id, assignees.iter())));
+    values.extend(field_values(
+        fields,
+        search_text(fields, id, assignees.iter()),
+    ));
     let n = values.len();
     values.extend(args![assignees.len() as i64, revision, now()]);
     let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
@@ -476,7 +671,10 @@ async fn insert_license(tx: &mut Tx, org: &str, id: &str, fields: &LicenseFields
          VALUES ({}, ${}, 1, ${}, ${}, ${})",
         FIELD_COLUMNS.join(", "),
         placeholders.join(", "),
-        n + 1, n + 2, n + 3, n + 3
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 3
     );
     tx.exec().execute(sql, values).await?;
     Ok(())
@@ -508,30 +706,55 @@ fn cursor_value(field: SortField, value: &CursorValue) -> Result<Value, lm_proto
         (SortField::Added | SortField::Expires, CursorValue::Text(t)) => {
             Value::from(t.parse::<NaiveDate>().map_err(|_| bad())?)
         }
-        (SortField::Cost | SortField::Seats | SortField::SeatsUsed, CursorValue::Int(i)) => Value::from(*i),
-        (SortField::Id | SortField::Product | SortField::Name | SortField::Kind | SortField::Vendor, CursorValue::Text(t)) => {
-            Value::from(t.as_str())
+        (SortField::Cost | SortField::Seats | SortField::SeatsUsed, CursorValue::Int(i)) => {
+            Value::from(*i)
         }
+        (
+            SortField::Id
+            | SortField::Product
+            | SortField::Name
+            | SortField::Kind
+            | SortField::Vendor,
+            CursorValue::Text(t),
+        ) => Value::from(t.as_str()),
         _ => return Err(bad()),
     })
 }
 
 fn list_query(org: &str, params: &ListParams, today: NaiveDate) -> Result<SqlBuf> {
     let f = &params.filter;
-    let mut q = SqlBuf::new(&format!("SELECT {COLUMNS} FROM licenses l WHERE l.org_id = "));
+    let mut q = SqlBuf::new(&format!(
+        "SELECT {COLUMNS} FROM licenses l WHERE l.org_id = "
+    ));
     q.arg(org);
-    q.push(if params.deleted { " AND l.deleted_at IS NOT NULL" } else { " AND l.deleted_at IS NULL" });
+    q.push(if params.deleted {
+        " AND l.deleted_at IS NOT NULL"
+    } else {
+        " AND l.deleted_at IS NULL"
+    });
     let eq = |q: &mut SqlBuf, column: &str, value: Option<Value>| {
         if let Some(v) = value {
             q.push(&format!(" AND {column} = ")).arg(v);
         }
     };
     eq(&mut q, "l.id", f.id.as_ref().map(|v| v.to_string().into()));
-    eq(&mut q, "l.kind", f.kind.as_ref().map(|v| v.to_string().into()));
-    eq(&mut q, "l.product", f.product.as_ref().map(|v| v.to_string().into()));
+    eq(
+        &mut q,
+        "l.kind",
+        f.kind.as_ref().map(|v| v.to_string().into()),
+    );
+    eq(
+        &mut q,
+        "l.product",
+        f.product.as_ref().map(|v| v.to_string().into()),
+    );
     eq(&mut q, "l.vendor_key", f.vendor.clone().map(Value::from));
     eq(&mut q, "l.cost_amount", f.cost.map(Value::from));
-    eq(&mut q, "l.cost_currency", f.currency.map(|c| c.to_string().into()));
+    eq(
+        &mut q,
+        "l.cost_currency",
+        f.currency.map(|c| c.to_string().into()),
+    );
     eq(&mut q, "l.added", f.added.map(Value::from));
     eq(&mut q, "l.expires", f.expires.map(Value::from));
     let range = |q: &mut SqlBuf, column: &str, op: &str, value: Option<Value>| {
@@ -546,11 +769,26 @@ fn list_query(org: &str, params: &ListParams, today: NaiveDate) -> Result<SqlBuf
     if f.expires_from.is_some() || f.expires_to.is_some() || f.expiring_within.is_some() {
         q.push(" AND l.expires IS NOT NULL");
     }
-    range(&mut q, "l.expires_sort", ">=", f.expires_from.map(Value::from));
-    range(&mut q, "l.expires_sort", "<=", f.expires_to.map(Value::from));
+    range(
+        &mut q,
+        "l.expires_sort",
+        ">=",
+        f.expires_from.map(Value::from),
+    );
+    range(
+        &mut q,
+        "l.expires_sort",
+        "<=",
+        f.expires_to.map(Value::from),
+    );
     if let Some(days) = f.expiring_within {
         range(&mut q, "l.expires_sort", ">=", Some(today.into()));
-        range(&mut q, "l.expires_sort", "<=", Some(add_days(today, days).into()));
+        range(
+            &mut q,
+            "l.expires_sort",
+            "<=",
+            Some(add_days(today, days).into()),
+        );
     }
     if let Some(employee) = &f.employee {
         q.push(" AND l.id IN (SELECT a.license_id FROM assignments a WHERE a.org_id = ")
@@ -567,16 +805,26 @@ fn list_query(org: &str, params: &ListParams, today: NaiveDate) -> Result<SqlBuf
             .push(")");
     }
     if let Some(text) = &f.q {
-        q.push(" AND l.search LIKE ").arg(format!("%{}%", like_escape(text))).push(" ESCAPE '\\'");
+        q.push(" AND l.search LIKE ")
+            .arg(format!("%{}%", like_escape(text)))
+            .push(" ESCAPE '\\'");
     }
     let column = sort_column(params.sort.field);
-    let (cmp, dir) = if params.sort.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, dir) = if params.sort.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some(cursor) = &params.cursor {
         let value = cursor_value(params.sort.field, &cursor.value)?;
         if params.sort.field == SortField::Id {
             q.push(&format!(" AND l.id {cmp} ")).arg(cursor.id.as_str());
         } else {
-            q.push(&format!(" AND ({column}, l.id) {cmp} (")).arg(value).push(", ").arg(cursor.id.as_str()).push(")");
+            q.push(&format!(" AND ({column}, l.id) {cmp} ("))
+                .arg(value)
+                .push(", ")
+                .arg(cursor.id.as_str())
+                .push(")");
         }
     }
     if params.sort.field == SortField::Id {

@@ -46,7 +46,9 @@ impl StoreError {
     /// Maps a unique-constraint violation to a conflict with `message`.
     fn unique_or(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
         match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(message())
+            }
             _ => StoreError::Db(err),
         }
     }

@@ -49,7 +49,13 @@ impl Store {
             .await
             .map_err(|e| StoreError::unique_or(e, || format!("a user named `{name}` already exists")))?;
         tx.commit().await?;
-        Ok(User { name: name.to_owned(), org: org.to_owned(), role, disabled: false, created_at })
+        Ok(User {
+            name: name.to_owned(),
+            org: org.to_owned(),
+            role,
+            disabled: false,
+            created_at,
+        })
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
@@ -68,7 +74,10 @@ impl Store {
         let mut conn = self.db.read().await?;
         let rows: Vec<UserRow> = conn
             .exec()
-            .fetch_all("SELECT name, org_id, role, disabled, created_at FROM users ORDER BY org_id, name", vec![])
+            .fetch_all(
+                "SELECT name, org_id, role, disabled, created_at FROM users ORDER BY org_id, name",
+                vec![],
+            )
             .await?;
         rows.into_iter().map(User::try_from).collect()
     }

@@ -1,0 +1,40 @@
+//! Test harness: starts the real binaries (built by cargo into the target directory) against
+//! a real database, and talks to them only through their public interfaces.
+
+pub mod http;
+pub mod pg;
+pub mod server;
+
+pub use http::{Client, Reply};
+pub use server::{Backend, Server};
+
+use std::path::PathBuf;
+
+/// The directory cargo builds this workspace's binaries into (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/<test binary>, or target/debug/<bench binary> under target/release.
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// The path of a workspace binary, with a hint when it has not been built.
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing; build it first with `cargo build --workspace --bins`",
+        path.display()
+    );
+    path
+}
+
+/// `target/`, where throwaway state (the test PostgreSQL cluster) lives.
+pub fn target_dir() -> PathBuf {
+    let mut dir = bin_dir();
+    dir.pop();
+    dir
+}

@@ -1,0 +1,159 @@
+//! A throwaway PostgreSQL cluster on 127.0.0.1, shared by every test process of a run.
+//!
+//! The cluster lives in `target/lm-test-pg`; the first process to need it runs `initdb` and
+//! `pg_ctl start` under a file lock, later ones reuse it (it survives between runs, which
+//! makes them fast; `.ci/run` stops it). PostgreSQL refuses to run as root, so when the
+//! tests run as root the cluster is created and started as the `postgres` user. Each test
+//! gets a fresh database in it.
+
+use std::fs::{self, File};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Debian layout first, then whatever is on PATH.
+fn pg_bin(tool: &str) -> PathBuf {
+    let mut versions: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(tool))
+        .filter(|p| p.exists())
+        .collect();
+    versions.sort();
+    versions.pop().unwrap_or_else(|| PathBuf::from(tool))
+}
+
+/// (uid, gid) of the `postgres` user when we are root, so servers run as that user.
+fn run_as() -> Option<(u32, u32)> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return None;
+    }
+    let field = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, "postgres"]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    match (field("-u"), field("-g")) {
+        (Some(u), Some(g)) => Some((u, g)),
+        _ => panic!(
+            "running as root but there is no `postgres` user: install PostgreSQL (apt-get install -y postgresql)"
+        ),
+    }
+}
+
+fn command(tool: &str, owner: Option<(u32, u32)>) -> Command {
+    let mut cmd = Command::new(pg_bin(tool));
+    if let Some((uid, gid)) = owner {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd.env("LC_ALL", "C");
+    cmd
+}
+
+fn run(mut cmd: Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {what} ({e}); install PostgreSQL: apt-get install -y postgresql")
+    });
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn chown_tree(path: &Path, owner: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Starts the shared cluster if needed and returns its base URL (without a database name).
+pub fn cluster() -> String {
+    let root = crate::target_dir().join("lm-test-pg");
+    fs::create_dir_all(&root).expect("create cluster dir");
+    let lock = File::create(root.join("lock")).expect("lock file");
+    lock.lock().expect("lock the cluster");
+    let owner = run_as();
+    let data = root.join("data");
+    if !data.join("PG_VERSION").exists() {
+        let _ = fs::remove_dir_all(&data);
+        fs::create_dir_all(&data).expect("data dir");
+        chown_tree(&root, owner);
+        chown_tree(&data, owner);
+        let mut initdb = command("initdb", owner);
+        initdb
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data);
+        run(initdb, "initdb");
+    }
+    let port_file = root.join("port");
+    let running = command("pg_ctl", owner)
+        .arg("status")
+        .arg("-D")
+        .arg(&data)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !running {
+        let port = free_port();
+        let options = format!(
+            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
+            root.display()
+        );
+        let mut start = command("pg_ctl", owner);
+        start
+            .args(["start", "-w", "-t", "60", "-D"])
+            .arg(&data)
+            .args(["-l"])
+            .arg(root.join("log"))
+            .args(["-o", &options]);
+        run(start, "pg_ctl start");
+        fs::write(&port_file, port.to_string()).expect("write port");
+    }
+    let port = fs::read_to_string(&port_file).expect("port file");
+    format!("postgres://postgres@127.0.0.1:{}", port.trim())
+}
+
+/// Stops the shared cluster (used by `.ci/run` through the `lm-test-pg-stop` bench helper).
+pub fn stop() {
+    let root = crate::target_dir().join("lm-test-pg");
+    let data = root.join("data");
+    if data.exists() {
+        let _ = command("pg_ctl", run_as())
+            .args(["stop", "-m", "fast", "-D"])
+            .arg(&data)
+            .output();
+    }
+}
+
+/// A fresh, empty database in the shared cluster.
+pub async fn fresh_database() -> String {
+    let base = tokio::task::spawn_blocking(cluster)
+        .await
+        .expect("cluster thread");
+    let name = format!("lm_{}", uuid::Uuid::now_v7().simple());
+    let admin = format!("{base}/postgres");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("connect to test cluster");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    format!("{base}/{name}")
+}

@@ -1,0 +1,216 @@
+//! A real `lm-server` process on a loopback port, over a fresh SQLite file or PostgreSQL
+//! database, stopped when dropped.
+
+use crate::http::Client;
+use std::fs::File;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Server {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub database_url: String,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+impl Server {
+    /// A server with the rate limit off (tests send bursts).
+    pub async fn start(backend: Backend) -> Server {
+        Server::start_with(backend, &["--rate-limit", "0"]).await
+    }
+
+    pub async fn start_with(backend: Backend, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("lm.db").display()),
+            Backend::Postgres => crate::pg::fresh_database().await,
+        };
+        let mut server = Server {
+            url: String::new(),
+            database_url,
+            dir,
+            child: None,
+        };
+        server.launch(extra).await;
+        server
+    }
+
+    /// A second server process on the same database (a replica).
+    pub async fn replica(&self, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server {
+            url: String::new(),
+            database_url: self.database_url.clone(),
+            dir,
+            child: None,
+        };
+        server.launch(extra).await;
+        server
+    }
+
+    async fn launch(&mut self, extra: &[&str]) {
+        let port = free_port();
+        self.url = format!("http://127.0.0.1:{port}");
+        let log = File::create(self.dir.path().join("server.log")).expect("log file");
+        let child = Command::new(crate::binary("lm-server"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--db-connections",
+                "4",
+            ])
+            .args(extra)
+            .env("LM_DATABASE_URL", &self.database_url)
+            .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_LOG", "lm_server=debug,info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn lm-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let http = reqwest::Client::new();
+        loop {
+            if let Ok(r) = http.get(format!("{}/health", self.url)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("lm-server exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lm-server did not become healthy:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs an administrative `lm-server` command on this server's database; returns stdout.
+    pub fn admin(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(crate::binary("lm-server"))
+            .args(args)
+            .env("LM_DATABASE_URL", &self.database_url)
+            .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_LOG", "warn")
+            .output()
+            .expect("run lm-server");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Adds a user and returns a client holding a fresh token for them.
+    pub fn user(&self, name: &str, role: &str, org: &str) -> Client {
+        self.admin(&["user", "add", name, "--role", role, "--org", org])
+            .expect("user add");
+        self.login(name)
+    }
+
+    /// A client with a fresh token for an existing user.
+    pub fn login(&self, name: &str) -> Client {
+        let token = self
+            .admin(&["token", "issue", "--user", name])
+            .expect("token issue");
+        self.client(Some(token))
+    }
+
+    pub fn manager(&self, name: &str) -> Client {
+        self.user(name, "manager", "acme")
+    }
+
+    pub fn employee(&self, name: &str) -> Client {
+        self.user(name, "employee", "acme")
+    }
+
+    pub fn client(&self, token: Option<String>) -> Client {
+        Client::new(&self.url, token)
+    }
+
+    /// The server's active signing key: (kid, PKCS#8 DER, public key as base64url). Tests use it to forge tokens
+    /// that are correctly signed but wrong in one other way.
+    pub async fn signing_key(&self) -> (String, Vec<u8>, String) {
+        use base64::Engine;
+        let sql = "SELECT kid, private_pkcs8, public_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1";
+        let (kid, pkcs8, public): (String, String, String) =
+            if self.database_url.starts_with("sqlite:") {
+                let mut c =
+                    <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
+                        .await
+                        .expect("open sqlite");
+                sqlx::query_as(sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("signing key")
+            } else {
+                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
+                    .await
+                    .expect("open postgres");
+                sqlx::query_as(sql)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("signing key")
+            };
+        (
+            kid,
+            base64::engine::general_purpose::STANDARD
+                .decode(pkcs8)
+                .expect("base64 key"),
+            public,
+        )
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
