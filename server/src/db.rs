@@ -158,6 +158,11 @@ impl Db {
                 .connect_with(options.clone())
                 .await?;
             SQLITE_MIGRATIONS.run(&write).await?;
+            // Refresh the planner's statistics where they are stale (cheap when they are not);
+            // without them SQLite may pick a sort-heavy plan for combined filters.
+            sqlx::query("PRAGMA optimize=0x10002")
+                .execute(&write)
+                .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)

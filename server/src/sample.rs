@@ -242,8 +242,14 @@ impl SplitMix {
 
 /// `count` licenses relative to `today`. About one in twelve expires within 30 days and one
 /// in twenty has already expired.
+///
+/// People and devices grow with the inventory (about one employee per 20 licenses and one
+/// device per 10), so filters by assignee stay as selective as in a real organization. The
+/// first twenty employees keep their plain names (`alice`, `bob`, …).
 pub fn licenses(count: usize, seed: u64, today: NaiveDate) -> Vec<(LicenseFields, Vec<Assignee>)> {
     let mut rng = SplitMix(seed);
+    let cohorts = (count as u64 / (20 * EMPLOYEES.len() as u64)).max(1);
+    let devices = (count as u64 / 10).max(400);
     (0..count)
         .map(|i| {
             let &(vendor, product, product_name, kind, cost, seats) = rng.pick(CATALOGUE);
@@ -260,13 +266,15 @@ pub fn licenses(count: usize, seed: u64, today: NaiveDate) -> Vec<(LicenseFields
             let limit = seats.unwrap_or(3).min(4);
             for _ in 0..rng.below(u64::from(limit) + 1) {
                 let assignee = if kind == "per-device" || rng.below(4) == 0 {
-                    Assignee::Device(
-                        format!("LAPTOP-{:03}", rng.below(400))
-                            .parse()
-                            .expect("valid device"),
-                    )
+                    let device = format!("LAPTOP-{:03}", rng.below(devices));
+                    Assignee::Device(device.parse().expect("valid device"))
                 } else {
-                    Assignee::Employee(rng.pick(EMPLOYEES).parse().expect("valid employee"))
+                    let name = rng.pick(EMPLOYEES);
+                    let employee = match rng.below(cohorts) {
+                        0 => (*name).to_owned(),
+                        n => format!("{name}{n}"),
+                    };
+                    Assignee::Employee(employee.parse().expect("valid employee"))
                 };
                 if !assignees.contains(&assignee) {
                     assignees.push(assignee);

@@ -69,16 +69,11 @@ impl Server {
         self.url = format!("http://127.0.0.1:{port}");
         let log = File::create(self.dir.path().join("server.log")).expect("log file");
         let child = Command::new(crate::binary("lm-server"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--db-connections",
-                "4",
-            ])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .env("LM_DATABASE_URL", &self.database_url)
             .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_DB_CONNECTIONS", "4")
             .env("LM_LOG", "lm_server=debug,info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -45,6 +45,7 @@ CREATE TABLE licenses (
     owner_eids     TEXT,                       -- JSON array
     license_key    TEXT,
     notes          TEXT NOT NULL DEFAULT '',
+    assignments    TEXT NOT NULL DEFAULT '[]',  -- JSON copy of the assignment rows, for one-query reads
     search         TEXT NOT NULL,              -- lowercase text that `q` searches
     version        INTEGER NOT NULL,
     revision       INTEGER NOT NULL,

@@ -18,7 +18,7 @@ fn never() -> NaiveDate {
 
 const COLUMNS: &str = "l.id, l.product, l.name, l.kind, l.vendor, l.cost_amount, l.cost_currency, \
     l.seats, l.seats_used, l.added, l.expires, l.owner_level, l.owner_eids, l.license_key, l.notes, \
-    l.version, l.revision, l.deleted_at";
+    l.assignments, l.version, l.revision, l.deleted_at";
 
 #[derive(sqlx::FromRow)]
 struct LicenseRow {
@@ -37,18 +37,10 @@ struct LicenseRow {
     owner_eids: Option<String>,
     license_key: Option<String>,
     notes: String,
+    assignments: String,
     version: i64,
     revision: i64,
     deleted_at: Option<DateTime<Utc>>,
-}
-
-#[derive(sqlx::FromRow)]
-struct AssignmentRow {
-    id: String,
-    license_id: String,
-    employee: Option<String>,
-    device: Option<String>,
-    since: DateTime<Utc>,
 }
 
 /// A license as stored, with whether it is removed.
@@ -62,8 +54,10 @@ fn corrupt(id: &str, what: impl std::fmt::Display) -> StoreError {
 }
 
 impl LicenseRow {
-    fn into_license(self, assignments: Vec<Assignment>) -> Result<Stored> {
+    fn into_license(self) -> Result<Stored> {
         let id = self.id.clone();
+        let assignments: Vec<Assignment> =
+            serde_json::from_str(&self.assignments).map_err(|e| corrupt(&id, e))?;
         let bad = |e: lm_protocol::FieldError| corrupt(&id, e);
         let owner = match (self.owner_level, self.owner_eids) {
             (Some(level), Some(eids)) => {
@@ -115,55 +109,8 @@ impl LicenseRow {
     }
 }
 
-impl AssignmentRow {
-    fn into_assignment(self) -> Result<Assignment> {
-        let bad = |e: lm_protocol::FieldError| corrupt(&self.license_id, e);
-        let assignee = match (self.employee, self.device) {
-            (Some(e), None) => Assignee::Employee(e.parse().map_err(bad)?),
-            (None, Some(d)) => Assignee::Device(d.parse().map_err(bad)?),
-            _ => {
-                return Err(corrupt(
-                    &self.license_id,
-                    "assignment names neither employee nor device",
-                ));
-            }
-        };
-        Ok(Assignment {
-            id: self.id.parse().map_err(bad)?,
-            assignee,
-            since: self.since,
-        })
-    }
-}
-
-/// Loads the assignments of `rows` and assembles the licenses, in the rows' order.
-async fn assemble(e: &mut impl Executes, rows: Vec<LicenseRow>) -> Result<Vec<Stored>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q = SqlBuf::new(
-        "SELECT id, license_id, employee, device, since FROM assignments WHERE license_id IN (",
-    );
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.arg(row.id.as_str());
-    }
-    q.push(") ORDER BY since, id");
-    let mut by_license: std::collections::HashMap<String, Vec<Assignment>> = Default::default();
-    for a in e.exec().fetch_all::<AssignmentRow>(q.sql, q.args).await? {
-        by_license
-            .entry(a.license_id.clone())
-            .or_default()
-            .push(a.into_assignment()?);
-    }
-    rows.into_iter()
-        .map(|row| {
-            let assignments = by_license.remove(&row.id).unwrap_or_default();
-            row.into_license(assignments)
-        })
-        .collect()
+fn into_licenses(rows: Vec<LicenseRow>) -> Result<Vec<Stored>> {
+    rows.into_iter().map(LicenseRow::into_license).collect()
 }
 
 async fn load(e: &mut impl Executes, org: &str, id: &str) -> Result<Option<Stored>> {
@@ -174,7 +121,7 @@ async fn load(e: &mut impl Executes, org: &str, id: &str) -> Result<Option<Store
             args![org, id],
         )
         .await?;
-    Ok(assemble(e, row.into_iter().collect()).await?.pop())
+    row.map(LicenseRow::into_license).transpose()
 }
 
 async fn load_live(tx: &mut Tx, org: &str, id: &str) -> Result<License> {
@@ -286,13 +233,31 @@ const FIELD_COLUMNS: [&str; 18] = [
     "search",
 ];
 
+/// A new assignment, not yet stored.
+fn new_assignment(assignee: Assignee) -> Result<Assignment> {
+    let id: AssignmentId = uuid::Uuid::now_v7()
+        .to_string()
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("assignment id: {e}")))?;
+    Ok(Assignment {
+        id,
+        assignee,
+        since: now(),
+    })
+}
+
+fn assignments_json(assignments: &[Assignment]) -> String {
+    serde_json::to_string(assignments).unwrap_or_else(|_| "[]".into())
+}
+
+/// Stores an assignment's row; the caller writes the license's JSON copy of its assignments.
 async fn insert_assignment(
     tx: &mut Tx,
-    ctx: &ChangeContext,
+    org: &str,
     license_id: &str,
-    assignee: &Assignee,
-) -> Result<AssignmentId> {
-    let id = uuid::Uuid::now_v7().to_string();
+    assignment: &Assignment,
+) -> Result<()> {
+    let assignee = &assignment.assignee;
     let (employee, device) = match assignee {
         Assignee::Employee(e) => (Some(e.to_string()), None),
         Assignee::Device(d) => (None, Some(d.to_string())),
@@ -300,32 +265,40 @@ async fn insert_assignment(
     tx.exec()
         .execute(
             "INSERT INTO assignments (id, org_id, license_id, employee, device, since) VALUES ($1, $2, $3, $4, $5, $6)",
-            args![id.as_str(), ctx.org.as_str(), license_id, employee, device, now()],
+            args![assignment.id.as_str(), org, license_id, employee, device, assignment.since],
         )
         .await
         .map_err(|e| StoreError::unique_or(e, || format!("{assignee} is already assigned to this license")))?;
-    id.parse().map_err(|e| corrupt(license_id, e))
+    Ok(())
 }
 
-/// Rewrites the derived columns and bumps version and revision after a change.
+/// Rewrites the assignment-derived columns and bumps version and revision after the
+/// assignments of `license` became `assignments`.
 async fn touch(
     tx: &mut Tx,
     org: &str,
     license: &License,
     revision: i64,
-    seats_used: u32,
-    assignees: &[&Assignee],
+    assignments: &[Assignment],
 ) -> Result<()> {
     let search = search_text(
         &license.fields(),
         license.id.as_str(),
-        assignees.iter().copied(),
+        assignments.iter().map(|a| &a.assignee),
     );
     tx.exec()
         .execute(
-            "UPDATE licenses SET seats_used = $3, search = $4, version = version + 1, revision = $5, updated_at = $6 \
-             WHERE org_id = $1 AND id = $2",
-            args![org, license.id.as_str(), i64::from(seats_used), search, revision, now()],
+            "UPDATE licenses SET assignments = $3, seats_used = $4, search = $5, version = version + 1, \
+             revision = $6, updated_at = $7 WHERE org_id = $1 AND id = $2",
+            args![
+                org,
+                license.id.as_str(),
+                assignments_json(assignments),
+                assignments.len() as i64,
+                search,
+                revision,
+                now()
+            ],
         )
         .await?;
     Ok(())
@@ -341,9 +314,13 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        insert_license(&mut tx, &ctx.org, &id, &fields, &assignees, revision).await?;
-        for assignee in &assignees {
-            insert_assignment(&mut tx, ctx, &id, assignee).await?;
+        let assignments = assignees
+            .into_iter()
+            .map(new_assignment)
+            .collect::<Result<Vec<_>>>()?;
+        insert_license(&mut tx, &ctx.org, &id, &fields, &assignments, revision).await?;
+        for assignment in &assignments {
+            insert_assignment(&mut tx, &ctx.org, &id, assignment).await?;
         }
         let created = load_live(&mut tx, &ctx.org, &id).await?;
         write_audit(&mut tx, ctx, AuditAction::Create, &id, None, Some(&created)).await?;
@@ -373,8 +350,8 @@ impl Store {
         check_version(&before, Some(expected_version))?;
         let fields = patch.apply(before.fields());
         fields.validate(before.seats_used)?;
-        let assignees: Vec<_> = before.assignments.iter().map(|a| &a.assignee).collect();
-        let mut values = field_values(&fields, search_text(&fields, id, assignees.into_iter()));
+        let assignees = before.assignments.iter().map(|a| &a.assignee);
+        let mut values = field_values(&fields, search_text(&fields, id, assignees));
         let mut sql = String::from("UPDATE licenses SET ");
         for (i, column) in FIELD_COLUMNS.iter().enumerate() {
             sql.push_str(&format!("{column} = ${}, ", i + 1));
@@ -472,18 +449,11 @@ impl Store {
                 used: before.seats_used,
             });
         }
-        insert_assignment(&mut tx, ctx, id, &assignee).await?;
-        let mut assignees: Vec<_> = before.assignments.iter().map(|a| &a.assignee).collect();
-        assignees.push(&assignee);
-        touch(
-            &mut tx,
-            &ctx.org,
-            &before,
-            revision,
-            before.seats_used + 1,
-            &assignees,
-        )
-        .await?;
+        let assignment = new_assignment(assignee)?;
+        insert_assignment(&mut tx, &ctx.org, id, &assignment).await?;
+        let mut assignments = before.assignments.clone();
+        assignments.push(assignment);
+        touch(&mut tx, &ctx.org, &before, revision, &assignments).await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
         write_audit(
             &mut tx,
@@ -522,21 +492,13 @@ impl Store {
                 args![assignment, id],
             )
             .await?;
-        let remaining: Vec<_> = before
+        let remaining: Vec<Assignment> = before
             .assignments
             .iter()
             .filter(|a| a.id.as_str() != assignment)
-            .map(|a| &a.assignee)
+            .cloned()
             .collect();
-        touch(
-            &mut tx,
-            &ctx.org,
-            &before,
-            revision,
-            before.seats_used.saturating_sub(1),
-            &remaining,
-        )
-        .await?;
+        touch(&mut tx, &ctx.org, &before, revision, &remaining).await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
         write_audit(
             &mut tx,
@@ -561,8 +523,7 @@ impl Store {
         let q = list_query(org, params, today)?;
         let mut conn = self.db.read().await?;
         let rows: Vec<LicenseRow> = conn.exec().fetch_all(q.sql, q.args).await?;
-        let mut items: Vec<License> = assemble(&mut conn, rows)
-            .await?
+        let mut items: Vec<License> = into_licenses(rows)?
             .into_iter()
             .map(|s| s.license)
             .collect();
@@ -617,17 +578,21 @@ impl Store {
         let first = bump_revision(&mut tx, &ctx.org, count as i64).await?;
         for (i, (fields, assignees)) in licenses.into_iter().enumerate() {
             let id = uuid::Uuid::now_v7().to_string();
+            let assignments = assignees
+                .into_iter()
+                .map(new_assignment)
+                .collect::<Result<Vec<_>>>()?;
             insert_license(
                 &mut tx,
                 &ctx.org,
                 &id,
                 &fields,
-                &assignees,
+                &assignments,
                 first + i as i64,
             )
             .await?;
-            for assignee in &assignees {
-                insert_assignment(&mut tx, ctx, &id, assignee).await?;
+            for assignment in &assignments {
+                insert_assignment(&mut tx, &ctx.org, &id, assignment).await?;
             }
         }
         tx.exec()
@@ -655,26 +620,30 @@ async fn insert_license(
     org: &str,
     id: &str,
     fields: &LicenseFields,
-    assignees: &[Assignee],
+    assignments: &[Assignment],
     revision: i64,
 ) -> Result<()> {
     let mut values = args![id, org];
-    values.extend(field_values(
-        fields,
-        search_text(fields, id, assignees.iter()),
-    ));
+    let assignees = assignments.iter().map(|a| &a.assignee);
+    values.extend(field_values(fields, search_text(fields, id, assignees)));
     let n = values.len();
-    values.extend(args![assignees.len() as i64, revision, now()]);
+    values.extend(args![
+        assignments_json(assignments),
+        assignments.len() as i64,
+        revision,
+        now()
+    ]);
     let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "INSERT INTO licenses (id, org_id, {}, seats_used, version, revision, created_at, updated_at) \
-         VALUES ({}, ${}, 1, ${}, ${}, ${})",
+        "INSERT INTO licenses (id, org_id, {}, assignments, seats_used, version, revision, created_at, updated_at) \
+         VALUES ({}, ${}, ${}, 1, ${}, ${}, ${})",
         FIELD_COLUMNS.join(", "),
         placeholders.join(", "),
         n + 1,
         n + 2,
         n + 3,
-        n + 3
+        n + 4,
+        n + 4
     );
     tx.exec().execute(sql, values).await?;
     Ok(())

@@ -80,6 +80,14 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the query planner's statistics, e.g. after a bulk load.
+    pub async fn analyze(&self) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec().execute("ANALYZE", vec![]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Creates the organization if it does not exist yet.
     pub async fn ensure_org(&self, org: &str) -> Result<()> {
         let mut tx = self.db.begin().await?;
