@@ -5,8 +5,8 @@
 //!     cargo build --release --bins && cargo bench -p lm-tests --bench list
 //!
 //! Environment: `LM_BENCH_LICENSES` (default 100000), `LM_BENCH_SECONDS` per scenario
-//! (default 5), `LM_BENCH_CONCURRENCY` (default 8), `LM_BENCH_BACKENDS` (default
-//! `sqlite,postgres`).
+//! (default 5), `LM_BENCH_CONCURRENCY`, a list of client counts (default `1,8`: latency of
+//! one client alone, then eight at once), `LM_BENCH_BACKENDS` (default `sqlite,postgres`).
 
 use chrono::{Days, Utc};
 use lm_protocol::ListParams;
@@ -107,7 +107,14 @@ async fn measure(url: String, token: String, seconds: u64, concurrency: usize) -
 async fn main() {
     let licenses: usize = env_or("LM_BENCH_LICENSES", 100_000);
     let seconds: u64 = env_or("LM_BENCH_SECONDS", 5);
-    let concurrency: usize = env_or("LM_BENCH_CONCURRENCY", 8);
+    let concurrency: Vec<usize> = env_or("LM_BENCH_CONCURRENCY", "1,8".to_owned())
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("LM_BENCH_CONCURRENCY is a list of numbers")
+        })
+        .collect();
     let backends: String = env_or("LM_BENCH_BACKENDS", "sqlite,postgres".to_owned());
     for backend in backends.split(',') {
         let backend = match backend.trim() {
@@ -123,7 +130,7 @@ async fn main() {
             .admin(&["seed", "--org", "acme", "--licenses", &licenses.to_string()])
             .expect("seed");
         println!(
-            "\n== {backend:?}: {licenses} licenses seeded in {:.1?}; {concurrency} connections, {seconds} s per scenario",
+            "\n== {backend:?}: {licenses} licenses seeded in {:.1?}; {seconds} s per scenario",
             seeded.elapsed()
         );
         let store = Store::new(
@@ -133,20 +140,22 @@ async fn main() {
         );
         let token = alice.token().unwrap().to_owned();
         println!(
-            "{:<46} {:>8} {:>9} {:>9} {:>9}",
-            "scenario", "requests", "p50 ms", "p99 ms", "req/s"
+            "{:<46} {:>7} {:>8} {:>9} {:>9} {:>9}",
+            "scenario", "clients", "requests", "p50 ms", "p99 ms", "req/s"
         );
         let mut plans = Vec::new();
         for (name, query) in scenarios() {
             let url = format!("{}/v1/licenses?{query}", server.url);
-            let f = measure(url, token.clone(), seconds, concurrency).await;
-            println!(
-                "{name:<46} {:>8} {:>9.2} {:>9.2} {:>9.0}",
-                f.requests,
-                f.p50.as_secs_f64() * 1e3,
-                f.p99.as_secs_f64() * 1e3,
-                f.rps
-            );
+            for &clients in &concurrency {
+                let f = measure(url.clone(), token.clone(), seconds, clients).await;
+                println!(
+                    "{name:<46} {clients:>7} {:>8} {:>9.2} {:>9.2} {:>9.0}",
+                    f.requests,
+                    f.p50.as_secs_f64() * 1e3,
+                    f.p99.as_secs_f64() * 1e3,
+                    f.rps
+                );
+            }
             let pairs: Vec<(String, String)> = form_pairs(&query);
             let params =
                 ListParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

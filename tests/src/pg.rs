@@ -2,7 +2,7 @@
 //!
 //! The cluster lives in `target/lm-test-pg`; the first process to need it runs `initdb` and
 //! `pg_ctl start` under a file lock, later ones reuse it (it survives between runs, which
-//! makes them fast; `.ci/run` stops it). PostgreSQL refuses to run as root, so when the
+//! makes them fast; `.ci/run` stops it with `pg_ctl stop`). PostgreSQL refuses to run as root, so when the
 //! tests run as root the cluster is created and started as the `postgres` user. Each test
 //! gets a fresh database in it.
 
@@ -127,18 +127,6 @@ pub fn cluster() -> String {
     }
     let port = fs::read_to_string(&port_file).expect("port file");
     format!("postgres://postgres@127.0.0.1:{}", port.trim())
-}
-
-/// Stops the shared cluster (used by `.ci/run` through the `lm-test-pg-stop` bench helper).
-pub fn stop() {
-    let root = crate::target_dir().join("lm-test-pg");
-    let data = root.join("data");
-    if data.exists() {
-        let _ = command("pg_ctl", run_as())
-            .args(["stop", "-m", "fast", "-D"])
-            .arg(&data)
-            .output();
-    }
 }
 
 /// A fresh, empty database in the shared cluster.

@@ -271,6 +271,45 @@ async fn assignments_respect_the_seat_count(backend: Backend) {
         .expect_problem(422, "fewer than the 2 already in use");
 }
 
+async fn concurrent_assignments_never_exceed_the_seats(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    let license = create(&alice, with(creative_cloud(), json!({"seats": 5}))).await;
+    let path = format!(
+        "/v1/licenses/{}/assignments",
+        license["id"].as_str().unwrap()
+    );
+    let attempts = (0..24).map(|i| {
+        let (client, path) = (alice.clone(), path.clone());
+        tokio::spawn(async move {
+            client
+                .post(&path, &json!({"employee": format!("user{i}")}))
+                .await
+                .status
+        })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    let now = alice
+        .get(&format!("/v1/licenses/{}", license["id"].as_str().unwrap()))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(now["seats_used"], 5);
+    assert_eq!(now["assignments"].as_array().unwrap().len(), 5);
+}
+
 async fn employees_read_everything_but_product_keys(backend: Backend) {
     let server = Server::start(backend).await;
     let alice = server.manager("alice");
@@ -296,5 +335,6 @@ crate::on_both_databases!(
     update_requires_the_current_version,
     remove_is_soft_and_restorable,
     assignments_respect_the_seat_count,
+    concurrent_assignments_never_exceed_the_seats,
     employees_read_everything_but_product_keys,
 );
