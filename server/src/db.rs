@@ -163,9 +163,12 @@ impl Db {
             sqlx::query("PRAGMA optimize=0x10002")
                 .execute(&write)
                 .await?;
+            // SQLite connections keep the planner statistics they loaded when they opened;
+            // recycling them lets reads pick up fresh statistics (see `Store::optimize`).
             let read = SqlitePoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
+                .max_lifetime(Duration::from_secs(600))
                 .connect_with(options.read_only(true))
                 .await?;
             Db::Sqlite { read, write }

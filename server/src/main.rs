@@ -1,6 +1,7 @@
 //! `lm-server`: serve the License Manager API, and administer its database.
 
 use anyhow::{Context, Result, bail};
+use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use lm_protocol::Role;
 use lm_server::api::{AppState, Limits, app};
@@ -264,11 +265,20 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         },
         limits,
     );
+    tokio::spawn(keep_statistics_fresh(store.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local_addr = listener.local_addr()?;
+    // Without TCP_NODELAY, the last small segment of a response on a kept-alive connection
+    // waits for the client's delayed ACK (40 ms): measured as a p99 spike in the list bench.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     tracing::info!(
-        listen = %listener.local_addr()?,
+        listen = %local_addr,
         database = store.dialect().as_str(),
         issuer = %common.public_url,
         "lm-server ready"
@@ -282,6 +292,18 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     store.db().close().await;
     tracing::info!("lm-server stopped");
     Ok(())
+}
+
+/// Refreshes planner statistics hourly, so plans stay good as the inventory grows.
+async fn keep_statistics_fresh(store: Store) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(e) = store.optimize().await {
+            tracing::warn!(error = %e, "refreshing planner statistics failed");
+        }
+    }
 }
 
 async fn shutdown_signal() {

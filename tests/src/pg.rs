@@ -1,10 +1,12 @@
 //! A throwaway PostgreSQL cluster on 127.0.0.1, shared by every test process of a run.
 //!
-//! The cluster lives in `target/lm-test-pg`; the first process to need it runs `initdb` and
-//! `pg_ctl start` under a file lock, later ones reuse it (it survives between runs, which
-//! makes them fast; `.ci/run` stops it with `pg_ctl stop`). PostgreSQL refuses to run as root, so when the
-//! tests run as root the cluster is created and started as the `postgres` user. Each test
-//! gets a fresh database in it.
+//! The first process to need the cluster runs `initdb` and `pg_ctl start` under a file lock;
+//! later ones reuse it (it survives between runs, which makes them fast; `.ci/run` stops it
+//! with `pg_ctl stop`). It lives in `target/lm-test-pg`, except when the tests run as root:
+//! PostgreSQL refuses to run as root, so the cluster is created and started as the
+//! `postgres` user, in a directory under the system temp dir that this user can reach
+//! whatever the checkout's permissions. `target/lm-test-pg-data` records where the data
+//! directory is. Each test gets a fresh database in the cluster.
 
 use std::fs::{self, File};
 use std::net::TcpListener;
@@ -43,11 +45,12 @@ fn run_as() -> Option<(u32, u32)> {
     }
 }
 
-fn command(tool: &str, owner: Option<(u32, u32)>) -> Command {
+fn command(tool: &str, owner: Option<(u32, u32)>, root: &Path) -> Command {
     let mut cmd = Command::new(pg_bin(tool));
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid);
     }
+    cmd.current_dir(root);
     cmd.env("LC_ALL", "C");
     cmd
 }
@@ -79,18 +82,31 @@ fn free_port() -> u16 {
 
 /// Starts the shared cluster if needed and returns its base URL (without a database name).
 pub fn cluster() -> String {
-    let root = crate::target_dir().join("lm-test-pg");
+    let owner = run_as();
+    let target = crate::target_dir();
+    let root = match owner {
+        None => target.join("lm-test-pg"),
+        Some(_) => {
+            // One cluster per checkout: name it after a hash of the target directory.
+            let hash = target
+                .to_string_lossy()
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                });
+            std::env::temp_dir().join(format!("lm-test-pg-{hash:016x}"))
+        }
+    };
     fs::create_dir_all(&root).expect("create cluster dir");
     let lock = File::create(root.join("lock")).expect("lock file");
     lock.lock().expect("lock the cluster");
-    let owner = run_as();
     let data = root.join("data");
     if !data.join("PG_VERSION").exists() {
         let _ = fs::remove_dir_all(&data);
         fs::create_dir_all(&data).expect("data dir");
         chown_tree(&root, owner);
         chown_tree(&data, owner);
-        let mut initdb = command("initdb", owner);
+        let mut initdb = command("initdb", owner, &root);
         initdb
             .args([
                 "--auth=trust",
@@ -103,7 +119,12 @@ pub fn cluster() -> String {
         run(initdb, "initdb");
     }
     let port_file = root.join("port");
-    let running = command("pg_ctl", owner)
+    fs::write(
+        target.join("lm-test-pg-data"),
+        data.to_string_lossy().as_bytes(),
+    )
+    .expect("record data dir");
+    let running = command("pg_ctl", owner, &root)
         .arg("status")
         .arg("-D")
         .arg(&data)
@@ -115,7 +136,7 @@ pub fn cluster() -> String {
             "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
             root.display()
         );
-        let mut start = command("pg_ctl", owner);
+        let mut start = command("pg_ctl", owner, &root);
         start
             .args(["start", "-w", "-t", "60", "-D"])
             .arg(&data)

@@ -36,19 +36,25 @@ impl Server {
     }
 
     pub async fn start_with(backend: Backend, extra: &[&str]) -> Server {
+        let mut server = Server::stopped(backend).await;
+        server.launch(extra).await;
+        server
+    }
+
+    /// A fresh database without a running server yet: administrative commands (`admin`,
+    /// `user`) work; [`Server::launch`] starts serving it.
+    pub async fn stopped(backend: Backend) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("lm.db").display()),
             Backend::Postgres => crate::pg::fresh_database().await,
         };
-        let mut server = Server {
+        Server {
             url: String::new(),
             database_url,
             dir,
             child: None,
-        };
-        server.launch(extra).await;
-        server
+        }
     }
 
     /// A second server process on the same database (a replica).
@@ -64,7 +70,8 @@ impl Server {
         server
     }
 
-    async fn launch(&mut self, extra: &[&str]) {
+    /// Starts `lm-server serve` on a free loopback port and waits until it is healthy.
+    pub async fn launch(&mut self, extra: &[&str]) {
         let port = free_port();
         self.url = format!("http://127.0.0.1:{port}");
         let log = File::create(self.dir.path().join("server.log")).expect("log file");

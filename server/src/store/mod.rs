@@ -88,6 +88,17 @@ impl Store {
         Ok(())
     }
 
+    /// Lets the database refresh statistics that have gone stale, cheaply when none have.
+    /// PostgreSQL's autovacuum does this by itself; SQLite needs to be asked.
+    pub async fn optimize(&self) -> Result<()> {
+        if self.dialect() == Dialect::Sqlite {
+            let mut tx = self.db.begin().await?;
+            tx.exec().execute("PRAGMA optimize", vec![]).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     /// Creates the organization if it does not exist yet.
     pub async fn ensure_org(&self, org: &str) -> Result<()> {
         let mut tx = self.db.begin().await?;
