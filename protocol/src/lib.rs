@@ -8,6 +8,7 @@
 //! This crate performs no I/O.
 
 pub mod audit;
+pub mod changes;
 pub mod filter;
 pub mod license;
 pub mod money;
@@ -17,6 +18,7 @@ pub mod problem;
 pub mod text;
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
+pub use changes::{Change, ChangePage};
 pub use filter::{Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};
 pub use license::{
     Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, Kind, License, LicenseId, LicenseKey,

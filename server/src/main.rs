@@ -8,6 +8,7 @@ use lm_server::api::{AppState, Limits, app};
 use lm_server::auth::TokenService;
 use lm_server::db::{Db, PoolConfig};
 use lm_server::store::{ChangeContext, Store};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -161,6 +162,7 @@ async fn main() -> Result<()> {
             EnvFilter::try_from_env("LM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     match cli.command {

@@ -3,6 +3,7 @@
 //! before it reads the body or touches the database).
 
 mod audit;
+mod changes;
 pub mod context;
 pub mod error;
 mod health;
@@ -67,6 +68,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             delete(licenses::unassign),
         )
         .route("/v1/audit", get(audit::list))
+        .route("/v1/changes", get(changes::list))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(middleware::from_fn(context::problem_for_plain_errors))
         .layer(middleware::from_fn_with_state(

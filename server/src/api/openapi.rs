@@ -47,6 +47,7 @@ impl Modify for BearerAuth {
         super::licenses::list, super::licenses::get, super::licenses::create, super::licenses::update,
         super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,
         super::audit::list,
+        super::changes::list,
     ),
     modifiers(&BearerAuth),
 )]

@@ -16,12 +16,12 @@ fn never() -> NaiveDate {
     NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
 }
 
-const COLUMNS: &str = "l.id, l.product, l.name, l.kind, l.vendor, l.cost_amount, l.cost_currency, \
+pub(super) const COLUMNS: &str = "l.id, l.product, l.name, l.kind, l.vendor, l.cost_amount, l.cost_currency, \
     l.seats, l.seats_used, l.added, l.expires, l.owner_level, l.owner_eids, l.license_key, l.notes, \
     l.assignments, l.version, l.revision, l.deleted_at";
 
 #[derive(sqlx::FromRow)]
-struct LicenseRow {
+pub(super) struct LicenseRow {
     id: String,
     product: String,
     name: String,
@@ -45,8 +45,8 @@ struct LicenseRow {
 
 /// A license as stored, with whether it is removed.
 pub(super) struct Stored {
-    license: License,
-    removed: bool,
+    pub(super) license: License,
+    pub(super) removed: bool,
 }
 
 fn corrupt(id: &str, what: impl std::fmt::Display) -> StoreError {
@@ -54,7 +54,7 @@ fn corrupt(id: &str, what: impl std::fmt::Display) -> StoreError {
 }
 
 impl LicenseRow {
-    fn into_license(self) -> Result<Stored> {
+    pub(super) fn into_license(self) -> Result<Stored> {
         let id = self.id.clone();
         let assignments: Vec<Assignment> =
             serde_json::from_str(&self.assignments).map_err(|e| corrupt(&id, e))?;

@@ -4,6 +4,7 @@
 //! (3) appends the audit entry. Either all three happen or none.
 
 mod audit;
+mod changes;
 mod keys;
 mod licenses;
 mod users;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod changes;
 mod filters;
 mod licenses;
 mod operations;

@@ -1,0 +1,78 @@
+//! `/v1/changes`: the ordered change feed daemons sync from.
+
+use super::AppState;
+use super::context::Caller;
+use super::error::ApiError;
+use super::licenses::query_pairs;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use lm_protocol::{Change, ChangePage};
+
+const DEFAULT_LIMIT: u32 = 500;
+const MAX_LIMIT: u32 = 1_000;
+
+fn parse(pairs: &[(String, String)]) -> Result<(i64, u32), ApiError> {
+    let (mut after, mut limit) = (0, DEFAULT_LIMIT);
+    for (key, value) in pairs {
+        match key.as_str() {
+            "after" => {
+                after = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|a| *a >= 0)
+                    .ok_or_else(|| {
+                        ApiError::field(
+                            "after",
+                            "must be a revision (a whole number, 0 for everything)",
+                        )
+                    })?
+            }
+            "limit" => {
+                limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| {
+                        ApiError::field(
+                            "limit",
+                            format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                        )
+                    })?
+            }
+            other => {
+                return Err(ApiError::field(
+                    other,
+                    "is not a parameter of the change feed; use after and limit",
+                ));
+            }
+        }
+    }
+    Ok((after, limit))
+}
+
+#[utoipa::path(get, path = "/v1/changes", tag = "sync",
+    params(
+        ("after" = Option<i64>, Query, description = "the `next` of the previous page; 0 for a full snapshot"),
+        ("limit" = Option<u32>, Query, description = "at most this many changes (1 to 1000, default 500)"),
+    ),
+    responses((status = 200, body = ChangePage), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ChangePage>, ApiError> {
+    let (after, limit) = parse(&query_pairs(&raw))?;
+    let mut page = state
+        .store
+        .changes(&caller.principal.org, after, limit)
+        .await?;
+    if !caller.principal.role.is_manager() {
+        for change in &mut page.changes {
+            if let Change::Upsert { license, .. } = change {
+                license.key = None;
+            }
+        }
+    }
+    Ok(Json(page))
+}
