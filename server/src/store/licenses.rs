@@ -1,18 +1,14 @@
 use super::{ChangeContext, Result, Store, StoreError, bump_revision, now};
-use crate::db::{Executes, SqlBuf, Tx, Value, args, like_escape};
+use crate::db::{Executes, Tx, Value, args};
 use chrono::{DateTime, NaiveDate, Utc};
-use lm_protocol::filter::add_days;
 use lm_protocol::license::{LicenseFields, search_text};
-use lm_protocol::{
-    Assignee, Assignment, AssignmentId, AuditAction, Cursor, CursorValue, License, LicensePatch,
-    ListParams, Owner, Page, SortField,
-};
+use lm_protocol::{Assignee, Assignment, AssignmentId, AuditAction, License, LicensePatch, Owner};
 use sha2::{Digest, Sha256};
 
 /// Stored in `seats_sort` for "unlimited", above every real seat count.
-const UNLIMITED_SEATS: i64 = 1 << 40;
+pub(super) const UNLIMITED_SEATS: i64 = 1 << 40;
 /// Stored in `expires_sort` for "never expires", after every real date.
-fn never() -> NaiveDate {
+pub(super) fn never() -> NaiveDate {
     NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
 }
 
@@ -109,7 +105,7 @@ impl LicenseRow {
     }
 }
 
-fn into_licenses(rows: Vec<LicenseRow>) -> Result<Vec<Stored>> {
+pub(super) fn into_licenses(rows: Vec<LicenseRow>) -> Result<Vec<Stored>> {
     rows.into_iter().map(LicenseRow::into_license).collect()
 }
 
@@ -344,61 +340,56 @@ impl Store {
         expected_version: i64,
         patch: LicensePatch,
     ) -> Result<License> {
-        let mut tx = self.db.begin().await?;
-        let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
-        let before = load_live(&mut tx, &ctx.org, id).await?;
-        check_version(&before, Some(expected_version))?;
-        let fields = patch.apply(before.fields());
-        fields.validate(before.seats_used)?;
-        let assignees = before.assignments.iter().map(|a| &a.assignee);
-        let mut values = field_values(&fields, search_text(&fields, id, assignees));
-        let mut sql = String::from("UPDATE licenses SET ");
-        for (i, column) in FIELD_COLUMNS.iter().enumerate() {
-            sql.push_str(&format!("{column} = ${}, ", i + 1));
-        }
-        let n = FIELD_COLUMNS.len();
-        sql.push_str(&format!(
-            "version = version + 1, revision = ${}, updated_at = ${} WHERE org_id = ${} AND id = ${}",
-            n + 1, n + 2, n + 3, n + 4
-        ));
-        values.extend(args![revision, now(), ctx.org.as_str(), id]);
-        tx.exec().execute(sql, values).await?;
-        let after = load_live(&mut tx, &ctx.org, id).await?;
-        write_audit(
-            &mut tx,
-            ctx,
-            AuditAction::Update,
-            id,
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
+        let org = ctx.org.as_str();
+        self.change_live(ctx, id, Some(expected_version), AuditAction::Update, async |tx, before, revision| {
+            let fields = patch.apply(before.fields());
+            fields.validate(before.seats_used)?;
+            let assignees = before.assignments.iter().map(|a| &a.assignee);
+            let mut values = field_values(&fields, search_text(&fields, id, assignees));
+            let mut sql = String::from("UPDATE licenses SET ");
+            for (i, column) in FIELD_COLUMNS.iter().enumerate() {
+                sql.push_str(&format!("{column} = ${}, ", i + 1));
+            }
+            let n = FIELD_COLUMNS.len();
+            sql.push_str(&format!(
+                "version = version + 1, revision = ${}, updated_at = ${} WHERE org_id = ${} AND id = ${}",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ));
+            values.extend(args![revision, now(), org, id]);
+            tx.exec().execute(sql, values).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Removes a license softly: it leaves every listing, keeps its assignments and audit
-    /// history, and [`Store::restore_license`] brings it back.
+    /// history, and [`Store::restore_license`] brings it back. Returns it as it was.
     pub async fn remove_license(
         &self,
         ctx: &ChangeContext,
         id: &str,
         expected_version: Option<i64>,
     ) -> Result<License> {
-        let mut tx = self.db.begin().await?;
-        let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
-        let before = load_live(&mut tx, &ctx.org, id).await?;
-        check_version(&before, expected_version)?;
-        tx.exec()
-            .execute(
-                "UPDATE licenses SET deleted_at = $3, deleted_by = $4, version = version + 1, revision = $5, updated_at = $3 \
-                 WHERE org_id = $1 AND id = $2",
-                args![ctx.org.as_str(), id, now(), ctx.actor.as_str(), revision],
-            )
-            .await?;
-        write_audit(&mut tx, ctx, AuditAction::Delete, id, Some(&before), None).await?;
-        tx.commit().await?;
-        Ok(before)
+        self.change_live(
+            ctx,
+            id,
+            expected_version,
+            AuditAction::Delete,
+            async |tx, _, revision| {
+                tx.exec()
+                .execute(
+                    "UPDATE licenses SET deleted_at = $3, deleted_by = $4, version = version + 1, \
+                     revision = $5, updated_at = $3 WHERE org_id = $1 AND id = $2",
+                    args![ctx.org.as_str(), id, now(), ctx.actor.as_str(), revision],
+                )
+                .await?;
+                Ok(())
+            },
+        )
+        .await
     }
 
     pub async fn restore_license(&self, ctx: &ChangeContext, id: &str) -> Result<License> {
@@ -432,40 +423,33 @@ impl Store {
         assignee: Assignee,
         expected_version: Option<i64>,
     ) -> Result<License> {
-        let mut tx = self.db.begin().await?;
-        let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
-        let before = load_live(&mut tx, &ctx.org, id).await?;
-        check_version(&before, expected_version)?;
-        if before.assignments.iter().any(|a| a.assignee == assignee) {
-            return Err(StoreError::Conflict(format!(
-                "{assignee} is already assigned to this license"
-            )));
-        }
-        if let Some(seats) = before.seats
-            && before.seats_used >= seats
-        {
-            return Err(StoreError::NoFreeSeat {
-                seats,
-                used: before.seats_used,
-            });
-        }
-        let assignment = new_assignment(assignee)?;
-        insert_assignment(&mut tx, &ctx.org, id, &assignment).await?;
-        let mut assignments = before.assignments.clone();
-        assignments.push(assignment);
-        touch(&mut tx, &ctx.org, &before, revision, &assignments).await?;
-        let after = load_live(&mut tx, &ctx.org, id).await?;
-        write_audit(
-            &mut tx,
+        self.change_live(
             ctx,
-            AuditAction::Assign,
             id,
-            Some(&before),
-            Some(&after),
+            expected_version,
+            AuditAction::Assign,
+            async |tx, before, revision| {
+                if before.assignments.iter().any(|a| a.assignee == assignee) {
+                    return Err(StoreError::Conflict(format!(
+                        "{assignee} is already assigned to this license"
+                    )));
+                }
+                if let Some(seats) = before.seats
+                    && before.seats_used >= seats
+                {
+                    return Err(StoreError::NoFreeSeat {
+                        seats,
+                        used: before.seats_used,
+                    });
+                }
+                let assignment = new_assignment(assignee)?;
+                insert_assignment(tx, &ctx.org, id, &assignment).await?;
+                let mut assignments = before.assignments.clone();
+                assignments.push(assignment);
+                touch(tx, &ctx.org, before, revision, &assignments).await
+            },
         )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
+        .await
     }
 
     pub async fn unassign(
@@ -475,92 +459,61 @@ impl Store {
         assignment: &str,
         expected_version: Option<i64>,
     ) -> Result<License> {
+        self.change_live(
+            ctx,
+            id,
+            expected_version,
+            AuditAction::Unassign,
+            async |tx, before, revision| {
+                if !before
+                    .assignments
+                    .iter()
+                    .any(|a| a.id.as_str() == assignment)
+                {
+                    return Err(StoreError::NotFound);
+                }
+                tx.exec()
+                    .execute(
+                        "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
+                        args![assignment, id],
+                    )
+                    .await?;
+                let remaining: Vec<Assignment> = before
+                    .assignments
+                    .iter()
+                    .filter(|a| a.id.as_str() != assignment)
+                    .cloned()
+                    .collect();
+                touch(tx, &ctx.org, before, revision, &remaining).await
+            },
+        )
+        .await
+    }
+
+    /// One change to a live license in one write transaction: bump the organization's
+    /// revision, load the license, check the version the caller saw, let `change` write, and
+    /// audit the license before and after. Returns the license after the change, or as it
+    /// was when the change removed it.
+    async fn change_live(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        expected_version: Option<i64>,
+        action: AuditAction,
+        change: impl AsyncFnOnce(&mut Tx, &License, i64) -> Result<()>,
+    ) -> Result<License> {
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, &ctx.org, 1).await?;
         let before = load_live(&mut tx, &ctx.org, id).await?;
         check_version(&before, expected_version)?;
-        if !before
-            .assignments
-            .iter()
-            .any(|a| a.id.as_str() == assignment)
-        {
-            return Err(StoreError::NotFound);
-        }
-        tx.exec()
-            .execute(
-                "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
-                args![assignment, id],
-            )
-            .await?;
-        let remaining: Vec<Assignment> = before
-            .assignments
-            .iter()
-            .filter(|a| a.id.as_str() != assignment)
-            .cloned()
-            .collect();
-        touch(&mut tx, &ctx.org, &before, revision, &remaining).await?;
-        let after = load_live(&mut tx, &ctx.org, id).await?;
-        write_audit(
-            &mut tx,
-            ctx,
-            AuditAction::Unassign,
-            id,
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
+        change(&mut tx, &before, revision).await?;
+        let after = load(&mut tx, &ctx.org, id)
+            .await?
+            .filter(|s| !s.removed)
+            .map(|s| s.license);
+        write_audit(&mut tx, ctx, action, id, Some(&before), after.as_ref()).await?;
         tx.commit().await?;
-        Ok(after)
-    }
-
-    /// One keyset page of `org`'s licenses.
-    pub async fn list_licenses(
-        &self,
-        org: &str,
-        params: &ListParams,
-        today: NaiveDate,
-    ) -> Result<Page<License>> {
-        let q = list_query(org, params, today)?;
-        let mut conn = self.db.read().await?;
-        let rows: Vec<LicenseRow> = conn.exec().fetch_all(q.sql, q.args).await?;
-        let mut items: Vec<License> = into_licenses(rows)?
-            .into_iter()
-            .map(|s| s.license)
-            .collect();
-        let next = if items.len() > params.limit as usize {
-            items.truncate(params.limit as usize);
-            items.last().map(|l| Cursor::after(l, params.sort).encode())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
-    }
-
-    /// The query plan of a listing, for benchmarks and `EXPLAIN` checks.
-    pub async fn explain_list(
-        &self,
-        org: &str,
-        params: &ListParams,
-        today: NaiveDate,
-    ) -> Result<Vec<String>> {
-        let q = list_query(org, params, today)?;
-        let mut conn = self.db.read().await?;
-        match self.dialect() {
-            crate::db::Dialect::Sqlite => {
-                let rows: Vec<(i64, i64, i64, String)> = conn
-                    .exec()
-                    .fetch_all(format!("EXPLAIN QUERY PLAN {}", q.sql), q.args)
-                    .await?;
-                Ok(rows.into_iter().map(|r| r.3).collect())
-            }
-            crate::db::Dialect::Postgres => {
-                let rows: Vec<(String,)> = conn
-                    .exec()
-                    .fetch_all(format!("EXPLAIN {}", q.sql), q.args)
-                    .await?;
-                Ok(rows.into_iter().map(|r| r.0).collect())
-            }
-        }
+        Ok(after.unwrap_or(before))
     }
 
     /// Inserts many licenses in one transaction, each with its own revision; used by the
@@ -647,177 +600,4 @@ async fn insert_license(
     );
     tx.exec().execute(sql, values).await?;
     Ok(())
-}
-
-/// The SQL column a sort field orders by. Every one is NOT NULL (absent values are stored
-/// as sentinels that sort last) and has an index `(org_id, column, id)`.
-fn sort_column(field: SortField) -> &'static str {
-    match field {
-        SortField::Id => "l.id",
-        SortField::Product => "l.product",
-        SortField::Name => "l.name_key",
-        SortField::Kind => "l.kind",
-        SortField::Vendor => "l.vendor_key",
-        SortField::Cost => "l.cost_amount",
-        SortField::Seats => "l.seats_sort",
-        SortField::SeatsUsed => "l.seats_used",
-        SortField::Added => "l.added",
-        SortField::Expires => "l.expires_sort",
-    }
-}
-
-/// The SQL value of a cursor's sort key.
-fn cursor_value(field: SortField, value: &CursorValue) -> Result<Value, lm_protocol::FieldError> {
-    let bad = || lm_protocol::FieldError::new("cursor", "does not fit the sort it claims");
-    Ok(match (field, value) {
-        (SortField::Seats, CursorValue::Null) => Value::from(UNLIMITED_SEATS),
-        (SortField::Expires, CursorValue::Null) => Value::from(never()),
-        (SortField::Added | SortField::Expires, CursorValue::Text(t)) => {
-            Value::from(t.parse::<NaiveDate>().map_err(|_| bad())?)
-        }
-        (SortField::Cost | SortField::Seats | SortField::SeatsUsed, CursorValue::Int(i)) => {
-            Value::from(*i)
-        }
-        (
-            SortField::Id
-            | SortField::Product
-            | SortField::Name
-            | SortField::Kind
-            | SortField::Vendor,
-            CursorValue::Text(t),
-        ) => Value::from(t.as_str()),
-        _ => return Err(bad()),
-    })
-}
-
-fn list_query(org: &str, params: &ListParams, today: NaiveDate) -> Result<SqlBuf> {
-    let f = &params.filter;
-    let mut q = SqlBuf::new(&format!(
-        "SELECT {COLUMNS} FROM licenses l WHERE l.org_id = "
-    ));
-    q.arg(org);
-    q.push(if params.deleted {
-        " AND l.deleted_at IS NOT NULL"
-    } else {
-        " AND l.deleted_at IS NULL"
-    });
-    let eq = |q: &mut SqlBuf, column: &str, value: Option<Value>| {
-        if let Some(v) = value {
-            q.push(&format!(" AND {column} = ")).arg(v);
-        }
-    };
-    eq(&mut q, "l.id", f.id.as_ref().map(|v| v.to_string().into()));
-    eq(
-        &mut q,
-        "l.kind",
-        f.kind.as_ref().map(|v| v.to_string().into()),
-    );
-    eq(
-        &mut q,
-        "l.product",
-        f.product.as_ref().map(|v| v.to_string().into()),
-    );
-    eq(&mut q, "l.vendor_key", f.vendor.clone().map(Value::from));
-    eq(&mut q, "l.cost_amount", f.cost.map(Value::from));
-    eq(
-        &mut q,
-        "l.cost_currency",
-        f.currency.map(|c| c.to_string().into()),
-    );
-    eq(&mut q, "l.added", f.added.map(Value::from));
-    eq(&mut q, "l.expires", f.expires.map(Value::from));
-    let range = |q: &mut SqlBuf, column: &str, op: &str, value: Option<Value>| {
-        if let Some(v) = value {
-            q.push(&format!(" AND {column} {op} ")).arg(v);
-        }
-    };
-    range(&mut q, "l.cost_amount", ">=", f.cost_min.map(Value::from));
-    range(&mut q, "l.cost_amount", "<=", f.cost_max.map(Value::from));
-    range(&mut q, "l.added", ">=", f.added_from.map(Value::from));
-    range(&mut q, "l.added", "<=", f.added_to.map(Value::from));
-    if f.expires_from.is_some() || f.expires_to.is_some() || f.expiring_within.is_some() {
-        q.push(" AND l.expires IS NOT NULL");
-    }
-    range(
-        &mut q,
-        "l.expires_sort",
-        ">=",
-        f.expires_from.map(Value::from),
-    );
-    range(
-        &mut q,
-        "l.expires_sort",
-        "<=",
-        f.expires_to.map(Value::from),
-    );
-    if let Some(days) = f.expiring_within {
-        range(&mut q, "l.expires_sort", ">=", Some(today.into()));
-        range(
-            &mut q,
-            "l.expires_sort",
-            "<=",
-            Some(add_days(today, days).into()),
-        );
-    }
-    if let Some(employee) = &f.employee {
-        q.push(" AND l.id IN (SELECT a.license_id FROM assignments a WHERE a.org_id = ")
-            .arg(org)
-            .push(" AND a.employee = ")
-            .arg(employee.to_string())
-            .push(")");
-    }
-    if let Some(device) = &f.device {
-        q.push(" AND l.id IN (SELECT a.license_id FROM assignments a WHERE a.org_id = ")
-            .arg(org)
-            .push(" AND a.device = ")
-            .arg(device.to_string())
-            .push(")");
-    }
-    if let Some(text) = &f.q {
-        q.push(" AND l.search LIKE ")
-            .arg(format!("%{}%", like_escape(text)))
-            .push(" ESCAPE '\\'");
-    }
-    let column = sort_column(params.sort.field);
-    let (cmp, dir) = if params.sort.descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
-    if let Some(cursor) = &params.cursor {
-        let value = cursor_value(params.sort.field, &cursor.value)?;
-        if params.sort.field == SortField::Id {
-            q.push(&format!(" AND l.id {cmp} ")).arg(cursor.id.as_str());
-        } else {
-            q.push(&format!(" AND ({column}, l.id) {cmp} ("))
-                .arg(value)
-                .push(", ")
-                .arg(cursor.id.as_str())
-                .push(")");
-        }
-    }
-    if params.sort.field == SortField::Id {
-        q.push(&format!(" ORDER BY l.id {dir} LIMIT "));
-    } else {
-        q.push(&format!(" ORDER BY {column} {dir}, l.id {dir} LIMIT "));
-    }
-    q.arg(i64::from(params.limit) + 1);
-    Ok(q)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_sort_has_a_cursor_mapping() {
-        for field in SortField::ALL {
-            let sample = match field {
-                SortField::Cost | SortField::Seats | SortField::SeatsUsed => CursorValue::Int(1),
-                SortField::Added | SortField::Expires => CursorValue::Text("2026-01-01".into()),
-                _ => CursorValue::Text("x".into()),
-            };
-            assert!(cursor_value(field, &sample).is_ok(), "{field:?}");
-        }
-    }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod changes;
 mod keys;
 mod licenses;
+mod listing;
 mod users;
 
 pub use keys::StoredKey;
