@@ -4,5 +4,6 @@
 pub mod api;
 pub mod auth;
 pub mod db;
+pub mod events;
 pub mod sample;
 pub mod store;

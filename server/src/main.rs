@@ -260,14 +260,18 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         rate_per_second: (args.rate_limit > 0).then_some(args.rate_limit),
         rate_burst: args.rate_burst,
     };
+    let (stopping, shutdown) = tokio::sync::watch::channel(false);
     let router = app(
         AppState {
             store: store.clone(),
             tokens,
+            shutdown,
         },
         limits,
     );
     tokio::spawn(keep_statistics_fresh(store.clone()));
+    let relay = store.clone();
+    tokio::spawn(async move { relay.relay_notifications().await });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -289,7 +293,11 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // End event streams, or graceful shutdown would wait for them forever.
+        let _ = stopping.send(true);
+    })
     .await?;
     store.db().close().await;
     tracing::info!("lm-server stopped");

@@ -135,3 +135,64 @@ impl Client {
         self.send(Method::DELETE, path, None, &[]).await
     }
 }
+
+/// A Server-Sent Events subscription to `/v1/events`.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// What waiting for the next event gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NextEvent {
+    Revision(i64),
+    TimedOut,
+    Ended,
+}
+
+impl EventStream {
+    /// The revision of the next `revision` event, skipping heartbeats.
+    pub async fn next(&mut self, within: std::time::Duration) -> NextEvent {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let data = block.lines().find_map(|l| l.strip_prefix("data:"));
+                if block.lines().any(|l| l == "event: revision")
+                    && let Some(data) = data
+                {
+                    let value: Value =
+                        serde_json::from_str(data.trim()).expect("event data is JSON");
+                    return NextEvent::Revision(value["revision"].as_i64().expect("revision"));
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return NextEvent::TimedOut,
+                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(_) => return NextEvent::Ended,
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Subscribes to `/v1/events`; panics unless the server answers 200 with an event stream.
+    pub async fn events(&self) -> EventStream {
+        let mut req = self.http.get(format!("{}/v1/events", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let response = req.send().await.expect("subscribe");
+        assert_eq!(response.status().as_u16(), 200);
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+}

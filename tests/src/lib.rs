@@ -5,7 +5,7 @@ pub mod http;
 pub mod pg;
 pub mod server;
 
-pub use http::{Client, Reply};
+pub use http::{Client, EventStream, NextEvent, Reply};
 pub use server::{Backend, Server};
 
 use std::path::PathBuf;

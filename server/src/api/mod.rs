@@ -6,6 +6,7 @@ mod audit;
 mod changes;
 pub mod context;
 pub mod error;
+mod events;
 mod health;
 mod licenses;
 pub mod limits;
@@ -24,6 +25,8 @@ use std::time::Duration;
 pub struct AppState {
     pub store: Store,
     pub tokens: TokenService,
+    /// Becomes `true` when the server shuts down; long-lived responses (event streams) end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Limits applied to every request.
@@ -69,6 +72,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         )
         .route("/v1/audit", get(audit::list))
         .route("/v1/changes", get(changes::list))
+        .route("/v1/events", get(events::stream))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(middleware::from_fn(context::problem_for_plain_errors))
         .layer(middleware::from_fn_with_state(

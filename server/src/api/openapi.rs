@@ -48,6 +48,7 @@ impl Modify for BearerAuth {
         super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,
         super::audit::list,
         super::changes::list,
+        super::events::stream,
     ),
     modifiers(&BearerAuth),
 )]

@@ -320,7 +320,7 @@ impl Store {
         }
         let created = load_live(&mut tx, &ctx.org, &id).await?;
         write_audit(&mut tx, ctx, AuditAction::Create, &id, None, Some(&created)).await?;
-        tx.commit().await?;
+        self.commit_change(tx, &ctx.org, revision).await?;
         Ok(created)
     }
 
@@ -411,7 +411,7 @@ impl Store {
             .await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
         write_audit(&mut tx, ctx, AuditAction::Restore, id, None, Some(&after)).await?;
-        tx.commit().await?;
+        self.commit_change(tx, &ctx.org, revision).await?;
         Ok(after)
     }
 
@@ -512,7 +512,7 @@ impl Store {
             .filter(|s| !s.removed)
             .map(|s| s.license);
         write_audit(&mut tx, ctx, action, id, Some(&before), after.as_ref()).await?;
-        tx.commit().await?;
+        self.commit_change(tx, &ctx.org, revision).await?;
         Ok(after.unwrap_or(before))
     }
 
@@ -563,7 +563,8 @@ impl Store {
                 ],
             )
             .await?;
-        tx.commit().await?;
+        self.commit_change(tx, &ctx.org, first + count as i64 - 1)
+            .await?;
         Ok(count)
     }
 }

@@ -14,6 +14,7 @@ pub use keys::StoredKey;
 pub use users::User;
 
 use crate::db::{Db, Dialect, Tx, args};
+use crate::events::Events;
 use chrono::{DateTime, Utc};
 use lm_protocol::FieldError;
 
@@ -61,11 +62,88 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    events: Events,
 }
 
 impl Store {
     pub fn new(db: Db) -> Store {
-        Store { db }
+        Store {
+            db,
+            events: Events::default(),
+        }
+    }
+
+    /// The bus on which committed revisions are announced.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// Commits a write transaction that brought `org` to `revision`, and announces it: on
+    /// PostgreSQL with `NOTIFY` (delivered at commit to every replica, this one included),
+    /// on SQLite directly on this process's bus.
+    async fn commit_change(&self, mut tx: Tx, org: &str, revision: i64) -> Result<()> {
+        let announced = crate::events::Revision {
+            org: org.into(),
+            revision,
+        };
+        if tx.dialect() == Dialect::Postgres {
+            tx.exec()
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    args![crate::events::CHANNEL, announced.payload()],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        if self.dialect() == Dialect::Sqlite {
+            self.events.publish(org, revision);
+        }
+        Ok(())
+    }
+
+    /// Relays `NOTIFY lm_changes` from every replica to this process's subscribers, until
+    /// the process ends. Does nothing on SQLite.
+    pub async fn relay_notifications(&self) {
+        let Db::Postgres(pool) = &self.db else {
+            return;
+        };
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for changes of other replicas; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(e) = listener.listen(crate::events::CHANNEL).await {
+                tracing::warn!(error = %e, "LISTEN failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                match listener.recv().await {
+                    Ok(n) => match crate::events::Revision::parse(n.payload()) {
+                        Some(r) => self.events.publish(&r.org, r.revision),
+                        None => tracing::warn!(payload = n.payload(), "unexpected notification"),
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the notification connection; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The organization's newest revision.
+    pub async fn head(&self, org: &str) -> Result<i64> {
+        let mut conn = self.db.read().await?;
+        let row: Option<(i64,)> = conn
+            .exec()
+            .fetch_optional("SELECT revision FROM orgs WHERE id = $1", args![org])
+            .await?;
+        Ok(row.map_or(0, |r| r.0))
     }
 
     pub fn db(&self) -> &Db {

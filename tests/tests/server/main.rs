@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod changes;
+mod events;
 mod filters;
 mod licenses;
 mod operations;
