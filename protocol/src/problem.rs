@@ -55,6 +55,8 @@ pub mod kinds {
     pub const FORBIDDEN: &str = "urn:lm:problem:forbidden";
     pub const NOT_FOUND: &str = "urn:lm:problem:not-found";
     pub const CONFLICT: &str = "urn:lm:problem:conflict";
+    /// A change-feed cursor older than the retained history: resync from 0.
+    pub const FEED_EXPIRED: &str = "urn:lm:problem:feed-expired";
     pub const NO_FREE_SEAT: &str = "urn:lm:problem:no-free-seat";
     pub const STALE_VERSION: &str = "urn:lm:problem:stale-version";
     pub const PRECONDITION_REQUIRED: &str = "urn:lm:problem:precondition-required";

@@ -59,6 +59,12 @@ enum Command {
     /// Issue access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Delete removed licenses older than a duration now (`serve` does this hourly).
+    Purge {
+        /// Removed longer ago than this, e.g. 90days; they can no longer be restored.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: Duration,
+    },
     /// Fill an organization with realistic sample licenses (for demos and benchmarks).
     Seed {
         /// How many licenses to add.
@@ -89,6 +95,9 @@ struct ServeArgs {
     /// Deadline of one request, e.g. 30s.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     request_timeout: Duration,
+    /// How long removed licenses stay restorable (and in the change feed as tombstones).
+    #[arg(long, env = "LM_TOMBSTONE_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
+    tombstone_retention: Duration,
     /// Database connections per server process.
     #[arg(long, env = "LM_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
@@ -205,6 +214,13 @@ async fn main() -> Result<()> {
             println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl)?);
             Ok(())
         }
+        Command::Purge { older_than } => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let before = chrono::Utc::now() - chrono::Duration::from_std(older_than)?;
+            let purged = store.purge_removed(before).await?;
+            eprintln!("purged {purged} licenses removed before {before}");
+            Ok(())
+        }
         Command::Seed {
             licenses,
             org,
@@ -269,7 +285,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         },
         limits,
     );
-    tokio::spawn(keep_statistics_fresh(store.clone()));
+    tokio::spawn(housekeeping(store.clone(), args.tombstone_retention));
     let relay = store.clone();
     tokio::spawn(async move { relay.relay_notifications().await });
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -304,12 +320,19 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Refreshes planner statistics hourly, so plans stay good as the inventory grows.
-async fn keep_statistics_fresh(store: Store) {
+/// Hourly: purges removed licenses past their retention and refreshes planner statistics.
+async fn housekeeping(store: Store, retention: Duration) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
-    every.tick().await;
     loop {
         every.tick().await;
+        match chrono::Duration::from_std(retention) {
+            Ok(retention) => match store.purge_removed(chrono::Utc::now() - retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged removed licenses past their retention"),
+                Err(e) => tracing::warn!(error = %e, "purging removed licenses failed"),
+            },
+            Err(e) => tracing::warn!(error = %e, "tombstone retention out of range"),
+        }
         if let Err(e) = store.optimize().await {
             tracing::warn!(error = %e, "refreshing planner statistics failed");
         }

@@ -14,6 +14,7 @@ pub enum ApiError {
     Unauthenticated(AuthError),
     Forbidden(String),
     NotFound,
+    Gone(String),
     Conflict(String),
     NoFreeSeat { seats: u32, used: u32 },
     StaleVersion { current: i64 },
@@ -51,6 +52,7 @@ impl ApiError {
                 "no such record in your organization".into(),
                 None,
             ),
+            ApiError::Gone(why) => (StatusCode::GONE, kinds::FEED_EXPIRED, "Gone", why.clone(), Some("after".into())),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, kinds::CONFLICT, "Conflict", why.clone(), None),
             ApiError::NoFreeSeat { seats, used } => (
                 StatusCode::CONFLICT,
@@ -146,6 +148,13 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::StaleVersion { current } => ApiError::StaleVersion { current },
             StoreError::Conflict(why) => ApiError::Conflict(why),
+            StoreError::FeedExpired {
+                after,
+                purged_through,
+            } => ApiError::Gone(format!(
+                "revision {after} is older than the retained history (removals up to revision {purged_through} \
+                 were purged): resync from 0"
+            )),
             StoreError::NoFreeSeat { seats, used } => ApiError::NoFreeSeat { seats, used },
             StoreError::Invalid(field) => ApiError::Validation(field),
             StoreError::Db(sqlx::Error::PoolTimedOut) => {

@@ -1,5 +1,5 @@
 use super::licenses::{COLUMNS, LicenseRow};
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::db::args;
 use lm_protocol::{Change, ChangePage};
 
@@ -7,11 +7,20 @@ impl Store {
     /// The changes of `org` after revision `after`, oldest first, at most `limit`.
     pub async fn changes(&self, org: &str, after: i64, limit: u32) -> Result<ChangePage> {
         let mut conn = self.db.read().await?;
-        let (head,): (i64,) = conn
+        let (head, purged_through): (i64, i64) = conn
             .exec()
-            .fetch_optional("SELECT revision FROM orgs WHERE id = $1", args![org])
+            .fetch_optional(
+                "SELECT revision, purged_through FROM orgs WHERE id = $1",
+                args![org],
+            )
             .await?
-            .unwrap_or((0,));
+            .unwrap_or((0, 0));
+        if after > 0 && after < purged_through {
+            return Err(StoreError::FeedExpired {
+                after,
+                purged_through,
+            });
+        }
         let rows: Vec<LicenseRow> = conn
             .exec()
             .fetch_all(
@@ -39,12 +48,57 @@ impl Store {
                 }
             });
         }
-        let next = changes.last().map_or(after, Change::revision);
+        let last = changes.last().map_or(after, Change::revision);
+        // At the end of the feed the cursor moves to the head even when the newest revisions
+        // left no row (purged removals): every revision up to `head` was committed before the
+        // page was read, so nothing at or below it can appear later.
+        let next = if more { last } else { last.max(head) };
         Ok(ChangePage {
             changes,
             next,
             more,
             head: head.max(next),
         })
+    }
+}
+
+impl Store {
+    /// Deletes licenses removed before `before` (they can no longer be restored; the audit log
+    /// keeps their last state) and records, per organization, the newest purged revision so
+    /// that older feed cursors get `410 Gone`. Returns how many licenses were purged.
+    pub async fn purge_removed(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        let mut tx = self.db.begin().await?;
+        let horizons: Vec<(String, i64)> = tx
+            .exec()
+            .fetch_all(
+                "SELECT org_id, MAX(revision) FROM licenses WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+                 GROUP BY org_id",
+                args![before],
+            )
+            .await?;
+        tx.exec()
+            .execute(
+                "DELETE FROM assignments WHERE license_id IN \
+                 (SELECT id FROM licenses WHERE deleted_at IS NOT NULL AND deleted_at < $1)",
+                args![before],
+            )
+            .await?;
+        let purged = tx
+            .exec()
+            .execute(
+                "DELETE FROM licenses WHERE deleted_at IS NOT NULL AND deleted_at < $1",
+                args![before],
+            )
+            .await?;
+        for (org, revision) in horizons {
+            tx.exec()
+                .execute(
+                    "UPDATE orgs SET purged_through = $2 WHERE id = $1 AND purged_through < $2",
+                    args![org, revision],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(purged)
     }
 }

@@ -39,6 +39,10 @@ pub enum StoreError {
     NoFreeSeat { seats: u32, used: u32 },
     #[error("{0}")]
     Invalid(#[from] FieldError),
+    #[error(
+        "the change feed no longer holds revision {after}: removals up to {purged_through} were purged"
+    )]
+    FeedExpired { after: i64, purged_through: i64 },
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

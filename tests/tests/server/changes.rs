@@ -30,8 +30,10 @@ async fn follow(
                 Change::Delete { id, .. } => replica.remove(id.as_str()),
             };
         }
-        assert_eq!(page.next, after);
+        assert!(page.next >= after, "the cursor never moves back");
+        after = page.next;
         if !page.more {
+            assert_eq!(page.next, page.head, "the last page ends at the head");
             return after;
         }
     }
@@ -166,7 +168,66 @@ async fn feed_shows_removals_and_hides_keys_from_employees(backend: Backend) {
     );
 }
 
+async fn cursors_older_than_purged_removals_must_resync(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    let kept = create(&alice, creative_cloud()).await;
+    let doomed = create(&alice, creative_cloud()).await;
+    let mut replica = BTreeMap::new();
+    let before_removal = follow(&alice, &mut replica, 0, 100).await;
+    assert_eq!(replica.len(), 2);
+
+    // A manager removes a license; it stays restorable until the retention purges it.
+    alice
+        .delete(&format!("/v1/licenses/{}", doomed["id"].as_str().unwrap()))
+        .await
+        .expect(204);
+    let purged = server
+        .admin(&["purge", "--older-than", "0s"])
+        .expect("purge");
+    assert!(purged.is_empty(), "purge reports on stderr");
+    alice
+        .post(
+            &format!("/v1/licenses/{}/restore", doomed["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await
+        .expect(404);
+
+    // A follower whose cursor predates the purged removal could have missed it: 410.
+    let gone = alice
+        .get(&format!("/v1/changes?after={before_removal}"))
+        .await
+        .expect_problem(410, "resync from 0");
+    assert_eq!(gone.body["type"], "urn:lm:problem:feed-expired");
+    assert_eq!(gone.body["field"], "after");
+
+    // Resyncing from 0 gives exactly the live set; cursors past the purge keep working.
+    let mut fresh = BTreeMap::new();
+    let head = follow(&alice, &mut fresh, 0, 100).await;
+    assert_eq!(
+        fresh.keys().collect::<Vec<_>>(),
+        vec![kept["id"].as_str().unwrap()]
+    );
+    alice
+        .get(&format!("/v1/changes?after={head}"))
+        .await
+        .expect(200);
+    let audit = alice
+        .get(&format!(
+            "/v1/audit?record={}&action=delete",
+            doomed["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        audit.body["items"].as_array().unwrap().len(),
+        1,
+        "the audit log keeps the removal"
+    );
+}
+
 crate::on_both_databases!(
+    cursors_older_than_purged_removals_must_resync,
     feed_followed_during_writes_ends_with_the_inventory,
     feed_shows_removals_and_hides_keys_from_employees,
 );
