@@ -33,9 +33,15 @@ pub async fn stream(
     // Subscribe before reading the head, so no revision falls between the two.
     let updates = BroadcastStream::new(state.store.events().subscribe());
     let head = state.store.head(&org).await?;
+    // Revisions only move forward on a stream: on PostgreSQL a NOTIFY of a write that
+    // committed before `head` was read can still arrive after it, and is dropped here.
+    let mut sent = head;
     let updates = updates.filter_map(move |item| {
         future::ready(match item {
-            Ok(r) if r.org == org => Some(Ok(revision_event(r.revision))),
+            Ok(r) if r.org == org && r.revision > sent => {
+                sent = r.revision;
+                Some(Ok(revision_event(r.revision)))
+            }
             // A lagging subscriber skipped some; the next event carries a newer revision.
             _ => None,
         })
