@@ -85,7 +85,8 @@ pub struct AuditEntry {
 }
 
 /// Filters of `GET /v1/audit`: newest first, paged by entry id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuditQuery {
     pub actor: Option<String>,
     pub action: Option<AuditAction>,
@@ -97,17 +98,45 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+impl Default for AuditQuery {
+    fn default() -> Self {
+        AuditQuery {
+            actor: None,
+            action: None,
+            record: None,
+            from: None,
+            to: None,
+            before_id: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
 impl AuditQuery {
     pub const DEFAULT_LIMIT: u32 = 100;
     pub const MAX_LIMIT: u32 = 1_000;
 
+    /// The query as `GET /v1/audit` parameters, the inverse of [`AuditQuery::from_query`].
+    pub fn to_query(&self) -> Vec<(&'static str, String)> {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        [
+            ("actor", self.actor.clone()),
+            ("action", self.action.map(|a| a.to_string())),
+            ("record", self.record.clone()),
+            ("from", self.from.as_ref().map(time)),
+            ("to", self.to.as_ref().map(time)),
+            ("cursor", self.before_id.map(|id| id.to_string())),
+            ("limit", Some(self.limit.to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+
     pub fn from_query<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<AuditQuery, FieldError> {
-        let mut q = AuditQuery {
-            limit: Self::DEFAULT_LIMIT,
-            ..AuditQuery::default()
-        };
+        let mut q = AuditQuery::default();
         let mut seen: Vec<&str> = Vec::new();
         for (key, value) in pairs {
             if seen.contains(&key) {

@@ -24,7 +24,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Which licenses a view selects. Every field narrows the selection; `None` means "any".
+/// As JSON (the daemon's socket) absent fields mean "any" and unknown ones are refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LicenseFilter {
     pub id: Option<LicenseId>,
     pub kind: Option<Kind>,
@@ -229,6 +231,16 @@ impl LicenseFilter {
         Ok(())
     }
 
+    /// Puts a filter that arrived as JSON into the form [`ListParams::from_query`] gives:
+    /// `vendor` and `q` trimmed and lowercased, empty ones dropped.
+    pub fn normalized(mut self) -> LicenseFilter {
+        let lower =
+            |v: Option<String>| v.map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty());
+        self.vendor = lower(self.vendor);
+        self.q = lower(self.q);
+        self
+    }
+
     fn check_ranges(&self) -> Result<(), FieldError> {
         fn ordered<T: PartialOrd + fmt::Display>(
             from: Option<T>,
@@ -309,7 +321,7 @@ impl SortField {
 }
 
 /// An ordering: a field and a direction. On the wire `expires` or `-expires`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Sort {
     pub field: SortField,
     pub descending: bool,
@@ -342,6 +354,19 @@ impl FromStr for Sort {
                 )
             })?;
         Ok(Sort { field, descending })
+    }
+}
+
+impl Serialize for Sort {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sort {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse().map_err(serde::de::Error::custom)
     }
 }
 

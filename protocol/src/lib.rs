@@ -15,6 +15,7 @@ pub mod money;
 pub mod page;
 pub mod principal;
 pub mod problem;
+pub mod socket;
 pub mod text;
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery};

@@ -1,0 +1,445 @@
+//! The local socket protocol between `lmd` and its clients (the `lm` TUI and CLI, scripts).
+//!
+//! One JSON object per line, in both directions. A client first says hello with the protocol
+//! version it speaks; then it sends requests, each with an `id` that the reply echoes. The
+//! daemon also pushes events to clients that subscribed. `socat` is enough to talk to it:
+//!
+//! ```text
+//! $ socat - UNIX-CONNECT:$XDG_RUNTIME_DIR/lm/lmd.sock
+//! {"id":1,"op":"hello","version":1}
+//! {"type":"reply","id":1,"body":{"kind":"hello","version":1,"daemon":"lmd 0.1.0"}}
+//! {"id":2,"op":"list","filter":{"vendor":"adobe"},"sort":"-expires","limit":2}
+//! ```
+
+use crate::audit::{AuditEntry, AuditQuery};
+use crate::filter::{LicenseFilter, Sort};
+use crate::license::{Assignee, AssignmentId, License, LicenseId, LicensePatch, NewLicense};
+use crate::page::Page;
+use crate::principal::Role;
+use crate::problem::Problem;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The version of this protocol; a hello with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest line either side accepts, in bytes. A longer one gets an error reply and is
+/// skipped; the connection stays usable.
+pub const MAX_FRAME: usize = 1 << 20;
+
+/// Where `lmd` listens unless told otherwise: `$XDG_RUNTIME_DIR/lm/lmd.sock`, or
+/// `~/.cache/lm/lmd.sock` when there is no runtime directory. `LM_SOCKET` overrides both.
+pub fn default_socket_path() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(path) = var("LM_SOCKET") {
+        return Some(path);
+    }
+    if let Some(runtime) = var("XDG_RUNTIME_DIR") {
+        return Some(runtime.join("lm").join("lmd.sock"));
+    }
+    let cache = var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache")))?;
+    Some(cache.join("lm").join("lmd.sock"))
+}
+
+/// One line from a client: `{"id": 7, "op": "…", …the request's fields}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientFrame {
+    pub id: u64,
+    pub request: Request,
+}
+
+/// A client line that is not a request of this protocol.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FrameError {
+    /// The request's id, when the line had a readable one.
+    pub id: Option<u64>,
+    pub message: String,
+}
+
+impl ClientFrame {
+    /// Reads one line. Errors name the field at fault and keep the id when there is one,
+    /// so the reply can still be matched to its request.
+    pub fn parse(line: &str) -> Result<ClientFrame, FrameError> {
+        let fail = |id, message: String| FrameError { id, message };
+        let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
+            .map_err(|e| fail(None, format!("not a JSON object: {e}")))?;
+        let id = match object.remove("id") {
+            Some(serde_json::Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+            Some(_) => return Err(fail(None, "id: must be a whole number".into())),
+            None => return Err(fail(None, "id: is missing".into())),
+        };
+        let op = match object.remove("op") {
+            Some(serde_json::Value::String(op)) => op,
+            Some(_) => return Err(fail(id, "op: must be a string".into())),
+            None => return Err(fail(id, "op: is missing".into())),
+        };
+        let request = Request::from_op(&op, object).map_err(|message| fail(id, message))?;
+        Ok(ClientFrame {
+            id: id.unwrap_or_default(),
+            request,
+        })
+    }
+
+    /// The line to send, without the newline.
+    pub fn encode(&self) -> String {
+        let mut value = serde_json::to_value(&self.request).unwrap_or_default();
+        if let serde_json::Value::Object(object) = &mut value {
+            object.insert("id".into(), self.id.into());
+        }
+        value.to_string()
+    }
+}
+
+/// What a client asks of the daemon. On the wire the variant is the `op` field and its
+/// arguments sit beside it: `{"id": 4, "op": "get", "license": "…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// The first message of every connection.
+    Hello(Hello),
+    /// Connection, sync progress, data age, who is logged in.
+    Status(NoArgs),
+    /// Push events (`sync`, `changed`) to this connection from now on.
+    Subscribe(NoArgs),
+    /// A window of the cached licenses that match a filter.
+    List(ListRequest),
+    /// One cached license.
+    Get(LicenseRef),
+    /// Manager edits, forwarded to the server; its answer comes back intact.
+    Create(CreateRequest),
+    Update(UpdateRequest),
+    Remove(RemoveRequest),
+    Restore(LicenseRef),
+    Assign(AssignRequest),
+    Unassign(UnassignRequest),
+    /// The audit log (managers), read from the server.
+    Audit(AuditRequest),
+}
+
+impl Request {
+    const OPS: [&str; 12] = [
+        "hello",
+        "status",
+        "subscribe",
+        "list",
+        "get",
+        "create",
+        "update",
+        "remove",
+        "restore",
+        "assign",
+        "unassign",
+        "audit",
+    ];
+
+    /// Reads the request named `op` from its arguments, naming the offending field on error.
+    fn from_op(
+        op: &str,
+        args: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Request, String> {
+        fn read<T: serde::de::DeserializeOwned>(
+            args: serde_json::Map<String, serde_json::Value>,
+        ) -> Result<T, String> {
+            serde_path_to_error::deserialize(serde_json::Value::Object(args)).map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                if path == "." {
+                    message
+                } else {
+                    format!("{path}: {message}")
+                }
+            })
+        }
+        Ok(match op {
+            "hello" => Request::Hello(read(args)?),
+            "status" => Request::Status(read(args)?),
+            "subscribe" => Request::Subscribe(read(args)?),
+            "list" => Request::List(read(args)?),
+            "get" => Request::Get(read(args)?),
+            "create" => Request::Create(read(args)?),
+            "update" => Request::Update(read(args)?),
+            "remove" => Request::Remove(read(args)?),
+            "restore" => Request::Restore(read(args)?),
+            "assign" => Request::Assign(read(args)?),
+            "unassign" => Request::Unassign(read(args)?),
+            "audit" => Request::Audit(read(args)?),
+            other => {
+                return Err(format!(
+                    "op: `{other}` is not an operation; use one of {}",
+                    Self::OPS.join(", ")
+                ));
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+/// The arguments of a request that takes none; any given are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListRequest {
+    #[serde(default)]
+    pub filter: LicenseFilter,
+    #[serde(default)]
+    pub sort: Sort,
+    /// How many matching licenses to skip.
+    #[serde(default)]
+    pub offset: usize,
+    /// How many to return, at most [`MAX_LIST_LIMIT`].
+    #[serde(default = "default_list_limit")]
+    pub limit: usize,
+}
+
+impl Default for ListRequest {
+    fn default() -> Self {
+        ListRequest {
+            filter: LicenseFilter::default(),
+            sort: Sort::default(),
+            offset: 0,
+            limit: default_list_limit(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRef {
+    pub license: LicenseId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub license: NewLicense,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    pub license: LicenseId,
+    /// The version the user saw; a newer one on the server makes this fail with 412.
+    pub version: i64,
+    pub patch: LicensePatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveRequest {
+    pub license: LicenseId,
+    /// When given, the removal fails with 412 if the license changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub license: LicenseId,
+    /// `{"employee": "alice"}` or `{"device": "LAPTOP-7"}`.
+    pub to: Assignee,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnassignRequest {
+    pub license: LicenseId,
+    pub assignment: AssignmentId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRequest {
+    #[serde(default)]
+    pub query: AuditQuery,
+}
+
+fn default_list_limit() -> usize {
+    100
+}
+
+/// The largest `limit` of a `list` request.
+pub const MAX_LIST_LIMIT: usize = 10_000;
+
+/// One line from the daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DaemonFrame {
+    Reply {
+        id: u64,
+        body: Reply,
+    },
+    /// The request failed; `id` is absent when the line could not be read at all.
+    Error {
+        #[serde(default)]
+        id: Option<u64>,
+        problem: Problem,
+    },
+    Event {
+        event: Event,
+    },
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    Hello { version: u32, daemon: String },
+    Status(Status),
+    Subscribed,
+    Licenses(LicenseWindow),
+    License { license: Box<License> },
+    Done,
+    Audit(Page<AuditEntry>),
+}
+
+/// A window of a filtered, sorted listing of the cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LicenseWindow {
+    pub items: Vec<License>,
+    /// How many licenses match in all.
+    pub total: usize,
+    pub offset: usize,
+}
+
+/// Where the daemon's copy of the inventory stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub connection: Connection,
+    pub server: String,
+    #[serde(default)]
+    pub user: Option<User>,
+    /// The revision the cache holds.
+    pub revision: i64,
+    /// The newest revision the daemon knows the server has.
+    pub head: i64,
+    pub licenses: usize,
+    /// When the cache last matched the server.
+    #[serde(default)]
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// The logged-in user, as their token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub subject: String,
+    pub org: String,
+    pub role: Role,
+}
+
+/// The daemon's link to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Connection {
+    /// Following live events; the cache is current.
+    Live,
+    /// Catching up: `done` of `total` changes applied.
+    Syncing { done: u64, total: u64 },
+    /// The server is unreachable since `since`; the cache is served as it is.
+    Offline {
+        since: DateTime<Utc>,
+        reason: String,
+    },
+    /// No usable credentials: the user must log in.
+    LoginRequired { reason: String },
+}
+
+/// What the daemon pushes to subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// The connection or sync progress changed.
+    Sync(Status),
+    /// These licenses changed in the cache (upserted or removed).
+    Changed { revision: i64, ids: Vec<LicenseId> },
+}
+
+/// Problem kinds the daemon itself answers with (the server's are in [`crate::problem::kinds`]).
+pub mod kinds {
+    /// The line was not a request of this protocol.
+    pub const BAD_REQUEST: &str = "urn:lm:problem:bad-request";
+    /// The hello named another protocol version, or a request came before the hello.
+    pub const PROTOCOL: &str = "urn:lm:problem:protocol";
+    /// An edit while the server is unreachable.
+    pub const OFFLINE: &str = "urn:lm:problem:offline";
+    pub const LOGIN_REQUIRED: &str = "urn:lm:problem:login-required";
+}
+
+impl Problem {
+    /// A problem the daemon raises itself.
+    pub fn local(kind: &str, status: u16, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: kind.to_owned(),
+            title: title.to_owned(),
+            status,
+            detail: detail.into(),
+            field: None,
+            request_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_people_type_them() {
+        let frame = ClientFrame::parse(
+            r#"{"id":2,"op":"list","filter":{"vendor":"adobe"},"sort":"-expires","limit":2}"#,
+        )
+        .unwrap();
+        assert_eq!(frame.id, 2);
+        let Request::List(ListRequest {
+            filter,
+            sort,
+            offset,
+            limit,
+        }) = frame.request
+        else {
+            panic!("a list request")
+        };
+        assert_eq!(filter.vendor.as_deref(), Some("adobe"));
+        assert_eq!(sort.to_string(), "-expires");
+        assert_eq!((offset, limit), (0, 2));
+
+        let assign =
+            ClientFrame::parse(r#"{"id":3,"op":"assign","license":"x","to":{"employee":"alice"}}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(assign.request, Request::Assign(_)));
+        assert_eq!(ClientFrame::parse(&assign.encode()), Ok(assign));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        for line in [
+            r#"{"id":1,"op":"status","colour":1}"#,
+            r#"{"id":1,"op":"list","filter":{"colour":"red"}}"#,
+        ] {
+            let err = ClientFrame::parse(line).unwrap_err();
+            assert_eq!(err.id, Some(1));
+            assert!(err.message.contains("colour"), "{err}");
+            assert!(!err.message.starts_with('.'), "{err}");
+        }
+        assert_eq!(ClientFrame::parse("{").unwrap_err().id, None);
+        let nested =
+            ClientFrame::parse(r#"{"id":4,"op":"list","filter":{"cost_min":"ten"}}"#).unwrap_err();
+        assert!(nested.message.starts_with("filter.cost_min:"), "{nested}");
+    }
+}
