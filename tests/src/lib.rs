@@ -1,10 +1,12 @@
 //! Test harness: starts the real binaries (built by cargo into the target directory) against
 //! a real database, and talks to them only through their public interfaces.
 
+pub mod daemon;
 pub mod http;
 pub mod pg;
 pub mod server;
 
+pub use daemon::{Daemon, SocketClient};
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use server::{Backend, Server};
 
@@ -37,4 +39,23 @@ pub fn target_dir() -> PathBuf {
     let mut dir = bin_dir();
     dir.pop();
     dir
+}
+
+/// Sends SIGTERM and waits up to 10 s; whether the process exited successfully by itself
+/// (it is killed otherwise).
+pub fn terminate(mut child: std::process::Child) -> bool {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
 }

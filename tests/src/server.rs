@@ -72,9 +72,27 @@ impl Server {
 
     /// Starts `lm-server serve` on a free loopback port and waits until it is healthy.
     pub async fn launch(&mut self, extra: &[&str]) {
-        let port = free_port();
+        self.launch_on(free_port(), extra).await;
+    }
+
+    /// Starts the server again on the port it had, after [`Server::stop`].
+    pub async fn relaunch(&mut self, extra: &[&str]) {
+        let port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the server ran before");
+        self.launch_on(port, extra).await;
+    }
+
+    async fn launch_on(&mut self, port: u16, extra: &[&str]) {
         self.url = format!("http://127.0.0.1:{port}");
-        let log = File::create(self.dir.path().join("server.log")).expect("log file");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("log file");
         let child = Command::new(crate::binary("lm-server"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
@@ -135,6 +153,14 @@ impl Server {
         self.login(name)
     }
 
+    /// Adds a user and returns a fresh bearer token for them.
+    pub fn token(&self, name: &str, role: &str, org: &str) -> String {
+        self.admin(&["user", "add", name, "--role", role, "--org", org])
+            .expect("user add");
+        self.admin(&["token", "issue", "--user", name])
+            .expect("token issue")
+    }
+
     /// A client with a fresh token for an existing user.
     pub fn login(&self, name: &str) -> Client {
         let token = self
@@ -191,23 +217,7 @@ impl Server {
     /// Stops the server with SIGTERM; whether it exited successfully by itself within 10 s
     /// (it is killed otherwise).
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
+        self.child.take().is_none_or(crate::terminate)
     }
 }
 

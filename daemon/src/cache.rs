@@ -1,0 +1,415 @@
+//! The daemon's copy of the inventory: durable in sled, served from memory.
+//!
+//! sled holds one record per license (`lic/<id>` → JSON) and the feed cursor (`meta/cursor`).
+//! Every change-feed page is applied as one atomic sled batch that writes the records *and*
+//! the cursor, so after a crash at any moment the cache equals what a follower at that cursor
+//! holds, and syncing resumes from there. Reads never touch sled: the licenses live in
+//! memory, loaded once at start, and every list request filters and sorts them there.
+//!
+//! The cache is disposable. When its schema version differs from this build's, or sled
+//! reports corruption, the directory is moved aside and a fresh cache is synced from the
+//! server.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use lm_protocol::{Change, License, LicenseFilter, LicenseId, Sort};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// Bumped whenever the stored layout changes; an older cache is rebuilt.
+const SCHEMA_VERSION: &[u8] = b"1";
+
+const SCHEMA_KEY: &[u8] = b"meta/schema";
+const CURSOR_KEY: &[u8] = b"meta/cursor";
+const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
+const LICENSE_PREFIX: &[u8] = b"lic/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache storage: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("cache record {key}: {source}")]
+    Record {
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("cannot set the cache aside at {path}: {source}")]
+    SetAside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = CacheError> = std::result::Result<T, E>;
+
+/// The cached inventory of one user.
+#[derive(Clone)]
+pub struct Cache {
+    db: sled::Db,
+    memory: Arc<RwLock<Memory>>,
+}
+
+#[derive(Default)]
+struct Memory {
+    licenses: HashMap<LicenseId, License>,
+    cursor: i64,
+    synced_at: Option<DateTime<Utc>>,
+}
+
+/// The outcome of applying a batch of changes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub ids: Vec<LicenseId>,
+    pub cursor: i64,
+}
+
+impl Cache {
+    /// Opens the cache in `dir`, rebuilding it when it is from another schema or unreadable.
+    pub fn open(dir: &Path) -> Result<Cache> {
+        match Self::open_as_is(dir) {
+            Ok(cache) => Ok(cache),
+            Err(reason) => {
+                let aside = set_aside_path(dir);
+                tracing::warn!(
+                    cache = %dir.display(),
+                    moved_to = %aside.display(),
+                    %reason,
+                    "cache unusable; moved aside, rebuilding from the server"
+                );
+                std::fs::rename(dir, &aside).map_err(|source| CacheError::SetAside {
+                    path: aside,
+                    source,
+                })?;
+                Self::open_as_is(dir)
+            }
+        }
+    }
+
+    fn open_as_is(dir: &Path) -> Result<Cache> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(200))
+            .open()?;
+        match db.get(SCHEMA_KEY)? {
+            Some(v) if v.as_ref() == SCHEMA_VERSION => {}
+            None if db.is_empty() => {
+                db.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
+            }
+            other => {
+                let found = other.map_or("none".to_owned(), |v| {
+                    String::from_utf8_lossy(&v).into_owned()
+                });
+                return Err(CacheError::Record {
+                    key: "meta/schema".into(),
+                    source: serde::de::Error::custom(format!(
+                        "schema {found}, this lmd uses {}",
+                        String::from_utf8_lossy(SCHEMA_VERSION)
+                    )),
+                });
+            }
+        }
+        let mut memory = Memory {
+            cursor: read_i64(&db, CURSOR_KEY)?.unwrap_or(0),
+            synced_at: read_i64(&db, SYNCED_AT_KEY)?.and_then(DateTime::from_timestamp_millis),
+            ..Memory::default()
+        };
+        for entry in db.scan_prefix(LICENSE_PREFIX) {
+            let (key, value) = entry?;
+            let license: License =
+                serde_json::from_slice(&value).map_err(|source| CacheError::Record {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    source,
+                })?;
+            memory.licenses.insert(license.id.clone(), license);
+        }
+        tracing::info!(
+            licenses = memory.licenses.len(),
+            cursor = memory.cursor,
+            "cache opened"
+        );
+        Ok(Cache {
+            db,
+            memory: Arc::new(RwLock::new(memory)),
+        })
+    }
+
+    /// The feed revision the cache holds.
+    pub fn cursor(&self) -> i64 {
+        self.read().cursor
+    }
+
+    pub fn synced_at(&self) -> Option<DateTime<Utc>> {
+        self.read().synced_at
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().licenses.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, id: &LicenseId) -> Option<License> {
+        self.read().licenses.get(id).cloned()
+    }
+
+    /// Applies one feed page and moves the cursor to `next`, atomically.
+    pub fn apply(&self, changes: &[Change], next: i64) -> Result<Applied> {
+        let mut batch = sled::Batch::default();
+        for change in changes {
+            match change {
+                Change::Upsert { license, .. } => {
+                    batch.insert(license_key(&license.id), encode(license));
+                }
+                Change::Delete { id, .. } => batch.remove(license_key(id)),
+            }
+        }
+        batch.insert(CURSOR_KEY, &next.to_be_bytes());
+        self.db.apply_batch(batch)?;
+
+        let mut memory = self.write();
+        let mut ids = Vec::with_capacity(changes.len());
+        for change in changes {
+            match change {
+                Change::Upsert { license, .. } => {
+                    ids.push(license.id.clone());
+                    memory
+                        .licenses
+                        .insert(license.id.clone(), (**license).clone());
+                }
+                Change::Delete { id, .. } => {
+                    ids.push(id.clone());
+                    memory.licenses.remove(id);
+                }
+            }
+        }
+        memory.cursor = next;
+        Ok(Applied { ids, cursor: next })
+    }
+
+    /// Replaces the whole cache with `licenses` at `cursor` in one batch: the end of a resync
+    /// after the server's history no longer reached our cursor. Until this call the old
+    /// content stays visible.
+    pub fn replace(&self, licenses: Vec<License>, cursor: i64) -> Result<Applied> {
+        let fresh: HashMap<LicenseId, License> =
+            licenses.into_iter().map(|l| (l.id.clone(), l)).collect();
+        let mut batch = sled::Batch::default();
+        let mut ids = Vec::new();
+        for entry in self.db.scan_prefix(LICENSE_PREFIX).keys() {
+            let key = entry?;
+            let id = &key[LICENSE_PREFIX.len()..];
+            if !fresh.contains_key(std::str::from_utf8(id).unwrap_or_default()) {
+                batch.remove(key.clone());
+            }
+        }
+        for license in fresh.values() {
+            batch.insert(license_key(&license.id), encode(license));
+        }
+        batch.insert(CURSOR_KEY, &cursor.to_be_bytes());
+        self.db.apply_batch(batch)?;
+
+        let mut memory = self.write();
+        ids.extend(memory.licenses.keys().cloned());
+        ids.extend(fresh.keys().cloned());
+        ids.sort();
+        ids.dedup();
+        memory.licenses = fresh;
+        memory.cursor = cursor;
+        Ok(Applied { ids, cursor })
+    }
+
+    /// Records that the cache matched the server at `at`.
+    pub fn mark_synced(&self, at: DateTime<Utc>) -> Result<()> {
+        self.db
+            .insert(SYNCED_AT_KEY, &at.timestamp_millis().to_be_bytes())?;
+        self.write().synced_at = Some(at);
+        Ok(())
+    }
+
+    /// The licenses matching `filter` in `sort` order: how many there are, and the window
+    /// `offset..offset + limit`.
+    pub fn list(
+        &self,
+        filter: &LicenseFilter,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+        today: NaiveDate,
+    ) -> (usize, Vec<License>) {
+        let memory = self.read();
+        let mut matching: Vec<&License> = memory
+            .licenses
+            .values()
+            .filter(|l| filter.matches(l, today))
+            .collect();
+        // One sort key per license instead of two per comparison.
+        matching.sort_by_cached_key(|l| (l.sort_value(sort.field), l.id.clone()));
+        if sort.descending {
+            matching.reverse();
+        }
+        let total = matching.len();
+        let window = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        (total, window)
+    }
+
+    /// Writes everything to disk; called on shutdown.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Memory> {
+        self.memory.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Memory> {
+        self.memory.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn license_key(id: &LicenseId) -> Vec<u8> {
+    let mut key = LICENSE_PREFIX.to_vec();
+    key.extend_from_slice(id.as_str().as_bytes());
+    key
+}
+
+fn encode(license: &License) -> Vec<u8> {
+    serde_json::to_vec(license).expect("a license always serializes")
+}
+
+fn read_i64(db: &sled::Db, key: &[u8]) -> Result<Option<i64>> {
+    Ok(db.get(key)?.and_then(|v| {
+        let bytes: [u8; 8] = v.as_ref().try_into().ok()?;
+        Some(i64::from_be_bytes(bytes))
+    }))
+}
+
+fn set_aside_path(dir: &Path) -> PathBuf {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".broken-{stamp}"));
+    dir.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lm_protocol::SortField;
+
+    fn license(id: &str, vendor: &str, revision: i64) -> License {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "product": "p", "name": format!("License {id}"), "kind": "subscription",
+            "vendor": vendor, "cost": {"amount": 100, "currency": "EUR"}, "seats_used": 0,
+            "added": "2026-01-01", "version": 1, "revision": revision
+        }))
+        .unwrap()
+    }
+
+    fn upsert(l: License) -> Change {
+        Change::Upsert {
+            revision: l.revision,
+            license: Box::new(l),
+        }
+    }
+
+    #[test]
+    fn pages_and_cursor_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        {
+            let cache = Cache::open(&path).unwrap();
+            cache
+                .apply(
+                    &[
+                        upsert(license("a", "Adobe", 1)),
+                        upsert(license("b", "JetBrains", 2)),
+                    ],
+                    2,
+                )
+                .unwrap();
+            cache
+                .apply(
+                    &[Change::Delete {
+                        revision: 3,
+                        id: "a".parse().unwrap(),
+                    }],
+                    3,
+                )
+                .unwrap();
+        }
+        let cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.cursor(), 3);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&"b".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn a_cache_of_another_schema_is_set_aside_and_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        {
+            let db = sled::open(&path).unwrap();
+            db.insert(SCHEMA_KEY, b"0").unwrap();
+            db.insert(CURSOR_KEY, &9i64.to_be_bytes()).unwrap();
+            db.flush().unwrap();
+        }
+        let cache = Cache::open(&path).unwrap();
+        assert_eq!(cache.cursor(), 0, "a fresh cache syncs from the start");
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("cache.broken-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "the old cache is kept for inspection");
+    }
+
+    #[test]
+    fn replace_drops_what_the_server_no_longer_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache")).unwrap();
+        cache
+            .apply(
+                &[
+                    upsert(license("a", "Adobe", 1)),
+                    upsert(license("b", "Adobe", 2)),
+                ],
+                2,
+            )
+            .unwrap();
+        let applied = cache.replace(vec![license("b", "Adobe", 5)], 7).unwrap();
+        assert_eq!(applied.ids.len(), 2);
+        assert_eq!(cache.cursor(), 7);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn lists_filter_sort_and_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache")).unwrap();
+        let changes: Vec<Change> = (0..10)
+            .map(|i| {
+                let vendor = if i % 2 == 0 { "Adobe" } else { "JetBrains" };
+                upsert(license(&format!("l{i}"), vendor, i + 1))
+            })
+            .collect();
+        cache.apply(&changes, 10).unwrap();
+        let filter = LicenseFilter {
+            vendor: Some("adobe".into()),
+            ..LicenseFilter::default()
+        };
+        let sort = Sort {
+            field: SortField::Id,
+            descending: true,
+        };
+        let (total, window) = cache.list(&filter, sort, 1, 2, Utc::now().date_naive());
+        assert_eq!(total, 5);
+        let ids: Vec<_> = window.iter().map(|l| l.id.to_string()).collect();
+        assert_eq!(ids, ["l6", "l4"]);
+    }
+}

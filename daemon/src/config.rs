@@ -1,0 +1,128 @@
+//! lmd's settings: a TOML file under the user's config directory, overridden by flags and
+//! environment variables. Every key is documented in `daemon/lmd.example.toml`.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file as written. Unknown keys are errors, so a typo never silently does nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub server: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub poll_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub max_backoff: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ConfigFile {
+    /// Reads `path`. A missing file is an empty configuration unless it was asked for.
+    pub fn load(path: &Path, required: bool) -> Result<ConfigFile, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(ConfigFile::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        let config: ConfigFile = toml::from_str(text).map_err(|e| {
+            // Name the key of the offending line, as `key: problem`.
+            let key = e.span().and_then(|span| {
+                let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let line = text[start..].lines().next()?;
+                Some(line.split('=').next()?.trim().to_owned())
+            });
+            match key {
+                Some(key) if !key.is_empty() && !e.message().contains(&key) => {
+                    format!("{key}: {}", e.message())
+                }
+                _ => e.message().to_owned(),
+            }
+        })?;
+        if let Some(server) = &config.server
+            && !(server.starts_with("http://") || server.starts_with("https://"))
+        {
+            return Err(format!(
+                "server: `{server}` is not an http:// or https:// URL"
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// The default config file: `$XDG_CONFIG_HOME/lm/lmd.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("lm").join("lmd.toml"))
+}
+
+/// The default token file: `$XDG_CONFIG_HOME/lm/token`.
+pub fn default_token_file() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("lm").join("token"))
+}
+
+/// The default cache: `$XDG_CACHE_HOME/lm/cache`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|d| d.join("lm").join("cache"))
+}
+
+/// Durations written as humantime text: `"30s"`, `"5m"`.
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let raw = String::deserialize(d)?;
+        humantime::parse_duration(&raw).map(Some).map_err(|e| {
+            serde::de::Error::custom(format!("`{raw}` is not a duration like 30s or 5m: {e}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../lmd.example.toml");
+        let config = ConfigFile::parse(text).unwrap();
+        assert_eq!(config.poll_interval, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let unknown = ConfigFile::parse("sevrer = \"http://x\"").unwrap_err();
+        assert!(unknown.contains("sevrer"), "{unknown}");
+        let bad = ConfigFile::parse("poll_interval = \"often\"").unwrap_err();
+        assert!(bad.contains("often"), "{bad}");
+        let url = ConfigFile::parse("server = \"lm.example.org\"").unwrap_err();
+        assert!(url.starts_with("server:"), "{url}");
+    }
+}

@@ -1,0 +1,41 @@
+//! `lmd`, the per-user daemon of lm: the only process that talks to lm-server and the only
+//! owner of the local cache. It syncs the cache from the server's change feed, follows live
+//! events, and serves the cache to the `lm` TUI, the CLI and scripts over a Unix socket —
+//! also while the server is unreachable.
+//!
+//! - [`cache`]: sled storage and the in-memory view lists are served from;
+//! - [`remote`]: the HTTP client of lm-server;
+//! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
+//! - [`socket`]: the NDJSON socket protocol of `lm_protocol::socket`;
+//! - [`config`]: the TOML file and its defaults.
+
+pub mod cache;
+pub mod config;
+pub mod remote;
+pub mod shared;
+pub mod socket;
+pub mod sync;
+
+use base64::Engine;
+use lm_protocol::socket::User;
+
+/// Who a bearer token says its holder is, for display only: the server verifies the token
+/// on every request, the daemon never relies on this for a decision.
+pub fn token_user(token: &str) -> Option<User> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        sub: String,
+        org: String,
+        role: lm_protocol::Role,
+    }
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    Some(User {
+        subject: claims.sub,
+        org: claims.org,
+        role: claims.role,
+    })
+}

@@ -1,0 +1,277 @@
+//! The daemon's HTTP client of lm-server: the change feed, the live event stream, and the
+//! manager edits it forwards. Every failure is sorted into what the sync loop and the socket
+//! need to know: the server could not be reached, it refused our credentials, or it answered
+//! with a problem that goes back to the client intact.
+
+use futures_util::StreamExt;
+use lm_protocol::problem::kinds;
+use lm_protocol::socket::kinds as local_kinds;
+use lm_protocol::{
+    Assignee, AuditEntry, AuditQuery, ChangePage, License, LicenseId, LicensePatch, NewLicense,
+    Page, Problem,
+};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RemoteError {
+    /// No answer: connection refused, timeout, broken stream.
+    #[error("server unreachable: {0}")]
+    Unreachable(String),
+    /// The server answered with a problem (including 401 for our token).
+    #[error("{} ({})", .0.detail, .0.status)]
+    Problem(Problem),
+}
+
+impl RemoteError {
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(self, RemoteError::Problem(p) if p.status == 401)
+    }
+
+    pub fn is_feed_expired(&self) -> bool {
+        matches!(self, RemoteError::Problem(p) if p.kind == kinds::FEED_EXPIRED)
+    }
+
+    /// The problem to show a socket client.
+    pub fn into_problem(self) -> Problem {
+        match self {
+            RemoteError::Problem(p) => p,
+            RemoteError::Unreachable(reason) => Problem::local(
+                local_kinds::OFFLINE,
+                503,
+                "Offline",
+                format!(
+                    "the server cannot be reached ({reason}); edits need a connection, browsing works offline"
+                ),
+            ),
+        }
+    }
+}
+
+impl From<RemoteError> for Box<Problem> {
+    fn from(e: RemoteError) -> Self {
+        Box::new(e.into_problem())
+    }
+}
+
+pub type Result<T, E = RemoteError> = std::result::Result<T, E>;
+
+/// A connection to one lm-server with one bearer token.
+#[derive(Clone)]
+pub struct Remote {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// How long a plain request may take before the server counts as unreachable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl Remote {
+    pub fn new(base: &str, token: String) -> Result<Remote, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .user_agent(concat!("lmd/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Remote {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        let response = request
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let response = check(response).await?;
+        response.json().await.map_err(unreachable)
+    }
+
+    async fn send_empty(&self, request: RequestBuilder) -> Result<()> {
+        let response = request
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        check(response).await.map(drop)
+    }
+
+    /// One page of the change feed after `after`.
+    pub async fn changes(&self, after: i64, limit: u32) -> Result<ChangePage> {
+        self.send(
+            self.request(Method::GET, "/v1/changes")
+                .query(&[("after", after.to_string()), ("limit", limit.to_string())]),
+        )
+        .await
+    }
+
+    /// Follows `/v1/events`, sending each announced revision to `revisions` until the
+    /// stream ends or breaks. Returns once it has ended; the caller reconnects.
+    pub async fn follow_events(&self, revisions: &mpsc::Sender<i64>) -> Result<()> {
+        let response = self
+            .request(Method::GET, "/v1/events")
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let response = check(response).await?;
+        let mut body = response.bytes_stream();
+        let mut buffer = Vec::new();
+        // A silent stream is a dead one: the server sends a heartbeat every 15 s.
+        while let Ok(chunk) = tokio::time::timeout(Duration::from_secs(45), body.next()).await {
+            let Some(chunk) = chunk else {
+                return Ok(());
+            };
+            buffer.extend_from_slice(&chunk.map_err(unreachable)?);
+            while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buffer.drain(..=end).collect();
+                if let Some(revision) = sse_revision(&line)
+                    && revisions.send(revision).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Err(RemoteError::Unreachable(
+            "the event stream went silent".into(),
+        ))
+    }
+
+    pub async fn create(&self, license: &NewLicense) -> Result<License> {
+        self.send(self.request(Method::POST, "/v1/licenses").json(license))
+            .await
+    }
+
+    pub async fn update(
+        &self,
+        id: &LicenseId,
+        version: i64,
+        patch: &LicensePatch,
+    ) -> Result<License> {
+        self.send(
+            self.request(Method::PATCH, &format!("/v1/licenses/{id}"))
+                .header("If-Match", format!("\"{version}\""))
+                .json(patch),
+        )
+        .await
+    }
+
+    pub async fn remove(&self, id: &LicenseId, version: Option<i64>) -> Result<()> {
+        let mut request = self.request(Method::DELETE, &format!("/v1/licenses/{id}"));
+        if let Some(version) = version {
+            request = request.header("If-Match", format!("\"{version}\""));
+        }
+        self.send_empty(request).await
+    }
+
+    pub async fn restore(&self, id: &LicenseId) -> Result<License> {
+        self.send(
+            self.request(Method::POST, &format!("/v1/licenses/{id}/restore"))
+                .json(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    pub async fn assign(&self, id: &LicenseId, to: &Assignee) -> Result<License> {
+        self.send(
+            self.request(Method::POST, &format!("/v1/licenses/{id}/assignments"))
+                .json(to),
+        )
+        .await
+    }
+
+    pub async fn unassign(&self, id: &LicenseId, assignment: &str) -> Result<()> {
+        self.send_empty(self.request(
+            Method::DELETE,
+            &format!("/v1/licenses/{id}/assignments/{assignment}"),
+        ))
+        .await
+    }
+
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
+        self.send(
+            self.request(Method::GET, "/v1/audit")
+                .query(&query.to_query()),
+        )
+        .await
+    }
+}
+
+fn unreachable(e: reqwest::Error) -> RemoteError {
+    // reqwest's Display is terse ("error sending request"); the source says why.
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        reason = format!("{reason}: {s}");
+        source = s.source();
+    }
+    RemoteError::Unreachable(reason)
+}
+
+/// Passes a success through; turns anything else into the server's problem.
+async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    if status == StatusCode::BAD_GATEWAY
+        || status == StatusCode::SERVICE_UNAVAILABLE
+        || status == StatusCode::GATEWAY_TIMEOUT
+    {
+        return Err(RemoteError::Unreachable(format!(
+            "the server answered {status}"
+        )));
+    }
+    let body = response.bytes().await.map_err(unreachable)?;
+    let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| Problem {
+        kind: kinds::INTERNAL.into(),
+        title: status.canonical_reason().unwrap_or("Error").into(),
+        status: status.as_u16(),
+        detail: String::from_utf8_lossy(&body).chars().take(500).collect(),
+        field: None,
+        request_id: None,
+    });
+    Err(RemoteError::Problem(problem))
+}
+
+/// The revision of an SSE `data:` line of a `revision` event, e.g. `data: {"revision":42}`.
+fn sse_revision(line: &[u8]) -> Option<i64> {
+    let line = std::str::from_utf8(line).ok()?.trim_end();
+    let data = line.strip_prefix("data:")?.trim();
+    #[derive(serde::Deserialize)]
+    struct Revision {
+        revision: i64,
+    }
+    serde_json::from_str::<Revision>(data)
+        .ok()
+        .map(|r| r.revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sse_revision;
+
+    #[test]
+    fn reads_revisions_from_event_lines() {
+        assert_eq!(sse_revision(b"data: {\"revision\":42}\n"), Some(42));
+        assert_eq!(sse_revision(b"data:{\"revision\":7}\r\n"), Some(7));
+        assert_eq!(sse_revision(b"event: revision\n"), None);
+        assert_eq!(sse_revision(b": heartbeat\n"), None);
+    }
+}

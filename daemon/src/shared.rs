@@ -1,0 +1,102 @@
+//! What the sync engine and the socket server share: the cache, the server connection, the
+//! connection state, and the event bus that feeds subscribed clients.
+
+use crate::cache::Cache;
+use crate::remote::Remote;
+use chrono::{DateTime, Utc};
+use lm_protocol::socket::{Connection, Event, Status, User};
+use std::sync::Mutex;
+use tokio::sync::{Notify, broadcast, watch};
+
+pub struct Shared {
+    pub cache: Cache,
+    /// `None` without credentials: the daemon serves the cache and waits for a login.
+    pub remote: Option<Remote>,
+    /// The configured server URL, shown in the status also before a login.
+    pub server: String,
+    pub user: Option<User>,
+    /// Pushed to every subscribed client.
+    pub events: broadcast::Sender<Event>,
+    /// The cache's cursor after each applied page, for edits that wait to see their change.
+    pub applied: watch::Sender<i64>,
+    /// Wakes the sync engine now (after an edit) instead of at the next event or poll.
+    pub sync_now: Notify,
+    link: Mutex<Link>,
+}
+
+struct Link {
+    connection: Connection,
+    head: i64,
+}
+
+impl Shared {
+    pub fn new(cache: Cache, server: String, remote: Option<Remote>, user: Option<User>) -> Shared {
+        let connection = match &remote {
+            Some(_) => Connection::Syncing { done: 0, total: 0 },
+            None => Connection::LoginRequired {
+                reason: "no credentials configured (--token-file)".into(),
+            },
+        };
+        let cursor = cache.cursor();
+        Shared {
+            events: broadcast::channel(1024).0,
+            applied: watch::channel(cursor).0,
+            sync_now: Notify::new(),
+            link: Mutex::new(Link {
+                connection,
+                head: cursor,
+            }),
+            cache,
+            server,
+            remote,
+            user,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        let link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        let revision = self.cache.cursor();
+        Status {
+            connection: link.connection.clone(),
+            server: self.server.clone(),
+            user: self.user.clone(),
+            revision,
+            head: link.head.max(revision),
+            licenses: self.cache.len(),
+            synced_at: self.cache.synced_at(),
+        }
+    }
+
+    /// Records a new connection state and tells subscribers when it changed.
+    pub fn set_connection(&self, connection: Connection, head: Option<i64>) {
+        let changed = {
+            let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = link.connection != connection || head.is_some_and(|h| h != link.head);
+            link.connection = connection;
+            if let Some(head) = head {
+                link.head = head;
+            }
+            changed
+        };
+        if changed {
+            let _ = self.events.send(Event::Sync(self.status()));
+        }
+    }
+
+    /// When the server was first found unreachable in the current outage.
+    pub fn offline_since(&self) -> Option<DateTime<Utc>> {
+        match &self
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .connection
+        {
+            Connection::Offline { since, .. } => Some(*since),
+            _ => None,
+        }
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.offline_since().is_some()
+    }
+}

@@ -1,0 +1,424 @@
+//! The local socket: newline-delimited JSON between `lmd` and its clients.
+//!
+//! Only the user who runs the daemon may connect: the socket's directory is 0700, the socket
+//! 0600, and every connection's peer uid is checked. Each connection must start with a hello
+//! naming [`PROTOCOL_VERSION`]. A bad or oversized line gets an error reply and the
+//! connection carries on; one client's trouble never reaches another.
+
+use crate::shared::Shared;
+use chrono::Utc;
+use lm_protocol::socket::{
+    AssignRequest, AuditRequest, ClientFrame, CreateRequest, DaemonFrame, Hello, LicenseRef,
+    LicenseWindow, ListRequest, MAX_FRAME, MAX_LIST_LIMIT, PROTOCOL_VERSION, RemoveRequest, Reply,
+    Request, UnassignRequest, UpdateRequest, kinds,
+};
+use lm_protocol::{License, LicenseId, Problem};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, watch};
+
+/// How long an edit waits for its change to reach the cache before replying anyway.
+const EDIT_VISIBLE_WITHIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("another lmd is already serving {0}")]
+    InUse(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0} belongs to another user; refusing to use it")]
+    NotOurs(PathBuf),
+}
+
+/// Binds the socket at `path`: creates its directory (0700), replaces a stale socket left by
+/// a crashed daemon, and refuses to start when a live daemon answers there.
+pub async fn bind(path: &Path) -> Result<UnixListener, BindError> {
+    let io_err = |source| BindError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let meta = std::fs::metadata(dir).map_err(io_err)?;
+        if meta.uid() != rustix::process::getuid().as_raw() {
+            return Err(BindError::NotOurs(dir.to_owned()));
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(BindError::InUse(path.to_owned()));
+        }
+        tracing::info!(socket = %path.display(), "replacing a stale socket");
+        std::fs::remove_file(path).map_err(io_err)?;
+    }
+    let listener = UnixListener::bind(path).map_err(io_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io_err)?;
+    Ok(listener)
+}
+
+/// Accepts connections until shutdown.
+pub async fn serve(
+    listener: UnixListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let uid = rustix::process::getuid().as_raw();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == uid => {}
+            Ok(cred) => {
+                tracing::warn!(
+                    peer_uid = cred.uid(),
+                    "refused a connection from another user"
+                );
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot identify a peer; refused");
+                continue;
+            }
+        }
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = Connection::new(shared).run(stream, shutdown).await {
+                tracing::debug!(error = %e, "client connection ended");
+            }
+        });
+    }
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    greeted: bool,
+}
+
+impl Connection {
+    fn new(shared: Arc<Shared>) -> Connection {
+        Connection {
+            shared,
+            greeted: false,
+        }
+    }
+
+    async fn run(
+        mut self,
+        stream: UnixStream,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let (out, mut outgoing) = mpsc::channel::<DaemonFrame>(256);
+        let writer = tokio::spawn(async move {
+            while let Some(frame) = outgoing.recv().await {
+                let mut line = serde_json::to_vec(&frame).expect("frames always serialize");
+                line.push(b'\n');
+                if write.write_all(&line).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut reader = BufReader::new(read);
+        let mut subscription: Option<tokio::task::JoinHandle<()>> = None;
+        loop {
+            let line = tokio::select! {
+                line = read_line(&mut reader) => line?,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            let frame = match line {
+                Line::End => break,
+                Line::TooLong => DaemonFrame::Error {
+                    id: None,
+                    problem: Problem::local(
+                        kinds::BAD_REQUEST,
+                        413,
+                        "Message too large",
+                        format!("a message may be at most {MAX_FRAME} bytes; it was skipped"),
+                    ),
+                },
+                Line::Text(text) if text.trim().is_empty() => continue,
+                Line::Text(text) => match ClientFrame::parse(&text) {
+                    Err(e) => DaemonFrame::Error {
+                        id: e.id,
+                        problem: Problem::local(kinds::BAD_REQUEST, 400, "Bad request", e.message),
+                    },
+                    Ok(ClientFrame { id, request }) => {
+                        if matches!(request, Request::Subscribe(_)) && subscription.is_none() {
+                            subscription = Some(self.subscribe(out.clone()));
+                        }
+                        match self.handle(request).await {
+                            Ok(body) => DaemonFrame::Reply { id, body },
+                            Err(problem) => DaemonFrame::Error {
+                                id: Some(id),
+                                problem: *problem,
+                            },
+                        }
+                    }
+                },
+            };
+            if out.send(frame).await.is_err() {
+                break;
+            }
+        }
+        if let Some(task) = subscription {
+            task.abort();
+        }
+        drop(out);
+        let _ = writer.await;
+        Ok(())
+    }
+
+    /// Forwards bus events to this client until it goes away.
+    fn subscribe(&self, out: mpsc::Sender<DaemonFrame>) -> tokio::task::JoinHandle<()> {
+        let mut events = self.shared.events.subscribe();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    // Too slow to keep up: skip ahead; the status tells where things stand.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        lm_protocol::socket::Event::Sync(shared.status())
+                    }
+                    Err(_) => return,
+                };
+                if out.send(DaemonFrame::Event { event }).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    async fn handle(&mut self, request: Request) -> Result<Reply, Box<Problem>> {
+        if let Request::Hello(Hello { version, .. }) = request {
+            if version != PROTOCOL_VERSION {
+                return Err(Box::new(Problem::local(
+                    kinds::PROTOCOL,
+                    400,
+                    "Protocol version mismatch",
+                    format!(
+                        "this lmd speaks protocol {PROTOCOL_VERSION}, the client {version}; update the older one"
+                    ),
+                )));
+            }
+            self.greeted = true;
+            return Ok(Reply::Hello {
+                version: PROTOCOL_VERSION,
+                daemon: concat!("lmd ", env!("CARGO_PKG_VERSION")).into(),
+            });
+        }
+        if !self.greeted {
+            return Err(Box::new(Problem::local(
+                kinds::PROTOCOL,
+                400,
+                "Hello first",
+                format!("start with {{\"id\":1,\"op\":\"hello\",\"version\":{PROTOCOL_VERSION}}}"),
+            )));
+        }
+        let shared = &*self.shared;
+        match request {
+            Request::Hello(_) => unreachable!("handled above"),
+            Request::Status(_) => Ok(Reply::Status(shared.status())),
+            Request::Subscribe(_) => Ok(Reply::Subscribed),
+            Request::List(ListRequest {
+                filter,
+                sort,
+                offset,
+                limit,
+            }) => {
+                if limit == 0 || limit > MAX_LIST_LIMIT {
+                    return Err(field_problem(
+                        "limit",
+                        format!("must be from 1 to {MAX_LIST_LIMIT}"),
+                    ));
+                }
+                let filter = filter.normalized();
+                let (total, items) =
+                    shared
+                        .cache
+                        .list(&filter, sort, offset, limit, Utc::now().date_naive());
+                Ok(Reply::Licenses(LicenseWindow {
+                    items,
+                    total,
+                    offset,
+                }))
+            }
+            Request::Get(LicenseRef { license }) => shared
+                .cache
+                .get(&license)
+                .map(|l| Reply::License {
+                    license: Box::new(l),
+                })
+                .ok_or_else(|| not_found(&license)),
+            Request::Create(CreateRequest { license }) => {
+                let created = self.remote()?.create(&license).await?;
+                Ok(self.when_cached(created).await)
+            }
+            Request::Update(UpdateRequest {
+                license,
+                version,
+                patch,
+            }) => {
+                let updated = self.remote()?.update(&license, version, &patch).await?;
+                Ok(self.when_cached(updated).await)
+            }
+            Request::Remove(RemoveRequest { license, version }) => {
+                self.remote()?.remove(&license, version).await?;
+                self.wait_until(|| shared.cache.get(&license).is_none())
+                    .await;
+                Ok(Reply::Done)
+            }
+            Request::Restore(LicenseRef { license }) => {
+                let restored = self.remote()?.restore(&license).await?;
+                Ok(self.when_cached(restored).await)
+            }
+            Request::Assign(AssignRequest { license, to }) => {
+                let assigned = self.remote()?.assign(&license, &to).await?;
+                Ok(self.when_cached(assigned).await)
+            }
+            Request::Unassign(UnassignRequest {
+                license,
+                assignment,
+            }) => {
+                self.remote()?
+                    .unassign(&license, assignment.as_str())
+                    .await?;
+                self.wait_until(|| {
+                    shared
+                        .cache
+                        .get(&license)
+                        .is_none_or(|l| l.assignments.iter().all(|a| a.id != assignment))
+                })
+                .await;
+                Ok(Reply::Done)
+            }
+            Request::Audit(AuditRequest { query }) => {
+                let page = self.remote()?.audit(&query).await?;
+                Ok(Reply::Audit(page))
+            }
+        }
+    }
+
+    fn remote(&self) -> Result<&crate::remote::Remote, Box<Problem>> {
+        let remote = self.shared.remote.as_ref().ok_or_else(|| {
+            Problem::local(
+                kinds::LOGIN_REQUIRED,
+                401,
+                "Login required",
+                "lmd has no credentials for the server; log in first",
+            )
+        })?;
+        if let Some(since) = self.shared.offline_since() {
+            return Err(Box::new(Problem::local(
+                kinds::OFFLINE,
+                503,
+                "Offline",
+                format!(
+                    "the server is unreachable since {}; edits need a connection, browsing works offline",
+                    since.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+            )));
+        }
+        Ok(remote)
+    }
+
+    /// Replies with the server's answer once the change feed has brought it into the cache,
+    /// so that a list right after an edit shows it.
+    async fn when_cached(&self, license: License) -> Reply {
+        let revision = license.revision;
+        self.shared.sync_now.notify_one();
+        let mut applied = self.shared.applied.subscribe();
+        let _ =
+            tokio::time::timeout(EDIT_VISIBLE_WITHIN, applied.wait_for(|c| *c >= revision)).await;
+        Reply::License {
+            license: Box::new(license),
+        }
+    }
+
+    async fn wait_until(&self, done: impl Fn() -> bool) {
+        self.shared.sync_now.notify_one();
+        let mut applied = self.shared.applied.subscribe();
+        let _ = tokio::time::timeout(EDIT_VISIBLE_WITHIN, applied.wait_for(|_| done())).await;
+    }
+}
+
+fn field_problem(field: &str, message: String) -> Box<Problem> {
+    Box::new(Problem {
+        field: Some(field.into()),
+        ..Problem::local(
+            lm_protocol::problem::kinds::VALIDATION,
+            422,
+            "Invalid request",
+            format!("{field}: {message}"),
+        )
+    })
+}
+
+fn not_found(id: &LicenseId) -> Box<Problem> {
+    Box::new(Problem::local(
+        lm_protocol::problem::kinds::NOT_FOUND,
+        404,
+        "Not found",
+        format!("no license {id} in the cache"),
+    ))
+}
+
+enum Line {
+    Text(String),
+    TooLong,
+    End,
+}
+
+/// Reads one line of at most [`MAX_FRAME`] bytes; a longer one is consumed and reported.
+async fn read_line(reader: &mut (impl AsyncBufRead + Unpin)) -> io::Result<Line> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buffer = reader.fill_buf().await?;
+        if buffer.is_empty() {
+            return Ok(if line.is_empty() && !too_long {
+                Line::End
+            } else if too_long {
+                Line::TooLong
+            } else {
+                Line::Text(String::from_utf8_lossy(&line).into_owned())
+            });
+        }
+        let (chunk, found) = match buffer.iter().position(|b| *b == b'\n') {
+            Some(end) => (&buffer[..end], Some(end + 1)),
+            None => (buffer, None),
+        };
+        if !too_long {
+            if line.len() + chunk.len() > MAX_FRAME {
+                too_long = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        let consumed = found.unwrap_or(buffer.len());
+        reader.consume(consumed);
+        if found.is_some() {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Text(String::from_utf8_lossy(&line).into_owned())
+            });
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The sync engine: brings the cache up to the server's head and keeps it there.
+//!
+//! It opens the server's event stream first, then catches up from the cache's cursor, then
+//! waits for an announced revision newer than the cache (or the poll interval, or an edit made
+//! through this daemon) and catches up again. When the server cannot be reached it reports
+//! "offline since …" and retries with capped exponential backoff and jitter; the cache is
+//! served meanwhile. A `410 Gone` (our cursor predates the server's retained history) starts
+//! a full resync whose result replaces the cache in one step.
+
+use crate::remote::{Remote, RemoteError};
+use crate::shared::Shared;
+use chrono::Utc;
+use lm_protocol::socket::{Connection, Event};
+use lm_protocol::{Change, License};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Changes per feed request.
+const PAGE: u32 = 1_000;
+
+pub struct SyncOptions {
+    /// Catch up at least this often even without events.
+    pub poll_interval: Duration,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+pub async fn run(
+    shared: Arc<Shared>,
+    remote: Remote,
+    options: SyncOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(250), options.max_backoff);
+    loop {
+        let (revisions_tx, mut revisions) = mpsc::channel(64);
+        let events = {
+            let remote = remote.clone();
+            tokio::spawn(async move { remote.follow_events(&revisions_tx).await })
+        };
+        let outcome = async {
+            catch_up(&shared, &remote).await?;
+            backoff.reset();
+            loop {
+                tokio::select! {
+                    announced = revisions.recv() => match announced {
+                        Some(revision) if revision > shared.cache.cursor() => {}
+                        Some(revision) => {
+                            shared.set_connection(Connection::Live, Some(revision));
+                            continue;
+                        }
+                        // The stream ended: reconnect (and catch up) at once.
+                        None => return Ok(()),
+                    },
+                    () = tokio::time::sleep(options.poll_interval) => {}
+                    () = shared.sync_now.notified() => {}
+                }
+                catch_up(&shared, &remote).await?;
+            }
+        };
+        let result: Result<(), RemoteError> = tokio::select! {
+            result = outcome => result,
+            _ = shutdown.wait_for(|stop| *stop) => {
+                events.abort();
+                return;
+            }
+        };
+        events.abort();
+        let Err(error) = result else { continue };
+        if error.is_unauthenticated() {
+            tracing::warn!(%error, "the server refused our credentials");
+            shared.set_connection(
+                Connection::LoginRequired {
+                    reason: format!("the server refused the token: {error}"),
+                },
+                None,
+            );
+        } else {
+            let since = shared.offline_since().unwrap_or_else(Utc::now);
+            tracing::warn!(%error, "server unreachable; serving the cache");
+            shared.set_connection(
+                Connection::Offline {
+                    since,
+                    reason: error.to_string(),
+                },
+                None,
+            );
+        }
+        let wait = backoff.next();
+        tracing::debug!(?wait, "retrying");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.sync_now.notified() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Applies feed pages from the cache's cursor until the server has no more.
+async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
+    let start = shared.cache.cursor();
+    loop {
+        let after = shared.cache.cursor();
+        let page = match remote.changes(after, PAGE).await {
+            Ok(page) => page,
+            Err(e) if e.is_feed_expired() => return resync(shared, remote).await,
+            Err(e) => return Err(e),
+        };
+        if !page.changes.is_empty() || page.next != after {
+            let applied = shared
+                .cache
+                .apply(&page.changes, page.next)
+                .map_err(|e| RemoteError::Unreachable(format!("cache write failed: {e}")))?;
+            shared.applied.send_replace(applied.cursor);
+            if !applied.ids.is_empty() {
+                let _ = shared.events.send(Event::Changed {
+                    revision: applied.cursor,
+                    ids: applied.ids,
+                });
+            }
+        }
+        if !page.more {
+            shared
+                .cache
+                .mark_synced(Utc::now())
+                .map_err(|e| RemoteError::Unreachable(format!("cache write failed: {e}")))?;
+            shared.set_connection(Connection::Live, Some(page.head));
+            return Ok(());
+        }
+        shared.set_connection(
+            Connection::Syncing {
+                done: (page.next - start).max(0) as u64,
+                total: (page.head - start).max(0) as u64,
+            },
+            Some(page.head),
+        );
+    }
+}
+
+/// Reads the whole feed from 0 and swaps it in at once, so the old cache stays visible.
+async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
+    tracing::info!(
+        cursor = shared.cache.cursor(),
+        "the server's history no longer reaches our cursor; resyncing"
+    );
+    let mut licenses: Vec<License> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = remote.changes(after, PAGE).await?;
+        for change in page.changes {
+            if let Change::Upsert { license, .. } = change {
+                licenses.push(*license);
+            }
+        }
+        after = page.next;
+        if !page.more {
+            break;
+        }
+        shared.set_connection(
+            Connection::Syncing {
+                done: after.max(0) as u64,
+                total: page.head.max(0) as u64,
+            },
+            Some(page.head),
+        );
+    }
+    let applied = shared
+        .cache
+        .replace(licenses, after)
+        .map_err(|e| RemoteError::Unreachable(format!("cache write failed: {e}")))?;
+    shared.applied.send_replace(applied.cursor);
+    let _ = shared.events.send(Event::Changed {
+        revision: applied.cursor,
+        ids: applied.ids,
+    });
+    Ok(())
+}
+
+/// Capped exponential backoff with full jitter.
+struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff {
+            base,
+            max,
+            attempt: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    fn next(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1 << self.attempt.min(16))
+            .min(self.max);
+        self.attempt += 1;
+        // Half fixed, half random: spreads reconnecting daemons without ever waiting ~0.
+        ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let waits: Vec<_> = (0..12).map(|_| b.next()).collect();
+        assert!(waits[0] >= Duration::from_millis(50) && waits[0] <= Duration::from_millis(100));
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(5)));
+        assert!(waits[11] >= Duration::from_millis(2500));
+        b.reset();
+        assert!(b.next() <= Duration::from_millis(100));
+    }
+}

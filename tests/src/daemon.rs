@@ -1,0 +1,274 @@
+//! A real `lmd` process with its own socket and cache in a temporary directory, and a client
+//! that speaks the socket protocol the way `lm` does.
+
+use lm_protocol::socket::{
+    ClientFrame, Connection, DaemonFrame, Event, Hello, LicenseWindow, ListRequest, NoArgs,
+    PROTOCOL_VERSION, Reply, Request, Status,
+};
+use lm_protocol::{LicenseFilter, Problem};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+pub struct Daemon {
+    pub socket: PathBuf,
+    pub cache_dir: PathBuf,
+    server_url: String,
+    dir: TempDir,
+    child: Option<Child>,
+    launches: u32,
+}
+
+impl Daemon {
+    /// Starts `lmd` against `server_url` with `token`, and waits until its socket answers.
+    pub async fn start(server_url: &str, token: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, token).expect("token file");
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod token");
+        let mut daemon = Daemon {
+            socket: dir.path().join("run").join("lmd.sock"),
+            cache_dir: dir.path().join("cache"),
+            server_url: server_url.to_owned(),
+            dir,
+            child: None,
+            launches: 0,
+        };
+        daemon.launch().await;
+        daemon
+    }
+
+    /// Starts (again) the same daemon: same socket, cache and token.
+    pub async fn launch(&mut self) {
+        self.launches += 1;
+        let child = self
+            .command()
+            .stderr(self.log_file())
+            .spawn()
+            .expect("spawn lmd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if UnixStream::connect(&self.socket).await.is_ok() {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("lmd exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lmd did not open its socket:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The `lmd` command line this daemon runs with (for tests that start a second one).
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(crate::binary("lmd"));
+        command
+            .args(["--server", &self.server_url])
+            .arg("--token-file")
+            .arg(self.dir.path().join("token"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--cache-dir")
+            .arg(&self.cache_dir)
+            .arg("--config")
+            .arg(self.config_file())
+            .env("LM_LOG", "lm_daemon=debug,info")
+            .env_remove("LM_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        command
+    }
+
+    fn config_file(&self) -> PathBuf {
+        let path = self.dir.path().join("lmd.toml");
+        if !path.exists() {
+            // Short retries so the offline tests do not wait long for a reconnect.
+            std::fs::write(&path, "poll_interval = \"30s\"\nmax_backoff = \"500ms\"\n")
+                .expect("config");
+        }
+        path
+    }
+
+    fn log_file(&self) -> File {
+        File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("lmd.log"))
+            .expect("log file")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("lmd.log")).unwrap_or_default()
+    }
+
+    /// A client that has said hello.
+    pub async fn connect(&self) -> SocketClient {
+        let mut client = SocketClient::connect(&self.socket)
+            .await
+            .unwrap_or_else(|e| panic!("connect to lmd: {e}\n{}", self.log()));
+        client
+            .request(Request::Hello(Hello {
+                version: PROTOCOL_VERSION,
+                client: Some("lm-tests".into()),
+            }))
+            .await
+            .expect("hello");
+        client
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM; whether it exited successfully within 10 s.
+    pub fn stop(&mut self) -> bool {
+        self.child.take().is_none_or(crate::terminate)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One connection to a daemon's socket.
+pub struct SocketClient {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_id: u64,
+    /// Events that arrived while waiting for a reply.
+    events: VecDeque<Event>,
+}
+
+impl SocketClient {
+    pub async fn connect(path: &Path) -> std::io::Result<SocketClient> {
+        let (read, writer) = UnixStream::connect(path).await?.into_split();
+        Ok(SocketClient {
+            reader: BufReader::new(read),
+            writer,
+            next_id: 1,
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Sends a raw line (no newline needed) and returns the next reply or error frame.
+    pub async fn send_line(&mut self, line: &str) -> DaemonFrame {
+        self.writer.write_all(line.as_bytes()).await.expect("write");
+        self.writer.write_all(b"\n").await.expect("write");
+        loop {
+            match self.read_frame().await {
+                DaemonFrame::Event { event } => self.events.push_back(event),
+                frame => return frame,
+            }
+        }
+    }
+
+    async fn read_frame(&mut self) -> DaemonFrame {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(30), self.reader.read_line(&mut line))
+            .await
+            .expect("lmd answered within 30 s")
+            .expect("read");
+        assert!(n > 0, "lmd closed the connection");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad frame {line:?}: {e}"))
+    }
+
+    pub async fn request(&mut self, request: Request) -> Result<Reply, Problem> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = ClientFrame { id, request }.encode();
+        match self.send_line(&line).await {
+            DaemonFrame::Reply { id: got, body } => {
+                assert_eq!(got, id, "replies come in request order");
+                Ok(body)
+            }
+            DaemonFrame::Error { id: got, problem } => {
+                assert_eq!(got, Some(id), "errors echo the request id");
+                Err(problem)
+            }
+            DaemonFrame::Event { .. } => unreachable!(),
+        }
+    }
+
+    pub async fn status(&mut self) -> Status {
+        match self.request(Request::Status(NoArgs {})).await {
+            Ok(Reply::Status(status)) => status,
+            other => panic!("status: {other:?}"),
+        }
+    }
+
+    /// Polls the status until `done` holds, for at most `within`.
+    pub async fn wait_for(&mut self, within: Duration, done: impl Fn(&Status) -> bool) -> Status {
+        let deadline = Instant::now() + within;
+        loop {
+            let status = self.status().await;
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status never got there; last: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the daemon follows the server live.
+    pub async fn wait_live(&mut self) -> Status {
+        self.wait_for(Duration::from_secs(60), |s| {
+            s.connection == Connection::Live
+        })
+        .await
+    }
+
+    pub async fn list(&mut self, filter: LicenseFilter, limit: usize) -> LicenseWindow {
+        match self
+            .request(Request::List(ListRequest {
+                filter,
+                limit,
+                ..ListRequest::default()
+            }))
+            .await
+        {
+            Ok(Reply::Licenses(window)) => window,
+            other => panic!("list: {other:?}"),
+        }
+    }
+
+    /// The next pushed event, if one comes within `within`.
+    pub async fn next_event(&mut self, within: Duration) -> Option<Event> {
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        let mut line = String::new();
+        match tokio::time::timeout(within, self.reader.read_line(&mut line)).await {
+            Err(_) | Ok(Ok(0)) | Ok(Err(_)) => None,
+            Ok(Ok(_)) => match serde_json::from_str::<DaemonFrame>(&line) {
+                Ok(DaemonFrame::Event { event }) => Some(event),
+                other => panic!("expected an event, got {other:?}"),
+            },
+        }
+    }
+}

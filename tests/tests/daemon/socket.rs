@@ -1,0 +1,202 @@
+//! The local socket: who may connect, one daemon per socket, bad input, edits passed through.
+
+use crate::{new_license, server_with};
+use lm_protocol::socket::{
+    AssignRequest, CreateRequest, DaemonFrame, Reply, Request, UpdateRequest,
+};
+use lm_protocol::{Assignee, LicenseFilter, LicensePatch};
+use lm_tests::{Daemon, SocketClient};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+#[tokio::test]
+async fn only_its_owner_can_reach_the_socket() {
+    let (server, token) = server_with(0).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(daemon.socket.parent().unwrap()), 0o700);
+    assert_eq!(mode(&daemon.socket), 0o600);
+
+    // Another user on the machine (possible when the tests run as root) cannot connect.
+    if rustix_uid() == 0 {
+        let tries = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "python3",
+                "-c",
+            ])
+            .arg("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])")
+            .arg(&daemon.socket)
+            .output()
+            .expect("run setpriv");
+        assert!(!tries.status.success(), "another user connected");
+        let why = String::from_utf8_lossy(&tries.stderr);
+        assert!(why.contains("Permission denied"), "{why}");
+    }
+}
+
+fn rustix_uid() -> u32 {
+    // The tests crate has no libc binding; the owner of a fresh file is our uid.
+    use std::os::unix::fs::MetadataExt;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    file.as_file().metadata().unwrap().uid()
+}
+
+#[tokio::test]
+async fn a_second_daemon_refuses_and_a_stale_socket_is_replaced() {
+    let (server, token) = server_with(0).await;
+    let mut daemon = Daemon::start(&server.url, &token).await;
+    let second = daemon.command().output().expect("run a second lmd");
+    assert!(!second.status.success(), "a second daemon must not start");
+    let why = String::from_utf8_lossy(&second.stderr);
+    assert!(why.contains("already serving"), "{why}");
+    daemon.connect().await.status().await;
+
+    // A crash leaves the socket file behind; the next start replaces it.
+    daemon.kill();
+    assert!(daemon.socket.exists(), "kill -9 leaves the socket file");
+    daemon.launch().await;
+    daemon.connect().await.wait_live().await;
+}
+
+#[tokio::test]
+async fn bad_messages_get_errors_and_harm_no_one() {
+    let (server, token) = server_with(5).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut bystander = daemon.connect().await;
+    bystander.wait_live().await;
+
+    let mut client = SocketClient::connect(&daemon.socket).await.unwrap();
+    let expect_error = |frame: DaemonFrame| match frame {
+        DaemonFrame::Error { id, problem } => (id, problem),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    let (_, before_hello) = expect_error(client.send_line(r#"{"id":1,"op":"status"}"#).await);
+    assert!(
+        before_hello.detail.contains("hello"),
+        "{}",
+        before_hello.detail
+    );
+    let (_, old) = expect_error(
+        client
+            .send_line(r#"{"id":2,"op":"hello","version":99}"#)
+            .await,
+    );
+    assert!(old.detail.contains("protocol 1"), "{}", old.detail);
+    assert!(matches!(
+        client
+            .send_line(r#"{"id":3,"op":"hello","version":1}"#)
+            .await,
+        DaemonFrame::Reply { id: 3, .. }
+    ));
+
+    let (id, junk) = expect_error(client.send_line("this is not json").await);
+    assert_eq!((id, junk.status), (None, 400));
+    let (id, unknown) = expect_error(client.send_line(r#"{"id":4,"op":"dance"}"#).await);
+    assert_eq!(id, Some(4));
+    assert!(unknown.detail.starts_with("op:"), "{}", unknown.detail);
+    let (_, field) = expect_error(
+        client
+            .send_line(r#"{"id":5,"op":"list","filter":{"cost_min":"ten"}}"#)
+            .await,
+    );
+    assert!(
+        field.detail.starts_with("filter.cost_min:"),
+        "{}",
+        field.detail
+    );
+    let (_, limit) = expect_error(client.send_line(r#"{"id":6,"op":"list","limit":0}"#).await);
+    assert_eq!(limit.field.as_deref(), Some("limit"));
+    let huge = format!(r#"{{"id":7,"op":"list","pad":"{}"}}"#, "x".repeat(2 << 20));
+    let (_, too_big) = expect_error(client.send_line(&huge).await);
+    assert_eq!(too_big.status, 413);
+
+    // The same connection, and everyone else's, still work.
+    assert_eq!(client.status().await.licenses, 5);
+    assert_eq!(bystander.status().await.licenses, 5);
+}
+
+#[tokio::test]
+async fn edits_go_to_the_server_and_are_in_the_cache_when_the_reply_comes() {
+    let (server, token) = server_with(0).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut client = daemon.connect().await;
+    client.wait_live().await;
+
+    let Ok(Reply::License { license }) = client
+        .request(Request::Create(CreateRequest {
+            license: serde_json::from_value(new_license("Rider, tooling team")).unwrap(),
+        }))
+        .await
+    else {
+        panic!("create")
+    };
+    let listed = client.list(LicenseFilter::default(), 10).await;
+    assert_eq!(listed.items, vec![(*license).clone()], "visible at once");
+
+    let patch: LicensePatch =
+        serde_json::from_value(serde_json::json!({"notes": "renew in March"})).unwrap();
+    let update = |version| {
+        Request::Update(UpdateRequest {
+            license: license.id.clone(),
+            version,
+            patch: patch.clone(),
+        })
+    };
+    let Ok(Reply::License { license: updated }) = client.request(update(license.version)).await
+    else {
+        panic!("update")
+    };
+    assert_eq!(updated.notes.as_str(), "renew in March");
+
+    // The version this client saw is stale now: the server's 412 comes back intact.
+    let stale = client.request(update(license.version)).await.unwrap_err();
+    assert_eq!(stale.status, 412);
+    assert_eq!(stale.kind, "urn:lm:problem:stale-version");
+    assert!(
+        stale.request_id.is_some(),
+        "the server's problem, not a rewrite"
+    );
+
+    let Ok(Reply::License { license: assigned }) = client
+        .request(Request::Assign(AssignRequest {
+            license: license.id.clone(),
+            to: Assignee::Employee("erin".parse().unwrap()),
+        }))
+        .await
+    else {
+        panic!("assign")
+    };
+    assert_eq!(assigned.seats_used, 1);
+    let erin = client
+        .list(
+            LicenseFilter {
+                employee: Some("erin".parse().unwrap()),
+                ..LicenseFilter::default()
+            },
+            10,
+        )
+        .await;
+    assert_eq!(erin.total, 1);
+
+    // An employee's daemon may read but not edit.
+    let employee = server.token("eve", "employee", "acme");
+    let eves = Daemon::start(&server.url, &employee).await;
+    let mut eve = eves.connect().await;
+    eve.wait_live().await;
+    let seen = eve.list(LicenseFilter::default(), 10).await;
+    assert_eq!(seen.total, 1);
+    assert!(
+        seen.items[0].key.is_none(),
+        "employees never see product keys"
+    );
+    let forbidden = eve
+        .request(Request::Create(CreateRequest {
+            license: serde_json::from_value(new_license("not allowed")).unwrap(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(forbidden.status, 403);
+}
