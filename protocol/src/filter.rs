@@ -7,6 +7,8 @@
 //!   case-insensitive substring of [`crate::License::search_text`]);
 //! - `cost`, `cost_min`, `cost_max` compare `cost.amount` in minor units, whatever the
 //!   currency, unless `currency` narrows it;
+//! - `assigned` selects by whether a license has assignments at all (`no`, `yes`), or any to
+//!   an employee (`employee`) or to a device (`device`);
 //! - date ranges are inclusive; a license without `expires` never matches an `expires`
 //!   filter; `expiring_within=N` means `today <= expires <= today + N days`;
 //! - when sorting, an absent value (no `seats`: unlimited; no `expires`: never) counts as
@@ -46,12 +48,13 @@ pub struct LicenseFilter {
     pub expires_from: Option<NaiveDate>,
     pub expires_to: Option<NaiveDate>,
     pub expiring_within: Option<u32>,
+    pub assigned: Option<Assigned>,
     /// Lowercased free text.
     pub q: Option<String>,
 }
 
 /// The query parameters of `GET /v1/licenses` that are filters, in documentation order.
-pub const FILTER_PARAMS: [&str; 18] = [
+pub const FILTER_PARAMS: [&str; 19] = [
     "id",
     "kind",
     "product",
@@ -69,6 +72,7 @@ pub const FILTER_PARAMS: [&str; 18] = [
     "expires_from",
     "expires_to",
     "expiring_within",
+    "assigned",
     "q",
 ];
 
@@ -131,6 +135,7 @@ impl LicenseFilter {
                     .expires
                     .is_some_and(|e| e >= today && e <= add_days(today, days))
             })
+            && self.assigned.is_none_or(|a| a.matches(license))
             && self
                 .q
                 .as_ref()
@@ -165,6 +170,7 @@ impl LicenseFilter {
             "expiring_within",
             self.expiring_within.map(|v| v.to_string()),
         );
+        push("assigned", self.assigned.map(|a| a.as_str().to_owned()));
         push("q", self.q.clone());
         out
     }
@@ -225,6 +231,7 @@ impl LicenseFilter {
                 }
                 self.expiring_within = Some(days);
             }
+            "assigned" => self.assigned = Some(value.trim().parse()?),
             "q" => self.q = Some(non_empty_lower(value)?),
             _ => unreachable!("caller checks FILTER_PARAMS"),
         }
@@ -264,6 +271,59 @@ impl LicenseFilter {
             "expires_from",
             "expires_to",
         )
+    }
+}
+
+/// Which assignments a license has, for the `assigned` filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assigned {
+    /// No assignment at all.
+    No,
+    /// At least one assignment.
+    Yes,
+    /// At least one assignment to an employee.
+    Employee,
+    /// At least one assignment to a device.
+    Device,
+}
+
+impl Assigned {
+    pub const ALL: [Assigned; 4] = [
+        Assigned::No,
+        Assigned::Yes,
+        Assigned::Employee,
+        Assigned::Device,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assigned::No => "no",
+            Assigned::Yes => "yes",
+            Assigned::Employee => "employee",
+            Assigned::Device => "device",
+        }
+    }
+
+    pub fn matches(self, license: &License) -> bool {
+        let mut assignees = license.assignments.iter().map(|a| &a.assignee);
+        match self {
+            Assigned::No => license.assignments.is_empty(),
+            Assigned::Yes => !license.assignments.is_empty(),
+            Assigned::Employee => assignees.any(|a| matches!(a, Assignee::Employee(_))),
+            Assigned::Device => assignees.any(|a| matches!(a, Assignee::Device(_))),
+        }
+    }
+}
+
+impl FromStr for Assigned {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        Assigned::ALL
+            .into_iter()
+            .find(|a| a.as_str() == raw)
+            .ok_or_else(|| format!("`{raw}` is not one of no, yes, employee, device"))
     }
 }
 

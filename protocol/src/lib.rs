@@ -20,7 +20,7 @@ pub mod text;
 
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use changes::{Change, ChangePage};
-pub use filter::{Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};
+pub use filter::{Assigned, Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};
 pub use license::{
     Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, Kind, License, LicenseId, LicenseKey,
     LicensePatch, NewLicense, Owner, ProductEid,

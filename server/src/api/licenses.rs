@@ -43,6 +43,7 @@ pub fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
         ("added" = Option<String>, Query), ("added_from" = Option<String>, Query), ("added_to" = Option<String>, Query),
         ("expires" = Option<String>, Query), ("expires_from" = Option<String>, Query), ("expires_to" = Option<String>, Query),
         ("expiring_within" = Option<u32>, Query, description = "days from today"),
+        ("assigned" = Option<String>, Query, description = "no, yes, employee or device"),
         ("q" = Option<String>, Query, description = "case-insensitive text"),
         ("sort" = Option<String>, Query, description = "column, `-` prefix for descending"),
         ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),

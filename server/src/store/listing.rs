@@ -5,7 +5,7 @@ use super::{Result, Store};
 use crate::db::{SqlBuf, Value, like_escape};
 use chrono::NaiveDate;
 use lm_protocol::filter::add_days;
-use lm_protocol::{Cursor, CursorValue, License, ListParams, Page, SortField};
+use lm_protocol::{Assigned, Cursor, CursorValue, License, ListParams, Page, SortField};
 
 impl Store {
     /// One keyset page of `org`'s licenses.
@@ -181,6 +181,19 @@ fn list_query(org: &str, params: &ListParams, today: NaiveDate) -> Result<SqlBuf
             .arg(org)
             .push(" AND a.device = ")
             .arg(device.to_string())
+            .push(")");
+    }
+    if let Some(assigned) = f.assigned {
+        let (negate, which) = match assigned {
+            Assigned::No => ("NOT ", ""),
+            Assigned::Yes => ("", ""),
+            Assigned::Employee => ("", " AND a.employee IS NOT NULL"),
+            Assigned::Device => ("", " AND a.device IS NOT NULL"),
+        };
+        q.push(" AND ")
+            .push(negate)
+            .push("EXISTS (SELECT 1 FROM assignments a WHERE a.license_id = l.id")
+            .push(which)
             .push(")");
     }
     if let Some(text) = &f.q {

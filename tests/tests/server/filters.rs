@@ -113,6 +113,10 @@ async fn every_filter_agrees_with_the_protocol(backend: Backend) {
             dated.expires.unwrap()
         ),
         "employee=alice&kind=per-seat&expiring_within=400".into(),
+        "assigned=no".into(),
+        "assigned=yes".into(),
+        "assigned=employee&vendor=adobe".into(),
+        "assigned=device".into(),
         "vendor=microsoft&currency=EUR&added_from=2025-01-01&q=e3".into(),
     ];
     for query in &queries {
@@ -127,6 +131,14 @@ async fn every_filter_agrees_with_the_protocol(backend: Backend) {
         "the sample data exercises the filters"
     );
     assert!(!ids(&alice, "expiring_within=30").await.is_empty());
+    for assigned in ["no", "employee", "device"] {
+        assert!(
+            !ids(&alice, &format!("assigned={assigned}"))
+                .await
+                .is_empty(),
+            "the sample data has licenses with assigned={assigned}"
+        );
+    }
 }
 
 async fn every_sort_pages_through_everything_in_order(backend: Backend) {
@@ -174,6 +186,7 @@ async fn bad_filters_name_the_parameter(backend: Backend) {
         ("added_from=2026-05-01&added_to=2026-01-01", "added_from"),
         ("cursor=not-a-cursor", "cursor"),
         ("expiring_within=-1", "expiring_within"),
+        ("assigned=maybe", "assigned"),
     ] {
         let reply = alice
             .get(&format!("/v1/licenses?{query}"))
