@@ -248,7 +248,7 @@ impl LicenseFilter {
         self
     }
 
-    fn check_ranges(&self) -> Result<(), FieldError> {
+    pub(crate) fn check_ranges(&self) -> Result<(), FieldError> {
         fn ordered<T: PartialOrd + fmt::Display>(
             from: Option<T>,
             to: Option<T>,

@@ -1,5 +1,6 @@
 //! `lm-protocol` owns every shape that crosses a process boundary in lm: the license
-//! inventory's domain types, the filter and sort language of list views, audit entries and
+//! inventory's domain types, the filter and sort of list views and the query language people
+//! type for them, audit entries and
 //! RFC 9457 problem bodies.
 //!
 //! Values are validated where they are constructed ("parse, don't validate"): a
@@ -15,6 +16,7 @@ pub mod money;
 pub mod page;
 pub mod principal;
 pub mod problem;
+pub mod query;
 pub mod socket;
 pub mod text;
 
@@ -29,3 +31,4 @@ pub use money::{Currency, Money};
 pub use page::Page;
 pub use principal::{Principal, Role};
 pub use problem::{FieldError, Problem};
+pub use query::{Query, QueryError};
