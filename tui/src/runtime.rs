@@ -1,0 +1,225 @@
+//! The TUI's runtime: owns the terminal, turns terminal input, daemon events and a clock
+//! into [`Msg`]s, runs the app's [`Command`]s against the daemon, and draws after each
+//! burst of messages. The terminal is restored on every exit path, panics included.
+
+use crate::app::keys::KeyMap;
+use crate::app::{self, App, Command, Msg};
+use crate::client::{ClientError, DaemonClient, problem_text};
+use crate::view::{self, Theme};
+use chrono::Utc;
+use lm_protocol::Problem;
+use lm_protocol::socket::{LicenseRef, NoArgs, Reply, Request};
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, MouseEventKind};
+use ratatui::crossterm::execute;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Runs the TUI until the user quits.
+pub async fn run(socket: &Path, keymap: KeyMap) -> anyhow::Result<()> {
+    run_with(socket, keymap, None).await
+}
+
+/// Runs the TUI, first showing `welcome` in the status bar.
+pub async fn run_with(
+    socket: &Path,
+    keymap: KeyMap,
+    welcome: Option<String>,
+) -> anyhow::Result<()> {
+    // Connect before touching the terminal, so "lmd is not running" prints plainly.
+    let (client, events) = DaemonClient::connect(socket, "lm").await?;
+    client.subscribe().await?;
+    let status = match client.request(Request::Status(NoArgs {})).await? {
+        Reply::Status(status) => status,
+        other => anyhow::bail!("lmd answered the status request with {other:?}"),
+    };
+
+    let mut terminal = ratatui::try_init()?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, client, events, status, keymap, welcome).await;
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    client: DaemonClient,
+    mut events: mpsc::UnboundedReceiver<lm_protocol::socket::Event>,
+    status: lm_protocol::socket::Status,
+    keymap: KeyMap,
+    welcome: Option<String>,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    spawn_terminal_input(tx.clone());
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if tx.send(Msg::Event(event)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Msg::Disconnected("the daemon closed the connection".into()));
+        });
+    }
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if tx.send(Msg::Tick(Utc::now())).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let lists = spawn_list_worker(client.clone(), tx.clone());
+
+    let size = terminal.size()?;
+    let mut app = App::new(keymap, Utc::now(), (size.width, size.height));
+    let theme = Theme::from_env();
+    let mut commands = app.update(Msg::Status(status));
+    commands.extend(app.start());
+    app.message = welcome.map(|w| (app::Level::Info, w));
+    dispatch(commands, &client, &tx, &lists);
+
+    while !app.quit {
+        let started = std::time::Instant::now();
+        terminal.draw(|frame| view::render(&app, frame, theme))?;
+        tracing::trace!(micros = started.elapsed().as_micros() as u64, "frame");
+        let Some(msg) = rx.recv().await else { break };
+        let commands = app.update(msg);
+        dispatch(commands, &client, &tx, &lists);
+        // Apply everything already waiting before drawing again.
+        while let Ok(msg) = rx.try_recv() {
+            let commands = app.update(msg);
+            dispatch(commands, &client, &tx, &lists);
+            if app.quit {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the terminal on its own thread: crossterm's `read` blocks.
+fn spawn_terminal_input(tx: mpsc::UnboundedSender<Msg>) {
+    std::thread::spawn(move || {
+        loop {
+            let msg = match event::read() {
+                Ok(event::Event::Key(key)) => Msg::Key(key),
+                Ok(event::Event::Mouse(mouse)) => match mouse.kind {
+                    MouseEventKind::ScrollDown => Msg::Scroll(3),
+                    MouseEventKind::ScrollUp => Msg::Scroll(-3),
+                    _ => continue,
+                },
+                Ok(event::Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "terminal input failed");
+                    return;
+                }
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+type ListSlot = watch::Sender<Option<(u64, lm_protocol::socket::ListRequest)>>;
+
+/// Lists run one at a time, and only the newest waiting one runs: typing a filter fast
+/// never queues stale queries.
+fn spawn_list_worker(client: DaemonClient, tx: mpsc::UnboundedSender<Msg>) -> ListSlot {
+    let (slot, mut latest) = watch::channel(None);
+    tokio::spawn(async move {
+        while latest.changed().await.is_ok() {
+            let Some((seq, request)) = latest.borrow_and_update().clone() else {
+                continue;
+            };
+            let result = match client.request(Request::List(request)).await {
+                Ok(Reply::Licenses(window)) => Ok(window),
+                Ok(other) => Err(format!("unexpected answer {other:?}")),
+                Err(e) => Err(e.to_string()),
+            };
+            if tx.send(Msg::Listed { seq, result }).is_err() {
+                return;
+            }
+        }
+    });
+    slot
+}
+
+fn dispatch(
+    commands: Vec<Command>,
+    client: &DaemonClient,
+    tx: &mpsc::UnboundedSender<Msg>,
+    lists: &ListSlot,
+) {
+    for command in commands {
+        let client = client.clone();
+        let tx = tx.clone();
+        match command {
+            Command::List { seq, request } => {
+                lists.send_replace(Some((seq, request)));
+            }
+            Command::Audit(license) => {
+                tokio::spawn(async move {
+                    let result = match client.request(app::audit_request(&license)).await {
+                        Ok(Reply::Audit(page)) => Ok(page.items),
+                        Ok(other) => Err(format!("unexpected answer {other:?}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::AuditLoaded { license, result });
+                });
+            }
+            Command::Fetch(license) => {
+                tokio::spawn(async move {
+                    let result = match client.request(Request::Get(LicenseRef { license })).await {
+                        Ok(Reply::License { license }) => Ok(*license),
+                        Ok(other) => Err(format!("unexpected answer {other:?}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::Fetched(result));
+                });
+            }
+            Command::Edit { edit, request } => {
+                tokio::spawn(async move {
+                    let result = client.request(request).await.map_err(into_problem);
+                    let _ = tx.send(Msg::Edited { edit, result });
+                });
+            }
+            Command::Bulk { summary, requests } => {
+                tokio::spawn(async move {
+                    let mut failures = Vec::new();
+                    for (label, request) in requests {
+                        if let Err(e) = client.request(request).await {
+                            failures.push(format!("{label}: {}", problem_text(&into_problem(e))));
+                        }
+                    }
+                    let _ = tx.send(Msg::BulkDone { summary, failures });
+                });
+            }
+        }
+    }
+}
+
+fn into_problem(e: ClientError) -> Problem {
+    match e {
+        ClientError::Problem(p) => *p,
+        other => Problem::local(
+            lm_protocol::socket::kinds::PROTOCOL,
+            503,
+            "lmd unavailable",
+            other.to_string(),
+        ),
+    }
+}
