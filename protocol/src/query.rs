@@ -329,8 +329,8 @@ fn relative_date(raw: &str, today: NaiveDate) -> Option<NaiveDate> {
 }
 
 /// A major-unit amount (`100`, `99.5`, `1,299.00`) in minor units of a currency with
-/// `digits` decimals.
-fn amount(raw: &str, digits: u32) -> Result<i64, String> {
+/// `digits` decimals: how people type a cost, here and in forms.
+pub fn amount(raw: &str, digits: u32) -> Result<i64, String> {
     let bad = || format!("`{raw}` is not an amount like 100 or 99.50");
     let clean = raw.replace([',', '_'], "");
     let (whole, fraction) = clean.split_once('.').unwrap_or((&clean, ""));

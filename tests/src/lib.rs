@@ -5,10 +5,12 @@ pub mod daemon;
 pub mod http;
 pub mod pg;
 pub mod server;
+pub mod tmux;
 
 pub use daemon::{Daemon, SocketClient};
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use server::{Backend, Server};
+pub use tmux::Tmux;
 
 use std::path::PathBuf;
 
