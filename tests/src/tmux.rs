@@ -18,7 +18,9 @@ impl Tmux {
         width: u16,
         height: u16,
     ) -> Tmux {
-        let server = format!("lm-test-{}-{}", std::process::id(), fastrand_suffix());
+        static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let server = format!("lm-test-{}-{n}", std::process::id());
         let session = "main".to_owned();
         let mut command = format!("exec {}", shell_quote(&program.to_string_lossy()));
         for arg in args {
@@ -103,16 +105,4 @@ impl Drop for Tmux {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-fn fastrand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish() % 1_000_000
 }

@@ -120,14 +120,12 @@ impl LicenseForm {
     }
 
     fn values_of(l: &License) -> Vec<String> {
-        let cost = l.cost.to_string();
-        let major = cost.split(' ').next().unwrap_or_default().to_owned();
         vec![
             l.product.to_string(),
             l.name.to_string(),
             l.kind.to_string(),
             l.vendor.to_string(),
-            major,
+            l.cost.major(),
             l.cost.currency.to_string(),
             l.seats.map(|s| s.to_string()).unwrap_or_default(),
             l.added.to_string(),

@@ -164,6 +164,8 @@ pub struct App {
     pub view: usize,
     pub filter: TextInput,
     pub query_error: Option<QueryError>,
+    /// What the view and the filter line select, parsed once per edit of either.
+    selection: lm_protocol::LicenseFilter,
     pub sort: Sort,
     /// The sort a view or the query asked for; `s`/`S` override it until the view changes.
     sort_overridden: bool,
@@ -196,6 +198,7 @@ impl App {
             view: 0,
             filter: TextInput::default(),
             query_error: None,
+            selection: lm_protocol::LicenseFilter::default(),
             sort: Sort::default(),
             sort_overridden: false,
             window: None,
@@ -282,7 +285,14 @@ impl App {
             Msg::Tick(now) => {
                 let new_day = now.date_naive() != self.today();
                 self.now = now;
-                if new_day { self.refresh() } else { vec![] }
+                // Relative dates (`expires<30d`, `today`) mean other days now.
+                match self.parse_query() {
+                    Ok(query) if new_day => {
+                        self.selection = query.filter;
+                        self.refresh()
+                    }
+                    _ => vec![],
+                }
             }
             Msg::Status(status) => self.on_status(status),
             Msg::Event(Event::Sync(status)) => self.on_status(status),
@@ -459,7 +469,22 @@ impl App {
             }
             Mode::Form(form) => self.on_form_key(form, key),
             Mode::Confirm(confirm) => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => vec![confirm.command],
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    // A bulk removal becomes undoable once the user confirmed it.
+                    if let Command::Bulk { requests, .. } = &confirm.command {
+                        let removed: Vec<LicenseId> = requests
+                            .iter()
+                            .filter_map(|(_, r)| match r {
+                                Request::Remove(r) => Some(r.license.clone()),
+                                _ => None,
+                            })
+                            .collect();
+                        if !removed.is_empty() {
+                            self.last_removed = removed;
+                        }
+                    }
+                    vec![confirm.command]
+                }
                 KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => vec![],
                 _ => {
                     self.mode = Mode::Confirm(confirm);
@@ -595,7 +620,7 @@ impl App {
                     [one] => format!("“{}”", one.name),
                     many => format!("{} licenses", many.len()),
                 };
-                let requests: Vec<(String, Request)> = targets
+                let mut requests: Vec<(String, Request)> = targets
                     .iter()
                     .map(|l| {
                         (
@@ -614,14 +639,9 @@ impl App {
                 let command = if requests.len() == 1 {
                     Command::Edit {
                         edit,
-                        request: requests
-                            .into_iter()
-                            .next()
-                            .map(|(_, r)| r)
-                            .unwrap_or_else(|| unreachable!("one request")),
+                        request: requests.remove(0).1,
                     }
                 } else {
-                    self.last_removed = targets.iter().map(|l| l.id.clone()).collect();
                     Command::Bulk {
                         summary: format!("removed {name}"),
                         requests,
@@ -874,11 +894,10 @@ impl App {
 
     /// Parses the view and the filter line; on success lists from the top.
     fn apply_query(&mut self) -> Vec<Command> {
-        let base = self.view_query();
-        let text = format!("{base} {}", self.filter.text);
-        match Query::parse(&text, self.today()) {
+        match self.parse_query() {
             Ok(query) => {
                 self.query_error = None;
+                self.selection = query.filter;
                 if !self.sort_overridden {
                     self.sort = query.sort.unwrap_or(Sort {
                         field: SortField::Name,
@@ -889,21 +908,23 @@ impl App {
                 }
                 self.reload_from_top()
             }
-            Err(mut e) => {
-                // Point into the filter line, which is what the user typed.
-                let skip = base.len() + 1;
-                e.span = e.span.start.saturating_sub(skip)..e.span.end.saturating_sub(skip);
+            Err(e) => {
                 self.query_error = Some(e);
                 vec![]
             }
         }
     }
 
-    fn current_filter(&self) -> lm_protocol::LicenseFilter {
-        let text = format!("{} {}", self.view_query(), self.filter.text);
-        Query::parse(&text, self.today())
-            .map(|q| q.filter)
-            .unwrap_or_default()
+    /// The view's query and the filter line together; an error points into the filter line,
+    /// which is what the user typed.
+    fn parse_query(&self) -> Result<Query, QueryError> {
+        let base = self.view_query();
+        let text = format!("{base} {}", self.filter.text);
+        Query::parse(&text, self.today()).map_err(|mut e| {
+            let skip = base.len() + 1;
+            e.span = e.span.start.saturating_sub(skip)..e.span.end.saturating_sub(skip);
+            e
+        })
     }
 
     /// Lists from the first row. The old rows stay on screen until the answer replaces them
@@ -928,7 +949,7 @@ impl App {
         vec![Command::List {
             seq: self.seq,
             request: ListRequest {
-                filter: self.current_filter(),
+                filter: self.selection.clone(),
                 sort: self.sort,
                 offset,
                 limit: limit.max(1),

@@ -324,3 +324,14 @@ fn a_change_event_refreshes_the_window() {
     }));
     assert!(matches!(commands.as_slice(), [Command::List { .. }]));
 }
+
+#[test]
+fn a_cancelled_bulk_removal_leaves_nothing_to_undo() {
+    let mut app = app_with(Role::Manager, three());
+    app.update(key(KeyCode::Char(' ')));
+    app.update(key(KeyCode::Char(' ')));
+    app.update(key(KeyCode::Char('d')));
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    assert!(app.update(key(KeyCode::Char('u'))).is_empty());
+    assert_eq!(app.message.unwrap().1, "nothing to restore");
+}
