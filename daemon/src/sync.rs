@@ -111,20 +111,11 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             let applied = shared
                 .cache
                 .apply(&page.changes, page.next)
-                .map_err(|e| RemoteError::Unreachable(format!("cache write failed: {e}")))?;
-            shared.applied.send_replace(applied.cursor);
-            if !applied.ids.is_empty() {
-                let _ = shared.events.send(Event::Changed {
-                    revision: applied.cursor,
-                    ids: applied.ids,
-                });
-            }
+                .map_err(cache_failed)?;
+            announce(shared, applied);
         }
         if !page.more {
-            shared
-                .cache
-                .mark_synced(Utc::now())
-                .map_err(|e| RemoteError::Unreachable(format!("cache write failed: {e}")))?;
+            shared.cache.mark_synced(Utc::now()).map_err(cache_failed)?;
             shared.set_connection(Connection::Live, Some(page.head));
             return Ok(());
         }
@@ -168,13 +159,26 @@ async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     let applied = shared
         .cache
         .replace(licenses, after)
-        .map_err(|e| RemoteError::Unreachable(format!("cache write failed: {e}")))?;
-    shared.applied.send_replace(applied.cursor);
-    let _ = shared.events.send(Event::Changed {
-        revision: applied.cursor,
-        ids: applied.ids,
-    });
+        .map_err(cache_failed)?;
+    announce(shared, applied);
     Ok(())
+}
+
+/// Tells waiting edits and subscribed clients what reached the cache.
+fn announce(shared: &Shared, applied: crate::cache::Applied) {
+    shared.applied.send_replace(applied.cursor);
+    if !applied.ids.is_empty() {
+        let _ = shared.events.send(Event::Changed {
+            revision: applied.cursor,
+            ids: applied.ids,
+        });
+    }
+}
+
+/// A cache that cannot be written stops this round of syncing like a lost server does:
+/// the daemon keeps serving what it has and retries with backoff.
+fn cache_failed(e: crate::cache::CacheError) -> RemoteError {
+    RemoteError::Unreachable(format!("cache write failed: {e}"))
 }
 
 /// Capped exponential backoff with full jitter.

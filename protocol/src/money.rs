@@ -116,22 +116,28 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The amount in major units as people write it: `599.00` for 59900 EUR, `1200` for
+    /// 1200 JPY.
+    pub fn major(&self) -> String {
+        let digits = self.currency.minor_digits();
+        if digits == 0 {
+            return self.amount.to_string();
+        }
+        let scale = 10_i64.pow(digits);
+        format!(
+            "{}.{:0width$}",
+            self.amount / scale,
+            self.amount % scale,
+            width = digits as usize
+        )
+    }
+}
+
 impl fmt::Display for Money {
     /// `599.00 EUR`, `1200 JPY`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.currency.minor_digits();
-        if digits == 0 {
-            return write!(f, "{} {}", self.amount, self.currency);
-        }
-        let scale = 10_i64.pow(digits);
-        write!(
-            f,
-            "{}.{:0width$} {}",
-            self.amount / scale,
-            self.amount % scale,
-            self.currency,
-            width = digits as usize
-        )
+        write!(f, "{} {}", self.major(), self.currency)
     }
 }
 

@@ -383,8 +383,6 @@ fn csv_field(value: &str) -> String {
 pub fn print_csv(licenses: &[License], out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "{CSV_HEADER}")?;
     for l in licenses {
-        let cost = l.cost.to_string();
-        let major = cost.split(' ').next().unwrap_or_default();
         let assignees: Vec<String> = l
             .assignments
             .iter()
@@ -396,7 +394,7 @@ pub fn print_csv(licenses: &[License], out: &mut impl Write) -> std::io::Result<
             l.name.to_string(),
             l.kind.to_string(),
             l.vendor.to_string(),
-            major.to_owned(),
+            l.cost.major(),
             l.cost.currency.to_string(),
             l.seats.map(|s| s.to_string()).unwrap_or_default(),
             l.seats_used.to_string(),

@@ -560,24 +560,19 @@ fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let mut line = input_line("/ ", &app.filter, typing, theme);
     if let Some(e) = &app.query_error {
         // Underline the offending token and say what is wrong after the text.
-        let chars_before = app.filter.text[..e.span.start.min(app.filter.text.len())]
-            .chars()
-            .count();
+        let text = app.filter.text.as_str();
+        let start = e.span.start.min(text.len());
+        let end = e.span.end.clamp(start, text.len());
+        let cursor_after_error = typing && app.filter.cursor >= text[..start].chars().count();
         line = Line::from(vec![
             Span::styled("/ ", theme.accent()),
-            Span::raw(app.filter.text[..e.span.start.min(app.filter.text.len())].to_owned()),
+            Span::raw(&text[..start]),
             Span::styled(
-                app.filter.text[e.span.start.min(app.filter.text.len())
-                    ..e.span.end.min(app.filter.text.len())]
-                    .to_owned(),
+                &text[start..end],
                 theme.error().add_modifier(Modifier::UNDERLINED),
             ),
-            Span::raw(app.filter.text[e.span.end.min(app.filter.text.len())..].to_owned()),
-            Span::raw(if typing && app.filter.cursor >= chars_before {
-                " "
-            } else {
-                ""
-            }),
+            Span::raw(&text[end..]),
+            Span::raw(if cursor_after_error { " " } else { "" }),
             Span::styled(format!("  ✗ {}", e.message), theme.error()),
         ]);
     }
