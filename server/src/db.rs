@@ -80,6 +80,49 @@ impl From<Option<DateTime<Utc>>> for Value {
     }
 }
 
+/// The type of a column, for reading rows whose shape is only known at run time (backups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Int,
+    Text,
+    Bool,
+    Date,
+    Time,
+}
+
+impl Value {
+    /// `NULL` of type `ty`.
+    pub fn null(ty: Type) -> Value {
+        match ty {
+            Type::Int => Value::Int(None),
+            Type::Text => Value::Text(None),
+            Type::Bool => Value::Bool(false),
+            Type::Date => Value::Date(None),
+            Type::Time => Value::Time(None),
+        }
+    }
+}
+
+/// Reads column `i` of `row` as a [`Value`] of type `ty`.
+fn decode<'r, R>(row: &'r R, i: usize, ty: Type) -> Result<Value, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<NaiveDate>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(match ty {
+        Type::Int => Value::Int(row.try_get(i)?),
+        Type::Text => Value::Text(row.try_get(i)?),
+        Type::Bool => Value::Bool(row.try_get(i)?),
+        Type::Date => Value::Date(row.try_get(i)?),
+        Type::Time => Value::Time(row.try_get(i)?),
+    })
+}
+
 /// `args![a, b, c]` builds a `Vec<Value>`.
 macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$($crate::db::Value::from($v)),*] };
@@ -199,6 +242,18 @@ impl Db {
         Ok(match self {
             Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
             Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// A read-only transaction that sees one consistent snapshot of the whole database while
+    /// writers carry on: SQLite's WAL read transaction, PostgreSQL's `REPEATABLE READ`.
+    pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
         })
     }
 
@@ -358,6 +413,30 @@ impl Exec<'_> {
         match self {
             Exec::Sqlite(c) => bound!(sql, args, sqlx::query_as).fetch_optional(c).await,
             Exec::Postgres(c) => bound!(sql, args, sqlx::query_as).fetch_optional(c).await,
+        }
+    }
+
+    /// Every row of a query whose columns have the types `types`, as [`Value`]s.
+    pub async fn fetch_values(
+        self,
+        sql: impl Into<String>,
+        args: Vec<Value>,
+        types: &[Type],
+    ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
+        let sql = sql.into();
+        match self {
+            Exec::Sqlite(c) => bound!(sql, args, sqlx::query)
+                .fetch_all(c)
+                .await?
+                .iter()
+                .map(|row| (0..types.len()).map(|i| decode(row, i, types[i])).collect())
+                .collect(),
+            Exec::Postgres(c) => bound!(sql, args, sqlx::query)
+                .fetch_all(c)
+                .await?
+                .iter()
+                .map(|row| (0..types.len()).map(|i| decode(row, i, types[i])).collect())
+                .collect(),
         }
     }
 

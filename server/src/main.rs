@@ -10,6 +10,7 @@ use lm_server::db::{Db, PoolConfig};
 use lm_server::store::{ChangeContext, Store};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -65,6 +66,21 @@ enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         older_than: Duration,
     },
+    /// Write a consistent backup of the whole database while the server keeps serving.
+    Backup {
+        /// The file to write (owner-only; it holds product keys and signing keys).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the database's contents with a backup, after verifying all of it.
+    Restore {
+        /// The backup file, made by `lm-server backup` or `serve --backup-every`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Only verify the file and say what it holds; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Fill an organization with realistic sample licenses (for demos and benchmarks).
     Seed {
         /// How many licenses to add.
@@ -101,6 +117,15 @@ struct ServeArgs {
     /// Database connections per server process.
     #[arg(long, env = "LM_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
+    /// Make a backup this often, e.g. 6h or 1day (off unless given).
+    #[arg(long, env = "LM_BACKUP_EVERY", value_parser = humantime::parse_duration, requires = "backup_dir")]
+    backup_every: Option<Duration>,
+    /// Where scheduled backups go, as lm-YYYYMMDDTHHMMSSZ.lmbackup.
+    #[arg(long, env = "LM_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// How many scheduled backups to keep; older ones are removed.
+    #[arg(long, env = "LM_BACKUP_KEEP", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..))]
+    backup_keep: u32,
 }
 
 #[derive(Subcommand)]
@@ -221,6 +246,30 @@ async fn main() -> Result<()> {
             eprintln!("purged {purged} licenses removed before {before}");
             Ok(())
         }
+        Command::Backup { to } => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let summary = lm_server::backup::backup_to(store.db(), &to).await?;
+            eprintln!("backed up to {}: {summary}", to.display());
+            Ok(())
+        }
+        Command::Restore { from, check } => {
+            if check {
+                let summary = lm_server::backup::verify(&from)?;
+                eprintln!("{} is a complete backup, {summary}", from.display());
+                return Ok(());
+            }
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let actor = format!(
+                "{} (lm-server restore)",
+                std::env::var("USER").unwrap_or_else(|_| "operator".into())
+            );
+            let summary = lm_server::backup::restore(&store, &from, &actor).await?;
+            eprintln!(
+                "restored {}, {summary}; every daemon will resync",
+                from.display()
+            );
+            Ok(())
+        }
         Command::Seed {
             licenses,
             org,
@@ -286,6 +335,17 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         limits,
     );
     tokio::spawn(housekeeping(store.clone(), args.tombstone_retention));
+    if let (Some(every), Some(dir)) = (args.backup_every, args.backup_dir) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
+        tracing::info!(every = %humantime::format_duration(every), dir = %dir.display(), keep = args.backup_keep, "scheduled backups");
+        tokio::spawn(lm_server::backup::every(
+            store.db().clone(),
+            every,
+            dir,
+            args.backup_keep as usize,
+        ));
+    }
     let relay = store.clone();
     tokio::spawn(async move { relay.relay_notifications().await });
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -82,25 +82,40 @@ impl Store {
         &self.events
     }
 
-    /// Commits a write transaction that brought `org` to `revision`, and announces it: on
-    /// PostgreSQL with `NOTIFY` (delivered at commit to every replica, this one included),
-    /// on SQLite directly on this process's bus.
-    async fn commit_change(&self, mut tx: Tx, org: &str, revision: i64) -> Result<()> {
-        let announced = crate::events::Revision {
-            org: org.into(),
-            revision,
-        };
+    /// Commits a write transaction that brought `org` to `revision`, and announces it.
+    async fn commit_change(&self, tx: Tx, org: &str, revision: i64) -> Result<()> {
+        self.commit_announcing(tx, &[(org.to_owned(), revision)])
+            .await?;
+        Ok(())
+    }
+
+    /// Commits a write transaction that brought each organization to its revision, and
+    /// announces them: on PostgreSQL with `NOTIFY` (delivered at commit to every replica, this
+    /// one included), on SQLite directly on this process's bus.
+    pub(crate) async fn commit_announcing(
+        &self,
+        mut tx: Tx,
+        heads: &[(String, i64)],
+    ) -> Result<(), sqlx::Error> {
         if tx.dialect() == Dialect::Postgres {
-            tx.exec()
-                .execute(
-                    "SELECT pg_notify($1, $2)",
-                    args![crate::events::CHANNEL, announced.payload()],
-                )
-                .await?;
+            for (org, revision) in heads {
+                let announced = crate::events::Revision {
+                    org: org.as_str().into(),
+                    revision: *revision,
+                };
+                tx.exec()
+                    .execute(
+                        "SELECT pg_notify($1, $2)",
+                        args![crate::events::CHANNEL, announced.payload()],
+                    )
+                    .await?;
+            }
         }
         tx.commit().await?;
         if self.dialect() == Dialect::Sqlite {
-            self.events.publish(org, revision);
+            for (org, revision) in heads {
+                self.events.publish(org, *revision);
+            }
         }
         Ok(())
     }

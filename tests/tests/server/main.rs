@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod backups;
 mod changes;
 mod events;
 mod filters;
