@@ -17,6 +17,7 @@ use sqlx::{
     SqlitePool, Transaction,
 };
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A typed query argument. `None` binds SQL `NULL` of that type.
@@ -150,6 +151,9 @@ impl Dialect {
     }
 }
 
+/// Connections acquired by this process (reads, writes and snapshots), for `/metrics`.
+pub static ACQUIRED: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Clone)]
 pub enum Db {
     Sqlite { read: SqlitePool, write: SqlitePool },
@@ -239,6 +243,7 @@ impl Db {
 
     /// A pooled connection for reads.
     pub async fn read(&self) -> Result<Conn, sqlx::Error> {
+        ACQUIRED.fetch_add(1, Ordering::Relaxed);
         Ok(match self {
             Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
             Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
@@ -248,6 +253,7 @@ impl Db {
     /// A read-only transaction that sees one consistent snapshot of the whole database while
     /// writers carry on: SQLite's WAL read transaction, PostgreSQL's `REPEATABLE READ`.
     pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
+        ACQUIRED.fetch_add(1, Ordering::Relaxed);
         Ok(match self {
             Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(
@@ -259,17 +265,21 @@ impl Db {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        ACQUIRED.fetch_add(1, Ordering::Relaxed);
         Ok(match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 
-    /// (in use, idle) connections of the pool that serves reads.
-    pub fn pool_usage(&self) -> (u32, usize) {
+    /// (pool, open connections, idle connections) of each pool.
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, usize)> {
         match self {
-            Db::Sqlite { read, .. } => (read.size(), read.num_idle()),
-            Db::Postgres(pool) => (pool.size(), pool.num_idle()),
+            Db::Sqlite { read, write } => vec![
+                ("read", read.size(), read.num_idle()),
+                ("write", write.size(), write.num_idle()),
+            ],
+            Db::Postgres(pool) => vec![("main", pool.size(), pool.num_idle())],
         }
     }
 

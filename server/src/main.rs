@@ -331,6 +331,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             store: store.clone(),
             tokens,
             shutdown,
+            metrics: Default::default(),
         },
         limits,
     );

@@ -182,9 +182,42 @@ pub fn problem_response(problem: Problem) -> Response {
     response
 }
 
+impl ApiError {
+    /// Why the request was turned away before doing its work, for `/metrics`; `None` for
+    /// outcomes of work done (not found, conflicts, failures).
+    fn rejection(&self) -> Option<&'static str> {
+        Some(match self {
+            ApiError::Validation(_) => "invalid_field",
+            ApiError::Unauthenticated(e) => match e {
+                AuthError::Missing => "token_missing",
+                AuthError::Malformed => "token_malformed",
+                AuthError::Algorithm => "token_algorithm",
+                AuthError::UnknownKey => "token_unknown_kid",
+                AuthError::Signature => "token_signature",
+                AuthError::Expired => "token_expired",
+                AuthError::NotYetValid => "token_not_yet_valid",
+                AuthError::WrongIssuerOrAudience => "token_issuer_or_audience",
+                AuthError::Claims => "token_claims",
+            },
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::PreconditionRequired => "precondition_required",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge => "body_too_large",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Timeout => "timeout",
+            _ => return None,
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = problem_response(self.problem());
+        if let Some(reason) = self.rejection() {
+            response
+                .extensions_mut()
+                .insert(super::metrics::Rejection(reason));
+        }
         match self {
             ApiError::Unauthenticated(_) => {
                 response.headers_mut().insert(

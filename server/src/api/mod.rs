@@ -1,5 +1,5 @@
 //! The HTTP surface: routes, and the layers every request passes through, outermost first:
-//! request context → rate limit → deadline → body limit → handler (which authenticates
+//! request context → metrics → rate limit → deadline → body limit → handler (which authenticates
 //! before it reads the body or touches the database).
 
 mod audit;
@@ -10,6 +10,7 @@ mod events;
 mod health;
 mod licenses;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 
 use crate::auth::TokenService;
@@ -27,6 +28,7 @@ pub struct AppState {
     pub tokens: TokenService,
     /// Becomes `true` when the server shuts down; long-lived responses (event streams) end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub metrics: metrics::Metrics,
 }
 
 /// Limits applied to every request.
@@ -57,6 +59,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/licenses", get(licenses::list).post(licenses::create))
         .route(
             "/v1/licenses/{id}",
@@ -80,6 +83,10 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             limits::deadline,
         ))
         .layer(middleware::from_fn_with_state(limiter, limits::rate_limit))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::count,
+        ))
         .layer(middleware::from_fn(context::request_context))
         .with_state(state)
 }

@@ -9,4 +9,4 @@ mod keys;
 mod tokens;
 
 pub use keys::{KeyRing, SigningKey};
-pub use tokens::{AuthError, Claims, TokenService};
+pub use tokens::{AuthError, Claims, SIGNATURES_VERIFIED, TokenService};

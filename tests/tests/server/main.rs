@@ -8,6 +8,7 @@ mod backups;
 mod changes;
 mod events;
 mod filters;
+mod flood;
 mod licenses;
 mod operations;
 mod tenancy;
