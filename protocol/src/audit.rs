@@ -17,16 +17,19 @@ pub enum AuditAction {
     Restore,
     Assign,
     Unassign,
+    /// A CSV import, audited as one batch.
+    Import,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 7] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Delete,
         AuditAction::Restore,
         AuditAction::Assign,
         AuditAction::Unassign,
+        AuditAction::Import,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl AuditAction {
             AuditAction::Restore => "restore",
             AuditAction::Assign => "assign",
             AuditAction::Unassign => "unassign",
+            AuditAction::Import => "import",
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod csv;
 pub mod filter;
 pub mod license;
 pub mod money;

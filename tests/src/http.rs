@@ -63,6 +63,21 @@ impl Reply {
     }
 }
 
+impl Reply {
+    async fn read(res: reqwest::Response) -> Reply {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+}
+
 impl Client {
     pub fn new(base: &str, token: Option<String>) -> Client {
         Client {
@@ -100,17 +115,20 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
+        Reply::read(req.send().await.expect("request")).await
+    }
+
+    /// POSTs raw bytes with a content type (CSV imports).
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
         }
+        Reply::read(req.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -368,45 +368,15 @@ pub fn print_table(
     Ok(())
 }
 
-/// The CSV columns of `lm ls --csv` and `lm export`.
-pub const CSV_HEADER: &str =
-    "id,product,name,kind,vendor,cost,currency,seats,seats_used,added,expires,assignees,notes";
-
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
+/// Writes licenses as CSV in the server's import/export format (`lm_protocol::csv`), so that
+/// what `lm ls --csv` or `lm export` writes imports back unchanged.
 pub fn print_csv(licenses: &[License], out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(out, "{CSV_HEADER}")?;
+    let mut csv = ::csv::Writer::from_writer(out);
+    lm_protocol::csv::write_header(&mut csv)?;
     for l in licenses {
-        let assignees: Vec<String> = l
-            .assignments
-            .iter()
-            .map(|a| format::assignee(&a.assignee))
-            .collect();
-        let fields = [
-            l.id.to_string(),
-            l.product.to_string(),
-            l.name.to_string(),
-            l.kind.to_string(),
-            l.vendor.to_string(),
-            l.cost.major(),
-            l.cost.currency.to_string(),
-            l.seats.map(|s| s.to_string()).unwrap_or_default(),
-            l.seats_used.to_string(),
-            l.added.to_string(),
-            l.expires.map(|d| d.to_string()).unwrap_or_default(),
-            assignees.join(" "),
-            l.notes.to_string(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        writeln!(out, "{}", line.join(","))?;
+        lm_protocol::csv::write_license(&mut csv, l)?;
     }
-    Ok(())
+    csv.flush()
 }
 
 /// Finds a license by its full id or any unique part of it.

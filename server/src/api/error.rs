@@ -16,12 +16,20 @@ pub enum ApiError {
     NotFound,
     Gone(String),
     Conflict(String),
-    NoFreeSeat { seats: u32, used: u32 },
-    StaleVersion { current: i64 },
+    NoFreeSeat {
+        seats: u32,
+        used: u32,
+    },
+    StaleVersion {
+        current: i64,
+    },
     PreconditionRequired,
-    UnsupportedMediaType,
+    /// The body is not of the media type the route takes (named here).
+    UnsupportedMediaType(&'static str),
     PayloadTooLarge,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Timeout,
     Unavailable(String),
     Internal,
@@ -80,11 +88,11 @@ impl ApiError {
                 "send If-Match: \"<version>\" with the version you are changing".into(),
                 Some("If-Match".into()),
             ),
-            ApiError::UnsupportedMediaType => (
+            ApiError::UnsupportedMediaType(expected) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 kinds::VALIDATION,
                 "Unsupported media type",
-                "send the body as Content-Type: application/json".into(),
+                format!("send the body as Content-Type: {expected}"),
                 Some("Content-Type".into()),
             ),
             ApiError::PayloadTooLarge => (
@@ -201,7 +209,7 @@ impl ApiError {
             },
             ApiError::Forbidden(_) => "forbidden",
             ApiError::PreconditionRequired => "precondition_required",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge => "body_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Timeout => "timeout",

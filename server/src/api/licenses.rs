@@ -11,7 +11,7 @@ use chrono::Utc;
 use lm_protocol::{Assignee, License, LicenseId, LicensePatch, ListParams, NewLicense, Page, Role};
 
 /// Employees never see product keys.
-fn visible(mut license: License, role: Role) -> License {
+pub(super) fn visible(mut license: License, role: Role) -> License {
     if !role.is_manager() {
         license.key = None;
     }

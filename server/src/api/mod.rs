@@ -12,6 +12,7 @@ mod licenses;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+mod spreadsheets;
 
 use crate::auth::TokenService;
 use crate::store::Store;
@@ -66,6 +67,11 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             get(licenses::get)
                 .patch(licenses::update)
                 .delete(licenses::remove),
+        )
+        .route("/v1/licenses/export.csv", get(spreadsheets::export))
+        .route(
+            "/v1/licenses/import",
+            post(spreadsheets::import).layer(DefaultBodyLimit::max(spreadsheets::MAX_IMPORT_BYTES)),
         )
         .route("/v1/licenses/{id}/restore", post(licenses::restore))
         .route("/v1/licenses/{id}/assignments", post(licenses::assign))

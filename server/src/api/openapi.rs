@@ -49,6 +49,7 @@ impl Modify for BearerAuth {
         super::audit::list,
         super::changes::list,
         super::events::stream,
+        super::spreadsheets::export, super::spreadsheets::import,
     ),
     modifiers(&BearerAuth),
 )]

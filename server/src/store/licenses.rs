@@ -178,7 +178,7 @@ pub(super) async fn write_audit(
 }
 
 /// The column values derived from a license's fields, in the order of [`FIELD_COLUMNS`].
-fn field_values(f: &LicenseFields, search: String) -> Vec<Value> {
+pub(super) fn field_values(f: &LicenseFields, search: String) -> Vec<Value> {
     let (owner_level, owner_eids) = match &f.owner {
         Some(o) => (
             Some(o.level.to_string()),
@@ -208,7 +208,7 @@ fn field_values(f: &LicenseFields, search: String) -> Vec<Value> {
     ]
 }
 
-const FIELD_COLUMNS: [&str; 18] = [
+pub(super) const FIELD_COLUMNS: [&str; 18] = [
     "product",
     "name",
     "name_key",
@@ -230,7 +230,7 @@ const FIELD_COLUMNS: [&str; 18] = [
 ];
 
 /// A new assignment, not yet stored.
-fn new_assignment(assignee: Assignee) -> Result<Assignment> {
+pub(super) fn new_assignment(assignee: Assignee) -> Result<Assignment> {
     let id: AssignmentId = uuid::Uuid::now_v7()
         .to_string()
         .parse()
@@ -242,12 +242,12 @@ fn new_assignment(assignee: Assignee) -> Result<Assignment> {
     })
 }
 
-fn assignments_json(assignments: &[Assignment]) -> String {
+pub(super) fn assignments_json(assignments: &[Assignment]) -> String {
     serde_json::to_string(assignments).unwrap_or_else(|_| "[]".into())
 }
 
 /// Stores an assignment's row; the caller writes the license's JSON copy of its assignments.
-async fn insert_assignment(
+pub(super) async fn insert_assignment(
     tx: &mut Tx,
     org: &str,
     license_id: &str,
@@ -569,7 +569,7 @@ impl Store {
     }
 }
 
-async fn insert_license(
+pub(super) async fn insert_license(
     tx: &mut Tx,
     org: &str,
     id: &str,

@@ -5,6 +5,7 @@
 
 mod audit;
 mod changes;
+mod import;
 mod keys;
 mod licenses;
 mod listing;

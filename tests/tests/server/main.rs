@@ -11,6 +11,7 @@ mod filters;
 mod flood;
 mod licenses;
 mod operations;
+mod spreadsheets;
 mod tenancy;
 
 use serde_json::{Value, json};

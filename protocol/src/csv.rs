@@ -1,0 +1,610 @@
+//! The CSV form of the inventory, for spreadsheets and moving in from other tools: what
+//! `GET /v1/licenses/export.csv` writes and `POST /v1/licenses/import` reads.
+//!
+//! Columns are named as the license's JSON fields, with `cost` split into `cost_amount` (in
+//! major units, `599.00`) and `cost_currency`, the owner into `owner_level` and `owner_eids`,
+//! and the assignments into `employees` and `devices`; lists are `;`-separated. An import
+//! may hold any subset of the columns in any order: a column that is absent leaves that field
+//! of an existing license as it is; a present but empty cell clears it (no expiry, unlimited
+//! seats, no key, no assignments). `seats_used` is accepted and ignored, so an export
+//! re-imports unchanged. Any other column is refused.
+//!
+//! Parsing is all-or-nothing: every problem of every row is reported, as (row, field,
+//! problem) with row 1 being the header, before anything is written.
+
+use crate::license::{
+    DeviceId, EmployeeId, HierarchyName, Kind, License, LicenseId, LicenseKey, LicenseName, Notes,
+    Owner, ProductEid, Vendor,
+};
+use crate::money::{Currency, Money};
+use crate::problem::FieldError;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// Every column, in the order an export writes them.
+pub const COLUMNS: [&str; 17] = [
+    "id",
+    "product",
+    "name",
+    "kind",
+    "vendor",
+    "cost_amount",
+    "cost_currency",
+    "seats",
+    "seats_used",
+    "added",
+    "expires",
+    "owner_level",
+    "owner_eids",
+    "key",
+    "notes",
+    "employees",
+    "devices",
+];
+
+/// Columns a row must fill to create a license (an update may leave them out).
+pub const REQUIRED_TO_CREATE: [&str; 6] = [
+    "product",
+    "name",
+    "kind",
+    "vendor",
+    "cost_amount",
+    "cost_currency",
+];
+
+/// Most problems one import reports; a file this broken is the wrong file.
+const MAX_PROBLEMS: usize = 1_000;
+
+/// One problem of an import: the row (the header is row 1), the column, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RowProblem {
+    pub row: usize,
+    pub field: String,
+    pub problem: String,
+}
+
+/// What an import did, or (with `dry_run`, or when it has problems) would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// Data rows read.
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Per row: what happens to it. Empty when there are problems.
+    #[serde(default)]
+    pub outcomes: Vec<RowOutcome>,
+    /// Everything wrong with the file; when not empty, nothing was written.
+    #[serde(default)]
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RowOutcome {
+    pub row: usize,
+    /// The license the row created or matched; absent for a row a dry run would create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<LicenseId>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// One data row of an import, parsed. `None` means "the column is absent"; for clearable
+/// fields, `Some(None)` means "present and empty".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportRow {
+    pub row: usize,
+    pub id: Option<LicenseId>,
+    pub product: Option<ProductEid>,
+    pub name: Option<LicenseName>,
+    pub kind: Option<Kind>,
+    pub vendor: Option<Vendor>,
+    pub cost: Option<Money>,
+    pub seats: Option<Option<u32>>,
+    pub added: Option<NaiveDate>,
+    pub expires: Option<Option<NaiveDate>>,
+    pub owner: Option<Option<Owner>>,
+    pub key: Option<Option<LicenseKey>>,
+    pub notes: Option<Notes>,
+    pub employees: Option<Vec<EmployeeId>>,
+    pub devices: Option<Vec<DeviceId>>,
+}
+
+impl ImportRow {
+    /// The problem of creating a license from this row, if it lacks a required field.
+    pub fn missing_for_create(&self) -> Option<&'static str> {
+        if self.product.is_none() {
+            Some("product")
+        } else if self.name.is_none() {
+            Some("name")
+        } else if self.kind.is_none() {
+            Some("kind")
+        } else if self.vendor.is_none() {
+            Some("vendor")
+        } else if self.cost.is_none() {
+            Some("cost_amount")
+        } else {
+            None
+        }
+    }
+}
+
+/// Writes the header line.
+pub fn write_header<W: std::io::Write>(out: &mut ::csv::Writer<W>) -> ::csv::Result<()> {
+    out.write_record(COLUMNS)
+}
+
+/// Writes one license as a row. `key` is written only when the license carries one (the
+/// server strips it for employees before).
+pub fn write_license<W: std::io::Write>(
+    out: &mut ::csv::Writer<W>,
+    l: &License,
+) -> ::csv::Result<()> {
+    let list = |items: Vec<&str>| items.join(";");
+    let assigned = |devices: bool| {
+        list(
+            l.assignments
+                .iter()
+                .filter(|a| matches!(a.assignee, crate::Assignee::Device(_)) == devices)
+                .map(|a| a.assignee.label())
+                .collect(),
+        )
+    };
+    let (employees, devices) = (assigned(false), assigned(true));
+    out.write_record([
+        l.id.as_str(),
+        l.product.as_str(),
+        l.name.as_str(),
+        l.kind.as_str(),
+        l.vendor.as_str(),
+        &l.cost.major(),
+        l.cost.currency.as_str(),
+        &l.seats.map(|s| s.to_string()).unwrap_or_default(),
+        &l.seats_used.to_string(),
+        &l.added.to_string(),
+        &l.expires.map(|d| d.to_string()).unwrap_or_default(),
+        l.owner.as_ref().map_or("", |o| o.level.as_str()),
+        &l.owner.as_ref().map_or_else(String::new, |o| {
+            list(o.eids.iter().map(HierarchyName::as_str).collect())
+        }),
+        l.key.as_ref().map_or("", LicenseKey::expose),
+        l.notes.as_str(),
+        &employees,
+        &devices,
+    ])
+}
+
+/// Reads an import file: the header, then every row. Returns the rows that parsed and the
+/// problems of those that did not (a bad header yields no rows), so that a caller can still
+/// check the good rows and report every problem of the file at once.
+pub fn parse_import(bytes: &[u8]) -> (Vec<ImportRow>, Vec<RowProblem>) {
+    match parse(bytes) {
+        Ok(parsed) => parsed,
+        Err(header) => (Vec::new(), header),
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProblem>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // a spreadsheet's BOM
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut records = reader.byte_records();
+    let header = match records.next() {
+        None => return Err(vec![problem(1, "header", "the file is empty")]),
+        Some(Err(e)) => return Err(vec![problem(1, "header", &e.to_string())]),
+        Some(Ok(h)) => h,
+    };
+    let columns = parse_header(&header)?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (i, record) in records.enumerate() {
+        let row = i + 2;
+        if problems.len() >= MAX_PROBLEMS {
+            problems.push(problem(
+                row,
+                "file",
+                "too many problems; stopped reading here",
+            ));
+            break;
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(problem(row, "row", &format!("cannot be read: {e}")));
+                continue;
+            }
+        };
+        if record
+            .iter()
+            .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
+        {
+            continue; // blank lines, e.g. at the end of a hand-edited file
+        }
+        if record.len() != columns.len() {
+            problems.push(problem(
+                row,
+                "row",
+                &format!(
+                    "has {} cells; the header has {} columns",
+                    record.len(),
+                    columns.len()
+                ),
+            ));
+            continue;
+        }
+        match parse_row(row, &columns, &record) {
+            Ok(parsed) => rows.push(parsed),
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    Ok((rows, problems))
+}
+
+fn problem(row: usize, field: &str, message: &str) -> RowProblem {
+    RowProblem {
+        row,
+        field: field.to_owned(),
+        problem: message.to_owned(),
+    }
+}
+
+fn parse_header(header: &::csv::ByteRecord) -> Result<Vec<&'static str>, Vec<RowProblem>> {
+    let mut columns = Vec::new();
+    let mut problems = Vec::new();
+    for cell in header.iter() {
+        let Ok(name) = std::str::from_utf8(cell) else {
+            problems.push(problem(1, "header", "is not UTF-8 text"));
+            continue;
+        };
+        let name = name.trim();
+        match COLUMNS.iter().find(|c| **c == name) {
+            Some(c) if columns.contains(c) => {
+                problems.push(problem(1, name, "the column appears twice"));
+            }
+            Some(c) => columns.push(*c),
+            None => problems.push(problem(
+                1,
+                name,
+                &format!("unknown column; the columns are {}", COLUMNS.join(", ")),
+            )),
+        }
+    }
+    let has = |c: &str| columns.contains(&c);
+    if has("cost_amount") != has("cost_currency") {
+        problems.push(problem(
+            1,
+            if has("cost_amount") {
+                "cost_currency"
+            } else {
+                "cost_amount"
+            },
+            "cost_amount and cost_currency come together",
+        ));
+    }
+    if has("owner_level") != has("owner_eids") {
+        problems.push(problem(
+            1,
+            if has("owner_level") {
+                "owner_eids"
+            } else {
+                "owner_level"
+            },
+            "owner_level and owner_eids come together",
+        ));
+    }
+    if !has("id") {
+        for required in REQUIRED_TO_CREATE {
+            if !has(required) {
+                problems.push(problem(
+                    1,
+                    required,
+                    "required column: without an id column every row creates or matches by product",
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(columns)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Collects the problems of one row while its cells are parsed.
+struct RowParser<'a> {
+    row: usize,
+    cells: Vec<(&'static str, &'a str)>,
+    problems: Vec<RowProblem>,
+}
+
+impl<'a> RowParser<'a> {
+    /// The trimmed cell of `column`, or `None` when the file has no such column.
+    fn cell(&self, column: &str) -> Option<&'a str> {
+        self.cells
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, v)| v.trim())
+    }
+
+    fn fail(&mut self, column: &str, message: impl Into<String>) {
+        self.problems.push(RowProblem {
+            row: self.row,
+            field: column.to_owned(),
+            problem: message.into(),
+        });
+    }
+
+    /// A field that may not be empty: `None` when the column is absent.
+    fn required<T>(
+        &mut self,
+        column: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        let raw = self.cell(column)?;
+        if raw.is_empty() {
+            self.fail(column, "must not be empty");
+            return None;
+        }
+        parse(raw).map_err(|e| self.fail(column, e.message)).ok()
+    }
+
+    /// A clearable field: `None` when absent, `Some(None)` when empty.
+    fn optional<T>(
+        &mut self,
+        column: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        let raw = self.cell(column)?;
+        if raw.is_empty() {
+            return Some(None);
+        }
+        match parse(raw) {
+            Ok(v) => Some(Some(v)),
+            Err(message) => {
+                self.fail(column, message);
+                None
+            }
+        }
+    }
+
+    fn list<T>(
+        &mut self,
+        column: &'static str,
+        parse: impl Fn(&str) -> Result<T, FieldError>,
+    ) -> Option<Vec<T>> {
+        let raw = self.cell(column)?;
+        let mut items = Vec::new();
+        for item in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            match parse(item) {
+                Ok(v) => items.push(v),
+                Err(e) => self.fail(column, format!("`{item}`: {}", e.message)),
+            }
+        }
+        Some(items)
+    }
+}
+
+fn date(raw: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("`{raw}` is not a date like 2027-01-31"))
+}
+
+fn parse_row(
+    row: usize,
+    columns: &[&'static str],
+    record: &::csv::ByteRecord,
+) -> Result<ImportRow, Vec<RowProblem>> {
+    let mut p = RowParser {
+        row,
+        cells: Vec::with_capacity(columns.len()),
+        problems: Vec::new(),
+    };
+    for (column, cell) in columns.iter().zip(record.iter()) {
+        match std::str::from_utf8(cell) {
+            Ok(text) => p.cells.push((column, text)),
+            Err(_) => p.fail(
+                column,
+                "is not UTF-8 text; save the file as CSV UTF-8 and import it again",
+            ),
+        }
+    }
+    let id = p
+        .optional("id", |raw| raw.parse::<LicenseId>().map_err(|e| e.message))
+        .flatten();
+    let product = p.required("product", str::parse);
+    let name = p.required("name", str::parse);
+    let kind = p.required("kind", str::parse);
+    let vendor = p.required("vendor", str::parse);
+    let currency = p.required("cost_currency", str::parse::<Currency>);
+    let cost = match (p.cell("cost_amount"), currency) {
+        (Some(raw), Some(_)) if raw.starts_with('-') => {
+            p.fail(
+                "cost_amount",
+                format!("`{raw}` is negative; a cost is 0 or more"),
+            );
+            None
+        }
+        (Some(""), Some(_)) => {
+            p.fail("cost_amount", "must not be empty (write 0 for free)");
+            None
+        }
+        (Some(raw), Some(currency)) => {
+            match crate::query::amount(raw, currency.minor_digits())
+                .and_then(|minor| Money::new(minor, currency).map_err(|e| e.message))
+            {
+                Ok(money) => Some(money),
+                Err(message) => {
+                    p.fail("cost_amount", message);
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let seats = p.optional("seats", |raw| match raw.parse::<u32>() {
+        Ok(0) => Err("must be at least 1 (leave it empty for unlimited seats)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{raw}` is not a whole number of seats")),
+    });
+    let added = p.optional("added", date).flatten();
+    let expires = p.optional("expires", date);
+    let owner_level = p.optional("owner_level", |raw| {
+        raw.parse::<HierarchyName>().map_err(|e| e.message)
+    });
+    let owner_eids = p.list("owner_eids", str::parse::<HierarchyName>);
+    let owner = match (owner_level, owner_eids) {
+        (Some(Some(level)), Some(eids)) if !eids.is_empty() => Some(Some(Owner { level, eids })),
+        (Some(None), Some(eids)) if eids.is_empty() => Some(None),
+        (Some(Some(_)), Some(_)) => {
+            p.fail("owner_eids", "name at least one owner for the owner level");
+            None
+        }
+        (Some(None), Some(_)) => {
+            p.fail("owner_level", "must be set when owner_eids is");
+            None
+        }
+        _ => None,
+    };
+    let key = p.optional("key", |raw| LicenseKey::new(raw).map_err(|e| e.message));
+    let notes = p.cell("notes").map(|raw| raw.parse::<Notes>());
+    let notes = match notes {
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => {
+            p.fail("notes", e.message);
+            None
+        }
+        None => None,
+    };
+    let employees = p.list("employees", str::parse::<EmployeeId>);
+    let devices = p.list("devices", str::parse::<DeviceId>);
+    if !p.problems.is_empty() {
+        return Err(p.problems);
+    }
+    Ok(ImportRow {
+        row,
+        id,
+        product,
+        name,
+        kind,
+        vendor,
+        cost,
+        seats,
+        added,
+        expires,
+        owner,
+        key,
+        notes,
+        employees,
+        devices,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "product,name,kind,vendor,cost_amount,cost_currency,seats,expires,employees,devices,notes\n";
+
+    #[test]
+    fn a_row_reads_into_typed_fields() {
+        let csv = format!(
+            "{HEADER}adobe-cc,\"Creative Cloud, design\",subscription,Adobe,599.00,EUR,10,2027-01-14,alice; bob,,\"two\nlines\"\n"
+        );
+        let (rows, problems) = parse_import(csv.as_bytes());
+        assert_eq!(problems, []);
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(r.row, 2);
+        assert_eq!(r.name.as_ref().unwrap().as_str(), "Creative Cloud, design");
+        assert_eq!(r.cost.unwrap().amount, 59900);
+        assert_eq!(r.seats, Some(Some(10)));
+        assert_eq!(r.employees.as_ref().unwrap().len(), 2);
+        assert_eq!(r.devices, Some(vec![]));
+        assert_eq!(r.notes.as_ref().unwrap().as_str(), "two\nlines");
+        assert_eq!(r.id, None);
+        assert_eq!(r.added, None, "absent column");
+    }
+
+    #[test]
+    fn every_problem_names_its_row_and_field() {
+        let csv = format!(
+            "{HEADER}adobe-cc,CC,subscription,Adobe,-5,EUR,0,2027-02-30,,,\n\
+             ,CC,subscription,Adobe,5,EURO,,,,,\n"
+        );
+        let (_, problems) = parse_import(csv.as_bytes());
+        let found: Vec<(usize, &str)> =
+            problems.iter().map(|p| (p.row, p.field.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (2, "cost_amount"),
+                (2, "seats"),
+                (2, "expires"),
+                (3, "product"),
+                (3, "cost_currency"),
+            ],
+            "{problems:#?}"
+        );
+        assert!(problems[0].problem.contains("negative"));
+    }
+
+    #[test]
+    fn unknown_and_missing_columns_are_refused_in_the_header() {
+        let (_, problems) = parse_import(b"product,name,colour\nx,y,red\n");
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["colour", "kind", "vendor", "cost_amount", "cost_currency"]
+        );
+        assert!(problems.iter().all(|p| p.row == 1));
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_named() {
+        let mut csv = HEADER.as_bytes().to_vec();
+        csv.extend_from_slice(b"adobe-cc,Caf\xe9,subscription,Adobe,5,EUR,,,,,\n");
+        let (_, problems) = parse_import(&csv);
+        assert_eq!((problems[0].row, problems[0].field.as_str()), (2, "name"));
+        assert!(problems[0].problem.contains("UTF-8"));
+    }
+
+    #[test]
+    fn an_export_reads_back_as_the_same_license() {
+        let license: License = serde_json::from_value(serde_json::json!({
+            "id": "0190d5a0-0000-7000-8000-000000000001", "product": "jetbrains", "name": "IDEs",
+            "kind": "subscription", "vendor": "JetBrains", "cost": {"amount": 24900, "currency": "EUR"},
+            "seats": 5, "seats_used": 1, "added": "2026-01-01", "expires": "2027-01-01",
+            "owner": {"level": "school", "eids": ["s1", "s2"]},
+            "assignments": [{"id": "a1", "employee": "alice", "since": "2026-01-02T00:00:00Z"},
+                            {"id": "a2", "device": "LAPTOP-7", "since": "2026-01-02T00:00:00Z"}],
+            "key": "K-1", "notes": "a, \"quoted\" note", "version": 3, "revision": 9
+        }))
+        .unwrap();
+        let mut out = ::csv::Writer::from_writer(Vec::new());
+        write_header(&mut out).unwrap();
+        write_license(&mut out, &license).unwrap();
+        let bytes = out.into_inner().unwrap();
+        let row = parse_import(&bytes).0.remove(0);
+        assert_eq!(row.id.as_ref(), Some(&license.id));
+        assert_eq!(row.cost, Some(license.cost));
+        assert_eq!(row.owner, Some(license.owner.clone()));
+        assert_eq!(row.key, Some(license.key.clone()));
+        assert_eq!(row.notes, Some(license.notes.clone()));
+        assert_eq!(row.employees.unwrap()[0].as_str(), "alice");
+        assert_eq!(row.devices.unwrap()[0].as_str(), "LAPTOP-7");
+    }
+}

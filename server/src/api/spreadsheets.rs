@@ -1,0 +1,184 @@
+//! `/v1/licenses/export.csv` and `/v1/licenses/import`: the inventory as CSV, for
+//! spreadsheets and for moving in from another tool. The format is `lm_protocol::csv`'s.
+
+use super::AppState;
+use super::context::{Caller, Manager};
+use super::error::ApiError;
+use super::licenses::{query_pairs, visible};
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use lm_protocol::csv::ImportReport;
+use lm_protocol::{ListParams, Principal};
+
+/// The largest CSV file an import takes (about 100,000 rows).
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+#[utoipa::path(get, path = "/v1/licenses/export.csv", tag = "licenses",
+    params(("sort" = Option<String>, Query, description = "and every filter of GET /v1/licenses; no limit or cursor")),
+    responses((status = 200, description = "text/csv with the columns of lm_protocol::csv::COLUMNS; \
+        cost_amount in major units, lists `;`-separated, product keys for managers only"),
+        (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
+pub async fn export(
+    caller: Caller,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(&raw);
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| k == "limit" || k == "cursor") {
+        return Err(ApiError::field(
+            name,
+            "an export holds every matching license; leave out limit and cursor",
+        ));
+    }
+    let mut params = ListParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if params.deleted {
+        caller.require_manager("export removed licenses")?;
+    }
+    params.limit = ListParams::MAX_LIMIT;
+    let today = Utc::now().date_naive();
+    // The first page is read before answering, so that a failure is a proper problem.
+    let first = state
+        .store
+        .list_licenses(&caller.principal.org, &params, today)
+        .await?;
+    let principal = caller.principal.clone();
+    let mut header = csv::Writer::from_writer(Vec::new());
+    lm_protocol::csv::write_header(&mut header).map_err(|_| ApiError::Internal)?;
+    let header = header.into_inner().map_err(|_| ApiError::Internal)?;
+    let pages = futures_util::stream::unfold(
+        (Some(first), params, state, principal),
+        move |(page, mut params, state, principal)| async move {
+            let page = page?;
+            let chunk = render(page.items, &principal);
+            let next = match page.next.map(|c| lm_protocol::Cursor::decode(&c)) {
+                Some(Ok(cursor)) => {
+                    params.cursor = Some(cursor);
+                    match state
+                        .store
+                        .list_licenses(&principal.org, &params, today)
+                        .await
+                    {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            tracing::error!(error = %e, "export cut short");
+                            return Some((
+                                Err(std::io::Error::other(e)),
+                                (None, params, state, principal),
+                            ));
+                        }
+                    }
+                }
+                _ => None,
+            };
+            Some((Ok(chunk), (next, params, state, principal)))
+        },
+    );
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(header)) }),
+        pages,
+    );
+    let filename = format!("attachment; filename=\"licenses-{today}.csv\"");
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (CONTENT_DISPOSITION, filename),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+fn render(licenses: Vec<lm_protocol::License>, principal: &Principal) -> Bytes {
+    let mut out = csv::Writer::from_writer(Vec::with_capacity(licenses.len() * 256));
+    for l in licenses {
+        if let Err(e) = lm_protocol::csv::write_license(&mut out, &visible(l, principal.role)) {
+            tracing::error!(error = %e, "cannot write a CSV row");
+        }
+    }
+    Bytes::from(out.into_inner().unwrap_or_default())
+}
+
+#[utoipa::path(post, path = "/v1/licenses/import", tag = "licenses",
+    params(("dry_run" = Option<bool>, Query, description = "check and report, write nothing")),
+    request_body(content = String, content_type = "text/csv",
+        description = "columns of lm_protocol::csv::COLUMNS in any order; rows match by id, else product + key, else product + name"),
+    responses((status = 200, body = ImportReport, description = "imported (or, with dry_run, what would be)"),
+        (status = 422, body = ImportReport, description = "problems by row and field; nothing was written"),
+        (status = 403, body = lm_protocol::Problem), (status = 415, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
+pub async fn import(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut dry_run = false;
+    for (name, value) in query_pairs(&raw) {
+        match (name.as_str(), value.as_str()) {
+            ("dry_run", "true" | "1" | "") => dry_run = true,
+            ("dry_run", "false" | "0") => dry_run = false,
+            ("dry_run", other) => {
+                return Err(ApiError::field(
+                    "dry_run",
+                    format!("`{other}` is not true or false"),
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::field(
+                    other,
+                    "unknown parameter; the only one is dry_run",
+                ));
+            }
+        }
+    }
+    let is_csv = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim();
+            ["text/csv", "application/csv", "text/plain"]
+                .iter()
+                .any(|t| m.eq_ignore_ascii_case(t))
+        });
+    if !is_csv {
+        return Err(ApiError::UnsupportedMediaType("text/csv"));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    let (rows, unreadable) = lm_protocol::csv::parse_import(&bytes);
+    let today = Utc::now().date_naive();
+    let context = caller.change_context();
+    // With rows that did not parse, the rest is still checked (as a dry run) so that one
+    // report names every problem of the file.
+    let plan_only = dry_run || !unreadable.is_empty();
+    let mut report = state.store.import(&context, rows, today, plan_only).await?;
+    if !unreadable.is_empty() {
+        let unreadable_rows: std::collections::BTreeSet<usize> = unreadable
+            .iter()
+            .map(|p| p.row)
+            .filter(|row| *row > 1)
+            .collect();
+        report = ImportReport {
+            dry_run,
+            rows: report.rows + unreadable_rows.len(),
+            problems: report.problems.into_iter().chain(unreadable).collect(),
+            ..ImportReport::default()
+        };
+        report.problems.sort_by_key(|p| p.row);
+    }
+    let status = if report.problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(report)).into_response())
+}
