@@ -28,9 +28,12 @@ use std::time::Duration;
 
 const FORMAT: &str = "lm-backup";
 const VERSION: u64 = 1;
-/// Rows read per query while backing up, and inserted per statement while restoring.
+/// Rows read per query while backing up.
 const READ_BATCH: i64 = 5_000;
-const INSERT_BATCH: usize = 100;
+/// Rows inserted per statement while restoring. Measured on SQLite (40,000 licenses): 10 and
+/// 1 take 5 s, 100 takes 10 s (binding thousands of arguments to one statement costs more
+/// than it saves); 10 keeps PostgreSQL's round trips down.
+const INSERT_BATCH: usize = 10;
 
 /// A table as the backup sees it: its columns in order, and the unique column it is paged by.
 pub struct Table {
