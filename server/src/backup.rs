@@ -65,6 +65,9 @@ pub const TABLES: [Table; 6] = [
             ("role", Text),
             ("disabled", Bool),
             ("created_at", Time),
+            ("password_hash", Text),
+            ("failed_logins", Int),
+            ("locked_until", Time),
         ],
     },
     Table {

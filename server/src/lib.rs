@@ -6,5 +6,6 @@ pub mod auth;
 pub mod backup;
 pub mod db;
 pub mod events;
+pub mod oauth;
 pub mod sample;
 pub mod store;

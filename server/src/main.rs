@@ -117,6 +117,24 @@ struct ServeArgs {
     /// Database connections per server process.
     #[arg(long, env = "LM_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
+    /// Lifetime of the access tokens the built-in authorization server issues.
+    #[arg(long, env = "LM_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    access_token_ttl: Duration,
+    /// Lifetime of a refresh token (each use rotates it).
+    #[arg(long, env = "LM_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
+    refresh_token_ttl: Duration,
+    /// How long a device login waits for approval.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    device_code_ttl: Duration,
+    /// The least time a device must wait between two polls of the token endpoint.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    device_poll_interval: Duration,
+    /// Failed password logins in a row that lock an account for --login-lockout.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    max_failed_logins: u32,
+    /// How long an account stays locked after too many failed logins.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    login_lockout: Duration,
     /// Make a backup this often, e.g. 6h or 1day (off unless given).
     #[arg(long, env = "LM_BACKUP_EVERY", value_parser = humantime::parse_duration, requires = "backup_dir")]
     backup_every: Option<Duration>,
@@ -140,6 +158,19 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Set a user's password for signing in (the device login page). Read from the terminal,
+    /// or from the first line of standard input when it is not one.
+    Passwd { name: String },
+    /// Change a user's role.
+    SetRole {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Stop a user from signing in; their refresh tokens are revoked at once.
+    Disable { name: String },
+    /// Let a disabled user sign in again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +241,48 @@ async fn main() -> Result<()> {
                 "added {} {} to organization {}",
                 user.role, user.name, user.org
             );
+            Ok(())
+        }
+        Command::User(UserCommand::Passwd { name }) => {
+            let password = read_password(&name)?;
+            let hash =
+                tokio::task::spawn_blocking(move || lm_server::oauth::hash_password(&password))
+                    .await??;
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store
+                .set_password(&name, Some(&hash))
+                .await
+                .map_err(|e| no_such_user(e, &name))?;
+            eprintln!("password of {name} set; any lockout lifted");
+            Ok(())
+        }
+        Command::User(UserCommand::SetRole { name, role }) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store
+                .set_role(&name, role)
+                .await
+                .map_err(|e| no_such_user(e, &name))?;
+            eprintln!(
+                "{name} is now a {role}; tokens issued before keep their role until they expire"
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Disable { name }) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store
+                .set_disabled(&name, true)
+                .await
+                .map_err(|e| no_such_user(e, &name))?;
+            eprintln!("{name} is disabled and signed out everywhere");
+            Ok(())
+        }
+        Command::User(UserCommand::Enable { name }) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store
+                .set_disabled(&name, false)
+                .await
+                .map_err(|e| no_such_user(e, &name))?;
+            eprintln!("{name} is enabled");
             Ok(())
         }
         Command::User(UserCommand::List) => {
@@ -300,6 +373,31 @@ async fn main() -> Result<()> {
     }
 }
 
+fn no_such_user(e: lm_server::store::StoreError, name: &str) -> anyhow::Error {
+    match e {
+        lm_server::store::StoreError::NotFound => anyhow::anyhow!(
+            "no user named `{name}`; add one with `lm-server user add {name} --role manager`"
+        ),
+        other => other.into(),
+    }
+}
+
+/// Reads a new password: twice, without echo, from a terminal; else one line of stdin.
+fn read_password(name: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {name}: "))?;
+        let second = rpassword::prompt_password("Again: ")?;
+        if first != second {
+            bail!("the two passwords differ; nothing changed");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    }
+}
+
 fn check_name(name: &str, what: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -332,6 +430,16 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             tokens,
             shutdown,
             metrics: Default::default(),
+            authorization: lm_server::api::oauth::AuthorizationServer::new(
+                lm_server::oauth::Settings {
+                    access_token_ttl: args.access_token_ttl,
+                    refresh_token_ttl: args.refresh_token_ttl,
+                    device_code_ttl: args.device_code_ttl,
+                    device_poll_interval: args.device_poll_interval,
+                    max_failed_logins: i64::from(args.max_failed_logins),
+                    lockout: args.login_lockout,
+                },
+            ),
         },
         limits,
     );

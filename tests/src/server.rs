@@ -146,6 +146,33 @@ impl Server {
         }
     }
 
+    /// Runs an administrative command with `input` on its standard input (passwords).
+    pub fn admin_with_input(&self, args: &[&str], input: &str) -> Result<String, String> {
+        use std::io::Write;
+        let mut child = Command::new(crate::binary("lm-server"))
+            .args(args)
+            .env("LM_DATABASE_URL", &self.database_url)
+            .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lm-server");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// Adds a user and returns a client holding a fresh token for them.
     pub fn user(&self, name: &str, role: &str, org: &str) -> Client {
         self.admin(&["user", "add", name, "--role", role, "--org", org])

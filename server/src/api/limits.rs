@@ -32,8 +32,13 @@ const PRUNE_ABOVE: usize = 10_000;
 
 impl RateLimiter {
     pub fn new(per_second: u32, burst: u32) -> RateLimiter {
+        RateLimiter::with_rate(f64::from(per_second.max(1)), burst)
+    }
+
+    /// A limiter refilled at `per_second` (which may be below one: 10/60 is ten a minute).
+    pub fn with_rate(per_second: f64, burst: u32) -> RateLimiter {
         RateLimiter {
-            per_second: f64::from(per_second.max(1)),
+            per_second: per_second.max(1e-6),
             burst: f64::from(burst.max(1)),
             buckets: Arc::default(),
         }

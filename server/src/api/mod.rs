@@ -11,6 +11,7 @@ mod health;
 mod licenses;
 pub mod limits;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 mod spreadsheets;
 
@@ -30,6 +31,7 @@ pub struct AppState {
     /// Becomes `true` when the server shuts down; long-lived responses (event streams) end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub metrics: metrics::Metrics,
+    pub authorization: oauth::AuthorizationServer,
 }
 
 /// Limits applied to every request.
@@ -61,6 +63,18 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(metrics::metrics))
+        .route("/.well-known/openid-configuration", get(oauth::discovery))
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/oauth2/device_authorization",
+            post(oauth::device_authorization),
+        )
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route(
+            "/device",
+            get(oauth::device_page).post(oauth::device_decide),
+        )
         .route("/v1/licenses", get(licenses::list).post(licenses::create))
         .route(
             "/v1/licenses/{id}",

@@ -25,6 +25,8 @@ pub struct SigningKey {
 pub struct KeyRing {
     pub active: SigningKey,
     pub verifying: HashMap<String, DecodingKey>,
+    /// (kid, public key as base64url) of every key, for the JWKS document.
+    pub public_keys: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,7 @@ impl KeyRing {
 
     fn from_stored(stored: &[StoredKey]) -> Result<KeyRing, KeyError> {
         let mut verifying = HashMap::new();
+        let mut public_keys = Vec::new();
         let mut active = None;
         for key in stored {
             let malformed = |why: &str| KeyError::Malformed {
@@ -82,6 +85,7 @@ impl KeyRing {
             let decoding = DecodingKey::from_ed_components(&key.public_key)
                 .map_err(|e| malformed(&e.to_string()))?;
             verifying.insert(key.kid.clone(), decoding);
+            public_keys.push((key.kid.clone(), key.public_key.clone()));
             if key.retired_at.is_none() {
                 let pkcs8 = STANDARD
                     .decode(&key.private_pkcs8)
@@ -97,6 +101,10 @@ impl KeyRing {
             kid: "-".into(),
             why: "no active key".into(),
         })?;
-        Ok(KeyRing { active, verifying })
+        Ok(KeyRing {
+            active,
+            verifying,
+            public_keys,
+        })
     }
 }

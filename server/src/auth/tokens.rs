@@ -125,6 +125,23 @@ impl TokenService {
         jsonwebtoken::encode(&header, &claims, &ring.active.encoding)
     }
 
+    /// The public keys as a JWK Set (RFC 7517), for `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .ring()
+            .public_keys
+            .into_iter()
+            .map(|(kid, x)| {
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid, "x": x})
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// Checks the token's shape, algorithm, key, signature and claims, cheapest first.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_LEN

@@ -9,6 +9,7 @@ mod import;
 mod keys;
 mod licenses;
 mod listing;
+pub mod oauth;
 mod users;
 
 pub use keys::StoredKey;

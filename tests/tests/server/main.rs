@@ -10,6 +10,7 @@ mod events;
 mod filters;
 mod flood;
 mod licenses;
+mod oauth;
 mod operations;
 mod spreadsheets;
 mod tenancy;

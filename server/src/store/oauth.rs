@@ -1,0 +1,365 @@
+//! What the built-in authorization server keeps: passwords and login lockouts of users,
+//! pending device authorizations, and refresh token families. Secrets (device codes,
+//! refresh tokens) are stored as SHA-256 hashes: a copy of the database does not log anyone in.
+
+use super::{Result, Store, StoreError};
+use crate::db::args;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+/// The hex SHA-256 of a secret, as it is stored.
+pub fn secret_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A user's password login state.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub password_hash: Option<String>,
+    pub failed_logins: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// A device authorization (RFC 8628) as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceCode {
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub status: String,
+    pub user_name: Option<String>,
+    pub requested_from: Option<String>,
+    pub interval_secs: i64,
+    pub last_polled_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+const DEVICE_COLUMNS: &str = "user_code, client_id, scope, status, user_name, requested_from, \
+    interval_secs, last_polled_at, expires_at, created_at";
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshToken {
+    pub family: String,
+    pub user_name: String,
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// Valid: it is now used, and this is what it granted.
+    Fresh(RefreshToken),
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// Used before: someone replays a rotated token. The whole family is now revoked.
+    Reused { family: String },
+}
+
+impl Store {
+    pub async fn credentials(&self, user: &str) -> Result<Option<Credentials>> {
+        let mut conn = self.db.read().await?;
+        let row: Option<(Option<String>, i64, Option<DateTime<Utc>>)> = conn
+            .exec()
+            .fetch_optional(
+                "SELECT password_hash, failed_logins, locked_until FROM users WHERE name = $1",
+                args![user],
+            )
+            .await?;
+        Ok(
+            row.map(|(password_hash, failed_logins, locked_until)| Credentials {
+                password_hash,
+                failed_logins,
+                locked_until,
+            }),
+        )
+    }
+
+    /// Sets (or with `None` removes) a user's password hash and lifts any lockout.
+    pub async fn set_password(&self, user: &str, hash: Option<&str>) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .exec()
+            .execute(
+                "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE name = $1",
+                args![user, hash.map(str::to_owned)],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_role(&self, user: &str, role: lm_protocol::Role) -> Result<()> {
+        self.update_user("role = $2", args![user, role.as_str()])
+            .await
+    }
+
+    /// Disables or enables a user; a disabled user's refresh tokens are revoked at once.
+    pub async fn set_disabled(&self, user: &str, disabled: bool) -> Result<()> {
+        self.update_user("disabled = $2", args![user, disabled])
+            .await?;
+        if disabled {
+            let mut tx = self.db.begin().await?;
+            tx.exec()
+                .execute(
+                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_name = $1 AND revoked_at IS NULL",
+                    args![user, Utc::now()],
+                )
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn update_user(&self, set: &str, values: Vec<crate::db::Value>) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .exec()
+            .execute(format!("UPDATE users SET {set} WHERE name = $1"), values)
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed password login; after `limit` in a row the user is locked until
+    /// `lock_until`. Returns the count of failures in a row.
+    pub async fn login_failed(
+        &self,
+        user: &str,
+        limit: i64,
+        lock_until: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut tx = self.db.begin().await?;
+        let failures: Option<(i64,)> = tx
+            .exec()
+            .fetch_optional(
+                "UPDATE users SET failed_logins = failed_logins + 1 WHERE name = $1 RETURNING failed_logins",
+                args![user],
+            )
+            .await?;
+        let failures = failures.map_or(0, |f| f.0);
+        if failures >= limit {
+            // The lock is temporary and the count starts over after it: an attacker can
+            // keep a user locked only by guessing again every lock period, never forever.
+            tx.exec()
+                .execute(
+                    "UPDATE users SET locked_until = $2, failed_logins = 0 WHERE name = $1",
+                    args![user, lock_until],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(failures)
+    }
+
+    pub async fn login_succeeded(&self, user: &str) -> Result<()> {
+        self.update_user("failed_logins = 0, locked_until = NULL", args![user])
+            .await
+    }
+
+    /// Stores a new device authorization.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_device_code(
+        &self,
+        device_code: &str,
+        user_code: &str,
+        client_id: &str,
+        scope: &str,
+        requested_from: Option<String>,
+        interval_secs: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "DELETE FROM device_codes WHERE expires_at < $1",
+                args![Utc::now() - chrono::Duration::hours(1)],
+            )
+            .await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, status, requested_from, \
+                 interval_secs, expires_at, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8)",
+                args![
+                    secret_hash(device_code),
+                    user_code,
+                    client_id,
+                    scope,
+                    requested_from,
+                    interval_secs,
+                    expires_at,
+                    Utc::now()
+                ],
+            )
+            .await
+            .map_err(|e| StoreError::unique_or(e, || "user code collision".into()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn device_code_by_user_code(&self, user_code: &str) -> Result<Option<DeviceCode>> {
+        let mut conn = self.db.read().await?;
+        Ok(conn
+            .exec()
+            .fetch_optional(
+                format!("SELECT {DEVICE_COLUMNS} FROM device_codes WHERE user_code = $1"),
+                args![user_code],
+            )
+            .await?)
+    }
+
+    /// Approves or denies a pending device authorization; false when it is not pending.
+    pub async fn decide_device_code(
+        &self,
+        user_code: &str,
+        user: &str,
+        approve: bool,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .exec()
+            .execute(
+                "UPDATE device_codes SET status = $2, user_name = $3 \
+                 WHERE user_code = $1 AND status = 'pending' AND expires_at > $4",
+                args![
+                    user_code,
+                    if approve { "approved" } else { "denied" },
+                    user,
+                    Utc::now()
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// A client polls with its device code: returns the authorization as it was before this
+    /// poll, records the poll, widens the interval by 5 s when the client polled too fast
+    /// (RFC 8628 §3.5 `slow_down`), and marks an approved code used so it yields one token.
+    pub async fn poll_device_code(
+        &self,
+        device_code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(DeviceCode, bool)>> {
+        let hash = secret_hash(device_code);
+        let mut tx = self.db.begin().await?;
+        let Some(code): Option<DeviceCode> = tx
+            .exec()
+            .fetch_optional(
+                format!("SELECT {DEVICE_COLUMNS} FROM device_codes WHERE device_code_hash = $1"),
+                args![hash.as_str()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let too_fast = code.last_polled_at.is_some_and(|last| {
+            now.signed_duration_since(last) < chrono::Duration::seconds(code.interval_secs)
+        });
+        let interval = code.interval_secs + if too_fast { 5 } else { 0 };
+        let status = if code.status == "approved" && !too_fast {
+            "used"
+        } else {
+            code.status.as_str()
+        };
+        tx.exec()
+            .execute(
+                "UPDATE device_codes SET last_polled_at = $2, interval_secs = $3, status = $4 WHERE device_code_hash = $1",
+                args![hash.as_str(), now, interval, status],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some((code, too_fast)))
+    }
+
+    /// Stores a new refresh token of `family`.
+    pub async fn store_refresh_token(
+        &self,
+        token: &str,
+        family: &str,
+        user: &str,
+        client_id: &str,
+        scope: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO refresh_tokens (token_hash, family, user_name, client_id, scope, expires_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                args![secret_hash(token), family, user, client_id, scope, expires_at, Utc::now()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses a refresh token once. A second use of the same token revokes its whole family:
+    /// either the client or a thief holds a copy, and neither can be told apart.
+    pub async fn redeem_refresh_token(&self, token: &str, now: DateTime<Utc>) -> Result<Redeemed> {
+        let hash = secret_hash(token);
+        let mut tx = self.db.begin().await?;
+        let Some(stored): Option<RefreshToken> = tx
+            .exec()
+            .fetch_optional(
+                "SELECT family, user_name, client_id, scope, expires_at, used_at, revoked_at \
+                 FROM refresh_tokens WHERE token_hash = $1",
+                args![hash.as_str()],
+            )
+            .await?
+        else {
+            return Ok(Redeemed::Invalid);
+        };
+        if stored.used_at.is_some() {
+            tx.exec()
+                .execute(
+                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL",
+                    args![stored.family.as_str(), now],
+                )
+                .await?;
+            tx.commit().await?;
+            return Ok(Redeemed::Reused {
+                family: stored.family,
+            });
+        }
+        if stored.revoked_at.is_some() || stored.expires_at <= now {
+            return Ok(Redeemed::Invalid);
+        }
+        tx.exec()
+            .execute(
+                "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1",
+                args![hash.as_str(), now],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Redeemed::Fresh(stored))
+    }
+
+    /// Revokes the family of a refresh token (RFC 7009); unknown tokens are fine.
+    pub async fn revoke_refresh_token(&self, token: &str) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family = \
+                 (SELECT family FROM refresh_tokens WHERE token_hash = $1)",
+                args![secret_hash(token), Utc::now()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

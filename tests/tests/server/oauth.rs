@@ -1,0 +1,357 @@
+//! The built-in authorization server: a terminal logs in with the device flow (RFC 8628),
+//! refresh tokens rotate and a replayed one revokes its family, passwords lock out and
+//! unlock, disabled users lose access.
+
+use lm_tests::{Backend, Server};
+use serde_json::Value;
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A server with fast device polling and a manager `alice` who has a password.
+async fn server_with(backend: Backend, extra: &[&str]) -> Server {
+    let mut args = vec!["--rate-limit", "0", "--device-poll-interval", "1s"];
+    args.extend_from_slice(extra);
+    let server = Server::start_with(backend, &args).await;
+    server
+        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+        .expect("user add");
+    server
+        .admin_with_input(&["user", "passwd", "alice"], &format!("{PASSWORD}\n"))
+        .expect("passwd");
+    server
+}
+
+/// POSTs a form; returns (status, body as JSON or null, body text).
+async fn post_form(server: &Server, path: &str, form: &[(&str, &str)]) -> (u16, Value, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", server.url))
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+async fn start_device_login(server: &Server) -> Value {
+    let (status, body, text) = post_form(
+        server,
+        "/oauth2/device_authorization",
+        &[
+            ("client_id", "lm"),
+            ("scope", "openid offline_access licenses"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    body
+}
+
+async fn poll(server: &Server, device_code: &str) -> (u16, Value) {
+    let (status, body, _) = post_form(
+        server,
+        "/oauth2/token",
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+            ("client_id", "lm"),
+        ],
+    )
+    .await;
+    (status, body)
+}
+
+/// What the person does in the browser: submit the approval form.
+async fn decide(
+    server: &Server,
+    user_code: &str,
+    user: &str,
+    password: &str,
+    action: &str,
+) -> (u16, String) {
+    let (status, _, html) = post_form(
+        server,
+        "/device",
+        &[
+            ("user_code", user_code),
+            ("username", user),
+            ("password", password),
+            ("action", action),
+        ],
+    )
+    .await;
+    (status, html)
+}
+
+async fn refresh(server: &Server, token: &str) -> (u16, Value) {
+    let (status, body, _) = post_form(
+        server,
+        "/oauth2/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", "lm"),
+        ],
+    )
+    .await;
+    (status, body)
+}
+
+/// Logs alice in through the device flow and returns the token response.
+async fn log_in(server: &Server) -> Value {
+    let device = start_device_login(server).await;
+    let (status, html) = decide(
+        server,
+        device["user_code"].as_str().unwrap(),
+        "alice",
+        PASSWORD,
+        "approve",
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let (status, tokens) = poll(server, device["device_code"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+async fn a_terminal_logs_in_with_the_device_flow(backend: Backend) {
+    let server = server_with(backend, &[]).await;
+    let discovery = server
+        .client(None)
+        .get("/.well-known/openid-configuration")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(discovery["issuer"], "http://lm.test");
+    assert_eq!(
+        discovery["device_authorization_endpoint"],
+        "http://lm.test/oauth2/device_authorization"
+    );
+
+    let device = start_device_login(&server).await;
+    let user_code = device["user_code"].as_str().unwrap();
+    let device_code = device["device_code"].as_str().unwrap();
+    assert_eq!(device["verification_uri"], "http://lm.test/device");
+    assert_eq!(device["interval"], 1);
+    let (status, pending) = poll(&server, device_code).await;
+    assert_eq!(
+        (status, pending["error"].as_str()),
+        (400, Some("authorization_pending"))
+    );
+
+    // The page shows which client asks, from where, for the code the terminal shows.
+    let page = reqwest::get(format!(
+        "{}/device?user_code={}",
+        server.url,
+        user_code.to_lowercase()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains(user_code) && page.contains("asks to sign in") && page.contains("127.0.0.1"),
+        "{page}"
+    );
+
+    let (status, html) = decide(&server, user_code, "alice", "wrong password!", "approve").await;
+    assert_eq!(status, 401);
+    assert!(html.contains("Wrong user name or password"), "{html}");
+    let (status, html) = decide(&server, user_code, "nobody", PASSWORD, "approve").await;
+    assert_eq!(status, 401, "an unknown user reads the same: {html}");
+    assert!(html.contains("Wrong user name or password"));
+
+    let (status, html) = decide(&server, user_code, "alice", PASSWORD, "approve").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("You approved"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, tokens) = poll(&server, device_code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let access = tokens["access_token"].as_str().unwrap();
+    server
+        .client(Some(access.to_owned()))
+        .get("/v1/licenses")
+        .await
+        .expect(200);
+
+    // The JWKS holds the key that signed it.
+    let header: Value = {
+        use base64::Engine;
+        let raw = access.split('.').next().unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(raw)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let jwks = server
+        .client(None)
+        .get("/.well-known/jwks.json")
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header["kid"] && k["crv"] == "Ed25519")
+    );
+
+    // A device code yields one token; polling faster than the interval is told to slow down.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, again) = poll(&server, device_code).await;
+    assert_eq!(again["error"], "invalid_grant");
+    let other = start_device_login(&server).await;
+    poll(&server, other["device_code"].as_str().unwrap()).await;
+    let (status, fast) = poll(&server, other["device_code"].as_str().unwrap()).await;
+    assert_eq!((status, fast["error"].as_str()), (400, Some("slow_down")));
+}
+
+async fn refresh_tokens_rotate_and_a_replay_revokes_the_login(backend: Backend) {
+    let server = server_with(backend, &[]).await;
+    let first = log_in(&server).await;
+    let old = first["refresh_token"].as_str().unwrap();
+    let (status, second) = refresh(&server, old).await;
+    assert_eq!(status, 200, "{second}");
+    let new = second["refresh_token"].as_str().unwrap();
+    assert_ne!(new, old, "rotated");
+    server
+        .client(Some(second["access_token"].as_str().unwrap().to_owned()))
+        .get("/v1/licenses")
+        .await
+        .expect(200);
+
+    // Someone replays the old token: it fails, and so does the legitimate new one.
+    let (status, replay) = refresh(&server, old).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, after) = refresh(&server, new).await;
+    assert_eq!(
+        (status, after["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the family is revoked"
+    );
+
+    // Logout: revocation (RFC 7009) ends a login; unknown tokens are not an error.
+    let login = log_in(&server).await;
+    let token = login["refresh_token"].as_str().unwrap();
+    let (status, _, _) = post_form(
+        &server,
+        "/oauth2/revoke",
+        &[("token", token), ("client_id", "lm")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(refresh(&server, token).await.0, 400);
+    let (status, _, _) = post_form(
+        &server,
+        "/oauth2/revoke",
+        &[("token", "never-issued"), ("client_id", "lm")],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+async fn denied_and_expired_device_codes_get_no_token(backend: Backend) {
+    let server = server_with(backend, &["--device-code-ttl", "2s"]).await;
+    let device = start_device_login(&server).await;
+    let (status, html) = decide(
+        &server,
+        device["user_code"].as_str().unwrap(),
+        "alice",
+        PASSWORD,
+        "deny",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("denied"), "{html}");
+    let (_, denied) = poll(&server, device["device_code"].as_str().unwrap()).await;
+    assert_eq!(denied["error"], "access_denied");
+
+    let late = start_device_login(&server).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, html) = decide(
+        &server,
+        late["user_code"].as_str().unwrap(),
+        "alice",
+        PASSWORD,
+        "approve",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("expired"), "{html}");
+    let (_, expired) = poll(&server, late["device_code"].as_str().unwrap()).await;
+    assert_eq!(expired["error"], "expired_token");
+}
+
+async fn guessing_passwords_locks_the_account_for_a_while_only(backend: Backend) {
+    let server = server_with(
+        backend,
+        &["--max-failed-logins", "3", "--login-lockout", "2s"],
+    )
+    .await;
+    let device = start_device_login(&server).await;
+    let code = device["user_code"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            decide(&server, code, "alice", "guess guess guess", "approve")
+                .await
+                .0,
+            401
+        );
+    }
+    let (status, html) = decide(&server, code, "alice", PASSWORD, "approve").await;
+    assert_eq!(status, 401);
+    assert!(
+        html.contains("locked"),
+        "even the right password waits out the lock: {html}"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, html) = decide(&server, code, "alice", PASSWORD, "approve").await;
+    assert_eq!(status, 200, "the lock ends by itself: {html}");
+}
+
+async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
+    let server = server_with(backend, &[]).await;
+    let tokens = log_in(&server).await;
+    server
+        .admin(&["user", "disable", "alice"])
+        .expect("disable");
+    let (status, body) = refresh(&server, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let device = start_device_login(&server).await;
+    let (status, _) = decide(
+        &server,
+        device["user_code"].as_str().unwrap(),
+        "alice",
+        PASSWORD,
+        "approve",
+    )
+    .await;
+    assert_eq!(status, 401);
+    server.admin(&["user", "enable", "alice"]).expect("enable");
+    log_in(&server).await;
+}
+
+crate::on_both_databases!(
+    a_terminal_logs_in_with_the_device_flow,
+    refresh_tokens_rotate_and_a_replay_revokes_the_login,
+    denied_and_expired_device_codes_get_no_token,
+    guessing_passwords_locks_the_account_for_a_while_only,
+    a_disabled_user_cannot_log_in_or_refresh,
+);
