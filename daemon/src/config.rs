@@ -11,6 +11,7 @@ use std::time::Duration;
 pub struct ConfigFile {
     pub server: Option<String>,
     pub token_file: Option<PathBuf>,
+    pub login_file: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     #[serde(default, with = "humantime_serde_opt")]
@@ -85,6 +86,13 @@ pub fn default_config_path() -> Option<PathBuf> {
 /// The default token file: `$XDG_CONFIG_HOME/lm/token`.
 pub fn default_token_file() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("lm").join("token"))
+}
+
+/// Where a login is kept: `$XDG_STATE_HOME/lm/login.json` (or the data directory).
+pub fn default_login_file() -> Option<PathBuf> {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|d| d.join("lm").join("login.json"))
 }
 
 /// The default cache: `$XDG_CACHE_HOME/lm/cache`.

@@ -7,10 +7,12 @@
 //! - [`remote`]: the HTTP client of lm-server;
 //! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
 //! - [`socket`]: the NDJSON socket protocol of `lm_protocol::socket`;
+//! - [`login`]: the device login, token refresh and logout;
 //! - [`config`]: the TOML file and its defaults.
 
 pub mod cache;
 pub mod config;
+pub mod login;
 pub mod remote;
 pub mod shared;
 pub mod socket;

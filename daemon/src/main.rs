@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use lm_daemon::cache::Cache;
 use lm_daemon::config::{self, ConfigFile};
+use lm_daemon::login::Logins;
 use lm_daemon::remote::Remote;
 use lm_daemon::shared::Shared;
 use lm_daemon::sync::{self, SyncOptions};
@@ -24,9 +25,13 @@ struct Args {
     /// The lm-server URL [default: http://127.0.0.1:7878].
     #[arg(long, env = "LM_SERVER")]
     server: Option<String>,
-    /// A file holding the bearer token [default: ~/.config/lm/token].
+    /// A file holding a bearer token or API key, for scripts and CI; used instead of a login
+    /// [default: ~/.config/lm/token].
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Where `lm login` keeps the login (mode 0600) [default: ~/.local/state/lm/login.json].
+    #[arg(long)]
+    login_file: Option<PathBuf>,
     /// The socket clients connect to [default: $XDG_RUNTIME_DIR/lm/lmd.sock].
     #[arg(long, env = "LM_SOCKET")]
     socket: Option<PathBuf>,
@@ -74,27 +79,26 @@ async fn main() -> anyhow::Result<()> {
         .or(file.token_file)
         .or_else(config::default_token_file);
 
+    let login_file = args
+        .login_file
+        .or(file.login_file)
+        .or_else(config::default_login_file)
+        .context("no place to keep a login: set --login-file")?;
+    let logins = Arc::new(Logins::load(login_file));
     let token = match &token_file {
         Some(path) => read_token(path)?,
         None => None,
-    };
-    let user = token.as_deref().and_then(lm_daemon::token_user);
-    let remote = token
-        .map(|t| Remote::new(&server, t))
-        .transpose()
-        .context("building the HTTP client")?;
+    }
+    .or_else(|| logins.access_token());
+    let remote = Remote::new(&server, token).context("building the HTTP client")?;
 
     // Bind first: a second daemon must refuse before it touches the cache.
     let listener = lm_daemon::socket::bind(&socket_path).await?;
     std::fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating {}", cache_dir.display()))?;
     let cache = Cache::open(&cache_dir).context("opening the cache")?;
-    let shared = Arc::new(Shared::new(
-        cache,
-        server.clone(),
-        remote.clone(),
-        user.clone(),
-    ));
+    let shared = Arc::new(Shared::new(cache, server.clone(), remote, logins.clone()));
+    let user = shared.user();
     tracing::info!(
         socket = %socket_path.display(),
         %server,
@@ -109,15 +113,12 @@ async fn main() -> anyhow::Result<()> {
         shared.clone(),
         shutdown.clone(),
     ));
-    if let Some(remote) = remote {
-        let options = SyncOptions {
-            poll_interval: file.poll_interval.unwrap_or(Duration::from_secs(60)),
-            max_backoff: file.max_backoff.unwrap_or(Duration::from_secs(30)),
-        };
-        tasks.spawn(sync::run(shared.clone(), remote, options, shutdown.clone()));
-    } else {
-        tracing::warn!("no token: serving the cache only until credentials are configured");
-    }
+    let options = SyncOptions {
+        poll_interval: file.poll_interval.unwrap_or(Duration::from_secs(60)),
+        max_backoff: file.max_backoff.unwrap_or(Duration::from_secs(30)),
+    };
+    tasks.spawn(sync::run(shared.clone(), options, shutdown.clone()));
+    tasks.spawn(logins.keep_fresh(shared.clone(), shutdown.clone()));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -58,19 +58,20 @@ impl From<RemoteError> for Box<Problem> {
 
 pub type Result<T, E = RemoteError> = std::result::Result<T, E>;
 
-/// A connection to one lm-server with one bearer token.
+/// A connection to one lm-server. The bearer token is shared by every clone and replaced
+/// when a login or a refresh brings a new one.
 #[derive(Clone)]
 pub struct Remote {
     http: reqwest::Client,
     base: String,
-    token: String,
+    token: std::sync::Arc<std::sync::RwLock<Option<String>>>,
 }
 
 /// How long a plain request may take before the server counts as unreachable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl Remote {
-    pub fn new(base: &str, token: String) -> Result<Remote, reqwest::Error> {
+    pub fn new(base: &str, token: Option<String>) -> Result<Remote, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
@@ -79,8 +80,20 @@ impl Remote {
         Ok(Remote {
             http,
             base: base.trim_end_matches('/').to_owned(),
-            token,
+            token: std::sync::Arc::new(std::sync::RwLock::new(token)),
         })
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.token.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_token(&self, token: Option<String>) {
+        *self.token.write().unwrap_or_else(|p| p.into_inner()) = token;
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub fn base(&self) -> &str {
@@ -88,9 +101,11 @@ impl Remote {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match self.token() {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {

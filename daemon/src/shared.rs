@@ -8,19 +8,28 @@ use lm_protocol::socket::{Connection, Event, Status, User};
 use std::sync::Mutex;
 use tokio::sync::{Notify, broadcast, watch};
 
+/// Why the daemon waits for a login when it has no token.
+pub const NOT_LOGGED_IN: &str = "not logged in: run `lm login`";
+
 pub struct Shared {
     pub cache: Cache,
-    /// `None` without credentials: the daemon serves the cache and waits for a login.
-    pub remote: Option<Remote>,
+    /// The server; without a token the daemon serves the cache and waits for a login.
+    pub remote: Remote,
     /// The configured server URL, shown in the status also before a login.
     pub server: String,
-    pub user: Option<User>,
+    /// The login kept on disk and its refresh schedule.
+    pub logins: std::sync::Arc<crate::login::Logins>,
+    /// Who the token says is logged in (for display; the server decides).
+    user: Mutex<Option<User>>,
     /// Pushed to every subscribed client.
     pub events: broadcast::Sender<Event>,
     /// The cache's cursor after each applied page, for edits that wait to see their change.
     pub applied: watch::Sender<i64>,
-    /// Wakes the sync engine now (after an edit) instead of at the next event or poll.
+    /// Wakes the sync engine now (after an edit or a login) instead of at the next event or
+    /// poll.
     pub sync_now: Notify,
+    /// Asks the login manager for a fresh access token now (the server refused ours).
+    pub refresh_now: Notify,
     link: Mutex<Link>,
 }
 
@@ -30,11 +39,17 @@ struct Link {
 }
 
 impl Shared {
-    pub fn new(cache: Cache, server: String, remote: Option<Remote>, user: Option<User>) -> Shared {
-        let connection = match &remote {
+    pub fn new(
+        cache: Cache,
+        server: String,
+        remote: Remote,
+        logins: std::sync::Arc<crate::login::Logins>,
+    ) -> Shared {
+        let user = remote.token().as_deref().and_then(crate::token_user);
+        let connection = match &user {
             Some(_) => Connection::Syncing { done: 0, total: 0 },
             None => Connection::LoginRequired {
-                reason: "no credentials configured (--token-file)".into(),
+                reason: NOT_LOGGED_IN.into(),
             },
         };
         let cursor = cache.cursor();
@@ -42,6 +57,7 @@ impl Shared {
             events: broadcast::channel(1024).0,
             applied: watch::channel(cursor).0,
             sync_now: Notify::new(),
+            refresh_now: Notify::new(),
             link: Mutex::new(Link {
                 connection,
                 head: cursor,
@@ -49,8 +65,31 @@ impl Shared {
             cache,
             server,
             remote,
-            user,
+            logins,
+            user: Mutex::new(user),
         }
+    }
+
+    pub fn user(&self) -> Option<User> {
+        self.user.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Starts using `token` (or, with `None`, none): the user shown follows it, and the sync
+    /// engine wakes to use it.
+    pub fn use_token(&self, token: Option<String>) {
+        let logged_out = token.is_none();
+        *self.user.lock().unwrap_or_else(|e| e.into_inner()) =
+            token.as_deref().and_then(crate::token_user);
+        self.remote.set_token(token);
+        if logged_out {
+            self.set_connection(
+                Connection::LoginRequired {
+                    reason: NOT_LOGGED_IN.into(),
+                },
+                None,
+            );
+        }
+        self.sync_now.notify_one();
     }
 
     pub fn status(&self) -> Status {
@@ -59,7 +98,7 @@ impl Shared {
         Status {
             connection: link.connection.clone(),
             server: self.server.clone(),
-            user: self.user.clone(),
+            user: self.user(),
             revision,
             head: link.head.max(revision),
             licenses: self.cache.len(),

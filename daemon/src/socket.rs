@@ -311,18 +311,27 @@ impl Connection {
                 let page = self.remote()?.audit(&query).await?;
                 Ok(Reply::Audit(page))
             }
+            Request::Login(_) => {
+                let prompt = shared.logins.start(self.shared.clone()).await?;
+                Ok(Reply::LoginStarted(prompt))
+            }
+            Request::Logout(_) => {
+                shared.logins.logout(shared).await?;
+                Ok(Reply::Done)
+            }
         }
     }
 
     fn remote(&self) -> Result<&crate::remote::Remote, Box<Problem>> {
-        let remote = self.shared.remote.as_ref().ok_or_else(|| {
-            Problem::local(
+        let remote = &self.shared.remote;
+        if remote.token().is_none() {
+            return Err(Box::new(Problem::local(
                 kinds::LOGIN_REQUIRED,
                 401,
                 "Login required",
-                "lmd has no credentials for the server; log in first",
-            )
-        })?;
+                "lmd is not logged in to the server; run `lm login`",
+            )));
+        }
         if let Some(since) = self.shared.offline_since() {
             return Err(Box::new(Problem::local(
                 kinds::OFFLINE,

@@ -26,14 +26,23 @@ pub struct SyncOptions {
     pub max_backoff: Duration,
 }
 
-pub async fn run(
-    shared: Arc<Shared>,
-    remote: Remote,
-    options: SyncOptions,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch::Receiver<bool>) {
+    let remote = shared.remote.clone();
     let mut backoff = Backoff::new(Duration::from_millis(250), options.max_backoff);
     loop {
+        if remote.token().is_none() {
+            // Nothing to sync with: serve the cache and wait for a login.
+            shared.set_connection(
+                Connection::LoginRequired {
+                    reason: crate::shared::NOT_LOGGED_IN.into(),
+                },
+                None,
+            );
+            tokio::select! {
+                () = shared.sync_now.notified() => continue,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
         let (revisions_tx, mut revisions) = mpsc::channel(64);
         let events = {
             let remote = remote.clone();
@@ -68,8 +77,11 @@ pub async fn run(
         };
         events.abort();
         let Err(error) = result else { continue };
-        if error.is_unauthenticated() {
+        if error.is_unauthenticated() && remote.token().is_none() {
+            tracing::debug!("logged out; waiting for a login");
+        } else if error.is_unauthenticated() {
             tracing::warn!(%error, "the server refused our credentials");
+            shared.refresh_now.notify_one();
             shared.set_connection(
                 Connection::LoginRequired {
                     reason: format!("the server refused the token: {error}"),
@@ -107,6 +119,15 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             Err(e) if e.is_feed_expired() => return resync(shared, remote).await,
             Err(e) => return Err(e),
         };
+        if remote.token().is_none() {
+            // Logged out while the page was on its way: it belongs to the old login.
+            return Err(RemoteError::Problem(lm_protocol::Problem::local(
+                lm_protocol::socket::kinds::LOGIN_REQUIRED,
+                401,
+                "Login required",
+                crate::shared::NOT_LOGGED_IN,
+            )));
+        }
         if !page.changes.is_empty() || page.next != after {
             let applied = shared
                 .cache

@@ -120,10 +120,15 @@ pub enum Request {
     Unassign(UnassignRequest),
     /// The audit log (managers), read from the server.
     Audit(AuditRequest),
+    /// Start a device login (RFC 8628): the reply says where to approve it; the outcome
+    /// arrives as a `sync` event (logged in) or a `login_failed` event.
+    Login(NoArgs),
+    /// Revoke the login at the server and forget it.
+    Logout(NoArgs),
 }
 
 impl Request {
-    const OPS: [&str; 12] = [
+    const OPS: [&str; 14] = [
         "hello",
         "status",
         "subscribe",
@@ -136,6 +141,8 @@ impl Request {
         "assign",
         "unassign",
         "audit",
+        "login",
+        "logout",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -169,6 +176,8 @@ impl Request {
             "assign" => Request::Assign(read(args)?),
             "unassign" => Request::Unassign(read(args)?),
             "audit" => Request::Audit(read(args)?),
+            "login" => Request::Login(read(args)?),
+            "logout" => Request::Logout(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",
@@ -300,13 +309,31 @@ pub enum DaemonFrame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reply {
-    Hello { version: u32, daemon: String },
+    Hello {
+        version: u32,
+        daemon: String,
+    },
     Status(Status),
     Subscribed,
     Licenses(LicenseWindow),
-    License { license: Box<License> },
+    License {
+        license: Box<License>,
+    },
     Done,
     Audit(Page<AuditEntry>),
+    /// A device login started: open `verification_uri` and enter `user_code`.
+    LoginStarted(LoginPrompt),
+}
+
+/// Where and how to approve a device login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginPrompt {
+    pub verification_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_uri_complete: Option<String>,
+    pub user_code: String,
+    /// Seconds until the code expires.
+    pub expires_in: u64,
 }
 
 /// A window of a filtered, sorted listing of the cache.
@@ -368,6 +395,8 @@ pub enum Event {
     Sync(Status),
     /// These licenses changed in the cache (upserted or removed).
     Changed { revision: i64, ids: Vec<LicenseId> },
+    /// A device login ended without a login (denied, expired, or the server failed).
+    LoginFailed { reason: String },
 }
 
 /// Problem kinds the daemon itself answers with (the server's are in [`crate::problem::kinds`]).

@@ -27,6 +27,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Starts `lmd` against `server_url` without credentials: it waits for `lm login`.
+    pub async fn start_logged_out(server_url: &str) -> Daemon {
+        Daemon::start(server_url, "").await
+    }
+
     /// Starts `lmd` against `server_url` with `token`, and waits until its socket answers.
     pub async fn start(server_url: &str, token: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -83,6 +88,8 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--cache-dir")
             .arg(&self.cache_dir)
+            .arg("--login-file")
+            .arg(self.login_file())
             .arg("--config")
             .arg(self.config_file())
             .env("LM_LOG", "lm_daemon=debug,info")
@@ -90,6 +97,11 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         command
+    }
+
+    /// Where this daemon keeps a login.
+    pub fn login_file(&self) -> PathBuf {
+        self.dir.path().join("login.json")
     }
 
     fn config_file(&self) -> PathBuf {

@@ -17,6 +17,8 @@ pub enum Backend {
 pub struct Server {
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    /// The issuer its tokens name: `http://lm.test` unless started reachable.
+    pub public_url: String,
     pub database_url: String,
     dir: TempDir,
     child: Option<Child>,
@@ -41,6 +43,17 @@ impl Server {
         server
     }
 
+    /// A server whose public URL (the token issuer, and the base of the URLs its discovery
+    /// document names) is its real loopback address, so that OAuth clients can follow them.
+    pub async fn start_reachable(backend: Backend, extra: &[&str]) -> Server {
+        let mut server = Server::stopped(backend).await;
+        let port = free_port();
+        let public = format!("http://127.0.0.1:{port}");
+        server.public_url = public;
+        server.launch_on(port, extra).await;
+        server
+    }
+
     /// A fresh database without a running server yet: administrative commands (`admin`,
     /// `user`) work; [`Server::launch`] starts serving it.
     pub async fn stopped(backend: Backend) -> Server {
@@ -51,6 +64,7 @@ impl Server {
         };
         Server {
             url: String::new(),
+            public_url: "http://lm.test".into(),
             database_url,
             dir,
             child: None,
@@ -62,6 +76,7 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut server = Server {
             url: String::new(),
+            public_url: self.public_url.clone(),
             database_url: self.database_url.clone(),
             dir,
             child: None,
@@ -97,7 +112,7 @@ impl Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .env("LM_DATABASE_URL", &self.database_url)
-            .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_PUBLIC_URL", &self.public_url)
             .env("LM_DB_CONNECTIONS", "4")
             .env("LM_LOG", "lm_server=debug,info")
             .stdin(Stdio::null())
@@ -135,7 +150,7 @@ impl Server {
         let out = Command::new(crate::binary("lm-server"))
             .args(args)
             .env("LM_DATABASE_URL", &self.database_url)
-            .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_PUBLIC_URL", &self.public_url)
             .env("LM_LOG", "warn")
             .output()
             .expect("run lm-server");
@@ -152,7 +167,7 @@ impl Server {
         let mut child = Command::new(crate::binary("lm-server"))
             .args(args)
             .env("LM_DATABASE_URL", &self.database_url)
-            .env("LM_PUBLIC_URL", "http://lm.test")
+            .env("LM_PUBLIC_URL", &self.public_url)
             .env("LM_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

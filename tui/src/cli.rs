@@ -379,6 +379,62 @@ pub fn print_csv(licenses: &[License], out: &mut impl Write) -> std::io::Result<
     csv.flush()
 }
 
+/// Logs lmd in with the device flow: shows where to approve, then waits for the outcome.
+pub async fn login(
+    client: &DaemonClient,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<lm_protocol::socket::Event>,
+) -> anyhow::Result<()> {
+    use lm_protocol::socket::{Connection, Event};
+    client.subscribe().await?;
+    let prompt = match client.request(Request::Login(NoArgs {})).await? {
+        Reply::LoginStarted(prompt) => prompt,
+        other => bail!("lmd answered the login with {other:?}"),
+    };
+    eprintln!(
+        "To log in, open {} in a browser and enter the code {}",
+        prompt.verification_uri, prompt.user_code
+    );
+    if let Some(complete) = &prompt.verification_uri_complete {
+        eprintln!("(or open {complete} directly)");
+    }
+    eprintln!("Waiting for approval…");
+    let deadline = std::time::Duration::from_secs(prompt.expires_in + 5);
+    let outcome = tokio::time::timeout(deadline, async {
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::Sync(status)
+                    if status.user.is_some()
+                        && !matches!(status.connection, Connection::LoginRequired { .. }) =>
+                {
+                    return Ok(status);
+                }
+                Event::LoginFailed { reason } => return Err(reason),
+                _ => {}
+            }
+        }
+        Err("lmd closed the connection".to_owned())
+    })
+    .await;
+    match outcome {
+        Ok(Ok(status)) => {
+            let user = status.user.expect("checked above");
+            eprintln!(
+                "logged in as {} ({}, organization {})",
+                user.subject, user.role, user.org
+            );
+            Ok(())
+        }
+        Ok(Err(reason)) => Err(ClientError::Problem(Box::new(lm_protocol::Problem::local(
+            lm_protocol::socket::kinds::LOGIN_REQUIRED,
+            401,
+            "Login failed",
+            reason,
+        )))
+        .into()),
+        Err(_) => bail!("the login code expired before it was approved; run `lm login` again"),
+    }
+}
+
 /// Finds a license by its full id or any unique part of it.
 pub async fn resolve(client: &DaemonClient, fragment: &str) -> anyhow::Result<License> {
     let fragment = fragment.trim().to_lowercase();

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
+use lm_protocol::socket::{NoArgs, Request};
 use lm_tui::app::keys::KeyMap;
 use lm_tui::cli::{self, AuditArgs, LicenseArgs};
 use lm_tui::client::{ClientError, DaemonClient};
@@ -28,6 +29,10 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Log lmd in to the server: open the address shown in any browser and approve.
+    Login,
+    /// Log lmd out: the login is revoked at the server and forgotten, the cache cleared.
+    Logout,
     /// Where lmd stands: connection, user, cache size and age.
     Status {
         #[arg(long)]
@@ -216,6 +221,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Args::command(), "lm", &mut out);
+            Ok(())
+        }
+        Cmd::Login => {
+            let (client, events) = DaemonClient::connect(&socket, "lm-cli").await?;
+            drop(out);
+            cli::login(&client, events).await
+        }
+        Cmd::Logout => {
+            let client = connect(&socket).await?;
+            client.request(Request::Logout(NoArgs {})).await?;
+            eprintln!("logged out; the cached licenses were cleared");
             Ok(())
         }
         Cmd::Status { json } => {

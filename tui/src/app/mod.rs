@@ -296,6 +296,10 @@ impl App {
             }
             Msg::Status(status) => self.on_status(status),
             Msg::Event(Event::Sync(status)) => self.on_status(status),
+            Msg::Event(Event::LoginFailed { reason }) => {
+                self.message = Some((Level::Error, format!("login failed: {reason}")));
+                vec![]
+            }
             Msg::Event(Event::Changed { ids, .. }) => {
                 let mut commands = self.refresh();
                 if let Mode::Conflict { form, theirs: None } = &self.mode

@@ -1,0 +1,169 @@
+//! Logging in through lmd with the device flow, staying logged in across token expiry, and
+//! logging out — against the server's built-in authorization server.
+
+use lm_protocol::LicenseFilter;
+use lm_protocol::socket::{Connection, NoArgs, Reply, Request};
+use lm_tests::{Backend, Daemon, Server};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A reachable server with fast device polling, a manager `alice` with a password, and one
+/// license.
+async fn server(extra: &[&str]) -> Server {
+    let mut args = vec!["--rate-limit", "0", "--device-poll-interval", "1s"];
+    args.extend_from_slice(extra);
+    let server = Server::start_reachable(Backend::Sqlite, &args).await;
+    let alice = server.manager("alice");
+    alice
+        .post("/v1/licenses", &super::new_license("Office"))
+        .await
+        .expect(201);
+    server
+        .admin_with_input(&["user", "passwd", "alice"], &format!("{PASSWORD}\n"))
+        .expect("passwd");
+    server
+}
+
+/// What alice does in her browser: approve the code on the server's page.
+async fn approve(server: &Server, user_code: &str) {
+    let page = reqwest::Client::new()
+        .post(format!("{}/device", server.url))
+        .form(&[
+            ("user_code", user_code),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("action", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
+}
+
+fn logged_in_as_alice(status: &lm_protocol::socket::Status) -> bool {
+    status.user.as_ref().is_some_and(|u| u.subject == "alice")
+        && status.connection == Connection::Live
+}
+
+#[tokio::test]
+async fn a_user_logs_in_through_the_daemon_stays_logged_in_and_logs_out() {
+    // Access tokens live 3 s: staying logged in means refreshing, several times.
+    let server = server(&["--access-token-ttl", "3s"]).await;
+    let daemon = Daemon::start_logged_out(&server.url).await;
+    let mut client = daemon.connect().await;
+    let status = client.status().await;
+    assert!(
+        matches!(&status.connection, Connection::LoginRequired { reason } if reason.contains("lm login")),
+        "{status:?}"
+    );
+
+    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
+        panic!("login did not start:\n{}", daemon.log());
+    };
+    assert_eq!(prompt.verification_uri, format!("{}/device", server.url));
+    approve(&server, &prompt.user_code).await;
+    client
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+    assert_eq!(client.list(LicenseFilter::default(), 10).await.total, 1);
+
+    let login = std::fs::read_to_string(daemon.login_file()).unwrap();
+    let mode = std::fs::metadata(daemon.login_file())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the login file is the user's only");
+    assert!(
+        !daemon.log().contains(login.split('"').nth(3).unwrap()),
+        "tokens never reach the log"
+    );
+
+    // Several access token lifetimes later the daemon is still logged in and may edit.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let renewed = std::fs::read_to_string(daemon.login_file()).unwrap();
+    assert_ne!(renewed, login, "the login was refreshed");
+    let created = client
+        .request(Request::Create(lm_protocol::socket::CreateRequest {
+            license: serde_json::from_value(super::new_license("After refresh")).unwrap(),
+        }))
+        .await;
+    assert!(created.is_ok(), "{created:?}\n{}", daemon.log());
+
+    assert_eq!(
+        client.request(Request::Logout(NoArgs {})).await,
+        Ok(Reply::Done)
+    );
+    assert!(!daemon.login_file().exists(), "the login is forgotten");
+    let status = client.status().await;
+    assert!(
+        matches!(status.connection, Connection::LoginRequired { .. }),
+        "{status:?}"
+    );
+    assert_eq!(status.user, None);
+    // The cache is cleared (a page already on its way when the logout came is dropped).
+    client
+        .wait_for(Duration::from_secs(5), |s| {
+            s.licenses == 0 && matches!(s.connection, Connection::LoginRequired { .. })
+        })
+        .await;
+    // The refresh token was revoked at the server: the saved login cannot be replayed.
+    let refresh = renewed
+        .split("\"refresh_token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let replay = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", server.url))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "lm"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let replay_status = replay.status();
+    assert_eq!(
+        replay_status,
+        400,
+        "{}\n{}",
+        replay.text().await.unwrap(),
+        daemon.log()
+    );
+}
+
+#[tokio::test]
+async fn lm_login_shows_the_code_and_waits_for_approval() {
+    let server = server(&[]).await;
+    let daemon = Daemon::start_logged_out(&server.url).await;
+    let mut login = Command::new(lm_tests::binary("lm"))
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .arg("login")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lm login");
+    let mut lines = BufReader::new(login.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    // "To log in, open http://127.0.0.1:PORT/device in a browser and enter the code ABCD-EFGH"
+    assert!(first.contains(&format!("{}/device", server.url)), "{first}");
+    let code = first.rsplit(' ').next().unwrap().to_owned();
+    approve(&server, &code).await;
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = login.wait().unwrap();
+    assert!(status.success(), "{rest:?}\n{}", daemon.log());
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("logged in as alice (manager, organization acme)")),
+        "{rest:?}"
+    );
+}
