@@ -1,12 +1,14 @@
 //! Test harness: starts the real binaries (built by cargo into the target directory) against
 //! a real database, and talks to them only through their public interfaces.
 
+pub mod browser;
 pub mod daemon;
 pub mod http;
 pub mod pg;
 pub mod server;
 pub mod tmux;
 
+pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use server::{Backend, Server};

@@ -167,3 +167,46 @@ async fn lm_login_shows_the_code_and_waits_for_approval() {
         "{rest:?}"
     );
 }
+
+/// The whole login as a person does it: `lm login` in the terminal (here: the daemon's login
+/// request), the approval page in a real browser.
+#[tokio::test]
+async fn a_person_approves_the_login_in_a_real_browser() {
+    let server = server(&[]).await;
+    let daemon = Daemon::start_logged_out(&server.url).await;
+    let mut client = daemon.connect().await;
+    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
+        panic!("login did not start:\n{}", daemon.log());
+    };
+    let browser = lm_tests::Browser::start().await;
+    browser.open(&prompt.verification_uri).await;
+    browser
+        .type_into("input[name=user_code]", &prompt.user_code.to_lowercase())
+        .await;
+    browser.type_into("input[name=username]", "alice").await;
+    browser
+        .type_into("input[name=password]", "not the password")
+        .await;
+    browser.click("button[value=approve]").await;
+    assert!(
+        browser
+            .text("#error")
+            .await
+            .contains("Wrong user name or password")
+    );
+
+    // The page kept the code; the person corrects the password.
+    browser.type_into("input[name=username]", "alice").await;
+    browser.type_into("input[name=password]", PASSWORD).await;
+    let page = browser.source().await;
+    assert!(page.contains("asks to sign in"), "{page}");
+    browser.click("button[value=approve]").await;
+    let result = browser.text("#result").await;
+    assert!(
+        result.contains("You approved the login of lm as alice"),
+        "{result}"
+    );
+    client
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+}
