@@ -151,8 +151,28 @@ impl Dialect {
     }
 }
 
-/// Connections acquired by this process (reads, writes and snapshots), for `/metrics`.
+/// Connections acquired by this process for requests (reads, writes and snapshots), for
+/// `/metrics`.
 pub static ACQUIRED: AtomicU64 = AtomicU64::new(0);
+/// Connections acquired by background work (key reloads, housekeeping, scheduled backups).
+pub static ACQUIRED_IN_BACKGROUND: AtomicU64 = AtomicU64::new(0);
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs `work` as background work: its database use is counted apart from requests'.
+pub async fn in_background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
+}
+
+fn count_acquire() {
+    if BACKGROUND.try_with(|_| ()).is_ok() {
+        ACQUIRED_IN_BACKGROUND.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ACQUIRED.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 #[derive(Clone)]
 pub enum Db {
@@ -243,7 +263,7 @@ impl Db {
 
     /// A pooled connection for reads.
     pub async fn read(&self) -> Result<Conn, sqlx::Error> {
-        ACQUIRED.fetch_add(1, Ordering::Relaxed);
+        count_acquire();
         Ok(match self {
             Db::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
             Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
@@ -253,7 +273,7 @@ impl Db {
     /// A read-only transaction that sees one consistent snapshot of the whole database while
     /// writers carry on: SQLite's WAL read transaction, PostgreSQL's `REPEATABLE READ`.
     pub async fn snapshot(&self) -> Result<Tx, sqlx::Error> {
-        ACQUIRED.fetch_add(1, Ordering::Relaxed);
+        count_acquire();
         Ok(match self {
             Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(
@@ -265,7 +285,7 @@ impl Db {
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        ACQUIRED.fetch_add(1, Ordering::Relaxed);
+        count_acquire();
         Ok(match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),

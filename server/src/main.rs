@@ -60,6 +60,9 @@ enum Command {
     /// Issue access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the keys tokens are signed with.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Delete removed licenses older than a duration now (`serve` does this hourly).
     Purge {
         /// Removed longer ago than this, e.g. 90days; they can no longer be restored.
@@ -174,6 +177,15 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Sign with a new key from now on; the old keys keep verifying the tokens they signed.
+    /// Running servers switch within seconds.
+    Rotate,
+    /// List the keys: kid, created, retired.
+    List,
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Print an access token for a user on stdout.
     Issue {
@@ -231,7 +243,8 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(&cli.common, args).await,
+        // Boxed: the serving future is large, and the main thread's stack is not.
+        Command::Serve(args) => Box::pin(serve(&cli.common, args)).await,
         Command::User(UserCommand::Add { name, role, org }) => {
             check_name(&name, "user name")?;
             check_name(&org, "organization")?;
@@ -310,6 +323,27 @@ async fn main() -> Result<()> {
             }
             let tokens = TokenService::load(&store, &cli.common.public_url).await?;
             println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl)?);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let kid = lm_server::auth::KeyRing::rotate(&store).await?;
+            eprintln!("tokens are now signed with key {kid}; older keys keep verifying");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            for key in store.signing_keys().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    key.kid,
+                    key.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    key.retired_at.map_or("signing".to_owned(), |t| format!(
+                        "retired {}",
+                        t.format("%Y-%m-%d %H:%M:%S")
+                    ))
+                );
+            }
             Ok(())
         }
         Command::Purge { older_than } => {
@@ -417,6 +451,9 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     };
     let store = open_store(common, pool).await?;
     let tokens = TokenService::load(&store, &common.public_url).await?;
+    tokio::spawn(lm_server::db::in_background(
+        tokens.clone().keep_current(store.clone()),
+    ));
     let limits = Limits {
         body_bytes: args.max_body,
         request_timeout: args.request_timeout,
@@ -443,17 +480,20 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         },
         limits,
     );
-    tokio::spawn(housekeeping(store.clone(), args.tombstone_retention));
+    tokio::spawn(lm_server::db::in_background(housekeeping(
+        store.clone(),
+        args.tombstone_retention,
+    )));
     if let (Some(every), Some(dir)) = (args.backup_every, args.backup_dir) {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
         tracing::info!(every = %humantime::format_duration(every), dir = %dir.display(), keep = args.backup_keep, "scheduled backups");
-        tokio::spawn(lm_server::backup::every(
+        tokio::spawn(lm_server::db::in_background(lm_server::backup::every(
             store.db().clone(),
             every,
             dir,
             args.backup_keep as usize,
-        ));
+        )));
     }
     let relay = store.clone();
     tokio::spawn(async move { relay.relay_notifications().await });

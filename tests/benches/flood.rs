@@ -261,7 +261,7 @@ async fn main() {
                 let legit_requests = latencies.len() as f64;
                 // The legitimate requests verify one signature and use one connection each.
                 let signatures = delta("lm_token_signature_checks_total") - legit_requests;
-                let db = delta("lm_db_acquires_total") - legit_requests;
+                let db = delta("lm_db_acquires_total{by=\"request\"}") - legit_requests;
                 println!(
                     "{:<32} {:>9} {:>9.0} {:>10} {:>9}   legit: {}   {:?}",
                     flood.name(),

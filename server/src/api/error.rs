@@ -206,6 +206,7 @@ impl ApiError {
                 AuthError::NotYetValid => "token_not_yet_valid",
                 AuthError::WrongIssuerOrAudience => "token_issuer_or_audience",
                 AuthError::Claims => "token_claims",
+                AuthError::Disabled => "token_user_disabled",
             },
             ApiError::Forbidden(_) => "forbidden",
             ApiError::PreconditionRequired => "precondition_required",

@@ -147,11 +147,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Token signatures verified.",
         crate::auth::SIGNATURES_VERIFIED.load(Ordering::Relaxed),
     );
-    counter(
-        &mut out,
-        "lm_db_acquires_total",
-        "Database connections acquired.",
+    let _ = writeln!(
+        out,
+        "# HELP lm_db_acquires_total Database connections acquired, for requests or background work.\n\
+         # TYPE lm_db_acquires_total counter\n\
+         lm_db_acquires_total{{by=\"request\"}} {}\n\
+         lm_db_acquires_total{{by=\"background\"}} {}",
         crate::db::ACQUIRED.load(Ordering::Relaxed),
+        crate::db::ACQUIRED_IN_BACKGROUND.load(Ordering::Relaxed)
     );
     out.push_str("# HELP lm_db_pool_connections Database pool connections by pool and state.\n");
     out.push_str("# TYPE lm_db_pool_connections gauge\n");

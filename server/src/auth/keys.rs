@@ -70,6 +70,13 @@ impl KeyRing {
         Self::from_stored(&stored)
     }
 
+    /// Makes a new signing key and retires the others (they keep verifying). Returns its kid.
+    pub async fn rotate(store: &Store) -> Result<String, KeyError> {
+        let key = generate()?;
+        store.rotate_signing_key(&key).await?;
+        Ok(key.kid)
+    }
+
     fn from_stored(stored: &[StoredKey]) -> Result<KeyRing, KeyError> {
         let mut verifying = HashMap::new();
         let mut public_keys = Vec::new();

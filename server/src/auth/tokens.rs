@@ -43,6 +43,8 @@ pub enum AuthError {
     WrongIssuerOrAudience,
     #[error("the token's claims are invalid")]
     Claims,
+    #[error("the token's user is disabled")]
+    Disabled,
 }
 
 impl AuthError {
@@ -58,6 +60,7 @@ impl AuthError {
             AuthError::NotYetValid => "not_yet_valid",
             AuthError::WrongIssuerOrAudience => "issuer_or_audience",
             AuthError::Claims => "claims",
+            AuthError::Disabled => "disabled",
         }
     }
 }
@@ -77,18 +80,48 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     keys: Arc<RwLock<KeyRing>>,
+    /// Users whose tokens no longer count, refreshed by [`TokenService::keep_current`].
+    disabled: Arc<RwLock<std::collections::HashSet<String>>>,
 }
+
+/// How often a server re-reads its signing keys and the disabled users: a rotated key is used
+/// and a disabled user's tokens stop working within this long, on every replica.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 impl TokenService {
     pub const DEFAULT_AUDIENCE: &'static str = "lm";
 
     pub async fn load(store: &Store, issuer: &str) -> Result<TokenService, KeyError> {
         let ring = KeyRing::load_or_create(store).await?;
-        Ok(TokenService {
+        let service = TokenService {
             issuer: issuer.to_owned(),
             audience: Self::DEFAULT_AUDIENCE.to_owned(),
             keys: Arc::new(RwLock::new(ring)),
-        })
+            disabled: Arc::default(),
+        };
+        service.reload(store).await?;
+        Ok(service)
+    }
+
+    /// Re-reads the signing keys and the disabled users.
+    pub async fn reload(&self, store: &Store) -> Result<(), KeyError> {
+        let ring = KeyRing::load_or_create(store).await?;
+        let disabled = store.disabled_users().await?;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
+        *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = disabled.into_iter().collect();
+        Ok(())
+    }
+
+    /// Reloads every [`RELOAD_EVERY`] until the process ends.
+    pub async fn keep_current(self, store: Store) {
+        let mut every = tokio::time::interval(RELOAD_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(e) = self.reload(&store).await {
+                tracing::warn!(error = %e, "cannot reload signing keys and disabled users");
+            }
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -183,6 +216,14 @@ impl TokenService {
         let c = data.claims;
         if c.sub.is_empty() || c.org.is_empty() {
             return Err(AuthError::Claims);
+        }
+        if self
+            .disabled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&c.sub)
+        {
+            return Err(AuthError::Disabled);
         }
         Ok(Principal {
             subject: c.sub,

@@ -36,6 +36,43 @@ impl Store {
             .await?)
     }
 
+    /// Adds `key` and retires every other key in one transaction: from then on the new key
+    /// signs, and the retired ones only verify.
+    pub async fn rotate_signing_key(&self, key: &StoredKey) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL",
+                args![Utc::now()],
+            )
+            .await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO signing_keys (kid, algorithm, private_pkcs8, public_key, created_at, retired_at) \
+                 VALUES ($1, $2, $3, $4, $5, NULL)",
+                args![
+                    key.kid.as_str(),
+                    key.algorithm.as_str(),
+                    key.private_pkcs8.as_str(),
+                    key.public_key.as_str(),
+                    key.created_at
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The names of disabled users.
+    pub async fn disabled_users(&self) -> Result<Vec<String>> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<(String,)> = conn
+            .exec()
+            .fetch_all("SELECT name FROM users WHERE disabled = $1", args![true])
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     pub async fn add_signing_key(&self, key: &StoredKey) -> Result<()> {
         let mut tx = self.db.begin().await?;
         tx.exec()

@@ -323,12 +323,32 @@ async fn guessing_passwords_locks_the_account_for_a_while_only(backend: Backend)
     assert_eq!(status, 200, "the lock ends by itself: {html}");
 }
 
+/// Polls `/v1/licenses` with `token` until it answers `status`, for at most 10 s (servers
+/// re-read keys and disabled users every 5 s).
+async fn eventually(server: &Server, token: &str, status: u16) {
+    let client = server.client(Some(token.to_owned()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if client.get("/v1/licenses").await.status == status {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
     let server = server_with(backend, &[]).await;
     let tokens = log_in(&server).await;
+    let access = tokens["access_token"].as_str().unwrap();
     server
         .admin(&["user", "disable", "alice"])
         .expect("disable");
+    // The access token stops working at the next check, well before it expires.
+    eventually(&server, access, 401).await;
     let (status, body) = refresh(&server, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -348,7 +368,57 @@ async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
     log_in(&server).await;
 }
 
+async fn rotated_keys_sign_new_tokens_and_old_ones_keep_verifying(backend: Backend) {
+    let server = server_with(backend, &[]).await;
+    let mut tokens = log_in(&server).await;
+    let before = tokens["access_token"].as_str().unwrap().to_owned();
+    let kid = |token: &str| -> Value {
+        use base64::Engine;
+        let raw = token.split('.').next().unwrap();
+        serde_json::from_slice::<Value>(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(raw)
+                .unwrap(),
+        )
+        .unwrap()["kid"]
+            .clone()
+    };
+    server.admin(&["keys", "rotate"]).expect("rotate");
+    let listed = server.admin(&["keys", "list"]).expect("keys list");
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(
+        listed.contains("retired") && listed.contains("signing"),
+        "{listed}"
+    );
+    // Within a reload the server signs with the new key; the old token still verifies.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let (status, renewed) = refresh(&server, tokens["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{renewed}");
+        tokens = renewed;
+        let token = tokens["access_token"].as_str().unwrap().to_owned();
+        if kid(&token) != kid(&before) {
+            break token;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never switched keys"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eventually(&server, &before, 200).await;
+    eventually(&server, &after, 200).await;
+    let jwks = server
+        .client(None)
+        .get("/.well-known/jwks.json")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+}
+
 crate::on_both_databases!(
+    rotated_keys_sign_new_tokens_and_old_ones_keep_verifying,
     a_terminal_logs_in_with_the_device_flow,
     refresh_tokens_rotate_and_a_replay_revokes_the_login,
     denied_and_expired_device_codes_get_no_token,
