@@ -197,6 +197,19 @@ fn dispatch(
                     let _ = tx.send(Msg::Edited { edit, result });
                 });
             }
+            Command::Login => {
+                tokio::spawn(async move {
+                    let result = match client
+                        .request(Request::Login(lm_protocol::socket::NoArgs {}))
+                        .await
+                    {
+                        Ok(Reply::LoginStarted(prompt)) => Ok(prompt),
+                        Ok(other) => Err(format!("lmd answered {other:?}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::LoginStarted(result));
+                });
+            }
             Command::Bulk { summary, requests } => {
                 tokio::spawn(async move {
                     let mut failures = Vec::new();

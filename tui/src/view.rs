@@ -2,7 +2,7 @@
 
 use crate::app::form::Field;
 use crate::app::keys::UserAction;
-use crate::app::{App, History, Level, Mode, PromptFor, VIEWS};
+use crate::app::{App, History, Level, LoginState, Mode, PromptFor, VIEWS};
 use crate::format::{self, Urgency};
 use lm_protocol::socket::Connection;
 use lm_protocol::{License, SortField};
@@ -626,22 +626,48 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
 
 fn render_login(app: &App, reason: &str, frame: &mut Frame, area: Rect, theme: Theme) {
     let server = app.status.as_ref().map(|s| s.server.as_str()).unwrap_or("");
-    let lines = vec![
+    let key = app.keymap.keys_of(UserAction::Login);
+    let mut lines = vec![
         Line::styled("Login required", theme.accent()),
         Line::raw(""),
         Line::raw(reason.to_owned()),
         Line::raw(""),
-        Line::raw(format!(
-            "lmd cannot reach your licenses on {server} without credentials."
-        )),
-        Line::raw("Put an access token in ~/.config/lm/token (mode 600) and restart lmd:"),
-        Line::styled(
-            "  lm-server token issue --user NAME > ~/.config/lm/token",
-            theme.dim(),
-        ),
-        Line::raw(""),
-        Line::raw("Cached licenses stay browsable once a login has synced them."),
     ];
+    match &app.login {
+        None => {
+            lines.push(Line::from(vec![
+                Span::raw("Press "),
+                Span::styled(key, theme.accent()),
+                Span::raw(format!(" to log in to {server} (or run `lm login`).")),
+            ]));
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                "Scripts and CI: put a token in ~/.config/lm/token (mode 600) and restart lmd.",
+                theme.dim(),
+            ));
+        }
+        Some(LoginState::Starting) => lines.push(Line::raw("Starting the login…")),
+        Some(LoginState::Waiting(prompt)) => {
+            lines.push(Line::raw("Open this address in any browser:"));
+            lines.push(Line::styled(
+                format!("  {}", prompt.verification_uri),
+                theme.accent(),
+            ));
+            lines.push(Line::raw("and enter the code"));
+            lines.push(Line::styled(
+                format!("  {}", prompt.user_code),
+                theme.accent().add_modifier(ratatui::style::Modifier::BOLD),
+            ));
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(
+                    "Waiting for approval (the code expires in {} minutes)…",
+                    prompt.expires_in.div_ceil(60)
+                ),
+                theme.dim(),
+            ));
+        }
+    }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 

@@ -41,11 +41,12 @@ pub enum UserAction {
     Undo,
     Assign,
     Unassign,
+    Login,
     Help,
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 23] = [
+    pub const ALL: [UserAction; 24] = [
         UserAction::Up,
         UserAction::Down,
         UserAction::PageUp,
@@ -67,6 +68,7 @@ impl UserAction {
         UserAction::Undo,
         UserAction::Assign,
         UserAction::Unassign,
+        UserAction::Login,
         UserAction::Help,
         UserAction::Quit,
     ];
@@ -95,6 +97,7 @@ impl UserAction {
             UserAction::Undo => "restore the license removed last",
             UserAction::Assign => "assign to an employee or device (bulk when marked)",
             UserAction::Unassign => "remove an assignment (bulk when marked)",
+            UserAction::Login => "log in (when lmd asks for a login)",
             UserAction::Help => "this help",
         }
     }
@@ -240,6 +243,7 @@ impl Default for KeyMap {
             (UserAction::Undo, &["u"]),
             (UserAction::Assign, &["a"]),
             (UserAction::Unassign, &["A"]),
+            (UserAction::Login, &["L"]),
             (UserAction::Help, &["?", "F1"]),
         ];
         let bindings = defaults

@@ -14,7 +14,8 @@ use form::LicenseForm;
 use keys::{KeyMap, UserAction};
 use lm_protocol::socket::{
     AssignRequest, AuditRequest, Connection, CreateRequest, Event, LicenseRef, LicenseWindow,
-    ListRequest, RemoveRequest, Reply, Request, Status, UnassignRequest, UpdateRequest,
+    ListRequest, LoginPrompt, RemoveRequest, Reply, Request, Status, UnassignRequest,
+    UpdateRequest,
 };
 use lm_protocol::{
     Assignee, AuditEntry, AuditQuery, License, LicenseId, Problem, Query, QueryError, Role, Sort,
@@ -62,6 +63,8 @@ pub enum Msg {
         summary: String,
         failures: Vec<String>,
     },
+    /// The daemon started a device login (or could not).
+    LoginStarted(Result<LoginPrompt, String>),
     /// The daemon went away.
     Disconnected(String),
 }
@@ -84,6 +87,16 @@ pub enum Command {
         summary: String,
         requests: Vec<(String, Request)>,
     },
+    /// Ask lmd to start a device login; answered by `LoginStarted`.
+    Login,
+}
+
+/// Where a login started from the TUI stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginState {
+    Starting,
+    /// Waiting for the user to approve in a browser.
+    Waiting(LoginPrompt),
 }
 
 /// Which single edit a reply belongs to.
@@ -180,6 +193,7 @@ pub struct App {
     pub detail: bool,
     pub audit: Option<(LicenseId, History)>,
     pub message: Option<(Level, String)>,
+    pub login: Option<LoginState>,
     last_removed: Vec<LicenseId>,
     pub quit: bool,
 }
@@ -212,6 +226,7 @@ impl App {
             detail: false,
             audit: None,
             message: None,
+            login: None,
             last_removed: Vec::new(),
             quit: false,
         }
@@ -297,7 +312,19 @@ impl App {
             Msg::Status(status) => self.on_status(status),
             Msg::Event(Event::Sync(status)) => self.on_status(status),
             Msg::Event(Event::LoginFailed { reason }) => {
+                self.login = None;
                 self.message = Some((Level::Error, format!("login failed: {reason}")));
+                vec![]
+            }
+            Msg::LoginStarted(Ok(prompt)) => {
+                if self.login.is_some() {
+                    self.login = Some(LoginState::Waiting(prompt));
+                }
+                vec![]
+            }
+            Msg::LoginStarted(Err(reason)) => {
+                self.login = None;
+                self.message = Some((Level::Error, format!("cannot log in: {reason}")));
                 vec![]
             }
             Msg::Event(Event::Changed { ids, .. }) => {
@@ -372,6 +399,15 @@ impl App {
 
     fn on_status(&mut self, status: Status) -> Vec<Command> {
         let first = self.status.is_none();
+        if let (Some(_), Some(user)) = (&self.login, &status.user)
+            && !matches!(status.connection, Connection::LoginRequired { .. })
+        {
+            self.login = None;
+            self.message = Some((
+                Level::Info,
+                format!("logged in as {} ({})", user.subject, user.role.as_str()),
+            ));
+        }
         let user_changed = self.status.as_ref().map(|s| &s.user) != Some(&status.user);
         self.status = Some(status);
         if first || (user_changed && VIEWS[self.view].1.contains("{me}")) {
@@ -533,6 +569,20 @@ impl App {
         self.message = None;
         let page = self.table_rows() as isize;
         match action {
+            UserAction::Login if self.login_required().is_some() && self.login.is_none() => {
+                self.login = Some(LoginState::Starting);
+                vec![Command::Login]
+            }
+            UserAction::Login => {
+                self.message = Some((
+                    Level::Info,
+                    match &self.login {
+                        Some(_) => "a login is already waiting for approval".into(),
+                        None => "already logged in".into(),
+                    },
+                ));
+                vec![]
+            }
             UserAction::Quit => {
                 self.quit = true;
                 vec![]

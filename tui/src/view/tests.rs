@@ -187,6 +187,34 @@ fn login_required_explains_what_to_do() {
 }
 
 #[test]
+fn a_login_from_the_tui_shows_where_to_approve_it() {
+    let mut app = manager();
+    let mut logged_out = status(
+        Role::Manager,
+        Connection::LoginRequired {
+            reason: "not logged in: run `lm login`".into(),
+        },
+    );
+    logged_out.user = None;
+    app.update(Msg::Status(logged_out));
+    let commands = app.update(key(KeyCode::Char('L')));
+    assert_eq!(commands, vec![crate::app::Command::Login]);
+    app.update(Msg::LoginStarted(Ok(lm_protocol::socket::LoginPrompt {
+        verification_uri: "https://lm.example.org/device".into(),
+        verification_uri_complete: None,
+        user_code: "BCDF-GHJK".into(),
+        expires_in: 600,
+    })));
+    insta::assert_snapshot!(screen(&app, 80, 14));
+
+    // Approved in the browser: the daemon's next status names the user.
+    app.update(Msg::Status(status(Role::Manager, Connection::Live)));
+    assert_eq!(app.login, None);
+    let (_, message) = app.message.clone().unwrap();
+    assert_eq!(message, "logged in as alice (manager)");
+}
+
+#[test]
 fn nothing_matches() {
     let mut app = app_with(Role::Manager, vec![]);
     app.update(key(KeyCode::Char('/')));
