@@ -23,6 +23,8 @@ const SCHEMA_KEY: &[u8] = b"meta/schema";
 const CURSOR_KEY: &[u8] = b"meta/cursor";
 const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
 const LICENSE_PREFIX: &[u8] = b"lic/";
+/// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
+const ALERT_PREFIX: &str = "alert/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -217,6 +219,32 @@ impl Cache {
         memory.licenses = fresh;
         memory.cursor = cursor;
         Ok(Applied { ids, cursor })
+    }
+
+    /// Every cached license (for the expiry alerts' daily look).
+    pub fn all(&self) -> Vec<License> {
+        self.read().licenses.values().cloned().collect()
+    }
+
+    /// Whether the alert `key` (see [`Cache::alert_key`]) was given before.
+    pub fn alerted(&self, key: &str) -> bool {
+        self.db.contains_key(key).unwrap_or(false)
+    }
+
+    /// Remembers alerts as given, across restarts.
+    pub fn mark_alerted<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for key in keys {
+            batch.insert(key, &[]);
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The key that remembers the alert for `license` at `threshold` days before `expires`: a
+    /// renewal (a new expiry date) alerts again.
+    pub fn alert_key(license: &LicenseId, expires: chrono::NaiveDate, threshold: u32) -> String {
+        format!("{ALERT_PREFIX}{license}/{expires}/{threshold}")
     }
 
     /// Records that the cache matched the server at `at`.

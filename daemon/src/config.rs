@@ -18,6 +18,12 @@ pub struct ConfigFile {
     pub poll_interval: Option<Duration>,
     #[serde(default, with = "humantime_serde_opt")]
     pub max_backoff: Option<Duration>,
+    /// Days before expiry to alert at.
+    pub alert_days: Option<Vec<u32>>,
+    /// `all` (every license you can see) or `mine` (assigned to you).
+    pub alert_scope: Option<crate::alerts::Scope>,
+    /// Raise desktop notifications for alerts.
+    pub notifications: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]

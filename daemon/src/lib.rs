@@ -3,6 +3,7 @@
 //! events, and serves the cache to the `lm` TUI, the CLI and scripts over a Unix socket —
 //! also while the server is unreachable.
 //!
+//! - [`alerts`]: expiry alerts as desktop notifications and client events;
 //! - [`cache`]: sled storage and the in-memory view lists are served from;
 //! - [`remote`]: the HTTP client of lm-server;
 //! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
@@ -10,6 +11,7 @@
 //! - [`login`]: the device login, token refresh and logout;
 //! - [`config`]: the TOML file and its defaults.
 
+pub mod alerts;
 pub mod cache;
 pub mod config;
 pub mod login;

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use lm_daemon::alerts::AlertOptions;
 use lm_daemon::cache::Cache;
 use lm_daemon::config::{self, ConfigFile};
 use lm_daemon::login::Logins;
@@ -119,6 +120,17 @@ async fn main() -> anyhow::Result<()> {
     };
     tasks.spawn(sync::run(shared.clone(), options, shutdown.clone()));
     tasks.spawn(logins.keep_fresh(shared.clone(), shutdown.clone()));
+    let defaults = AlertOptions::default();
+    let alerts = AlertOptions {
+        thresholds: file.alert_days.unwrap_or(defaults.thresholds),
+        scope: file.alert_scope.unwrap_or(defaults.scope),
+        notify: file.notifications.unwrap_or(defaults.notify),
+    };
+    tasks.spawn(lm_daemon::alerts::run(
+        shared.clone(),
+        alerts,
+        shutdown.clone(),
+    ));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -397,6 +397,32 @@ pub enum Event {
     Changed { revision: i64, ids: Vec<LicenseId> },
     /// A device login ended without a login (denied, expired, or the server failed).
     LoginFailed { reason: String },
+    /// Licenses reached an expiry alert threshold (also shown as a desktop notification).
+    Alerts { alerts: Vec<ExpiryAlert> },
+}
+
+/// A license that expires within `threshold` days: `days` from today (0 is today).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryAlert {
+    pub license: LicenseId,
+    pub name: String,
+    pub vendor: String,
+    pub expires: chrono::NaiveDate,
+    pub days: i64,
+    pub threshold: u32,
+}
+
+impl ExpiryAlert {
+    /// "expires today", "expires tomorrow", "expires in 7 days", "expired 3 days ago".
+    pub fn when(&self) -> String {
+        match self.days {
+            0 => "expires today".into(),
+            1 => "expires tomorrow".into(),
+            d if d > 1 => format!("expires in {d} days"),
+            -1 => "expired yesterday".into(),
+            d => format!("expired {} days ago", -d),
+        }
+    }
 }
 
 /// Problem kinds the daemon itself answers with (the server's are in [`crate::problem::kinds`]).

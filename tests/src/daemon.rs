@@ -24,9 +24,19 @@ pub struct Daemon {
     dir: TempDir,
     child: Option<Child>,
     launches: u32,
+    /// `DBUS_SESSION_BUS_ADDRESS`: none by default, so tests never notify a real desktop.
+    bus: String,
 }
 
 impl Daemon {
+    /// Starts `lmd` with its desktop notifications going to the session bus at `bus`.
+    pub async fn start_on_bus(server_url: &str, token: &str, bus: &str) -> Daemon {
+        let mut daemon = Daemon::prepare(server_url, token);
+        daemon.bus = bus.to_owned();
+        daemon.launch().await;
+        daemon
+    }
+
     /// Starts `lmd` against `server_url` without credentials: it waits for `lm login`.
     pub async fn start_logged_out(server_url: &str) -> Daemon {
         Daemon::start(server_url, "").await
@@ -34,21 +44,27 @@ impl Daemon {
 
     /// Starts `lmd` against `server_url` with `token`, and waits until its socket answers.
     pub async fn start(server_url: &str, token: &str) -> Daemon {
+        let mut daemon = Daemon::prepare(server_url, token);
+        daemon.launch().await;
+        daemon
+    }
+
+    /// A daemon's directory, token and settings, not started yet.
+    fn prepare(server_url: &str, token: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let token_file = dir.path().join("token");
         std::fs::write(&token_file, token).expect("token file");
         std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))
             .expect("chmod token");
-        let mut daemon = Daemon {
+        Daemon {
             socket: dir.path().join("run").join("lmd.sock"),
             cache_dir: dir.path().join("cache"),
             server_url: server_url.to_owned(),
             dir,
             child: None,
             launches: 0,
-        };
-        daemon.launch().await;
-        daemon
+            bus: "unix:path=/nonexistent/lm-tests-bus".into(),
+        }
     }
 
     /// Starts (again) the same daemon: same socket, cache and token.
@@ -93,6 +109,7 @@ impl Daemon {
             .arg("--config")
             .arg(self.config_file())
             .env("LM_LOG", "lm_daemon=debug,info")
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
             .env_remove("LM_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null());

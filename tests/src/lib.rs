@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod daemon;
+pub mod dbus;
 pub mod http;
 pub mod pg;
 pub mod server;
@@ -10,6 +11,7 @@ pub mod tmux;
 
 pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};
+pub use dbus::SessionBus;
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use server::{Backend, Server};
 pub use tmux::Tmux;

@@ -1,6 +1,7 @@
 //! Black-box tests of `lmd`: each starts a real `lm-server` (SQLite; the server suite covers
 //! PostgreSQL) and a real `lmd`, and speaks the socket protocol to the daemon.
 
+mod alerts;
 mod login;
 mod socket;
 mod sync;

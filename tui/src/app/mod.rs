@@ -316,6 +316,18 @@ impl App {
                 self.message = Some((Level::Error, format!("login failed: {reason}")));
                 vec![]
             }
+            Msg::Event(Event::Alerts { alerts }) => {
+                let text = match alerts.as_slice() {
+                    [one] => format!("{} {}", one.name, one.when()),
+                    many => format!(
+                        "{} licenses expire within {} days",
+                        many.len(),
+                        many.iter().map(|a| a.threshold).max().unwrap_or(0)
+                    ),
+                };
+                self.message = Some((Level::Info, text));
+                vec![]
+            }
             Msg::LoginStarted(Ok(prompt)) => {
                 if self.login.is_some() {
                     self.login = Some(LoginState::Waiting(prompt));

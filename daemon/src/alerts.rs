@@ -1,0 +1,280 @@
+//! Expiry alerts: when a cached license comes within a threshold of its expiry (by default
+//! 30, 7, 1 and 0 days), lmd raises a desktop notification and pushes the alert to connected
+//! clients. Each license alerts once per threshold and expiry date (remembered in the cache,
+//! across restarts; a renewal alerts again); many at once become one summary notification.
+//!
+//! Notifications go through `notify-rust` on the session bus, inside a timeout: a missing or
+//! hung notification server costs a log line, never a stuck or crashed daemon.
+
+use crate::cache::Cache;
+use crate::shared::Shared;
+use chrono::NaiveDate;
+use lm_protocol::License;
+use lm_protocol::socket::{Event, ExpiryAlert};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Which licenses alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Every license the user can see.
+    All,
+    /// Only licenses assigned to the user.
+    Mine,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertOptions {
+    /// Days before expiry to alert at, e.g. [30, 7, 1, 0].
+    pub thresholds: Vec<u32>,
+    pub scope: Scope,
+    /// Raise desktop notifications (clients are told either way).
+    pub notify: bool,
+}
+
+impl Default for AlertOptions {
+    fn default() -> Self {
+        AlertOptions {
+            thresholds: vec![30, 7, 1, 0],
+            scope: Scope::All,
+            notify: true,
+        }
+    }
+}
+
+/// More alerts than this at once become one summary notification.
+const SUMMARIZE_ABOVE: usize = 3;
+/// How long a notification server may take to answer.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The alerts due today that were not given yet: for each license, the smallest threshold
+/// it has reached (reaching 7 days also settles the 30-day alert).
+pub fn due(
+    licenses: &[License],
+    today: NaiveDate,
+    thresholds: &[u32],
+    me: Option<&str>,
+    given: impl Fn(&str) -> bool,
+) -> Vec<(ExpiryAlert, Vec<String>)> {
+    let mut thresholds = thresholds.to_vec();
+    thresholds.sort_unstable();
+    let mut out = Vec::new();
+    for license in licenses {
+        let Some(expires) = license.expires else {
+            continue;
+        };
+        if let Some(me) = me
+            && !license.assignments.iter().any(
+                |a| matches!(&a.assignee, lm_protocol::Assignee::Employee(e) if e.as_str() == me),
+            )
+        {
+            continue;
+        }
+        let days = (expires - today).num_days();
+        // Long expired licenses are not news; the day itself and after is the 0 threshold.
+        if days < -1 {
+            continue;
+        }
+        let reached: Vec<u32> = thresholds
+            .iter()
+            .copied()
+            .filter(|t| days <= i64::from(*t))
+            .collect();
+        let Some(&smallest) = reached.first() else {
+            continue;
+        };
+        let keys: Vec<String> = reached
+            .iter()
+            .map(|t| Cache::alert_key(&license.id, expires, *t))
+            .collect();
+        if given(&keys[0]) {
+            continue;
+        }
+        out.push((
+            ExpiryAlert {
+                license: license.id.clone(),
+                name: license.name.to_string(),
+                vendor: license.vendor.to_string(),
+                expires,
+                days,
+                threshold: smallest,
+            },
+            keys,
+        ));
+    }
+    out.sort_by_key(|(a, _)| (a.days, a.name.clone()));
+    out
+}
+
+/// The notifications for a batch of alerts: one each, or one summary when there are many.
+pub fn notifications(alerts: &[ExpiryAlert]) -> Vec<(String, String)> {
+    if alerts.len() > SUMMARIZE_ABOVE {
+        let mut body: Vec<String> = alerts
+            .iter()
+            .take(8)
+            .map(|a| format!("• {} — {} ({})", a.name, a.when(), a.expires))
+            .collect();
+        if alerts.len() > 8 {
+            body.push(format!(
+                "and {} more: see `lm` for the list",
+                alerts.len() - 8
+            ));
+        }
+        vec![(
+            format!("{} licenses expire soon", alerts.len()),
+            body.join("\n"),
+        )]
+    } else {
+        alerts
+            .iter()
+            .map(|a| {
+                (
+                    format!("{} {}", a.name, a.when()),
+                    format!("{} · expires {}", a.vendor, a.expires),
+                )
+            })
+            .collect()
+    }
+}
+
+async fn notify(summary: String, body: String) {
+    let mut notification = notify_rust::Notification::new();
+    notification.appname("lm").summary(&summary).body(&body);
+    match tokio::time::timeout(NOTIFY_TIMEOUT, notification.show_async()).await {
+        Ok(Ok(_)) => tracing::debug!(%summary, "notification shown"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no desktop notification: the notification server failed")
+        }
+        Err(_) => tracing::warn!("no desktop notification: the notification server did not answer"),
+    }
+}
+
+/// Checks for due alerts after every sync and at least hourly (the date changes), until
+/// shutdown.
+pub async fn run(shared: Arc<Shared>, options: AlertOptions, mut shutdown: watch::Receiver<bool>) {
+    let mut applied = shared.applied.subscribe();
+    loop {
+        check(&shared, &options).await;
+        tokio::select! {
+            _ = applied.changed() => {}
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        // Let a burst of pages settle before looking.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn check(shared: &Shared, options: &AlertOptions) {
+    // Only a cache that has caught up tells what expires: not one half-way through a sync.
+    if shared.cache.synced_at().is_none() {
+        return;
+    }
+    let today = chrono::Local::now().date_naive();
+    let me = match options.scope {
+        Scope::All => None,
+        Scope::Mine => match shared.user() {
+            Some(user) => Some(user.subject),
+            None => return,
+        },
+    };
+    let licenses = shared.cache.all();
+    let due = due(
+        &licenses,
+        today,
+        &options.thresholds,
+        me.as_deref(),
+        |key| shared.cache.alerted(key),
+    );
+    if due.is_empty() {
+        return;
+    }
+    let keys: Vec<&str> = due
+        .iter()
+        .flat_map(|(_, k)| k.iter().map(String::as_str))
+        .collect();
+    if let Err(e) = shared.cache.mark_alerted(keys) {
+        tracing::warn!(error = %e, "cannot remember the alerts given");
+    }
+    let alerts: Vec<ExpiryAlert> = due.into_iter().map(|(a, _)| a).collect();
+    tracing::info!(count = alerts.len(), "licenses reached an expiry alert");
+    let _ = shared.events.send(Event::Alerts {
+        alerts: alerts.clone(),
+    });
+    if options.notify {
+        for (summary, body) in notifications(&alerts) {
+            tokio::spawn(notify(summary, body));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn license(name: &str, expires: Option<&str>) -> License {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("0190d5a0-0000-7000-8000-{:012}", name.len()), "product": "p", "name": name,
+            "kind": "subscription", "vendor": "Acme", "cost": {"amount": 1, "currency": "EUR"},
+            "seats_used": 0, "added": "2026-01-01", "expires": expires, "version": 1, "revision": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_license_alerts_at_the_smallest_threshold_it_reached_once() {
+        let today: NaiveDate = "2026-11-22".parse().unwrap();
+        let licenses = [
+            license("a", Some("2026-11-27")),  // 5 days: the 7-day alert
+            license("bb", Some("2026-12-10")), // 18 days: the 30-day alert
+            license("ccc", Some("2027-06-01")),
+            license("dddd", None),
+            license("eeeee", Some("2026-11-22")),  // today
+            license("ffffff", Some("2025-01-01")), // long expired: not news
+        ];
+        let due = due(&licenses, today, &[30, 7, 1, 0], None, |_| false);
+        let got: Vec<(&str, u32, i64)> = due
+            .iter()
+            .map(|(a, _)| (a.name.as_str(), a.threshold, a.days))
+            .collect();
+        assert_eq!(got, [("eeeee", 0, 0), ("a", 7, 5), ("bb", 30, 18)]);
+        // The 7-day alert settles the 30-day one too.
+        assert_eq!(due[1].1.len(), 2);
+        let given: Vec<String> = due.iter().flat_map(|(_, k)| k.clone()).collect();
+        let again = super::due(&licenses, today, &[30, 7, 1, 0], None, |k| {
+            given.iter().any(|g| g == k)
+        });
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn many_alerts_become_one_summary() {
+        let alert = |name: &str, days| ExpiryAlert {
+            license: "0190d5a0-0000-7000-8000-000000000001".parse().unwrap(),
+            name: name.into(),
+            vendor: "Adobe".into(),
+            expires: "2026-12-01".parse().unwrap(),
+            days,
+            threshold: 7,
+        };
+        let one = notifications(&[alert("Creative Cloud", 7)]);
+        assert_eq!(
+            one,
+            [(
+                "Creative Cloud expires in 7 days".to_owned(),
+                "Adobe · expires 2026-12-01".to_owned()
+            )]
+        );
+        let many: Vec<ExpiryAlert> = (0..5).map(|i| alert(&format!("L{i}"), 1)).collect();
+        let summary = notifications(&many);
+        assert_eq!(summary.len(), 1);
+        assert_eq!(summary[0].0, "5 licenses expire soon");
+        assert!(
+            summary[0]
+                .1
+                .contains("• L0 — expires tomorrow (2026-12-01)")
+        );
+    }
+}
