@@ -91,7 +91,7 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
     render_filter(app, frame, filter, theme);
     render_status(app, frame, status, theme);
     match &app.mode {
-        Mode::Help => render_help(app, frame, body, theme),
+        Mode::Help { scroll } => render_help(app, *scroll, frame, body, theme),
         Mode::Form(form) => render_form(form, frame, body, theme),
         Mode::Confirm(confirm) => {
             let mut lines: Vec<Line> = confirm.lines.iter().map(|l| Line::raw(l.clone())).collect();
@@ -671,7 +671,7 @@ fn render_login(app: &App, reason: &str, frame: &mut Frame, area: Rect, theme: T
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-fn render_help(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+fn render_help(app: &App, scroll: u16, frame: &mut Frame, area: Rect, theme: Theme) {
     let manager = app.is_manager();
     let mut lines = Vec::new();
     for action in UserAction::ALL {
@@ -700,8 +700,15 @@ fn render_help(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Span::styled(*meaning, theme.dim()),
         ]));
     }
-    lines.push(Line::styled("any key closes this help", theme.dim()));
-    render_dialog(frame, area, "Help", lines, theme);
+    debug_assert_eq!(lines.len(), app.help_line_count());
+    let visible = area.height.saturating_sub(2);
+    let title = if lines.len() > usize::from(visible) {
+        "Help · ↑↓ pgup pgdn scroll · any other key closes"
+    } else {
+        "Help · any key closes"
+    };
+    let lines: Vec<Line> = lines.into_iter().skip(usize::from(scroll)).collect();
+    render_dialog(frame, area, title, lines, theme);
 }
 
 fn render_form(form: &crate::app::form::LicenseForm, frame: &mut Frame, area: Rect, theme: Theme) {

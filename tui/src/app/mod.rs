@@ -119,7 +119,10 @@ pub enum Mode {
     Browse,
     /// Typing in the filter line.
     Filter,
-    Help,
+    /// The key and query help, scrolled down by `scroll` lines.
+    Help {
+        scroll: u16,
+    },
     Form(Box<LicenseForm>),
     Confirm(Confirm),
     Prompt(Prompt),
@@ -254,6 +257,16 @@ impl App {
             Connection::LoginRequired { reason } => Some(reason),
             _ => None,
         }
+    }
+
+    /// How many lines the help has for this user (the view draws exactly these).
+    pub fn help_line_count(&self) -> usize {
+        let actions = UserAction::ALL
+            .iter()
+            .filter(|a| self.is_manager() || !a.manager_only())
+            .count();
+        let employee_note = usize::from(!self.is_manager());
+        actions + employee_note + 2 + lm_protocol::query::QUERY_HELP.len()
     }
 
     /// How many table rows fit, given the terminal size and whether the detail pane is open.
@@ -513,7 +526,25 @@ impl App {
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
         match std::mem::replace(&mut self.mode, Mode::Browse) {
             Mode::Browse => self.on_browse_key(key),
-            Mode::Help => vec![], // any key closes it
+            Mode::Help { scroll } => {
+                // Arrows and paging scroll a help taller than the screen; any other key closes.
+                let max = self
+                    .help_line_count()
+                    .saturating_sub(usize::from(self.size.1 / 2)) as u16;
+                let scroll = match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => Some(scroll.saturating_add(1)),
+                    KeyCode::Up | KeyCode::Char('k') => Some(scroll.saturating_sub(1)),
+                    KeyCode::PageDown | KeyCode::Char(' ') => Some(scroll.saturating_add(10)),
+                    KeyCode::PageUp => Some(scroll.saturating_sub(10)),
+                    _ => None,
+                };
+                if let Some(scroll) = scroll {
+                    self.mode = Mode::Help {
+                        scroll: scroll.min(max),
+                    };
+                }
+                vec![]
+            }
             Mode::Filter => self.on_filter_key(key),
             Mode::Form(form) if ctrl_c => {
                 drop(form);
@@ -664,7 +695,7 @@ impl App {
                 vec![]
             }
             UserAction::Help => {
-                self.mode = Mode::Help;
+                self.mode = Mode::Help { scroll: 0 };
                 vec![]
             }
             UserAction::Add => {

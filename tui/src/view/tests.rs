@@ -70,6 +70,21 @@ fn detail_pane_of_an_employee_hides_the_key() {
 }
 
 #[test]
+fn a_help_taller_than_the_terminal_scrolls() {
+    let mut app = manager();
+    app.update(Msg::Resize(80, 24));
+    app.update(key(KeyCode::Char('?')));
+    let top = screen(&app, 80, 24);
+    assert!(top.contains("scroll"), "{top}");
+    app.update(key(KeyCode::PageDown));
+    app.update(key(KeyCode::PageDown));
+    app.update(key(KeyCode::PageDown));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+    app.update(key(KeyCode::Char('x')));
+    assert_eq!(app.mode, crate::app::Mode::Browse);
+}
+
+#[test]
 fn help_of_an_employee_lists_no_manager_actions() {
     let mut app = app_with(Role::Employee, three());
     app.update(key(KeyCode::Char('?')));
