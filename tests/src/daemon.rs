@@ -162,6 +162,11 @@ impl Daemon {
         client
     }
 
+    /// The process id of the running daemon.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `kill -9`: no chance to flush or clean up.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,0 +1,155 @@
+//! Daemon benchmark over 100,000 licenses: the first sync of a real lmd from a real
+//! lm-server (and its ratio to merely downloading the same feed pages), list latency
+//! through the Unix socket with filters and sorts, and lmd's resident memory.
+//!
+//!     cargo build --release --bins && cargo bench -p lm-tests --bench daemon
+//!
+//! Environment: `LM_BENCH_LICENSES` (default 100000), `LM_BENCH_REQUESTS` per list scenario
+//! (default 300).
+
+use lm_protocol::socket::{Reply, Request};
+use lm_protocol::{ChangePage, LicenseFilter, Query, Sort};
+use lm_tests::{Backend, Daemon, Server};
+use std::time::{Duration, Instant};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Pages the change feed from 0 with a plain HTTP client: the floor of a first sync.
+async fn download(url: &str, token: &str) -> usize {
+    let http = reqwest::Client::new();
+    let (mut after, mut changes) = (0, 0);
+    loop {
+        let page: ChangePage = http
+            .get(format!("{url}/v1/changes?after={after}&limit=1000"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        changes += page.changes.len();
+        after = page.next;
+        if !page.more {
+            return changes;
+        }
+    }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let licenses: usize = env_or("LM_BENCH_LICENSES", 100_000);
+    let requests: usize = env_or("LM_BENCH_REQUESTS", 300);
+    let mut server = Server::stopped(Backend::Sqlite).await;
+    let token = {
+        server
+            .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+            .expect("user add");
+        server
+            .admin(&["seed", "--org", "acme", "--licenses", &licenses.to_string()])
+            .expect("seed");
+        server.launch(&["--rate-limit", "0"]).await;
+        server.login("alice").token().unwrap().to_owned()
+    };
+    println!("\n== lmd over {licenses} licenses (SQLite server, loopback)");
+
+    let t = Instant::now();
+    let downloaded = download(&server.url, &token).await;
+    let floor = t.elapsed();
+
+    let t = Instant::now();
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut client = daemon.connect().await;
+    client
+        .wait_for(Duration::from_secs(600), |s| {
+            s.licenses == licenses && s.connection == lm_protocol::socket::Connection::Live
+        })
+        .await;
+    let sync = t.elapsed();
+    println!(
+        "first sync: {:.2} s ({:.0} licenses/s); downloading the same {downloaded} changes alone: {:.2} s; ratio {:.2}",
+        sync.as_secs_f64(),
+        licenses as f64 / sync.as_secs_f64(),
+        floor.as_secs_f64(),
+        sync.as_secs_f64() / floor.as_secs_f64()
+    );
+    let pid = daemon.pid().expect("running");
+    println!(
+        "lmd resident memory after the sync: {:.0} MiB",
+        rss_mib(pid)
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let query = |text: &str| -> (LicenseFilter, Sort) {
+        let q = Query::parse(text, today).expect("query");
+        (q.filter, q.sort.unwrap_or_default())
+    };
+    println!(
+        "{:<44} {:>8} {:>9} {:>9} {:>9}",
+        "list through the socket (50 rows)", "matches", "p50 ms", "p99 ms", "max ms"
+    );
+    for (name, text) in [
+        ("everything, by name", ""),
+        ("vendor, by expiry", "vendor:adobe sort:expires"),
+        ("expiring in 30 days", "expiring:30d sort:expires"),
+        (
+            "cost range, by cost descending",
+            "cost>1000 cost<2000 sort:-cost",
+        ),
+        ("employee", "employee:alice"),
+        ("free text", "\"design\""),
+        ("deep page (offset 50,000)", "@offset"),
+    ] {
+        let (filter, sort, offset) = if text == "@offset" {
+            (LicenseFilter::default(), Sort::default(), 50_000)
+        } else {
+            let (f, s) = query(text);
+            (f, s, 0)
+        };
+        let mut latencies = Vec::with_capacity(requests);
+        let mut total = 0;
+        for _ in 0..requests {
+            let t = Instant::now();
+            let reply = client
+                .request(Request::List(lm_protocol::socket::ListRequest {
+                    filter: filter.clone(),
+                    sort,
+                    offset,
+                    limit: 50,
+                }))
+                .await;
+            latencies.push(t.elapsed());
+            if let Ok(Reply::Licenses(window)) = reply {
+                total = window.total;
+            }
+        }
+        latencies.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "{name:<44} {total:>8} {:>9.2} {:>9.2} {:>9.2}",
+            ms(latencies[latencies.len() / 2]),
+            ms(latencies[latencies.len() * 99 / 100]),
+            ms(*latencies.last().unwrap())
+        );
+    }
+    println!(
+        "lmd resident memory after the lists: {:.0} MiB",
+        rss_mib(pid)
+    );
+    drop(daemon);
+    server.stop();
+}
