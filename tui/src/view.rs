@@ -619,7 +619,14 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Level::Info => theme.fg(Color::Green),
             Level::Error => theme.error(),
         };
-        spans.push(Span::styled(format!("· {text}"), style));
+        spans.push(Span::styled(format!("· {text} "), style));
+    }
+    // Last: what the user just did matters more when the line is too narrow for both.
+    if let Some(alert) = &app.alert {
+        spans.push(Span::styled(
+            format!("· ⚠ {alert}"),
+            theme.fg(Color::Yellow),
+        ));
     }
     frame.render_widget(Line::from(spans), area);
 }

@@ -197,6 +197,8 @@ pub struct App {
     pub audit: Option<(LicenseId, History)>,
     pub message: Option<(Level, String)>,
     pub login: Option<LoginState>,
+    /// The newest expiry alert lmd pushed, shown until the next one.
+    pub alert: Option<String>,
     last_removed: Vec<LicenseId>,
     pub quit: bool,
 }
@@ -230,6 +232,7 @@ impl App {
             audit: None,
             message: None,
             login: None,
+            alert: None,
             last_removed: Vec::new(),
             quit: false,
         }
@@ -338,7 +341,8 @@ impl App {
                         many.iter().map(|a| a.threshold).max().unwrap_or(0)
                     ),
                 };
-                self.message = Some((Level::Info, text));
+                // Its own place in the status bar: it must not hide what the user just did.
+                self.alert = Some(text);
                 vec![]
             }
             Msg::LoginStarted(Ok(prompt)) => {
