@@ -180,7 +180,10 @@ async fn check(shared: &Shared, options: &AlertOptions) {
             None => return,
         },
     };
-    let licenses = shared.cache.all();
+    let horizon = options.thresholds.iter().copied().max().unwrap_or(0);
+    let licenses = shared
+        .cache
+        .expiring_by(today + chrono::Days::new(u64::from(horizon)));
     let due = due(
         &licenses,
         today,

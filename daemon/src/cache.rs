@@ -221,9 +221,15 @@ impl Cache {
         Ok(Applied { ids, cursor })
     }
 
-    /// Every cached license (for the expiry alerts' daily look).
-    pub fn all(&self) -> Vec<License> {
-        self.read().licenses.values().cloned().collect()
+    /// The cached licenses that expire on or before `last` (the expiry alerts' candidates);
+    /// only those are copied out, not the whole cache.
+    pub fn expiring_by(&self, last: chrono::NaiveDate) -> Vec<License> {
+        self.read()
+            .licenses
+            .values()
+            .filter(|l| l.expires.is_some_and(|e| e <= last))
+            .cloned()
+            .collect()
     }
 
     /// Whether the alert `key` (see [`Cache::alert_key`]) was given before.
