@@ -7,7 +7,6 @@
 //! Environment: `LM_BENCH_LICENSES` (default 100000), `LM_BENCH_BACKENDS` (default
 //! `sqlite,postgres`).
 
-use lm_protocol::ChangePage;
 use lm_tests::{Backend, Server};
 use std::time::{Duration, Instant};
 
@@ -20,34 +19,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// Pages the change feed from 0 to its head; returns (changes, pages, page latencies).
-async fn follow_feed(url: &str, token: &str) -> (usize, Vec<Duration>) {
-    let http = reqwest::Client::new();
-    let mut after = 0;
-    let mut changes = 0;
-    let mut latencies = Vec::new();
-    loop {
-        let t = Instant::now();
-        let page: ChangePage = http
-            .get(format!("{url}/v1/changes?after={after}&limit=1000"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        latencies.push(t.elapsed());
-        changes += page.changes.len();
-        after = page.next;
-        if !page.more {
-            return (changes, latencies);
-        }
-    }
 }
 
 /// The export without its `id` column: rows for another organization, matched by product.
@@ -93,7 +64,7 @@ async fn main() {
 
         for run in ["cold", "warm"] {
             let t = Instant::now();
-            let (changes, mut pages) = follow_feed(&server.url, alice.token().unwrap()).await;
+            let (changes, mut pages) = server.follow_feed(alice.token().unwrap()).await;
             let elapsed = t.elapsed();
             pages.sort();
             println!(

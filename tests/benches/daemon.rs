@@ -8,7 +8,7 @@
 //! (default 300).
 
 use lm_protocol::socket::{Reply, Request};
-use lm_protocol::{ChangePage, LicenseFilter, Query, Sort};
+use lm_protocol::{LicenseFilter, Query, Sort};
 use lm_tests::{Backend, Daemon, Server};
 use std::time::{Duration, Instant};
 
@@ -17,28 +17,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Pages the change feed from 0 with a plain HTTP client: the floor of a first sync.
-async fn download(url: &str, token: &str) -> usize {
-    let http = reqwest::Client::new();
-    let (mut after, mut changes) = (0, 0);
-    loop {
-        let page: ChangePage = http
-            .get(format!("{url}/v1/changes?after={after}&limit=1000"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        changes += page.changes.len();
-        after = page.next;
-        if !page.more {
-            return changes;
-        }
-    }
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -68,7 +46,7 @@ async fn main() {
     println!("\n== lmd over {licenses} licenses (SQLite server, loopback)");
 
     let t = Instant::now();
-    let downloaded = download(&server.url, &token).await;
+    let (downloaded, _) = server.follow_feed(&token).await;
     let floor = t.elapsed();
 
     let t = Instant::now();

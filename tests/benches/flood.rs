@@ -60,22 +60,6 @@ fn client_from(address: IpAddr) -> reqwest::Client {
         .unwrap()
 }
 
-async fn metrics(url: &str) -> BTreeMap<String, f64> {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_owned(), v.parse().ok()?))
-        })
-        .collect()
-}
-
 /// Sends the flood until `stop` or `max` requests; returns (requests, statuses).
 async fn attack(
     url: String,
@@ -229,7 +213,7 @@ async fn main() {
                 percentiles(quiet.await.unwrap())
             );
             for flood in [Flood::NoToken, Flood::GarbageTokens, Flood::InvalidFields] {
-                let before = metrics(&server.url).await;
+                let before = server.metrics().await;
                 let stop = Arc::new(AtomicBool::new(false));
                 let legit =
                     tokio::spawn(legitimate(server.url.clone(), token.clone(), stop.clone()));
@@ -254,7 +238,7 @@ async fn main() {
                 stop.store(true, Ordering::Relaxed);
                 timer.abort();
                 let latencies = legit.await.unwrap();
-                let after = metrics(&server.url).await;
+                let after = server.metrics().await;
                 let delta = |k: &str| {
                     after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0)
                 };

@@ -256,6 +256,50 @@ impl Server {
         )
     }
 
+    /// The server's `/metrics` as `series → value` (`name{labels}` → number).
+    pub async fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                Some((series.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// Pages the change feed from 0 to its head with a plain HTTP client, as a daemon's first
+    /// sync would; returns how many changes came and each page's latency.
+    pub async fn follow_feed(&self, token: &str) -> (usize, Vec<std::time::Duration>) {
+        let http = reqwest::Client::new();
+        let (mut after, mut changes, mut latencies) = (0, 0, Vec::new());
+        loop {
+            let t = Instant::now();
+            let page: lm_protocol::ChangePage = http
+                .get(format!("{}/v1/changes?after={after}&limit=1000", self.url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("changes")
+                .error_for_status()
+                .expect("changes status")
+                .json()
+                .await
+                .expect("changes body");
+            latencies.push(t.elapsed());
+            changes += page.changes.len();
+            after = page.next;
+            if !page.more {
+                return (changes, latencies);
+            }
+        }
+    }
+
     /// Stops the server with SIGTERM; whether it exited successfully by itself within 10 s
     /// (it is killed otherwise).
     pub fn stop(&mut self) -> bool {

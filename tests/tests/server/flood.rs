@@ -8,23 +8,6 @@ use lm_tests::{Backend, Client, Server};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// The server's metrics as `series → value`.
-async fn metrics(server: &Server) -> BTreeMap<String, f64> {
-    let text = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, series: &str) -> f64 {
     after.get(series).copied().unwrap_or(0.0) - before.get(series).copied().unwrap_or(0.0)
 }
@@ -74,10 +57,10 @@ async fn floods_that_cheap_checks_reject_never_reach_tokens_or_the_database(back
     let anonymous = server.client(None);
     const N: usize = 200;
 
-    let before = metrics(&server).await;
+    let before = server.metrics().await;
     let statuses = flood(N, |_| async { anonymous.get("/v1/licenses").await.status }).await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
-    let after_anonymous = metrics(&server).await;
+    let after_anonymous = server.metrics().await;
     assert_eq!(
         delta(
             &before,
@@ -93,7 +76,7 @@ async fn floods_that_cheap_checks_reject_never_reach_tokens_or_the_database(back
     })
     .await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
-    let after_garbage = metrics(&server).await;
+    let after_garbage = server.metrics().await;
 
     let invalid = [
         json!({"cost": {"amount": -5, "currency": "EUR"}}),
@@ -108,7 +91,7 @@ async fn floods_that_cheap_checks_reject_never_reach_tokens_or_the_database(back
     })
     .await;
     assert!(statuses.iter().all(|s| *s == 422), "{statuses:?}");
-    let after_invalid = metrics(&server).await;
+    let after_invalid = server.metrics().await;
 
     let signatures = "lm_token_signature_checks_total";
     let database = "lm_db_acquires_total{by=\"request\"}";
@@ -141,7 +124,7 @@ async fn floods_that_cheap_checks_reject_never_reach_tokens_or_the_database(back
 
     // The legitimate manager is served throughout, and that is counted by route.
     manager.get("/v1/licenses").await.expect(200);
-    let end = metrics(&server).await;
+    let end = server.metrics().await;
     assert!(delta(&after_invalid, &end, database) >= 1.0);
     assert!(
         end.get("lm_http_requests_total{route=\"/v1/licenses\",method=\"GET\",status=\"200\"}")
