@@ -284,27 +284,15 @@ fn parse_header(header: &::csv::ByteRecord) -> Result<Vec<&'static str>, Vec<Row
         }
     }
     let has = |c: &str| columns.contains(&c);
-    if has("cost_amount") != has("cost_currency") {
-        problems.push(problem(
-            1,
-            if has("cost_amount") {
-                "cost_currency"
-            } else {
-                "cost_amount"
-            },
-            "cost_amount and cost_currency come together",
-        ));
-    }
-    if has("owner_level") != has("owner_eids") {
-        problems.push(problem(
-            1,
-            if has("owner_level") {
-                "owner_eids"
-            } else {
-                "owner_level"
-            },
-            "owner_level and owner_eids come together",
-        ));
+    // Columns that only mean something together; the missing one is named.
+    for (a, b) in [
+        ("cost_amount", "cost_currency"),
+        ("owner_level", "owner_eids"),
+    ] {
+        if has(a) != has(b) {
+            let missing = if has(a) { b } else { a };
+            problems.push(problem(1, missing, &format!("{a} and {b} come together")));
+        }
     }
     if !has("id") {
         for required in REQUIRED_TO_CREATE {

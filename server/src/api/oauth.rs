@@ -504,15 +504,8 @@ pub async fn device_decide(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params: HashMap<String, String> = if headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-    {
-        form_urlencoded::parse(&body).into_owned().collect()
-    } else {
-        HashMap::new()
-    };
+    // A malformed form reads as an empty one: the page then asks for the code again.
+    let params = form(&headers, &body).unwrap_or_default();
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
     let user_code = oauth::normalize_user_code(get("user_code"));
     let (username, password) = (get("username").trim(), get("password"));
