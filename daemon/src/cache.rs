@@ -68,8 +68,10 @@ pub struct Applied {
 impl Cache {
     /// Opens the cache in `dir`, rebuilding it when it is from another schema or unreadable.
     pub fn open(dir: &Path) -> Result<Cache> {
-        match Self::open_as_is(dir) {
+        match Self::open_when_unlocked(dir) {
             Ok(cache) => Ok(cache),
+            // Held by another process: not a broken cache, and not ours to move aside.
+            Err(e) if is_locked(&e) => Err(e),
             Err(reason) => {
                 let aside = set_aside_path(dir);
                 tracing::warn!(
@@ -83,6 +85,20 @@ impl Cache {
                     source,
                 })?;
                 Self::open_as_is(dir)
+            }
+        }
+    }
+
+    /// Opens the cache, waiting up to 2 s for a lock that a closing handle (sled releases its
+    /// lock from a background thread after the last handle drops) still holds.
+    fn open_when_unlocked(dir: &Path) -> Result<Cache> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match Self::open_as_is(dir) {
+                Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result,
             }
         }
     }
@@ -315,6 +331,11 @@ fn license_key(id: &LicenseId) -> Vec<u8> {
 
 fn encode(license: &License) -> Vec<u8> {
     serde_json::to_vec(license).expect("a license always serializes")
+}
+
+/// Whether opening failed because another handle holds sled's lock on the directory.
+fn is_locked(e: &CacheError) -> bool {
+    matches!(e, CacheError::Sled(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock"))
 }
 
 fn read_i64(db: &sled::Db, key: &[u8]) -> Result<Option<i64>> {
