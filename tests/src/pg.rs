@@ -133,7 +133,7 @@ pub fn cluster() -> String {
     if !running {
         let port = free_port();
         let options = format!(
-            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
+            "-p {port} -h 127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c max_wal_size=128MB",
             root.display()
         );
         let mut start = command("pg_ctl", owner, &root);
@@ -160,9 +160,39 @@ pub async fn fresh_database() -> String {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
         .await
         .expect("connect to test cluster");
+    drop_stale_databases(&mut conn).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .expect("create test database");
     format!("{base}/{name}")
+}
+
+/// The cluster outlives test runs, so the databases of earlier runs would pile up (each is a
+/// few MB). Their names carry a UUIDv7, whose first 48 bits are the creation time in ms:
+/// anything older than an hour belongs to a finished run and is dropped. Failures are
+/// ignored; another process may be dropping the same database.
+async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
+    const STALE_MS: u128 = 60 * 60 * 1000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'lm\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let created_ms = name
+            .strip_prefix("lm_")
+            .and_then(|hex| hex.get(..12))
+            .and_then(|ms| u128::from_str_radix(ms, 16).ok());
+        if created_ms.is_some_and(|ms| now_ms.saturating_sub(ms) > STALE_MS) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *conn)
+            .await;
+        }
+    }
 }
