@@ -10,6 +10,12 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub server: Option<String>,
+    /// The OpenID provider to log in with, when it is not lm-server's built-in one.
+    pub issuer: Option<String>,
+    /// The client id registered for lm at the provider (default `lm`).
+    pub client_id: Option<String>,
+    /// The scopes to ask the provider for (default `openid offline_access licenses`).
+    pub scopes: Option<Vec<String>>,
     pub token_file: Option<PathBuf>,
     pub login_file: Option<PathBuf>,
     pub socket: Option<PathBuf>,
@@ -73,6 +79,13 @@ impl ConfigFile {
                 _ => e.message().to_owned(),
             }
         })?;
+        if let Some(issuer) = &config.issuer
+            && !(issuer.starts_with("http://") || issuer.starts_with("https://"))
+        {
+            return Err(format!(
+                "issuer: `{issuer}` is not an http:// or https:// URL"
+            ));
+        }
         if let Some(server) = &config.server
             && !(server.starts_with("http://") || server.starts_with("https://"))
         {

@@ -1,6 +1,7 @@
 //! Logging in, staying logged in, logging out: the OAuth 2.0 device flow (RFC 8628) against
-//! the issuer the server's discovery document names, with the `oauth2` crate; refresh before
-//! the access token expires; revocation (RFC 7009) on logout.
+//! the issuer's discovery document — lm-server's built-in authorization server, or the
+//! organization's own OpenID provider — with the `oauth2` crate; refresh before the access
+//! token expires; revocation (RFC 7009) on logout.
 //!
 //! A login is kept in a file of mode 0600 (written beside it and renamed into place). Tokens
 //! are never logged.
@@ -20,9 +21,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The client id lmd uses with the server's built-in authorization server.
-pub const CLIENT_ID: &str = "lm";
-const SCOPES: [&str; 3] = ["openid", "offline_access", "licenses"];
+/// Where lmd logs in, and as which client.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The issuer whose discovery document names the endpoints; `None` is the server itself.
+    pub issuer: Option<String>,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+impl Default for Provider {
+    /// lm-server's built-in authorization server and its client `lm`.
+    fn default() -> Self {
+        Provider {
+            issuer: None,
+            client_id: "lm".into(),
+            scopes: ["openid", "offline_access", "licenses"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+}
 /// Refresh once this share of the access token's lifetime has passed.
 const REFRESH_AT: f64 = 0.8;
 
@@ -75,6 +94,7 @@ pub enum LoginError {
 /// Owns the login: the file it is kept in, and the refresh schedule.
 pub struct Logins {
     file: PathBuf,
+    provider: Provider,
     current: Mutex<Option<StoredLogin>>,
     /// Changed whenever a login starts, is refreshed or ends; the refresher waits on it.
     changed: watch::Sender<u64>,
@@ -85,6 +105,7 @@ fn problem(status: u16, title: &str, detail: impl Into<String>) -> Box<Problem> 
 }
 
 fn oauth_client(
+    client_id: &str,
     token_endpoint: &str,
     discovery: Option<&Discovery>,
 ) -> Result<OAuthClient, Box<Problem>> {
@@ -99,7 +120,7 @@ fn oauth_client(
         .map(|d| DeviceAuthorizationUrl::new(d.device_authorization_endpoint.clone()))
         .transpose()
         .map_err(|e| bad("device_authorization_endpoint", e))?;
-    Ok(BasicClient::new(ClientId::new(CLIENT_ID.into()))
+    Ok(BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_device_authorization_url_option(device)
         .set_token_uri_option(Some(
             TokenUrl::new(token_endpoint.to_owned()).map_err(|e| bad("token_endpoint", e))?,
@@ -115,7 +136,7 @@ fn expires_at(expires_in: Option<Duration>) -> DateTime<Utc> {
 
 impl Logins {
     /// Loads the login kept in `file`, if any.
-    pub fn load(file: PathBuf) -> Logins {
+    pub fn load(file: PathBuf, provider: Provider) -> Logins {
         let current = match std::fs::read(&file) {
             Ok(bytes) => match serde_json::from_slice::<StoredLogin>(&bytes) {
                 Ok(login) => Some(login),
@@ -128,6 +149,7 @@ impl Logins {
         };
         Logins {
             file,
+            provider,
             current: Mutex::new(current),
             changed: watch::channel(0).0,
         }
@@ -164,9 +186,10 @@ impl Logins {
     }
 
     async fn discover(&self, shared: &Shared) -> Result<Discovery, Box<Problem>> {
+        let issuer = self.provider.issuer.as_deref().unwrap_or(&shared.server);
         let url = format!(
             "{}/.well-known/openid-configuration",
-            shared.server.trim_end_matches('/')
+            issuer.trim_end_matches('/')
         );
         let response = shared
             .remote
@@ -203,12 +226,16 @@ impl Logins {
     /// completes in the background: on approval the daemon uses the new token at once.
     pub async fn start(self: &Arc<Self>, shared: Arc<Shared>) -> Result<LoginPrompt, Box<Problem>> {
         let discovery = self.discover(&shared).await?;
-        let client = oauth_client(&discovery.token_endpoint, Some(&discovery))?;
+        let client = oauth_client(
+            &self.provider.client_id,
+            &discovery.token_endpoint,
+            Some(&discovery),
+        )?;
         let http = shared.remote.http().clone();
         let details: StandardDeviceAuthorizationResponse = client
             .exchange_device_code()
             .map_err(|e| problem(500, "Login failed", e.to_string()))?
-            .add_scopes(SCOPES.iter().map(|s| Scope::new((*s).into())))
+            .add_scopes(self.provider.scopes.iter().cloned().map(Scope::new))
             .request_async(&http)
             .await
             .map_err(|e| {
@@ -290,7 +317,7 @@ impl Logins {
                 .form(&[
                     ("token", refresh.as_str()),
                     ("token_type_hint", "refresh_token"),
-                    ("client_id", CLIENT_ID),
+                    ("client_id", self.provider.client_id.as_str()),
                 ])
                 .timeout(Duration::from_secs(15))
                 .send()
@@ -368,8 +395,8 @@ impl Logins {
     }
 
     async fn refresh(&self, shared: &Shared, login: &StoredLogin) -> Result<(), Refresh> {
-        let client =
-            oauth_client(&login.token_endpoint, None).map_err(|p| Refresh::Refused(p.detail))?;
+        let client = oauth_client(&self.provider.client_id, &login.token_endpoint, None)
+            .map_err(|p| Refresh::Refused(p.detail))?;
         let refresh = RefreshToken::new(login.refresh_token.clone().unwrap_or_default());
         let token = client
             .exchange_refresh_token(&refresh)

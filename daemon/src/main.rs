@@ -5,7 +5,7 @@ use clap::Parser;
 use lm_daemon::alerts::AlertOptions;
 use lm_daemon::cache::Cache;
 use lm_daemon::config::{self, ConfigFile};
-use lm_daemon::login::Logins;
+use lm_daemon::login::{Logins, Provider};
 use lm_daemon::remote::Remote;
 use lm_daemon::shared::Shared;
 use lm_daemon::sync::{self, SyncOptions};
@@ -26,6 +26,12 @@ struct Args {
     /// The lm-server URL [default: http://127.0.0.1:7878].
     #[arg(long, env = "LM_SERVER")]
     server: Option<String>,
+    /// The OpenID provider to log in with [default: the server's built-in one].
+    #[arg(long, env = "LM_ISSUER")]
+    issuer: Option<String>,
+    /// The client id lmd has at that provider [default: lm].
+    #[arg(long, env = "LM_CLIENT_ID")]
+    client_id: Option<String>,
     /// A file holding a bearer token or API key, for scripts and CI; used instead of a login
     /// [default: ~/.config/lm/token].
     #[arg(long)]
@@ -85,7 +91,22 @@ async fn main() -> anyhow::Result<()> {
         .or(file.login_file)
         .or_else(config::default_login_file)
         .context("no place to keep a login: set --login-file")?;
-    let logins = Arc::new(Logins::load(login_file));
+    let issuer = args.issuer.or(file.issuer);
+    if let Some(issuer) = &issuer
+        && !(issuer.starts_with("http://") || issuer.starts_with("https://"))
+    {
+        bail!("--issuer: `{issuer}` is not an http:// or https:// URL");
+    }
+    let defaults = Provider::default();
+    let provider = Provider {
+        issuer,
+        client_id: args
+            .client_id
+            .or(file.client_id)
+            .unwrap_or(defaults.client_id),
+        scopes: file.scopes.unwrap_or(defaults.scopes),
+    };
+    let logins = Arc::new(Logins::load(login_file, provider));
     let token = match &token_file {
         Some(path) => read_token(path)?,
         None => None,

@@ -128,6 +128,11 @@ impl Remote {
     }
 
     /// One page of the change feed after `after`.
+    /// Who the server takes the holder of our token for.
+    pub async fn me(&self) -> Result<lm_protocol::Principal> {
+        self.send(self.request(Method::GET, "/v1/me")).await
+    }
+
     pub async fn changes(&self, after: i64, limit: u32) -> Result<ChangePage> {
         self.send(
             self.request(Method::GET, "/v1/changes")

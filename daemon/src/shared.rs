@@ -46,7 +46,7 @@ impl Shared {
         logins: std::sync::Arc<crate::login::Logins>,
     ) -> Shared {
         let user = remote.token().as_deref().and_then(crate::token_user);
-        let connection = match &user {
+        let connection = match remote.token() {
             Some(_) => Connection::Syncing { done: 0, total: 0 },
             None => Connection::LoginRequired {
                 reason: NOT_LOGGED_IN.into(),
@@ -72,6 +72,11 @@ impl Shared {
 
     pub fn user(&self) -> Option<User> {
         self.user.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records who the server says we are.
+    pub fn set_user(&self, user: User) {
+        *self.user.lock().unwrap_or_else(|e| e.into_inner()) = Some(user);
     }
 
     /// Starts using `token` (or, with `None`, none): the user shown follows it, and the sync

@@ -111,6 +111,16 @@ pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch:
 
 /// Applies feed pages from the cache's cursor until the server has no more.
 async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
+    if shared.user().is_none() {
+        // Tokens of an external provider or API keys do not say who we are in lm's terms
+        // (role, organization); the server does.
+        let me = remote.me().await?;
+        shared.set_user(lm_protocol::socket::User {
+            subject: me.subject,
+            org: me.org,
+            role: me.role,
+        });
+    }
     let start = shared.cache.cursor();
     loop {
         let after = shared.cache.cursor();

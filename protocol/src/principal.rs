@@ -49,6 +49,7 @@ impl FromStr for Role {
 
 /// The authenticated caller, as the server derived it from a verified token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Principal {
     pub subject: String,
     pub org: String,

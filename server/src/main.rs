@@ -5,7 +5,10 @@ use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use lm_protocol::Role;
 use lm_server::api::{AppState, Limits, app};
-use lm_server::auth::TokenService;
+use lm_server::auth::{
+    Authenticator, ClaimRules, ExternalIssuer, IntrospectionCache, Introspector, OrgRule,
+    TokenService,
+};
 use lm_server::db::{Db, PoolConfig};
 use lm_server::store::{ChangeContext, Store};
 use std::io::IsTerminal;
@@ -53,7 +56,7 @@ struct Common {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the REST API until SIGINT or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage the people and machines that may hold tokens.
     #[command(subcommand)]
     User(UserCommand),
@@ -147,6 +150,135 @@ struct ServeArgs {
     /// How many scheduled backups to keep; older ones are removed.
     #[arg(long, env = "LM_BACKUP_KEEP", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..))]
     backup_keep: u32,
+    #[command(flatten)]
+    provider: ProviderArgs,
+}
+
+/// Trusting another identity provider instead of the built-in authorization server.
+#[derive(Args)]
+#[command(next_help_heading = "External identity provider")]
+struct ProviderArgs {
+    /// Accept the JWT access tokens of this OpenID provider (verified with the keys its
+    /// discovery document names) instead of running the built-in authorization server.
+    #[arg(long, env = "LM_ISSUER")]
+    issuer: Option<String>,
+    /// The `aud` tokens must carry; without it any token of the provider is accepted.
+    #[arg(long, env = "LM_AUDIENCE")]
+    audience: Option<String>,
+    /// Dotted path of the claim that carries roles, e.g. `realm_access.roles` or `groups`.
+    #[arg(long, env = "LM_ROLE_CLAIM", requires = "manager_value")]
+    role_claim: Option<String>,
+    /// The role claim's value (or one of its values) that makes a manager.
+    #[arg(long, env = "LM_MANAGER_VALUE", requires = "role_claim")]
+    manager_value: Option<String>,
+    /// When given, only this value (or the manager value) lets someone in as an employee;
+    /// without it everyone else with a valid token is an employee.
+    #[arg(long, env = "LM_EMPLOYEE_VALUE", requires = "role_claim")]
+    employee_value: Option<String>,
+    /// Dotted path of the claim that names the caller's organization.
+    #[arg(long, env = "LM_ORG_CLAIM", conflicts_with = "org")]
+    org_claim: Option<String>,
+    /// The one organization every token of the provider belongs to.
+    #[arg(long, env = "LM_ORG")]
+    org: Option<String>,
+    /// The least time between two downloads of the provider's keys (an unknown `kid` asks for one).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    jwks_refetch_interval: Duration,
+    /// Check opaque tokens by asking this RFC 7662 introspection endpoint.
+    #[arg(long, env = "LM_INTROSPECTION_URL", requires = "introspection_client")]
+    introspection_url: Option<String>,
+    /// The client this server authenticates as at the introspection endpoint, as ID:SECRET
+    /// (prefer the environment variable: arguments are visible to other local users).
+    #[arg(
+        long,
+        env = "LM_INTROSPECTION_CLIENT",
+        requires = "introspection_url",
+        hide_env_values = true
+    )]
+    introspection_client: Option<String>,
+    /// How long an introspection answer for an active token is reused (never past its expiry).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    introspection_cache: Duration,
+    /// How long an introspection answer for an inactive token is reused.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    introspection_negative_cache: Duration,
+}
+
+impl ProviderArgs {
+    /// The authenticator these flags ask for; the built-in one without any.
+    async fn authenticator(&self, tokens: &TokenService) -> Result<Authenticator> {
+        let external = self.issuer.is_some() || self.introspection_url.is_some();
+        if !external {
+            if self.role_claim.is_some()
+                || self.org_claim.is_some()
+                || self.org.is_some()
+                || self.audience.is_some()
+            {
+                bail!(
+                    "--audience, --role-claim, --org-claim and --org apply only with --issuer or --introspection-url"
+                );
+            }
+            return Ok(Authenticator::BuiltIn(tokens.clone()));
+        }
+        let org = match (&self.org_claim, &self.org) {
+            (Some(path), None) => OrgRule::Claim(path.clone()),
+            (None, Some(org)) => OrgRule::Fixed(org.clone()),
+            _ => bail!(
+                "with an external identity provider, give --org-claim PATH or --org ORG: every caller belongs to an organization"
+            ),
+        };
+        let rules = ClaimRules {
+            role_claim: self.role_claim.clone(),
+            manager_value: self.manager_value.clone(),
+            employee_value: self.employee_value.clone(),
+            org,
+        };
+        if self.role_claim.is_none() {
+            tracing::warn!(
+                "no --role-claim: every caller of the identity provider is an employee, nobody can edit"
+            );
+        }
+        if self.audience.is_none() {
+            tracing::warn!(
+                "no --audience: tokens the identity provider made for any application are accepted"
+            );
+        }
+        if let Some(url) = &self.introspection_url {
+            let client = self.introspection_client.as_deref().unwrap_or_default();
+            let Some((id, secret)) = client.split_once(':') else {
+                bail!("--introspection-client: expected ID:SECRET");
+            };
+            let cache = IntrospectionCache {
+                positive: self.introspection_cache,
+                negative: self.introspection_negative_cache,
+                ..IntrospectionCache::default()
+            };
+            return Ok(Authenticator::Introspection(std::sync::Arc::new(
+                Introspector::new(
+                    url,
+                    id,
+                    secret,
+                    self.issuer.clone(),
+                    self.audience.clone(),
+                    rules,
+                    cache,
+                ),
+            )));
+        }
+        let issuer = self.issuer.as_deref().unwrap_or_default();
+        let external = ExternalIssuer::new(
+            issuer,
+            self.audience.clone(),
+            rules,
+            self.jwks_refetch_interval,
+        );
+        // The provider may be down while this replica starts: serve anyway, and fetch the keys
+        // when the first token arrives.
+        if let Err(e) = external.fetch_keys().await {
+            tracing::warn!(error = %e, "cannot fetch the identity provider's keys yet");
+        }
+        Ok(Authenticator::External(std::sync::Arc::new(external)))
+    }
 }
 
 #[derive(Subcommand)]
@@ -244,7 +376,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         // Boxed: the serving future is large, and the main thread's stack is not.
-        Command::Serve(args) => Box::pin(serve(&cli.common, args)).await,
+        Command::Serve(args) => Box::pin(serve(&cli.common, *args)).await,
         Command::User(UserCommand::Add { name, role, org }) => {
             check_name(&name, "user name")?;
             check_name(&org, "organization")?;
@@ -451,6 +583,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
     };
     let store = open_store(common, pool).await?;
     let tokens = TokenService::load(&store, &common.public_url).await?;
+    let authenticator = args.provider.authenticator(&tokens).await?;
     tokio::spawn(lm_server::db::in_background(
         tokens.clone().keep_current(store.clone()),
     ));
@@ -465,6 +598,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         AppState {
             store: store.clone(),
             tokens,
+            authenticator,
             shutdown,
             metrics: Default::default(),
             authorization: lm_server::api::oauth::AuthorizationServer::new(

@@ -160,6 +160,23 @@ impl Browser {
         }
     }
 
+    /// The current page's HTML once it contains `needle`, waiting up to 10 s (through
+    /// redirects and page loads).
+    pub async fn wait_for_page_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = self.source().await;
+            if page.contains(needle) {
+                return page;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no page with `{needle}` appeared; the last one:\n{page}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The current page's HTML.
     pub async fn source(&self) -> String {
         self.call(

@@ -42,6 +42,17 @@ impl Daemon {
         Daemon::start(server_url, "").await
     }
 
+    /// Starts `lmd` without credentials and with `config` (TOML lines) added to its settings.
+    pub async fn start_logged_out_with(server_url: &str, config: &str) -> Daemon {
+        let mut daemon = Daemon::prepare(server_url, "");
+        let path = daemon.config_file();
+        let mut settings = std::fs::read_to_string(&path).expect("config");
+        settings.push_str(config);
+        std::fs::write(&path, settings).expect("config");
+        daemon.launch().await;
+        daemon
+    }
+
     /// Starts `lmd` against `server_url` with `token`, and waits until its socket answers.
     pub async fn start(server_url: &str, token: &str) -> Daemon {
         let mut daemon = Daemon::prepare(server_url, token);

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod daemon;
 pub mod dbus;
 pub mod http;
+pub mod oidc;
 pub mod pg;
 pub mod server;
 pub mod tmux;
@@ -13,6 +14,7 @@ pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};
 pub use dbus::SessionBus;
 pub use http::{Client, EventStream, NextEvent, Reply};
+pub use oidc::OpenIdProvider;
 pub use server::{Backend, Server};
 pub use tmux::Tmux;
 

@@ -154,7 +154,7 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or(crate::auth::AuthError::Missing)?;
-        let principal = state.tokens.verify(token).inspect_err(|e| {
+        let principal = state.authenticator.verify(token).await.inspect_err(|e| {
             tracing::debug!(reason = e.reason(), "token refused");
         })?;
         Ok(Caller { principal, context })

@@ -49,6 +49,20 @@ impl ApiError {
                 format!("{}: {}", e.field, e.message),
                 Some(e.field.clone()),
             ),
+            ApiError::Unauthenticated(AuthError::NoRole) => (
+                StatusCode::FORBIDDEN,
+                kinds::FORBIDDEN,
+                "Forbidden",
+                "your identity provider grants you no role in lm; ask for the employee or manager role".into(),
+                None,
+            ),
+            ApiError::Unauthenticated(AuthError::ProviderUnavailable) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                kinds::UNAVAILABLE,
+                "Identity provider unavailable",
+                "the identity provider cannot be reached to check your token; retry shortly".into(),
+                None,
+            ),
             ApiError::Unauthenticated(e) => {
                 (StatusCode::UNAUTHORIZED, kinds::UNAUTHENTICATED, "Unauthenticated", e.to_string(), None)
             }
@@ -196,18 +210,7 @@ impl ApiError {
     fn rejection(&self) -> Option<&'static str> {
         Some(match self {
             ApiError::Validation(_) => "invalid_field",
-            ApiError::Unauthenticated(e) => match e {
-                AuthError::Missing => "token_missing",
-                AuthError::Malformed => "token_malformed",
-                AuthError::Algorithm => "token_algorithm",
-                AuthError::UnknownKey => "token_unknown_kid",
-                AuthError::Signature => "token_signature",
-                AuthError::Expired => "token_expired",
-                AuthError::NotYetValid => "token_not_yet_valid",
-                AuthError::WrongIssuerOrAudience => "token_issuer_or_audience",
-                AuthError::Claims => "token_claims",
-                AuthError::Disabled => "token_user_disabled",
-            },
+            ApiError::Unauthenticated(e) => e.rejection(),
             ApiError::Forbidden(_) => "forbidden",
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -228,7 +231,9 @@ impl IntoResponse for ApiError {
                 .insert(super::metrics::Rejection(reason));
         }
         match self {
-            ApiError::Unauthenticated(_) => {
+            ApiError::Unauthenticated(e)
+                if !matches!(e, AuthError::NoRole | AuthError::ProviderUnavailable) =>
+            {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"lm\", error=\"invalid_token\""),

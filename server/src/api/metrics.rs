@@ -147,6 +147,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Token signatures verified.",
         crate::auth::SIGNATURES_VERIFIED.load(Ordering::Relaxed),
     );
+    counter(
+        &mut out,
+        "lm_jwks_fetches_total",
+        "Downloads of an external identity provider's keys.",
+        crate::auth::external::JWKS_FETCHES.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "lm_token_introspections_total",
+        "Tokens sent to an external identity provider's introspection endpoint.",
+        crate::auth::external::INTROSPECTIONS.load(Ordering::Relaxed),
+    );
     let _ = writeln!(
         out,
         "# HELP lm_db_acquires_total Database connections acquired, for requests or background work.\n\

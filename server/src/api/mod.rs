@@ -10,12 +10,13 @@ mod events;
 mod health;
 mod licenses;
 pub mod limits;
+mod me;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
 mod spreadsheets;
 
-use crate::auth::TokenService;
+use crate::auth::{Authenticator, TokenService};
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -27,7 +28,10 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The built-in issuer's keys: what it signs with, and (in the default mode) verifies.
     pub tokens: TokenService,
+    /// Who decides which bearer tokens count.
+    pub authenticator: Authenticator,
     /// Becomes `true` when the server shuts down; long-lived responses (event streams) end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub metrics: metrics::Metrics,
@@ -59,22 +63,30 @@ pub fn app(state: AppState, limits: Limits) -> Router {
     let limiter = limits
         .rate_per_second
         .map(|rate| RateLimiter::new(rate, limits.rate_burst));
+    // With an external identity provider, people log in there: the built-in authorization
+    // server's endpoints do not exist, so nothing can be phished or brute-forced here.
+    let authorization = if state.authenticator.is_built_in() {
+        Router::new()
+            .route("/.well-known/openid-configuration", get(oauth::discovery))
+            .route("/.well-known/jwks.json", get(oauth::jwks))
+            .route(
+                "/oauth2/device_authorization",
+                post(oauth::device_authorization),
+            )
+            .route("/oauth2/token", post(oauth::token))
+            .route("/oauth2/revoke", post(oauth::revoke))
+            .route(
+                "/device",
+                get(oauth::device_page).post(oauth::device_decide),
+            )
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/health", get(health::health))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(metrics::metrics))
-        .route("/.well-known/openid-configuration", get(oauth::discovery))
-        .route("/.well-known/jwks.json", get(oauth::jwks))
-        .route(
-            "/oauth2/device_authorization",
-            post(oauth::device_authorization),
-        )
-        .route("/oauth2/token", post(oauth::token))
-        .route("/oauth2/revoke", post(oauth::revoke))
-        .route(
-            "/device",
-            get(oauth::device_page).post(oauth::device_decide),
-        )
+        .merge(authorization)
         .route("/v1/licenses", get(licenses::list).post(licenses::create))
         .route(
             "/v1/licenses/{id}",
@@ -93,6 +105,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             "/v1/licenses/{id}/assignments/{assignment}",
             delete(licenses::unassign),
         )
+        .route("/v1/me", get(me::me))
         .route("/v1/audit", get(audit::list))
         .route("/v1/changes", get(changes::list))
         .route("/v1/events", get(events::stream))

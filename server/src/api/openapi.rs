@@ -44,6 +44,7 @@ impl Modify for BearerAuth {
     info(title = "lm-server", description = "The License Manager's REST API. Errors are application/problem+json (RFC 9457)."),
     paths(
         super::health::health,
+        super::me::me,
         super::licenses::list, super::licenses::get, super::licenses::create, super::licenses::update,
         super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,
         super::audit::list,

@@ -39,7 +39,8 @@ pub enum KeyError {
     Random(String),
 }
 
-fn generate() -> Result<StoredKey, KeyError> {
+/// A new Ed25519 signing key, as stored.
+pub(crate) fn generate() -> Result<StoredKey, KeyError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
     let public = ed25519_dalek::SigningKey::from_bytes(&seed)

@@ -45,6 +45,12 @@ pub enum AuthError {
     Claims,
     #[error("the token's user is disabled")]
     Disabled,
+    #[error("the identity provider says the token is not active")]
+    Inactive,
+    #[error("the token's claims grant no role in lm")]
+    NoRole,
+    #[error("the identity provider cannot be reached to check the token")]
+    ProviderUnavailable,
 }
 
 impl AuthError {
@@ -61,7 +67,59 @@ impl AuthError {
             AuthError::WrongIssuerOrAudience => "issuer_or_audience",
             AuthError::Claims => "claims",
             AuthError::Disabled => "disabled",
+            AuthError::Inactive => "inactive",
+            AuthError::NoRole => "no_role",
+            AuthError::ProviderUnavailable => "provider_unavailable",
         }
+    }
+
+    /// The label of `/metrics`' rejection counter.
+    pub fn rejection(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "token_missing",
+            AuthError::Malformed => "token_malformed",
+            AuthError::Algorithm => "token_algorithm",
+            AuthError::UnknownKey => "token_unknown_kid",
+            AuthError::Signature => "token_signature",
+            AuthError::Expired => "token_expired",
+            AuthError::NotYetValid => "token_not_yet_valid",
+            AuthError::WrongIssuerOrAudience => "token_issuer_or_audience",
+            AuthError::Claims => "token_claims",
+            AuthError::Disabled => "token_user_disabled",
+            AuthError::Inactive => "token_inactive",
+            AuthError::NoRole => "token_no_role",
+            AuthError::ProviderUnavailable => "token_provider_unavailable",
+        }
+    }
+}
+
+/// Refuses what cannot be a JWT before any parsing: too long, not three parts, characters
+/// outside base64url.
+pub(crate) fn check_shape(token: &str) -> Result<(), AuthError> {
+    if token.len() > MAX_TOKEN_LEN
+        || token.split('.').count() != 3
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(AuthError::Malformed);
+    }
+    Ok(())
+}
+
+/// What a failed `jsonwebtoken::decode` means.
+pub(crate) fn auth_error(e: jsonwebtoken::errors::Error) -> AuthError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidEddsaKey | K::InvalidRsaKey(_) => {
+            AuthError::Signature
+        }
+        K::ExpiredSignature => AuthError::Expired,
+        K::ImmatureSignature => AuthError::NotYetValid,
+        K::InvalidIssuer | K::InvalidAudience => AuthError::WrongIssuerOrAudience,
+        K::InvalidAlgorithm | K::InvalidAlgorithmName => AuthError::Algorithm,
+        K::Base64(_) | K::Json(_) | K::Utf8(_) | K::InvalidToken => AuthError::Malformed,
+        _ => AuthError::Claims,
     }
 }
 
@@ -70,7 +128,7 @@ impl AuthError {
 pub static SIGNATURES_VERIFIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Longest token accepted before any parsing.
-const MAX_TOKEN_LEN: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
@@ -177,14 +235,7 @@ impl TokenService {
 
     /// Checks the token's shape, algorithm, key, signature and claims, cheapest first.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        if token.len() > MAX_TOKEN_LEN
-            || token.split('.').count() != 3
-            || !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(AuthError::Malformed);
-        }
+        check_shape(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Algorithm)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Algorithm);
@@ -199,20 +250,7 @@ impl TokenService {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         SIGNATURES_VERIFIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidEddsaKey => {
-                    AuthError::Signature
-                }
-                K::ExpiredSignature => AuthError::Expired,
-                K::ImmatureSignature => AuthError::NotYetValid,
-                K::InvalidIssuer | K::InvalidAudience => AuthError::WrongIssuerOrAudience,
-                K::InvalidAlgorithm | K::InvalidAlgorithmName => AuthError::Algorithm,
-                K::Base64(_) | K::Json(_) | K::Utf8(_) | K::InvalidToken => AuthError::Malformed,
-                _ => AuthError::Claims,
-            }
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(auth_error)?;
         let c = data.claims;
         if c.sub.is_empty() || c.org.is_empty() {
             return Err(AuthError::Claims);

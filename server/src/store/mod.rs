@@ -215,16 +215,27 @@ impl Store {
 }
 
 /// Bumps the organization's revision by `count` and returns the first of the new revisions.
-/// Must be the first statement of every write transaction (see the module docs).
+/// Must be the first statement of every write transaction (see the module docs). An
+/// organization seen for the first time is created: with an external identity provider,
+/// organizations come from token claims, not from `lm-server user add`.
 async fn bump_revision(tx: &mut Tx, org: &str, count: i64) -> Result<i64> {
-    let (last,): (i64,) = tx
-        .exec()
-        .fetch_optional(
-            "UPDATE orgs SET revision = revision + $2 WHERE id = $1 RETURNING revision",
-            args![org, count],
-        )
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    const BUMP: &str = "UPDATE orgs SET revision = revision + $2 WHERE id = $1 RETURNING revision";
+    let bumped: Option<(i64,)> = tx.exec().fetch_optional(BUMP, args![org, count]).await?;
+    let (last,) = match bumped {
+        Some(row) => row,
+        None => {
+            tx.exec()
+                .execute(
+                    "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
+                    args![org, Utc::now()],
+                )
+                .await?;
+            tx.exec()
+                .fetch_optional(BUMP, args![org, count])
+                .await?
+                .ok_or(StoreError::NotFound)?
+        }
+    };
     Ok(last - count + 1)
 }
 

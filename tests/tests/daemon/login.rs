@@ -210,3 +210,66 @@ async fn a_person_approves_the_login_in_a_real_browser() {
         .wait_for(Duration::from_secs(10), logged_in_as_alice)
         .await;
 }
+
+/// The same login against the organization's own OpenID provider (a third-party one from
+/// npm): lmd finds its endpoints by discovery, the person signs in on the provider's pages
+/// in a real browser, and lm-server trusts the provider's tokens.
+#[tokio::test]
+async fn a_user_logs_in_with_an_external_openid_provider() {
+    let provider = lm_tests::OpenIdProvider::start();
+    let args = [
+        "--rate-limit",
+        "0",
+        "--issuer",
+        provider.issuer.as_str(),
+        "--audience",
+        "lm",
+        "--role-claim",
+        "realm_access.roles",
+        "--manager-value",
+        "lm-manager",
+        "--org-claim",
+        "org",
+    ];
+    let server = Server::start_with(Backend::Sqlite, &args).await;
+    let daemon =
+        Daemon::start_logged_out_with(&server.url, &format!("issuer = \"{}\"\n", provider.issuer))
+            .await;
+    let mut client = daemon.connect().await;
+    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
+        panic!("login did not start:\n{}", daemon.log());
+    };
+    assert!(
+        prompt.verification_uri.starts_with(&provider.issuer),
+        "the provider's page, not lm-server's: {}",
+        prompt.verification_uri
+    );
+
+    let browser = lm_tests::Browser::start().await;
+    browser.open(&prompt.verification_uri).await;
+    browser
+        .type_into("input[name=user_code]", &prompt.user_code)
+        .await;
+    browser.click("button[type=submit]").await;
+    // The provider shows the code again and which client asks, then asks who signs in.
+    browser.wait_for_page_with(&prompt.user_code).await;
+    browser.click("button[autofocus]").await;
+    browser.type_into("input[name=login]", "boss-ann").await;
+    browser
+        .type_into("input[name=password]", "any password")
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_page_with("Sign-in Success").await;
+
+    let status = client
+        .wait_for(Duration::from_secs(10), |s| {
+            s.connection == Connection::Live && s.user.is_some()
+        })
+        .await;
+    let user = status.user.unwrap();
+    assert_eq!(
+        (user.subject.as_str(), user.org.as_str(), user.role),
+        ("boss-ann", "acme", lm_protocol::Role::Manager),
+        "who the server says the provider's token is"
+    );
+}

@@ -7,6 +7,7 @@ mod auth;
 mod backups;
 mod changes;
 mod events;
+mod external_provider;
 mod filters;
 mod flood;
 mod licenses;
