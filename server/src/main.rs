@@ -63,6 +63,10 @@ enum Command {
     /// Issue access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the OAuth clients of the built-in authorization server (`lm`, the public client
+    /// of lmd and the CLI, is built in).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage the keys tokens are signed with.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -318,6 +322,53 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client. A confidential client (the default) gets a secret, printed once.
+    Add {
+        /// The client id, e.g. inventory-sync.
+        id: String,
+        /// A name people recognize [default: the id].
+        #[arg(long)]
+        name: Option<String>,
+        /// Make it a service account: it gets tokens with client_credentials, acting with this
+        /// role in --org.
+        #[arg(long, value_parser = parse_role, requires = "org")]
+        role: Option<Role>,
+        /// The organization a service account acts in.
+        #[arg(long, requires = "role")]
+        org: Option<String>,
+        /// A grant it may use (repeatable): client_credentials (the default for service
+        /// accounts), device_code, refresh_token. Without any, a confidential client may still
+        /// introspect and revoke tokens (a resource server).
+        #[arg(long = "grant", value_parser = parse_grant)]
+        grants: Vec<String>,
+        /// No secret, for programs that cannot keep one (device flow clients).
+        #[arg(long)]
+        public: bool,
+    },
+    /// List clients.
+    List,
+    /// Remove a client: its refresh tokens are revoked at once, its access tokens stop working
+    /// within 5 seconds.
+    Remove { id: String },
+}
+
+fn parse_grant(text: &str) -> Result<String, String> {
+    let grant = match text {
+        "device_code" => "urn:ietf:params:oauth:grant-type:device_code",
+        other => other,
+    };
+    match grant {
+        "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token" => {
+            Ok(grant.to_owned())
+        }
+        _ => Err(format!(
+            "`{text}` is not a grant: use client_credentials, device_code or refresh_token"
+        )),
+    }
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Print an access token for a user on stdout.
     Issue {
@@ -457,6 +508,7 @@ async fn main() -> Result<()> {
             println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl)?);
             Ok(())
         }
+        Command::Client(command) => client_command(&cli.common, command).await,
         Command::Keys(KeysCommand::Rotate) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             let kid = lm_server::auth::KeyRing::rotate(&store).await?;
@@ -561,6 +613,98 @@ fn read_password(name: &str) -> Result<String> {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
         Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    }
+}
+
+async fn client_command(common: &Common, command: ClientCommand) -> Result<()> {
+    let store = open_store(common, PoolConfig::default()).await?;
+    match command {
+        ClientCommand::Add {
+            id,
+            name,
+            role,
+            org,
+            mut grants,
+            public,
+        } => {
+            check_name(&id, "client id")?;
+            if id == lm_server::oauth::BUILTIN_CLIENT {
+                bail!("`{id}` is the built-in client of lmd and the CLI; choose another id");
+            }
+            if let Some(org) = &org {
+                check_name(org, "organization")?;
+            }
+            let service_account = role.zip(org).map(|(role, org)| (org, role));
+            if grants.is_empty() && service_account.is_some() {
+                grants.push("client_credentials".into());
+            }
+            let credentials = grants.iter().any(|g| g == "client_credentials");
+            if credentials && service_account.is_none() {
+                bail!(
+                    "--grant client_credentials needs --role and --org: what does the service account act as?"
+                );
+            }
+            if credentials && public {
+                bail!("a public client cannot use client_credentials: anyone could claim to be it");
+            }
+            if public && grants.is_empty() {
+                bail!("a public client needs a --grant (device_code, refresh_token)");
+            }
+            let secret = (!public).then(|| lm_server::oauth::random_secret(32));
+            store
+                .add_client(&lm_server::store::clients::NewClient {
+                    name: name.unwrap_or_else(|| id.clone()),
+                    id: id.clone(),
+                    secret: secret.clone(),
+                    redirect_uris: Vec::new(),
+                    grants,
+                    service_account,
+                })
+                .await?;
+            println!("client_id: {id}");
+            if let Some(secret) = secret {
+                println!("client_secret: {secret}");
+                eprintln!("store the secret now: only its hash is kept, it cannot be shown again");
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            println!("lm	public	device_code refresh_token	(built in)");
+            for c in store.clients().await? {
+                let grants: Vec<&str> = c
+                    .grants
+                    .iter()
+                    .map(|g| g.trim_start_matches("urn:ietf:params:oauth:grant-type:"))
+                    .collect();
+                println!(
+                    "{}	{}	{}	{}",
+                    c.id,
+                    if c.is_confidential() {
+                        "confidential"
+                    } else {
+                        "public"
+                    },
+                    if grants.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        grants.join(" ")
+                    },
+                    c.service_account
+                        .map_or_else(String::new, |(org, role)| format!("{role} in {org}")),
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { id } => {
+            match store.remove_client(&id).await {
+                Err(lm_server::store::StoreError::NotFound) => {
+                    bail!("no client `{id}`; `lm-server client list` shows them")
+                }
+                other => other?,
+            }
+            eprintln!("client {id} removed; its tokens stop working within 5 seconds");
+            Ok(())
+        }
     }
 }
 

@@ -75,6 +75,11 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             )
             .route("/oauth2/token", post(oauth::token))
             .route("/oauth2/revoke", post(oauth::revoke))
+            .route("/oauth2/introspect", post(oauth::introspect))
+            .route(
+                "/oauth2/userinfo",
+                get(oauth::userinfo).post(oauth::userinfo),
+            )
             .route(
                 "/device",
                 get(oauth::device_page).post(oauth::device_decide),

@@ -1,7 +1,9 @@
 //! The built-in OAuth 2.0 / OpenID Connect authorization server's endpoints: discovery
 //! (OIDC Discovery 1.0), the JWK Set (RFC 7517), the device authorization grant (RFC 8628)
-//! with its approval page, the token endpoint (device code and refresh token grants, RFC 6749
-//! §6 with rotation), and revocation (RFC 7009).
+//! with its approval page, the token endpoint (device code, client credentials and refresh
+//! token grants, RFC 6749 §4.4 and §6 with rotation), client authentication (§2.3.1: HTTP
+//! Basic or form parameters), revocation (RFC 7009), introspection (RFC 7662) and userinfo
+//! (OIDC Core §5.3).
 //!
 //! Errors of the OAuth endpoints are RFC 6749 §5.2 JSON (`{"error": …}`), not problems: that
 //! is what OAuth client libraries parse.
@@ -10,13 +12,16 @@ use super::AppState;
 use super::context::RequestContext;
 use super::limits::RateLimiter;
 use crate::oauth::{self, BUILTIN_CLIENT, SCOPES, Settings};
+use crate::store::clients::{GRANTS, OAuthClient};
 use crate::store::oauth::Redeemed;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Query, State};
+use axum::http::header::AUTHORIZATION;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -118,14 +123,127 @@ fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a s
         .ok_or_else(|| OAuthError::new("invalid_request", format!("`{name}` is missing")))
 }
 
-/// The client of a request: for now only the built-in public client `lm`.
-fn client(params: &HashMap<String, String>) -> Result<&'static str, OAuthError> {
-    match required(params, "client_id")? {
-        BUILTIN_CLIENT => Ok(BUILTIN_CLIENT),
-        other => Err(OAuthError::new(
-            "invalid_client",
-            format!("`{other}` is not a client of this server"),
-        )),
+/// The client of a request, authenticated as RFC 6749 §2.3.1 says: a confidential client by
+/// HTTP Basic (`client_secret_basic`) or by `client_id` + `client_secret` in the form
+/// (`client_secret_post`), a public client by its `client_id` alone.
+struct Client {
+    id: String,
+    /// `None` for the built-in public client `lm`.
+    registered: Option<OAuthClient>,
+}
+
+impl Client {
+    fn allows(&self, grant: &str) -> bool {
+        match &self.registered {
+            Some(client) => client.allows(grant),
+            None => matches!(
+                grant,
+                "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token"
+            ),
+        }
+    }
+
+    fn is_confidential(&self) -> bool {
+        self.registered
+            .as_ref()
+            .is_some_and(OAuthClient::is_confidential)
+    }
+}
+
+/// `Authorization: Basic` credentials; both parts are form-urlencoded (§2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || OAuthError::new("invalid_client", "malformed Basic credentials");
+    let value = value.to_str().map_err(|_| bad())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(bad());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+async fn client(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Client, OAuthError> {
+    let (id, secret) = match basic_credentials(headers)? {
+        Some((id, secret)) => {
+            if params.contains_key("client_secret") {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "authenticate the client one way: Basic credentials or `client_secret`, not both",
+                ));
+            }
+            if params.get("client_id").is_some_and(|p| *p != id) {
+                return Err(OAuthError::new(
+                    "invalid_client",
+                    "`client_id` differs from the Basic credentials",
+                ));
+            }
+            (id, Some(secret))
+        }
+        None => (
+            required(params, "client_id")?.to_owned(),
+            params.get("client_secret").cloned(),
+        ),
+    };
+    let unknown = || OAuthError::new("invalid_client", "unknown client or wrong client secret");
+    if id == BUILTIN_CLIENT {
+        return match secret {
+            None => Ok(Client {
+                id,
+                registered: None,
+            }),
+            Some(_) => Err(unknown()),
+        };
+    }
+    let registered = state
+        .store
+        .client(&id)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(unknown)?;
+    match (&secret, registered.is_confidential()) {
+        (Some(secret), true) if registered.secret_matches(secret) => {}
+        (None, false) => {}
+        (None, true) => {
+            return Err(OAuthError::new(
+                "invalid_client",
+                "this client is confidential: authenticate it with its secret",
+            ));
+        }
+        _ => return Err(unknown()),
+    }
+    Ok(Client {
+        id,
+        registered: Some(registered),
+    })
+}
+
+fn refuse_grant(client: &Client, grant: &str) -> Result<(), OAuthError> {
+    if client.allows(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            "unauthorized_client",
+            format!("the client `{}` may not use the grant `{grant}`", client.id),
+        ))
     }
 }
 
@@ -138,10 +256,15 @@ pub async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value>
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "device_authorization_endpoint": format!("{issuer}/oauth2/device_authorization"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+        "grant_types_supported": [
+            "urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "client_credentials"
+        ],
         "response_types_supported": ["code"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "revocation_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": SCOPES.split(' ').collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
@@ -192,7 +315,9 @@ pub async fn device_authorization(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let params = form(&headers, &body)?;
-    let client_id = client(&params)?;
+    let client = client(&state, &headers, &params).await?;
+    refuse_grant(&client, "urn:ietf:params:oauth:grant-type:device_code")?;
+    let client_id = client.id.as_str();
     let scope = scope_of(&params)?;
     let settings = state.authorization.settings;
     let device_code = oauth::random_secret(32);
@@ -241,7 +366,8 @@ struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
-    refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     scope: String,
 }
 
@@ -282,7 +408,7 @@ async fn grant(
         access_token,
         token_type: "Bearer",
         expires_in: settings.access_token_ttl.as_secs(),
-        refresh_token,
+        refresh_token: Some(refresh_token),
         scope: scope.to_owned(),
     };
     Ok((no_store(), Json(body)).into_response())
@@ -295,9 +421,46 @@ pub async fn token(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let params = form(&headers, &body)?;
-    let client_id = client(&params)?;
+    let client = client(&state, &headers, &params).await?;
+    let client_id = client.id.as_str();
+    let grant_type = required(&params, "grant_type")?;
+    if GRANTS.contains(&grant_type) {
+        refuse_grant(&client, grant_type)?;
+    }
     let now = Utc::now();
-    match required(&params, "grant_type")? {
+    match grant_type {
+        "client_credentials" => {
+            let Some((org, role)) = client
+                .registered
+                .as_ref()
+                .and_then(|c| c.service_account.clone())
+            else {
+                return Err(OAuthError::new(
+                    "unauthorized_client",
+                    "the client is no service account: it has no organization and role",
+                ));
+            };
+            let scope = scope_of(&params)?;
+            let subject = client
+                .registered
+                .as_ref()
+                .map(OAuthClient::subject)
+                .unwrap_or_default();
+            let settings = state.authorization.settings;
+            let access_token = state
+                .tokens
+                .issue(&subject, &org, role, settings.access_token_ttl)
+                .map_err(OAuthError::server)?;
+            // No refresh token: the client can always authenticate again (RFC 6749 §4.4.3).
+            let body = TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in: settings.access_token_ttl.as_secs(),
+                refresh_token: None,
+                scope,
+            };
+            Ok((no_store(), Json(body)).into_response())
+        }
         "urn:ietf:params:oauth:grant-type:device_code" => {
             let device_code = required(&params, "device_code")?;
             let Some((code, too_fast)) = state
@@ -401,7 +564,7 @@ pub async fn revoke(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let params = form(&headers, &body)?;
-    client(&params)?;
+    client(&state, &headers, &params).await?;
     let token = required(&params, "token")?;
     state
         .store
@@ -409,6 +572,73 @@ pub async fn revoke(
         .await
         .map_err(OAuthError::server)?;
     Ok((no_store(), StatusCode::OK).into_response())
+}
+
+/// `POST /oauth2/introspect` (RFC 7662): tells an authenticated confidential client whether a
+/// token is active, and what it grants. Inactive, unknown and malformed tokens all answer
+/// `{"active": false}` and nothing else (§2.2).
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let params = form(&headers, &body)?;
+    let client = client(&state, &headers, &params).await?;
+    if !client.is_confidential() {
+        return Err(OAuthError::new(
+            "invalid_client",
+            "only confidential clients may introspect tokens",
+        ));
+    }
+    let token = required(&params, "token")?;
+    let hint = params.get("token_type_hint").map(String::as_str);
+    let access = || -> Option<serde_json::Value> {
+        let claims = state.tokens.verify_claims(token).ok()?;
+        Some(json!({
+            "active": true, "token_type": "Bearer", "sub": claims.sub, "username": claims.sub,
+            "iss": claims.iss, "aud": claims.aud, "exp": claims.exp, "iat": claims.iat,
+            "nbf": claims.nbf, "jti": claims.jti, "org": claims.org, "role": claims.role,
+        }))
+    };
+    let refresh = async || -> Result<Option<serde_json::Value>, OAuthError> {
+        let stored = state
+            .store
+            .refresh_token_info(token, Utc::now())
+            .await
+            .map_err(OAuthError::server)?;
+        Ok(stored.map(|t| {
+            json!({
+                "active": true, "token_type": "refresh_token", "sub": t.user_name,
+                "username": t.user_name, "client_id": t.client_id, "scope": t.scope,
+                "exp": t.expires_at.timestamp(),
+            })
+        }))
+    };
+    let answer = if hint == Some("refresh_token") {
+        match refresh().await? {
+            Some(answer) => Some(answer),
+            None => access(),
+        }
+    } else {
+        match access() {
+            Some(answer) => Some(answer),
+            None => refresh().await?,
+        }
+    };
+    let answer = answer.unwrap_or_else(|| json!({"active": false}));
+    Ok((no_store(), Json(answer)).into_response())
+}
+
+/// `GET|POST /oauth2/userinfo` (OIDC Core §5.3): the claims of the access token's holder.
+pub async fn userinfo(caller: super::context::Caller) -> Response {
+    let p = caller.principal;
+    (
+        no_store(),
+        Json(json!({
+            "sub": p.subject, "preferred_username": p.subject, "org": p.org, "role": p.role,
+        })),
+    )
+        .into_response()
 }
 
 // ---- the approval page -------------------------------------------------------------------

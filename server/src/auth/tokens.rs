@@ -138,7 +138,8 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     keys: Arc<RwLock<KeyRing>>,
-    /// Users whose tokens no longer count, refreshed by [`TokenService::keep_current`].
+    /// Subjects whose tokens no longer count — disabled users and removed clients
+    /// (`client:ID`) — refreshed by [`TokenService::keep_current`].
     disabled: Arc<RwLock<std::collections::HashSet<String>>>,
 }
 
@@ -164,7 +165,8 @@ impl TokenService {
     /// Re-reads the signing keys and the disabled users.
     pub async fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let ring = KeyRing::load_or_create(store).await?;
-        let disabled = store.disabled_users().await?;
+        let mut disabled = store.disabled_users().await?;
+        disabled.extend(store.removed_client_subjects().await?);
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = disabled.into_iter().collect();
         Ok(())
@@ -235,6 +237,16 @@ impl TokenService {
 
     /// Checks the token's shape, algorithm, key, signature and claims, cheapest first.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let c = self.verify_claims(token)?;
+        Ok(Principal {
+            subject: c.sub,
+            org: c.org,
+            role: c.role,
+        })
+    }
+
+    /// [`TokenService::verify`], answering the token's claims.
+    pub fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
         check_shape(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Algorithm)?;
         if header.alg != Algorithm::EdDSA {
@@ -263,10 +275,6 @@ impl TokenService {
         {
             return Err(AuthError::Disabled);
         }
-        Ok(Principal {
-            subject: c.sub,
-            org: c.org,
-            role: c.role,
-        })
+        Ok(c)
     }
 }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod changes;
+pub mod clients;
 mod import;
 mod keys;
 mod licenses;

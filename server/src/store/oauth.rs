@@ -349,6 +349,24 @@ impl Store {
         Ok(Redeemed::Fresh(stored))
     }
 
+    /// A refresh token that could be used now (not used, revoked or expired), for introspection.
+    pub async fn refresh_token_info(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RefreshToken>> {
+        let mut conn = self.db.read().await?;
+        let stored: Option<RefreshToken> = conn
+            .exec()
+            .fetch_optional(
+                "SELECT family, user_name, client_id, scope, expires_at, used_at, revoked_at \
+                 FROM refresh_tokens WHERE token_hash = $1",
+                args![secret_hash(token)],
+            )
+            .await?;
+        Ok(stored.filter(|t| t.used_at.is_none() && t.revoked_at.is_none() && t.expires_at > now))
+    }
+
     /// Revokes the family of a refresh token (RFC 7009); unknown tokens are fine.
     pub async fn revoke_refresh_token(&self, token: &str) -> Result<()> {
         let mut tx = self.db.begin().await?;

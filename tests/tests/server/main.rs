@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod backups;
 mod changes;
+mod clients;
 mod events;
 mod external_provider;
 mod filters;
