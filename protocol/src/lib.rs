@@ -8,6 +8,7 @@
 //! deserializing a create body fails with an error that names the offending field.
 //! This crate performs no I/O.
 
+pub mod api_key;
 pub mod audit;
 pub mod changes;
 pub mod csv;
@@ -21,6 +22,7 @@ pub mod query;
 pub mod socket;
 pub mod text;
 
+pub use api_key::{ApiKeyInfo, CreatedApiKey, KeyLabel, NewApiKey};
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use changes::{Change, ChangePage};
 pub use filter::{Assigned, Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};

@@ -67,6 +67,9 @@ enum Command {
     /// of lmd and the CLI, is built in).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage API keys: long-lived bearer credentials of a user, for scripts and machines.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
     /// Manage the keys tokens are signed with.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -322,6 +325,28 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Make a key for a user; it is printed once (only its hash is kept).
+    Create {
+        #[arg(long)]
+        user: String,
+        /// What the key is for.
+        #[arg(long, default_value = "made with lm-server apikey create")]
+        label: String,
+        /// Lifetime, e.g. 90days [default: until revoked].
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<Duration>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a key by its id: it stops working within 5 seconds.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client. A confidential client (the default) gets a secret, printed once.
     Add {
@@ -509,6 +534,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Client(command) => client_command(&cli.common, command).await,
+        Command::Apikey(command) => api_key_command(&cli.common, command).await,
         Command::Keys(KeysCommand::Rotate) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             let kid = lm_server::auth::KeyRing::rotate(&store).await?;
@@ -613,6 +639,69 @@ fn read_password(name: &str) -> Result<String> {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
         Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    }
+}
+
+async fn api_key_command(common: &Common, command: ApiKeyCommand) -> Result<()> {
+    let store = open_store(common, PoolConfig::default()).await?;
+    let admin = |org: String| ChangeContext {
+        org,
+        actor: "lm-server apikey".into(),
+        request_id: None,
+        client_addr: None,
+    };
+    match command {
+        ApiKeyCommand::Create {
+            user,
+            label,
+            expires,
+        } => {
+            let label =
+                lm_protocol::KeyLabel::new(&label).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
+            let Some(owner) = store.user(&user).await? else {
+                bail!(
+                    "no user named `{user}`; add one with `lm-server user add {user} --role employee`"
+                );
+            };
+            let expires_at = expires
+                .map(|d| chrono::Duration::from_std(d).map(|d| chrono::Utc::now() + d))
+                .transpose()
+                .context("--expires is too long")?;
+            let (info, key, _) = match store
+                .create_api_key(&admin(owner.org), &user, label.as_str(), expires_at)
+                .await
+            {
+                Err(lm_server::store::StoreError::NotFound) => bail!("user `{user}` is disabled"),
+                other => other?,
+            };
+            println!("{key}");
+            eprintln!(
+                "API key {} of {user} made; store it now, it cannot be shown again",
+                info.id
+            );
+            Ok(())
+        }
+        ApiKeyCommand::List { user } => {
+            for k in store.api_keys(user.as_deref()).await? {
+                let state = match (k.revoked_at, k.expires_at) {
+                    (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d")),
+                    (None, Some(at)) => format!("expires {}", at.format("%Y-%m-%d")),
+                    (None, None) => "no expiry".into(),
+                };
+                println!("{}\t{}\t{}\t{state}", k.id, k.owner, k.label);
+            }
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { id } => {
+            match store.revoke_api_key(&admin(String::new()), &id, None).await {
+                Err(lm_server::store::StoreError::NotFound) => {
+                    bail!("no live API key `{id}`; `lm-server apikey list` shows them")
+                }
+                other => other?,
+            }
+            eprintln!("API key {id} revoked; it stops working within 5 seconds");
+            Ok(())
+        }
     }
 }
 

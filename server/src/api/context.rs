@@ -108,6 +108,8 @@ pub async fn problem_for_plain_errors(req: Request, next: Next) -> Response {
 pub struct Caller {
     pub principal: Principal,
     pub context: RequestContext,
+    /// Authenticated with an API key rather than a login's token.
+    pub via_api_key: bool,
 }
 
 impl Caller {
@@ -157,7 +159,11 @@ impl FromRequestParts<AppState> for Caller {
         let principal = state.authenticator.verify(token).await.inspect_err(|e| {
             tracing::debug!(reason = e.reason(), "token refused");
         })?;
-        Ok(Caller { principal, context })
+        Ok(Caller {
+            via_api_key: token.starts_with(lm_protocol::api_key::PREFIX),
+            principal,
+            context,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! request context → metrics → rate limit → deadline → body limit → handler (which authenticates
 //! before it reads the body or touches the database).
 
+mod api_keys;
 mod audit;
 mod changes;
 pub mod context;
@@ -111,6 +112,8 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             delete(licenses::unassign),
         )
         .route("/v1/me", get(me::me))
+        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/v1/audit", get(audit::list))
         .route("/v1/changes", get(changes::list))
         .route("/v1/events", get(events::stream))

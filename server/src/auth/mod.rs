@@ -34,6 +34,9 @@ pub enum Authenticator {
 impl Authenticator {
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         match self {
+            Authenticator::BuiltIn(tokens) if token.starts_with(lm_protocol::api_key::PREFIX) => {
+                tokens.verify_api_key(token)
+            }
             Authenticator::BuiltIn(tokens) => tokens.verify(token),
             Authenticator::External(issuer) => issuer.verify(token).await,
             Authenticator::Introspection(introspector) => introspector.verify(token).await,

@@ -1,5 +1,6 @@
 use super::keys::{KeyError, KeyRing};
 use crate::store::Store;
+use crate::store::api_keys::LiveKey;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use lm_protocol::{Principal, Role};
@@ -45,7 +46,7 @@ pub enum AuthError {
     Claims,
     #[error("the token's user is disabled")]
     Disabled,
-    #[error("the identity provider says the token is not active")]
+    #[error("the token is not active: revoked, expired or unknown")]
     Inactive,
     #[error("the token's claims grant no role in lm")]
     NoRole,
@@ -141,6 +142,9 @@ pub struct TokenService {
     /// Subjects whose tokens no longer count — disabled users and removed clients
     /// (`client:ID`) — refreshed by [`TokenService::keep_current`].
     disabled: Arc<RwLock<std::collections::HashSet<String>>>,
+    /// The API keys that work, by the SHA-256 of the key; reloaded with the rest, and a key
+    /// made on this replica is added at once.
+    api_keys: Arc<RwLock<std::collections::HashMap<String, LiveKey>>>,
 }
 
 /// How often a server re-reads its signing keys and the disabled users: a rotated key is used
@@ -157,6 +161,7 @@ impl TokenService {
             audience: Self::DEFAULT_AUDIENCE.to_owned(),
             keys: Arc::new(RwLock::new(ring)),
             disabled: Arc::default(),
+            api_keys: Arc::default(),
         };
         service.reload(store).await?;
         Ok(service)
@@ -167,6 +172,13 @@ impl TokenService {
         let ring = KeyRing::load_or_create(store).await?;
         let mut disabled = store.disabled_users().await?;
         disabled.extend(store.removed_client_subjects().await?);
+        let api_keys = store
+            .live_api_keys()
+            .await?
+            .into_iter()
+            .map(|k| (k.secret_hash.clone(), k))
+            .collect();
+        *self.api_keys.write().unwrap_or_else(|p| p.into_inner()) = api_keys;
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = disabled.into_iter().collect();
         Ok(())
@@ -233,6 +245,54 @@ impl TokenService {
 
     pub fn audience(&self) -> &str {
         &self.audience
+    }
+
+    /// Starts honouring a key made on this replica now, before the next reload.
+    pub fn remember_api_key(&self, key: LiveKey) {
+        self.api_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.secret_hash.clone(), key);
+    }
+
+    /// Stops honouring a key revoked on this replica now (other replicas within a reload).
+    pub fn forget_api_key(&self, id: &str) {
+        self.api_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, k| k.id != id);
+    }
+
+    /// Checks an API key against the keys in memory: no database on the request path, so a
+    /// flood of made-up keys costs a hash each.
+    pub fn verify_api_key(&self, key: &str) -> Result<Principal, AuthError> {
+        let well_formed = key.len() <= 128
+            && key.starts_with(lm_protocol::api_key::PREFIX)
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+        if !well_formed {
+            return Err(AuthError::Malformed);
+        }
+        let hash = crate::store::oauth::secret_hash(key);
+        let keys = self.api_keys.read().unwrap_or_else(|p| p.into_inner());
+        let live = keys.get(&hash).ok_or(AuthError::Inactive)?;
+        if live.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(AuthError::Expired);
+        }
+        if self
+            .disabled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&live.user)
+        {
+            return Err(AuthError::Disabled);
+        }
+        Ok(Principal {
+            subject: live.user.clone(),
+            org: live.org.clone(),
+            role: live.role,
+        })
     }
 
     /// Checks the token's shape, algorithm, key, signature and claims, cheapest first.

@@ -3,6 +3,7 @@
 //! concurrent writers of one org commit in revision order — (2) changes the records and
 //! (3) appends the audit entry. Either all three happen or none.
 
+pub mod api_keys;
 mod audit;
 mod changes;
 pub mod clients;
