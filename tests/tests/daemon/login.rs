@@ -273,3 +273,26 @@ async fn a_user_logs_in_with_an_external_openid_provider() {
         "who the server says the provider's token is"
     );
 }
+
+/// A script's daemon runs on an API key instead of a login: the key says nothing about who
+/// holds it, so lmd asks the server (`/v1/me`).
+#[tokio::test]
+async fn a_daemon_runs_on_an_api_key() {
+    let server = server(&[]).await;
+    let made = server
+        .login("alice")
+        .post(
+            "/v1/api-keys",
+            &serde_json::json!({"label": "build machine"}),
+        )
+        .await
+        .expect(201);
+    let daemon = Daemon::start(&server.url, made.body["key"].as_str().unwrap()).await;
+    let mut client = daemon.connect().await;
+    let status = client
+        .wait_for(Duration::from_secs(10), |s| {
+            s.connection == Connection::Live && s.licenses == 1
+        })
+        .await;
+    assert_eq!(status.user.map(|u| u.subject), Some("alice".to_owned()));
+}
