@@ -277,16 +277,9 @@ impl TokenService {
         let hash = crate::store::oauth::secret_hash(key);
         let keys = self.api_keys.read().unwrap_or_else(|p| p.into_inner());
         let live = keys.get(&hash).ok_or(AuthError::Inactive)?;
+        // Keys of disabled users are not loaded: they stop at the same reload as the user.
         if live.expires_at.is_some_and(|at| at <= Utc::now()) {
             return Err(AuthError::Expired);
-        }
-        if self
-            .disabled
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&live.user)
-        {
-            return Err(AuthError::Disabled);
         }
         Ok(Principal {
             subject: live.user.clone(),

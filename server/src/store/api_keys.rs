@@ -2,12 +2,13 @@
 //! (lists, the audit log); the secret is 256 random bits. Creating and revoking a key is
 //! audited in the owner's organization.
 
+use super::audit::Audited;
 use super::oauth::secret_hash;
 use super::{ChangeContext, Result, Store, StoreError};
 use crate::db::args;
 use chrono::{DateTime, Utc};
 use lm_protocol::api_key::PREFIX;
-use lm_protocol::{ApiKeyInfo, Role};
+use lm_protocol::{ApiKeyInfo, AuditAction, Role};
 
 /// A key that works now, as the token service keeps it in memory.
 #[derive(Debug, Clone)]
@@ -98,21 +99,19 @@ impl Store {
                 ],
             )
             .await?;
-        tx.exec()
-            .execute(
-                "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, after, request_id, client_addr) \
-                 VALUES ($1, $2, $3, 'create', 'api_key', $4, $5, $6, $7)",
-                args![
-                    owner.org.as_str(),
-                    info.created_at,
-                    ctx.actor.as_str(),
-                    id.as_str(),
-                    audit_snapshot(&info),
-                    ctx.request_id.clone(),
-                    ctx.client_addr.clone()
-                ],
-            )
-            .await?;
+        super::audit::record(
+            &mut tx,
+            &owner.org,
+            ctx,
+            Audited {
+                action: AuditAction::Create,
+                record_type: "api_key",
+                record_id: &id,
+                before: None,
+                after: Some(audit_snapshot(&info)),
+            },
+        )
+        .await?;
         tx.commit().await?;
         let live = LiveKey {
             secret_hash: secret_hash(&key),
@@ -176,21 +175,19 @@ impl Store {
                 args![id, now],
             )
             .await?;
-        tx.exec()
-            .execute(
-                "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, before, request_id, client_addr) \
-                 VALUES ($1, $2, $3, 'delete', 'api_key', $4, $5, $6, $7)",
-                args![
-                    org.as_str(),
-                    now,
-                    ctx.actor.as_str(),
-                    id,
-                    serde_json::json!({"owner": user}).to_string(),
-                    ctx.request_id.clone(),
-                    ctx.client_addr.clone()
-                ],
-            )
-            .await?;
+        super::audit::record(
+            &mut tx,
+            &org,
+            ctx,
+            Audited {
+                action: AuditAction::Delete,
+                record_type: "api_key",
+                record_id: id,
+                before: Some(serde_json::json!({"owner": user}).to_string()),
+                after: None,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

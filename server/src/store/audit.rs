@@ -1,7 +1,45 @@
-use super::{Result, Store, StoreError};
-use crate::db::SqlBuf;
+use super::{ChangeContext, Result, Store, StoreError};
+use crate::db::{SqlBuf, Tx, args};
 use chrono::{DateTime, Utc};
-use lm_protocol::{AuditEntry, AuditQuery, Page};
+use lm_protocol::{AuditAction, AuditEntry, AuditQuery, Page};
+
+/// An audit entry to write, in the transaction of the change it records.
+pub(super) struct Audited<'a> {
+    pub action: AuditAction,
+    pub record_type: &'a str,
+    pub record_id: &'a str,
+    /// The record's JSON before and after the change, where it existed.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Writes `entry` into `org`'s log, with who did it and from where.
+pub(super) async fn record(
+    tx: &mut Tx,
+    org: &str,
+    ctx: &ChangeContext,
+    entry: Audited<'_>,
+) -> Result<()> {
+    tx.exec()
+        .execute(
+            "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, before, after, request_id, client_addr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            args![
+                org,
+                Utc::now(),
+                ctx.actor.as_str(),
+                entry.action.as_str(),
+                entry.record_type,
+                entry.record_id,
+                entry.before,
+                entry.after,
+                ctx.request_id.clone(),
+                ctx.client_addr.clone()
+            ],
+        )
+        .await?;
+    Ok(())
+}
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {

@@ -53,10 +53,15 @@ impl OAuthClient {
                 == 0
     }
 
-    /// The subject of the tokens a service account gets: never a user's name.
+    /// The subject of the tokens a service account gets.
     pub fn subject(&self) -> String {
-        format!("client:{}", self.id)
+        subject(&self.id)
     }
+}
+
+/// A client's token subject: `client:ID`, never a user's name (those have no `:`).
+fn subject(id: &str) -> String {
+    format!("client:{id}")
 }
 
 #[derive(sqlx::FromRow)]
@@ -179,10 +184,7 @@ impl Store {
                 vec![],
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id,)| format!("client:{id}"))
-            .collect())
+        Ok(rows.into_iter().map(|(id,)| subject(&id)).collect())
     }
 
     /// Removes a client and revokes its refresh tokens; its access tokens stop working at the

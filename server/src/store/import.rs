@@ -6,6 +6,7 @@
 //! license (a row that changes nothing leaves it alone, so re-importing a file is
 //! idempotent); an unmatched row creates one.
 
+use super::audit::Audited;
 use super::licenses::{
     COLUMNS, FIELD_COLUMNS, LicenseRow, assignments_json, field_values, insert_assignment,
     insert_license, into_licenses, new_assignment,
@@ -15,7 +16,7 @@ use crate::db::{SqlBuf, Tx, args};
 use chrono::NaiveDate;
 use lm_protocol::csv::{ImportReport, ImportRow, Outcome, RowOutcome, RowProblem};
 use lm_protocol::license::{LicenseFields, search_text};
-use lm_protocol::{Assignee, Assignment, License};
+use lm_protocol::{Assignee, Assignment, AuditAction, License};
 use std::collections::{BTreeSet, HashMap};
 
 /// What applying one row does.
@@ -431,15 +432,17 @@ impl Store {
         if dry_run || changes == 0 {
             return Ok(report);
         }
-        tx.exec()
-            .execute(
-                "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, after, request_id, client_addr) \
-                 VALUES ($1, $2, $3, 'import', 'import', $4, $5, $6, $7)",
-                args![
-                    org,
-                    now(),
-                    ctx.actor.as_str(),
-                    format!("revisions {first}..{}", revision - 1),
+        let range = format!("revisions {first}..{}", revision - 1);
+        super::audit::record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Import,
+                record_type: "import",
+                record_id: &range,
+                before: None,
+                after: Some(
                     serde_json::json!({
                         "rows": row_count,
                         "created": created,
@@ -447,11 +450,10 @@ impl Store {
                         "unchanged": report.unchanged,
                     })
                     .to_string(),
-                    ctx.request_id.clone(),
-                    ctx.client_addr.clone()
-                ],
-            )
-            .await?;
+                ),
+            },
+        )
+        .await?;
         self.commit_change(tx, org, revision - 1).await?;
         Ok(report)
     }

@@ -1,3 +1,4 @@
+use super::audit::Audited;
 use super::{ChangeContext, Result, Store, StoreError, bump_revision, now};
 use crate::db::{Executes, Tx, Value, args};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -157,24 +158,19 @@ pub(super) async fn write_audit(
     after: Option<&License>,
 ) -> Result<()> {
     let json = |l: Option<&License>| l.map(|l| snapshot(l).to_string());
-    tx.exec()
-        .execute(
-            "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, before, after, request_id, client_addr) \
-             VALUES ($1, $2, $3, $4, 'license', $5, $6, $7, $8, $9)",
-            args![
-                ctx.org.as_str(),
-                now(),
-                ctx.actor.as_str(),
-                action.as_str(),
-                record_id,
-                json(before),
-                json(after),
-                ctx.request_id.clone(),
-                ctx.client_addr.clone()
-            ],
-        )
-        .await?;
-    Ok(())
+    super::audit::record(
+        tx,
+        &ctx.org,
+        ctx,
+        Audited {
+            action,
+            record_type: "license",
+            record_id,
+            before: json(before),
+            after: json(after),
+        },
+    )
+    .await
 }
 
 /// The column values derived from a license's fields, in the order of [`FIELD_COLUMNS`].
@@ -548,21 +544,20 @@ impl Store {
                 insert_assignment(&mut tx, &ctx.org, &id, assignment).await?;
             }
         }
-        tx.exec()
-            .execute(
-                "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, after, request_id, client_addr) \
-                 VALUES ($1, $2, $3, 'create', 'batch', $4, $5, $6, $7)",
-                args![
-                    ctx.org.as_str(),
-                    now(),
-                    ctx.actor.as_str(),
-                    format!("revisions {first}..{}", first + count as i64 - 1),
-                    serde_json::json!({ "licenses": count }).to_string(),
-                    ctx.request_id.clone(),
-                    ctx.client_addr.clone()
-                ],
-            )
-            .await?;
+        let range = format!("revisions {first}..{}", first + count as i64 - 1);
+        super::audit::record(
+            &mut tx,
+            &ctx.org,
+            ctx,
+            Audited {
+                action: AuditAction::Create,
+                record_type: "batch",
+                record_id: &range,
+                before: None,
+                after: Some(serde_json::json!({ "licenses": count }).to_string()),
+            },
+        )
+        .await?;
         self.commit_change(tx, &ctx.org, first + count as i64 - 1)
             .await?;
         Ok(count)

@@ -11,19 +11,19 @@ const ROLES: [&str; 4] = [
     "lm-manager",
 ];
 
-/// A server that trusts `provider`'s JWTs for audience `lm`, roles and org from its claims.
+/// A server that trusts `provider`'s JWTs, with `rules` saying how claims map to lm.
+async fn serving(provider: &OpenIdProvider, rules: &[&str]) -> Server {
+    let mut args = vec!["--rate-limit", "0", "--issuer", &provider.issuer];
+    args.extend_from_slice(rules);
+    Server::start_with(Backend::Sqlite, &args).await
+}
+
+/// Trusting `provider` for roles from `realm_access.roles` and the org from the `org` claim.
 async fn trusting(provider: &OpenIdProvider, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "--rate-limit",
-        "0",
-        "--issuer",
-        &provider.issuer,
-        "--org-claim",
-        "org",
-    ];
+    let mut args = vec!["--org-claim", "org"];
     args.extend_from_slice(&ROLES);
     args.extend_from_slice(extra);
-    Server::start_with(Backend::Sqlite, &args).await
+    serving(provider, &args).await
 }
 
 #[tokio::test]
@@ -153,10 +153,6 @@ async fn the_audience_and_the_role_claim_are_enforced() {
 
 async fn trusting_with_roles(provider: &OpenIdProvider, manager: &str, employee: &str) -> Server {
     let args = [
-        "--rate-limit",
-        "0",
-        "--issuer",
-        &provider.issuer,
         "--org",
         "acme",
         "--role-claim",
@@ -166,7 +162,7 @@ async fn trusting_with_roles(provider: &OpenIdProvider, manager: &str, employee:
         "--employee-value",
         employee,
     ];
-    Server::start_with(Backend::Sqlite, &args).await
+    serving(provider, &args).await
 }
 
 /// A server that checks opaque tokens at the provider's introspection endpoint.
