@@ -68,6 +68,8 @@ pub const TABLES: [Table; 6] = [
             ("password_hash", Text),
             ("failed_logins", Int),
             ("locked_until", Time),
+            ("totp_secret", Text),
+            ("totp_last_step", Int),
         ],
     },
     Table {
@@ -403,6 +405,9 @@ struct Reader {
     summary: Summary,
     /// The index in [`TABLES`] of the table rows are being read for; tables come in order.
     table: usize,
+    /// How many columns each table has in the backup: a backup made before a migration added
+    /// (nullable) columns at the end of a table lacks them, and they restore as NULL.
+    widths: Vec<usize>,
     counts: BTreeMap<String, u64>,
 }
 
@@ -420,6 +425,7 @@ impl Reader {
                 rows: BTreeMap::new(),
             },
             table: 0,
+            widths: Vec::new(),
             counts: BTreeMap::new(),
         };
         let header = reader
@@ -474,7 +480,12 @@ impl Reader {
         }
         for table in &TABLES {
             let expected: Vec<&str> = table.columns.iter().map(|(n, _)| *n).collect();
-            if header["tables"][table.name] != json!(expected) {
+            let found: Vec<&str> = header["tables"][table.name]
+                .as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+                .unwrap_or_default();
+            let earlier_schema = !found.is_empty() && expected.starts_with(&found);
+            if !earlier_schema {
                 return Err(self.invalid(format!(
                     "table {} has columns {} in the backup; this lm-server has {}",
                     table.name,
@@ -482,6 +493,7 @@ impl Reader {
                     json!(expected)
                 )));
             }
+            self.widths.push(found.len());
         }
         self.summary.created_at = header["created_at"].as_str().unwrap_or("?").to_owned();
         self.summary.database = header["database"].as_str().unwrap_or("?").to_owned();
@@ -547,18 +559,21 @@ impl Reader {
         self.table = index;
         let table = &TABLES[index];
         let raw = value["r"].as_array().map(Vec::as_slice).unwrap_or_default();
-        if raw.len() != table.columns.len() {
+        if raw.len() != self.widths[index] {
             return Err(self.invalid(format!(
                 "a row of {name} has {} values, not {}",
                 raw.len(),
-                table.columns.len()
+                self.widths[index]
             )));
         }
-        let mut values = Vec::with_capacity(raw.len());
+        let mut values = Vec::with_capacity(table.columns.len());
         for (v, (column, ty)) in raw.iter().zip(table.columns) {
             values.push(
                 from_json(v, *ty).map_err(|e| self.invalid(format!("{name}.{column}: {e}")))?,
             );
+        }
+        for (_, ty) in &table.columns[raw.len()..] {
+            values.push(Value::null(*ty));
         }
         *self.counts.entry(name.to_owned()).or_default() += 1;
         Ok(Line::Row {

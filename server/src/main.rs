@@ -313,6 +313,18 @@ enum UserCommand {
     Disable { name: String },
     /// Let a disabled user sign in again.
     Enable { name: String },
+    /// The second factor: a one-time code (TOTP) asked for on the sign-in pages.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Subcommand)]
+enum MfaCommand {
+    /// Give a user a new TOTP secret and print its otpauth:// URI for their authenticator
+    /// app (replaces any earlier one).
+    Enable { name: String },
+    /// Stop asking a user for one-time codes.
+    Disable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -363,13 +375,17 @@ enum ClientCommand {
         #[arg(long, requires = "role")]
         org: Option<String>,
         /// A grant it may use (repeatable): client_credentials (the default for service
-        /// accounts), device_code, refresh_token. Without any, a confidential client may still
+        /// accounts), device_code, authorization_code, refresh_token. Without any, a confidential client may still
         /// introspect and revoke tokens (a resource server).
         #[arg(long = "grant", value_parser = parse_grant)]
         grants: Vec<String>,
         /// No secret, for programs that cannot keep one (device flow clients).
         #[arg(long)]
         public: bool,
+        /// Where the authorization_code grant may send the browser back (repeatable). A
+        /// loopback URI (http://127.0.0.1/cb) matches on any port (RFC 8252 §7.3).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
     },
     /// List clients.
     List,
@@ -384,11 +400,12 @@ fn parse_grant(text: &str) -> Result<String, String> {
         other => other,
     };
     match grant {
-        "client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token" => {
-            Ok(grant.to_owned())
-        }
+        "client_credentials"
+        | "urn:ietf:params:oauth:grant-type:device_code"
+        | "authorization_code"
+        | "refresh_token" => Ok(grant.to_owned()),
         _ => Err(format!(
-            "`{text}` is not a grant: use client_credentials, device_code or refresh_token"
+            "`{text}` is not a grant: use client_credentials, device_code, authorization_code or refresh_token"
         )),
     }
 }
@@ -506,6 +523,28 @@ async fn main() -> Result<()> {
             eprintln!("{name} is enabled");
             Ok(())
         }
+        Command::User(UserCommand::Mfa(MfaCommand::Enable { name })) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            let secret = lm_server::oauth::totp::TotpSecret::generate();
+            store
+                .set_totp_secret(&name, Some(&secret.to_base32()))
+                .await
+                .map_err(|e| no_such_user(e, &name))?;
+            println!("{}", secret.uri("lm", &name));
+            eprintln!(
+                "{name} now signs in with a one-time code too; give them this URI (or its secret) for their authenticator app, privately"
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Mfa(MfaCommand::Disable { name })) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store
+                .set_totp_secret(&name, None)
+                .await
+                .map_err(|e| no_such_user(e, &name))?;
+            eprintln!("{name} signs in without a one-time code again");
+            Ok(())
+        }
         Command::User(UserCommand::List) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             for u in store.users().await? {
@@ -530,7 +569,7 @@ async fn main() -> Result<()> {
                 bail!("user `{user}` is disabled");
             }
             let tokens = TokenService::load(&store, &cli.common.public_url).await?;
-            println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl)?);
+            println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl, None)?);
             Ok(())
         }
         Command::Client(command) => client_command(&cli.common, command).await,
@@ -715,6 +754,7 @@ async fn client_command(common: &Common, command: ClientCommand) -> Result<()> {
             org,
             mut grants,
             public,
+            redirect_uris,
         } => {
             check_name(&id, "client id")?;
             if id == lm_server::oauth::BUILTIN_CLIENT {
@@ -737,7 +777,25 @@ async fn client_command(common: &Common, command: ClientCommand) -> Result<()> {
                 bail!("a public client cannot use client_credentials: anyone could claim to be it");
             }
             if public && grants.is_empty() {
-                bail!("a public client needs a --grant (device_code, refresh_token)");
+                bail!(
+                    "a public client needs a --grant (device_code, authorization_code, refresh_token)"
+                );
+            }
+            let browser = grants.iter().any(|g| g == "authorization_code");
+            if browser && redirect_uris.is_empty() {
+                bail!(
+                    "--grant authorization_code needs a --redirect-uri to send the browser back to"
+                );
+            }
+            for uri in &redirect_uris {
+                let scheme_ok = uri.starts_with("https://")
+                    || uri.starts_with("http://127.0.0.1")
+                    || uri.starts_with("http://[::1]");
+                if !scheme_ok || uri.contains('#') {
+                    bail!(
+                        "--redirect-uri `{uri}`: use https://…, or a loopback http://127.0.0.1/… or http://[::1]/… without a #fragment"
+                    );
+                }
             }
             let secret = (!public).then(|| lm_server::oauth::random_secret(32));
             store
@@ -745,7 +803,7 @@ async fn client_command(common: &Common, command: ClientCommand) -> Result<()> {
                     name: name.unwrap_or_else(|| id.clone()),
                     id: id.clone(),
                     secret: secret.clone(),
-                    redirect_uris: Vec::new(),
+                    redirect_uris,
                     grants,
                     service_account,
                 })
@@ -758,7 +816,7 @@ async fn client_command(common: &Common, command: ClientCommand) -> Result<()> {
             Ok(())
         }
         ClientCommand::List => {
-            println!("lm	public	device_code refresh_token	(built in)");
+            println!("lm	public	device_code authorization_code refresh_token	(built in)");
             for c in store.clients().await? {
                 let grants: Vec<&str> = c
                     .grants
@@ -842,6 +900,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                     device_poll_interval: args.device_poll_interval,
                     max_failed_logins: i64::from(args.max_failed_logins),
                     lockout: args.login_lockout,
+                    ..Default::default()
                 },
             ),
         },

@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod pg;
 pub mod server;
 pub mod tmux;
+pub mod totp;
 
 pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};

@@ -1,7 +1,8 @@
-//! A third-party OpenID Provider on 127.0.0.1: panva's `oidc-provider` from npm, configured by
-//! `tests/peers/oidc-provider/provider.mjs` (read it for its clients, accounts and claims).
-//! Its packages are installed with `npm ci` on first use, under a lock shared by every test
-//! process.
+//! OpenID Connect peers on 127.0.0.1, from npm: a third-party OpenID Provider (panva's
+//! `oidc-provider`, configured by `tests/peers/oidc/provider.mjs` — read it for its clients,
+//! accounts and claims) and a standard relying party (panva's `openid-client`, driven by
+//! `tests/peers/oidc/relying_party.mjs`). Their packages are installed with `npm ci` on first
+//! use, under a lock shared by every test process.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -17,15 +18,21 @@ pub struct OpenIdProvider {
 }
 
 fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/oidc-provider")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/oidc")
 }
 
-/// Installs the provider's packages once (`npm ci` from the committed lock file).
+/// Installs the peers' packages once (`npm ci` from the committed lock file).
 fn install() {
     let dir = peer_dir();
     let lock = File::create(crate::target_dir().join("oidc-provider.lock")).expect("lock file");
     lock.lock().expect("lock");
-    if dir.join("node_modules/oidc-provider/package.json").exists() {
+    let installed = ["oidc-provider", "openid-client"].iter().all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
+    if installed {
         return;
     }
     let out = Command::new("npm")
@@ -123,6 +130,78 @@ impl OpenIdProvider {
 }
 
 impl Drop for OpenIdProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A standard relying party (openid-client) signing a person in to an issuer, as a desktop
+/// application would; killed when dropped.
+pub struct RelyingParty {
+    /// Where the person's browser goes: the authorization URL, or the device flow's
+    /// `verification_uri_complete`.
+    pub open: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    child: Child,
+}
+
+/// How the relying party signs in.
+#[derive(Debug, Clone, Copy)]
+pub enum Flow {
+    /// Authorization code with PKCE and a loopback redirect.
+    Code,
+    /// The device authorization grant.
+    Device,
+}
+
+impl RelyingParty {
+    pub fn start(flow: Flow, issuer: &str, client_id: &str) -> RelyingParty {
+        install();
+        let mode = match flow {
+            Flow::Code => "code",
+            Flow::Device => "device",
+        };
+        let mut child = Command::new("node")
+            .args(["relying_party.mjs", mode, issuer, client_id])
+            .current_dir(peer_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let first = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the relying party starts");
+        let open = first
+            .strip_prefix("open ")
+            .unwrap_or_else(|| panic!("the relying party failed: {first}"))
+            .to_owned();
+        RelyingParty { open, lines, child }
+    }
+
+    /// What it got once the person signed in: the ID token's claims, userinfo, and an access
+    /// token from refreshing.
+    pub fn result(&self) -> serde_json::Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the relying party finishes");
+        let json = line
+            .strip_prefix("result ")
+            .unwrap_or_else(|| panic!("the relying party failed: {line}"));
+        serde_json::from_str(json).expect("result JSON")
+    }
+}
+
+impl Drop for RelyingParty {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

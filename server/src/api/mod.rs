@@ -74,6 +74,10 @@ pub fn app(state: AppState, limits: Limits) -> Router {
                 "/oauth2/device_authorization",
                 post(oauth::device_authorization),
             )
+            .route(
+                "/oauth2/authorize",
+                get(oauth::authorize_page).post(oauth::authorize_decide),
+            )
             .route("/oauth2/token", post(oauth::token))
             .route("/oauth2/revoke", post(oauth::revoke))
             .route("/oauth2/introspect", post(oauth::introspect))

@@ -20,6 +20,26 @@ pub struct Claims {
     pub jti: String,
     pub org: String,
     pub role: Role,
+    /// The login (refresh token family) the token was issued to; revoking the login revokes
+    /// the token. Absent for service accounts, which have no login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// The claims of an OpenID Connect ID token (OIDC Core §2): who signed in, for which client.
+#[derive(Debug, Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    sid: &'a str,
+    preferred_username: &'a str,
+    org: &'a str,
+    role: Role,
 }
 
 /// Why a bearer token was refused. Every variant is a 401; the reason goes to metrics and
@@ -46,6 +66,8 @@ pub enum AuthError {
     Claims,
     #[error("the token's user is disabled")]
     Disabled,
+    #[error("the token was revoked")]
+    Revoked,
     #[error("the token is not active: revoked, expired or unknown")]
     Inactive,
     #[error("the token's claims grant no role in lm")]
@@ -68,6 +90,7 @@ impl AuthError {
             AuthError::WrongIssuerOrAudience => "issuer_or_audience",
             AuthError::Claims => "claims",
             AuthError::Disabled => "disabled",
+            AuthError::Revoked => "revoked",
             AuthError::Inactive => "inactive",
             AuthError::NoRole => "no_role",
             AuthError::ProviderUnavailable => "provider_unavailable",
@@ -87,6 +110,7 @@ impl AuthError {
             AuthError::WrongIssuerOrAudience => "token_issuer_or_audience",
             AuthError::Claims => "token_claims",
             AuthError::Disabled => "token_user_disabled",
+            AuthError::Revoked => "token_revoked",
             AuthError::Inactive => "token_inactive",
             AuthError::NoRole => "token_no_role",
             AuthError::ProviderUnavailable => "token_provider_unavailable",
@@ -145,6 +169,9 @@ pub struct TokenService {
     /// The API keys that work, by the SHA-256 of the key; reloaded with the rest, and a key
     /// made on this replica is added at once.
     api_keys: Arc<RwLock<std::collections::HashMap<String, LiveKey>>>,
+    /// The `jti`s of revoked access tokens and the `sid`s of revoked logins, until the tokens
+    /// they name expire.
+    revoked: Arc<RwLock<std::collections::HashSet<String>>>,
 }
 
 /// How often a server re-reads its signing keys and the disabled users: a rotated key is used
@@ -162,12 +189,13 @@ impl TokenService {
             keys: Arc::new(RwLock::new(ring)),
             disabled: Arc::default(),
             api_keys: Arc::default(),
+            revoked: Arc::default(),
         };
         service.reload(store).await?;
         Ok(service)
     }
 
-    /// Re-reads the signing keys and the disabled users.
+    /// Re-reads the signing keys, the disabled users, the API keys and the revoked tokens.
     pub async fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let ring = KeyRing::load_or_create(store).await?;
         let mut disabled = store.disabled_users().await?;
@@ -178,7 +206,9 @@ impl TokenService {
             .into_iter()
             .map(|k| (k.secret_hash.clone(), k))
             .collect();
+        let revoked = store.revoked_token_ids(Utc::now()).await?;
         *self.api_keys.write().unwrap_or_else(|p| p.into_inner()) = api_keys;
+        *self.revoked.write().unwrap_or_else(|p| p.into_inner()) = revoked.into_iter().collect();
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = disabled.into_iter().collect();
         Ok(())
@@ -204,13 +234,15 @@ impl TokenService {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Signs an access token for `subject` valid for `ttl`.
+    /// Signs an access token for `subject` valid for `ttl`, belonging to the login `session`
+    /// when there is one.
     pub fn issue(
         &self,
         subject: &str,
         org: &str,
         role: Role,
         ttl: Duration,
+        session: Option<&str>,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let ring = self.ring();
         let now = Utc::now().timestamp();
@@ -224,10 +256,51 @@ impl TokenService {
             jti: uuid::Uuid::now_v7().to_string(),
             org: org.to_owned(),
             role,
+            sid: session.map(str::to_owned),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(ring.active.kid.clone());
         jsonwebtoken::encode(&header, &claims, &ring.active.encoding)
+    }
+
+    /// Signs an OpenID Connect ID token telling `client_id` who signed in (OIDC Core §3.1.3.6).
+    #[allow(clippy::too_many_arguments)]
+    pub fn id_token(
+        &self,
+        subject: &str,
+        org: &str,
+        role: Role,
+        client_id: &str,
+        nonce: Option<&str>,
+        session: &str,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let ring = self.ring();
+        let now = Utc::now().timestamp();
+        let claims = IdTokenClaims {
+            iss: &self.issuer,
+            sub: subject,
+            aud: client_id,
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iat: now,
+            nonce,
+            sid: session,
+            preferred_username: subject,
+            org,
+            role,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(ring.active.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &ring.active.encoding)
+    }
+
+    /// Refuses a token id (`jti`) or login (`sid`) on this replica at once; the others learn
+    /// it from the store within [`RELOAD_EVERY`].
+    pub fn forget_token(&self, token_id: &str) {
+        self.revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token_id.to_owned());
     }
 
     /// The public keys as a JWK Set (RFC 7517), for `/.well-known/jwks.json`.
@@ -328,6 +401,11 @@ impl TokenService {
         {
             return Err(AuthError::Disabled);
         }
+        let revoked = self.revoked.read().unwrap_or_else(|p| p.into_inner());
+        if revoked.contains(&c.jti) || c.sid.as_ref().is_some_and(|s| revoked.contains(s)) {
+            return Err(AuthError::Revoked);
+        }
+        drop(revoked);
         Ok(c)
     }
 }

@@ -2,6 +2,8 @@
 //! and secrets it hands out, and its settings. The HTTP endpoints are in `api::oauth`; what
 //! it stores is in `store::oauth`.
 
+pub mod totp;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
@@ -23,6 +25,8 @@ pub struct Settings {
     /// Failed password logins in a row before the user is locked for `lockout`.
     pub max_failed_logins: i64,
     pub lockout: Duration,
+    /// How long an authorization code may be exchanged (RFC 6749 §4.1.2: at most 10 minutes).
+    pub authorization_code_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -34,6 +38,7 @@ impl Default for Settings {
             device_poll_interval: Duration::from_secs(5),
             max_failed_logins: 5,
             lockout: Duration::from_secs(15 * 60),
+            authorization_code_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -79,6 +84,19 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
         && real
+}
+
+/// Whether a PKCE code verifier (RFC 7636 §4.1: 43–128 unreserved characters) hashes to the
+/// `S256` challenge: BASE64URL(SHA-256(verifier)) (§4.6).
+pub fn pkce_verifier_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    use sha2::Digest;
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    well_formed && computed == challenge
 }
 
 /// A random secret of `bytes` bytes, base64url.
@@ -130,6 +148,19 @@ mod tests {
             hash_password("short"),
             Err(PasswordError::TooShort(_))
         ));
+    }
+
+    /// RFC 7636 Appendix B.
+    #[test]
+    fn pkce_verifiers_match_their_s256_challenge() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_verifier_matches(verifier, challenge));
+        assert!(!pkce_verifier_matches(
+            &verifier.replace('d', "e"),
+            challenge
+        ));
+        assert!(!pkce_verifier_matches("short", challenge));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Credentials {
     pub password_hash: Option<String>,
     pub failed_logins: i64,
     pub locked_until: Option<DateTime<Utc>>,
+    /// The second factor's secret (base32), when the user has one.
+    pub totp_secret: Option<String>,
 }
 
 /// A device authorization (RFC 8628) as stored.
@@ -53,6 +55,32 @@ pub struct RefreshToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// An authorization code (RFC 6749 §4.1) as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthorizationCode {
+    pub client_id: String,
+    pub user_name: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    /// The refresh token family (login) the code's tokens start.
+    pub family: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What presenting an authorization code found.
+#[derive(Debug)]
+pub enum CodeRedeemed {
+    /// Valid and now used.
+    Fresh(AuthorizationCode),
+    /// Unknown or expired.
+    Invalid,
+    /// Used before: the login it started is now revoked (RFC 6749 §4.1.2).
+    Replayed { family: String },
+}
+
 /// What presenting a refresh token found.
 #[derive(Debug)]
 pub enum Redeemed {
@@ -67,20 +95,22 @@ pub enum Redeemed {
 impl Store {
     pub async fn credentials(&self, user: &str) -> Result<Option<Credentials>> {
         let mut conn = self.db.read().await?;
-        let row: Option<(Option<String>, i64, Option<DateTime<Utc>>)> = conn
+        type Row = (Option<String>, i64, Option<DateTime<Utc>>, Option<String>);
+        let row: Option<Row> = conn
             .exec()
             .fetch_optional(
-                "SELECT password_hash, failed_logins, locked_until FROM users WHERE name = $1",
+                "SELECT password_hash, failed_logins, locked_until, totp_secret FROM users WHERE name = $1",
                 args![user],
             )
             .await?;
-        Ok(
-            row.map(|(password_hash, failed_logins, locked_until)| Credentials {
+        Ok(row.map(
+            |(password_hash, failed_logins, locked_until, totp_secret)| Credentials {
                 password_hash,
                 failed_logins,
                 locked_until,
-            }),
-        )
+                totp_secret,
+            },
+        ))
     }
 
     /// Sets (or with `None` removes) a user's password hash and lifts any lockout.
@@ -98,6 +128,31 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Sets (or with `None` removes) a user's second-factor secret.
+    pub async fn set_totp_secret(&self, user: &str, secret: Option<&str>) -> Result<()> {
+        self.update_user(
+            "totp_secret = $2, totp_last_step = NULL",
+            args![user, secret.map(str::to_owned)],
+        )
+        .await
+    }
+
+    /// Spends a one-time code's time step: false when that step or a later one was used
+    /// already, so a code seen over someone's shoulder does not sign in a second time.
+    pub async fn use_totp_step(&self, user: &str, step: i64) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let changed = tx
+            .exec()
+            .execute(
+                "UPDATE users SET totp_last_step = $2 \
+                 WHERE name = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+                args![user, step],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(changed == 1)
     }
 
     pub async fn set_role(&self, user: &str, role: lm_protocol::Role) -> Result<()> {
@@ -310,7 +365,14 @@ impl Store {
 
     /// Uses a refresh token once. A second use of the same token revokes its whole family:
     /// either the client or a thief holds a copy, and neither can be told apart.
-    pub async fn redeem_refresh_token(&self, token: &str, now: DateTime<Utc>) -> Result<Redeemed> {
+    /// `access_tokens_until` is when the access tokens issued now expire: a revoked login's
+    /// access tokens are refused until then.
+    pub async fn redeem_refresh_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        access_tokens_until: DateTime<Utc>,
+    ) -> Result<Redeemed> {
         let hash = secret_hash(token);
         let mut tx = self.db.begin().await?;
         let Some(stored): Option<RefreshToken> = tx
@@ -325,12 +387,7 @@ impl Store {
             return Ok(Redeemed::Invalid);
         };
         if stored.used_at.is_some() {
-            tx.exec()
-                .execute(
-                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL",
-                    args![stored.family.as_str(), now],
-                )
-                .await?;
+            revoke_login(&mut tx, &stored.family, now, access_tokens_until).await?;
             tx.commit().await?;
             return Ok(Redeemed::Reused {
                 family: stored.family,
@@ -367,17 +424,158 @@ impl Store {
         Ok(stored.filter(|t| t.used_at.is_none() && t.revoked_at.is_none() && t.expires_at > now))
     }
 
-    /// Revokes the family of a refresh token (RFC 7009); unknown tokens are fine.
-    pub async fn revoke_refresh_token(&self, token: &str) -> Result<()> {
+    /// Revokes the login a refresh token belongs to (RFC 7009): every refresh token of its
+    /// family and every access token issued to it. Answers the family; unknown tokens are fine.
+    pub async fn revoke_refresh_token(
+        &self,
+        token: &str,
+        access_tokens_until: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let mut tx = self.db.begin().await?;
+        let family: Option<(String,)> = tx
+            .exec()
+            .fetch_optional(
+                "SELECT family FROM refresh_tokens WHERE token_hash = $1",
+                args![secret_hash(token)],
+            )
+            .await?;
+        if let Some((family,)) = &family {
+            revoke_login(&mut tx, family, Utc::now(), access_tokens_until).await?;
+        }
+        tx.commit().await?;
+        Ok(family.map(|f| f.0))
+    }
+
+    /// Refuses one access token (by its `jti`) until it expires.
+    pub async fn revoke_token_id(&self, token_id: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        insert_revoked(&mut tx, token_id, expires_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The `jti`s and `sid`s of access tokens revoked before they expire, and still unexpired.
+    pub async fn revoked_token_ids(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<(String,)> = conn
+            .exec()
+            .fetch_all(
+                "SELECT token_id FROM revoked_tokens WHERE expires_at > $1",
+                args![now],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Stores an authorization code for a minute's use.
+    pub async fn store_authorization_code(
+        &self,
+        code: &str,
+        granted: &AuthorizationCode,
+    ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         tx.exec()
             .execute(
-                "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family = \
-                 (SELECT family FROM refresh_tokens WHERE token_hash = $1)",
-                args![secret_hash(token), Utc::now()],
+                "DELETE FROM authorization_codes WHERE expires_at < $1",
+                args![Utc::now() - chrono::Duration::hours(1)],
+            )
+            .await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO authorization_codes (code_hash, client_id, user_name, redirect_uri, scope, \
+                 code_challenge, nonce, family, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                args![
+                    secret_hash(code),
+                    granted.client_id.as_str(),
+                    granted.user_name.as_str(),
+                    granted.redirect_uri.as_str(),
+                    granted.scope.as_str(),
+                    granted.code_challenge.as_str(),
+                    granted.nonce.clone(),
+                    granted.family.as_str(),
+                    granted.expires_at
+                ],
             )
             .await?;
         tx.commit().await?;
         Ok(())
     }
+
+    /// Uses an authorization code once. A second use revokes the login the first one started:
+    /// the code leaked, and whoever redeemed it first may be the thief.
+    pub async fn redeem_authorization_code(
+        &self,
+        code: &str,
+        now: DateTime<Utc>,
+        access_tokens_until: DateTime<Utc>,
+    ) -> Result<CodeRedeemed> {
+        let hash = secret_hash(code);
+        let mut tx = self.db.begin().await?;
+        let Some(stored): Option<AuthorizationCode> = tx
+            .exec()
+            .fetch_optional(
+                "SELECT client_id, user_name, redirect_uri, scope, code_challenge, nonce, family, \
+                 expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
+                args![hash.as_str()],
+            )
+            .await?
+        else {
+            return Ok(CodeRedeemed::Invalid);
+        };
+        if stored.used_at.is_some() {
+            revoke_login(&mut tx, &stored.family, now, access_tokens_until).await?;
+            tx.commit().await?;
+            return Ok(CodeRedeemed::Replayed {
+                family: stored.family,
+            });
+        }
+        if stored.expires_at <= now {
+            return Ok(CodeRedeemed::Invalid);
+        }
+        tx.exec()
+            .execute(
+                "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1",
+                args![hash.as_str(), now],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(CodeRedeemed::Fresh(stored))
+    }
+}
+
+/// Revokes a login: its refresh tokens, and (by `sid`) its access tokens until they expire.
+async fn revoke_login(
+    tx: &mut crate::db::Tx,
+    family: &str,
+    now: DateTime<Utc>,
+    access_tokens_until: DateTime<Utc>,
+) -> Result<()> {
+    tx.exec()
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL",
+            args![family, now],
+        )
+        .await?;
+    insert_revoked(tx, family, access_tokens_until).await
+}
+
+async fn insert_revoked(
+    tx: &mut crate::db::Tx,
+    token_id: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    tx.exec()
+        .execute(
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            args![Utc::now()],
+        )
+        .await?;
+    tx.exec()
+        .execute(
+            "INSERT INTO revoked_tokens (token_id, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (token_id) DO NOTHING",
+            args![token_id, expires_at],
+        )
+        .await?;
+    Ok(())
 }

@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod authorization_code;
 mod backups;
 mod changes;
 mod clients;
@@ -16,6 +17,7 @@ mod licenses;
 mod oauth;
 mod operations;
 mod spreadsheets;
+mod standard_client;
 mod tenancy;
 
 use serde_json::{Value, json};

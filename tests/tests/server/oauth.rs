@@ -6,10 +6,10 @@ use lm_tests::{Backend, Server};
 use serde_json::Value;
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A server with fast device polling and a manager `alice` who has a password.
-async fn server_with(backend: Backend, extra: &[&str]) -> Server {
+pub(crate) async fn server_with(backend: Backend, extra: &[&str]) -> Server {
     let mut args = vec!["--rate-limit", "0", "--device-poll-interval", "1s"];
     args.extend_from_slice(extra);
     let server = Server::start_with(backend, &args).await;
@@ -23,7 +23,11 @@ async fn server_with(backend: Backend, extra: &[&str]) -> Server {
 }
 
 /// POSTs a form; returns (status, body as JSON or null, body text).
-async fn post_form(server: &Server, path: &str, form: &[(&str, &str)]) -> (u16, Value, String) {
+pub(crate) async fn post_form(
+    server: &Server,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value, String) {
     let response = reqwest::Client::new()
         .post(format!("{}{path}", server.url))
         .form(form)
@@ -39,7 +43,7 @@ async fn post_form(server: &Server, path: &str, form: &[(&str, &str)]) -> (u16, 
     )
 }
 
-async fn start_device_login(server: &Server) -> Value {
+pub(crate) async fn start_device_login(server: &Server) -> Value {
     let (status, body, text) = post_form(
         server,
         "/oauth2/device_authorization",
@@ -68,7 +72,7 @@ async fn poll(server: &Server, device_code: &str) -> (u16, Value) {
 }
 
 /// What the person does in the browser: submit the approval form.
-async fn decide(
+pub(crate) async fn decide(
     server: &Server,
     user_code: &str,
     user: &str,
@@ -89,7 +93,7 @@ async fn decide(
     (status, html)
 }
 
-async fn refresh(server: &Server, token: &str) -> (u16, Value) {
+pub(crate) async fn refresh(server: &Server, token: &str) -> (u16, Value) {
     let (status, body, _) = post_form(
         server,
         "/oauth2/token",
@@ -104,7 +108,7 @@ async fn refresh(server: &Server, token: &str) -> (u16, Value) {
 }
 
 /// Logs alice in through the device flow and returns the token response.
-async fn log_in(server: &Server) -> Value {
+pub(crate) async fn log_in(server: &Server) -> Value {
     let device = start_device_login(server).await;
     let (status, html) = decide(
         server,
@@ -325,7 +329,7 @@ async fn guessing_passwords_locks_the_account_for_a_while_only(backend: Backend)
 
 /// Polls `/v1/licenses` with `token` until it answers `status`, for at most 10 s (servers
 /// re-read keys and disabled users every 5 s).
-async fn eventually(server: &Server, token: &str, status: u16) {
+pub(crate) async fn eventually(server: &Server, token: &str, status: u16) {
     let client = server.client(Some(token.to_owned()));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

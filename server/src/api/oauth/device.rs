@@ -1,7 +1,7 @@
 //! The device authorization grant (RFC 8628 §3.1–3.2) and its approval page, where the user
 //! types the code their terminal shows and signs in.
 
-use super::sign_in::{authenticate, escape, page};
+use super::sign_in::{Attempt, CREDENTIAL_FIELDS, error_paragraph, escape, page, sign_in};
 use super::{OAuthError, client, form, no_store, refuse_grant, scope_of};
 use crate::api::AppState;
 use crate::api::context::RequestContext;
@@ -10,11 +10,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
 
 #[derive(Serialize)]
 struct DeviceAuthorization {
@@ -80,20 +78,15 @@ pub async fn device_authorization(
     Ok((no_store(), Json(body)).into_response())
 }
 
-fn login_form(user_code: &str, asking: &str, error: Option<&str>) -> Html<String> {
-    let error = error.map_or_else(String::new, |e| {
-        format!(r#"<p class="error" id="error">{}</p>"#, escape(e))
-    });
+fn login_form(user_code: &str, asking: &str, error: Option<&str>) -> Response {
+    let error = error_paragraph(error);
     page(
         "Sign in to lm",
         &format!(
             r#"{error}<p>{asking}</p>
 <form method="post" action="/device">
 <label>Code shown in your terminal <input name="user_code" class="code" value="{code}" autocomplete="off" required></label>
-<label>User name <input name="username" autocomplete="username" required></label>
-<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-<div class="actions"><button name="action" value="approve" type="submit">Approve</button>
-<button name="action" value="deny" type="submit" formnovalidate>Deny</button></div>
+{CREDENTIAL_FIELDS}
 </form>
 <p class="muted">Only approve if you started this login yourself.</p>"#,
             code = escape(user_code),
@@ -126,7 +119,7 @@ pub struct DevicePageQuery {
 pub async fn device_page(
     State(state): State<AppState>,
     Query(query): Query<DevicePageQuery>,
-) -> Html<String> {
+) -> Response {
     let user_code = oauth::normalize_user_code(&query.user_code);
     let asking = match state.store.device_code_by_user_code(&user_code).await {
         Ok(Some(code)) if code.status == "pending" && code.expires_at > Utc::now() => asking(&code),
@@ -144,10 +137,9 @@ pub async fn device_decide(
 ) -> Response {
     // A malformed form reads as an empty one: the page then asks for the code again.
     let params = form(&headers, &body).unwrap_or_default();
-    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
-    let user_code = oauth::normalize_user_code(get("user_code"));
-    let (username, password) = (get("username").trim(), get("password"));
-    let approve = get("action") != "deny";
+    let user_code = oauth::normalize_user_code(params.get("user_code").map_or("", String::as_str));
+    let attempt = Attempt::from_form(&params);
+    let (username, approve) = (attempt.username, attempt.approve);
     let refuse = |status: StatusCode, asking: &str, error: &str| {
         (status, login_form(&user_code, asking, Some(error))).into_response()
     };
@@ -171,24 +163,8 @@ pub async fn device_decide(
         }
     };
     let asking = asking(&code);
-    let address = context
-        .client_addr
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    if state
-        .authorization
-        .login_attempts
-        .check(address, Instant::now())
-        .is_err()
-    {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &asking,
-            "Too many sign-in attempts from your address; wait a minute and try again.",
-        );
-    }
-    match authenticate(&state, username, password).await {
-        Ok(()) => {}
-        Err(message) => return refuse(StatusCode::UNAUTHORIZED, &asking, &message),
+    if let Err((status, message)) = sign_in(&state, &context, &attempt).await {
+        return refuse(status, &asking, &message);
     }
     match state
         .store

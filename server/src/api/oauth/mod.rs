@@ -1,16 +1,19 @@
 //! The built-in OAuth 2.0 / OpenID Connect authorization server's endpoints: discovery
 //! (OIDC Discovery 1.0), the JWK Set (RFC 7517), client authentication (RFC 6749 §2.3.1:
-//! HTTP Basic or form parameters), and in submodules the device authorization grant with its
-//! approval page (`device`), the token, revocation, introspection and userinfo endpoints
+//! HTTP Basic or form parameters), and in submodules the authorization code grant with PKCE
+//! and its sign-in page (`authorize`), the device authorization grant with its approval page
+//! (`device`), the token, revocation, introspection and userinfo endpoints
 //! (`token`), and the sign-in shared by the pages (`sign_in`).
 //!
 //! Errors of the OAuth endpoints are RFC 6749 §5.2 JSON (`{"error": …}`), not problems: that
 //! is what OAuth client libraries parse.
 
+mod authorize;
 mod device;
 mod sign_in;
 mod token;
 
+pub use authorize::{authorize_decide, authorize_page};
 pub use device::{device_authorization, device_decide, device_page};
 pub use token::{introspect, revoke, token, userinfo};
 
@@ -144,7 +147,9 @@ impl Client {
             Some(client) => client.allows(grant),
             None => matches!(
                 grant,
-                "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token"
+                "urn:ietf:params:oauth:grant-type:device_code"
+                    | "refresh_token"
+                    | "authorization_code"
             ),
         }
     }
@@ -259,22 +264,29 @@ pub async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value>
     Json(json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "device_authorization_endpoint": format!("{issuer}/oauth2/device_authorization"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
         "grant_types_supported": [
-            "urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "client_credentials"
+            "authorization_code", "urn:ietf:params:oauth:grant-type:device_code",
+            "refresh_token", "client_credentials"
         ],
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": SCOPES.split(' ').collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "org", "role"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "nonce", "sid", "preferred_username", "org", "role"
+        ],
     }))
 }
 

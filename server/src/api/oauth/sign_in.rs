@@ -1,9 +1,18 @@
-//! What the sign-in pages share: their HTML frame and checking a user's password.
+//! What the sign-in pages share: their HTML frame, the credential fields, and checking them —
+//! the per-address rate limit, the password with its per-user lockout, and the optional
+//! one-time code (RFC 6238 TOTP).
 
 use crate::api::AppState;
+use crate::api::context::RequestContext;
 use crate::oauth;
-use axum::response::Html;
+use crate::oauth::totp::TotpSecret;
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, HeaderName, REFERRER_POLICY, X_FRAME_OPTIONS};
+use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
 
 pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -13,8 +22,19 @@ pub(super) fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-pub(super) fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
+/// A page of the authorization server: never cached, never framed (a sign-in page inside
+/// someone else's frame is a clickjacking target), and it leaks no URL to other sites.
+pub(super) fn page(title: &str, body: &str) -> Response {
+    let headers: [(HeaderName, &'static str); 4] = [
+        (CACHE_CONTROL, "no-store"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("content-security-policy"),
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+        (REFERRER_POLICY, "no-referrer"),
+    ];
+    let html = Html(format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · lm</title>
@@ -31,23 +51,82 @@ button {{ padding: .6rem 1.2rem; font-size: 1rem; }}
 {body}
 </body></html>"#,
         title = escape(title)
-    ))
+    ));
+    (headers, html).into_response()
 }
 
-/// Checks a user's password, with the per-user lockout. The message never tells whether the
-/// user exists.
-pub(super) async fn authenticate(
+/// The fields a person signs in with, and the approve and deny buttons.
+pub(super) const CREDENTIAL_FIELDS: &str = r#"<label>User name <input name="username" autocomplete="username" required></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<label>One-time code <span class="muted">(only if your account has one)</span> <input name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*"></label>
+<div class="actions"><button name="action" value="approve" type="submit">Approve</button>
+<button name="action" value="deny" type="submit" formnovalidate>Deny</button></div>"#;
+
+/// An error paragraph for a form, or nothing.
+pub(super) fn error_paragraph(error: Option<&str>) -> String {
+    error.map_or_else(String::new, |e| {
+        format!(r#"<p class="error" id="error">{}</p>"#, escape(e))
+    })
+}
+
+/// What a sign-in form sent.
+pub(super) struct Attempt<'a> {
+    pub username: &'a str,
+    password: &'a str,
+    one_time_code: &'a str,
+    /// Whether the person pressed Approve (rather than Deny).
+    pub approve: bool,
+}
+
+impl<'a> Attempt<'a> {
+    pub fn from_form(params: &'a HashMap<String, String>) -> Attempt<'a> {
+        let get = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
+        Attempt {
+            username: get("username").trim(),
+            password: get("password"),
+            one_time_code: get("otp"),
+            approve: get("action") != "deny",
+        }
+    }
+}
+
+/// Signs a person in: the address's attempt budget, then the credentials. On refusal, the
+/// status and the message to show on the form.
+pub(super) async fn sign_in(
     state: &AppState,
-    username: &str,
-    password: &str,
-) -> Result<(), String> {
+    context: &RequestContext,
+    attempt: &Attempt<'_>,
+) -> Result<(), (StatusCode, String)> {
+    let address = context
+        .client_addr
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    if state
+        .authorization
+        .login_attempts
+        .check(address, Instant::now())
+        .is_err()
+    {
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts from your address; wait a minute and try again.".into(),
+        ));
+    }
+    authenticate(state, attempt)
+        .await
+        .map_err(|message| (StatusCode::UNAUTHORIZED, message))
+}
+
+/// Checks a user's password and one-time code, with the per-user lockout. The message never
+/// tells whether the user exists; a wrong one-time code counts as a failed attempt.
+async fn authenticate(state: &AppState, attempt: &Attempt<'_>) -> Result<(), String> {
     const WRONG: &str = "Wrong user name or password.";
-    let settings = state.authorization.settings;
+    const FAILED: &str = "The server failed; try again.";
+    let username = attempt.username;
     let credentials = state
         .store
         .credentials(username)
         .await
-        .map_err(|_| "The server failed; try again.".to_owned())?;
+        .map_err(|_| FAILED.to_owned())?;
     let now = Utc::now();
     if let Some(until) = credentials.as_ref().and_then(|c| c.locked_until)
         && until > now
@@ -58,7 +137,7 @@ pub(super) async fn authenticate(
         ));
     }
     let hash = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let password = password.to_owned();
+    let password = attempt.password.to_owned();
     let matches =
         tokio::task::spawn_blocking(move || oauth::verify_password(&password, hash.as_deref()))
             .await
@@ -67,21 +146,53 @@ pub(super) async fn authenticate(
         Ok(Some(u)) => u.disabled,
         _ => true,
     };
-    if matches && !disabled {
-        let _ = state.store.login_succeeded(username).await;
-        return Ok(());
+    if !matches || disabled {
+        failed(state, username, credentials.is_some()).await;
+        return Err(WRONG.to_owned());
     }
-    if credentials.is_some() {
-        let lock_until = now
-            + chrono::Duration::from_std(settings.lockout).unwrap_or(chrono::Duration::minutes(15));
-        if let Ok(failures) = state
+    let second_factor = credentials
+        .as_ref()
+        .and_then(|c| c.totp_secret.as_deref())
+        .map(|s| TotpSecret::from_base32(s).ok_or(FAILED));
+    if let Some(secret) = second_factor {
+        let secret = secret.map_err(str::to_owned)?;
+        if attempt.one_time_code.trim().is_empty() {
+            return Err(
+                "This account also needs the one-time code from your authenticator app.".into(),
+            );
+        }
+        let Some(step) = secret.matching_step(attempt.one_time_code, now.timestamp()) else {
+            failed(state, username, true).await;
+            return Err("Wrong one-time code.".into());
+        };
+        if !state
             .store
-            .login_failed(username, settings.max_failed_logins, lock_until)
+            .use_totp_step(username, step)
             .await
-            && failures >= settings.max_failed_logins
+            .map_err(|_| FAILED.to_owned())?
         {
-            tracing::warn!(user = username, "account locked after failed logins");
+            failed(state, username, true).await;
+            return Err("That one-time code was used already; wait for the next one.".into());
         }
     }
-    Err(WRONG.to_owned())
+    let _ = state.store.login_succeeded(username).await;
+    Ok(())
+}
+
+/// Counts a failed attempt against a user that exists; enough in a row lock it for a while.
+async fn failed(state: &AppState, username: &str, exists: bool) {
+    if !exists {
+        return;
+    }
+    let settings = state.authorization.settings;
+    let lock_until = Utc::now()
+        + chrono::Duration::from_std(settings.lockout).unwrap_or(chrono::Duration::minutes(15));
+    if let Ok(failures) = state
+        .store
+        .login_failed(username, settings.max_failed_logins, lock_until)
+        .await
+        && failures >= settings.max_failed_logins
+    {
+        tracing::warn!(user = username, "account locked after failed logins");
+    }
 }

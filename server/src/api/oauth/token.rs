@@ -6,7 +6,7 @@ use super::{OAuthError, client, form, no_store, refuse_grant, required, scope_of
 use crate::api::AppState;
 use crate::oauth;
 use crate::store::clients::{GRANTS, OAuthClient};
-use crate::store::oauth::Redeemed;
+use crate::store::oauth::{CodeRedeemed, Redeemed};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,15 +24,27 @@ struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
-/// Signs an access token for `user` and stores a new refresh token of `family`.
+/// When the access tokens issued now expire: a login revoked now refuses its tokens until then.
+fn access_tokens_until(state: &AppState) -> chrono::DateTime<Utc> {
+    Utc::now()
+        + chrono::Duration::from_std(state.authorization.settings.access_token_ttl)
+            .unwrap_or(chrono::Duration::hours(24))
+        + chrono::Duration::minutes(1)
+}
+
+/// Signs an access token for `user` in the login `family`, stores a new refresh token of the
+/// family, and with the `openid` scope signs an ID token for the client (echoing `nonce`).
 async fn grant(
     state: &AppState,
     user: &str,
     client_id: &str,
     scope: &str,
     family: &str,
+    nonce: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let settings = state.authorization.settings;
     let account = state
@@ -49,8 +61,26 @@ async fn grant(
             &account.org,
             account.role,
             settings.access_token_ttl,
+            Some(family),
         )
         .map_err(OAuthError::server)?;
+    let id_token = if scope.split(' ').any(|s| s == "openid") {
+        let token = state
+            .tokens
+            .id_token(
+                &account.name,
+                &account.org,
+                account.role,
+                client_id,
+                nonce,
+                family,
+                settings.access_token_ttl,
+            )
+            .map_err(OAuthError::server)?;
+        Some(token)
+    } else {
+        None
+    };
     let refresh_token = oauth::random_secret(32);
     let expires_at = Utc::now()
         + chrono::Duration::from_std(settings.refresh_token_ttl).map_err(OAuthError::server)?;
@@ -65,6 +95,7 @@ async fn grant(
         expires_in: settings.access_token_ttl.as_secs(),
         refresh_token: Some(refresh_token),
         scope: scope.to_owned(),
+        id_token,
     };
     Ok((no_store(), Json(body)).into_response())
 }
@@ -104,7 +135,7 @@ pub async fn token(
             let settings = state.authorization.settings;
             let access_token = state
                 .tokens
-                .issue(&subject, &org, role, settings.access_token_ttl)
+                .issue(&subject, &org, role, settings.access_token_ttl, None)
                 .map_err(OAuthError::server)?;
             // No refresh token: the client can always authenticate again (RFC 6749 §4.4.3).
             let body = TokenResponse {
@@ -113,6 +144,7 @@ pub async fn token(
                 expires_in: settings.access_token_ttl.as_secs(),
                 refresh_token: None,
                 scope,
+                id_token: None,
             };
             Ok((no_store(), Json(body)).into_response())
         }
@@ -158,14 +190,8 @@ pub async fn token(
                 )),
                 "approved" => {
                     let user = code.user_name.as_deref().unwrap_or_default();
-                    grant(
-                        &state,
-                        user,
-                        client_id,
-                        &code.scope,
-                        &oauth::random_secret(16),
-                    )
-                    .await
+                    let family = oauth::random_secret(16);
+                    grant(&state, user, client_id, &code.scope, &family, None).await
                 }
                 _ => Err(OAuthError::new(
                     "invalid_grant",
@@ -173,11 +199,70 @@ pub async fn token(
                 )),
             }
         }
+        "authorization_code" => {
+            let code = required(&params, "code")?;
+            let redirect_uri = required(&params, "redirect_uri")?;
+            let verifier = required(&params, "code_verifier").map_err(|_| {
+                OAuthError::new(
+                    "invalid_request",
+                    "`code_verifier` is missing: this server requires PKCE (RFC 7636)",
+                )
+            })?;
+            let granted = match state
+                .store
+                .redeem_authorization_code(code, now, access_tokens_until(&state))
+                .await
+                .map_err(OAuthError::server)?
+            {
+                CodeRedeemed::Fresh(granted) => granted,
+                CodeRedeemed::Invalid => {
+                    return Err(OAuthError::new(
+                        "invalid_grant",
+                        "the authorization code is unknown or expired",
+                    ));
+                }
+                CodeRedeemed::Replayed { family } => {
+                    state.tokens.forget_token(&family);
+                    tracing::warn!(%family, "an authorization code was presented twice; its login is revoked");
+                    return Err(OAuthError::new(
+                        "invalid_grant",
+                        "the authorization code was already used; the login it started is revoked",
+                    ));
+                }
+            };
+            if granted.client_id != client_id {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "the authorization code was issued to another client",
+                ));
+            }
+            if granted.redirect_uri != redirect_uri {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "`redirect_uri` differs from the one the code was issued for",
+                ));
+            }
+            if !oauth::pkce_verifier_matches(verifier, &granted.code_challenge) {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "`code_verifier` does not match the code challenge",
+                ));
+            }
+            grant(
+                &state,
+                &granted.user_name,
+                client_id,
+                &granted.scope,
+                &granted.family,
+                granted.nonce.as_deref(),
+            )
+            .await
+        }
         "refresh_token" => {
             let presented = required(&params, "refresh_token")?;
             match state
                 .store
-                .redeem_refresh_token(presented, now)
+                .redeem_refresh_token(presented, now, access_tokens_until(&state))
                 .await
                 .map_err(OAuthError::server)?
             {
@@ -188,6 +273,7 @@ pub async fn token(
                         client_id,
                         &stored.scope,
                         &stored.family,
+                        None,
                     )
                     .await
                 }
@@ -196,6 +282,7 @@ pub async fn token(
                     "the refresh token is unknown, expired or revoked",
                 )),
                 Redeemed::Reused { family } => {
+                    state.tokens.forget_token(&family);
                     tracing::warn!(%family, "a rotated refresh token was presented again; the family is revoked");
                     Err(OAuthError::new(
                         "invalid_grant",
@@ -211,8 +298,10 @@ pub async fn token(
     }
 }
 
-/// `POST /oauth2/revoke` (RFC 7009): revokes a refresh token and every token rotated from
-/// the same login. Unknown tokens are not an error (§2.2).
+/// `POST /oauth2/revoke` (RFC 7009): a refresh token revokes its whole login — every refresh
+/// token rotated from it and every access token issued to it; an access token revokes itself.
+/// Unknown tokens are not an error (§2.2), and neither are tokens of other clients: telling
+/// them apart would let a client probe for tokens.
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -221,11 +310,23 @@ pub async fn revoke(
     let params = form(&headers, &body)?;
     client(&state, &headers, &params).await?;
     let token = required(&params, "token")?;
-    state
+    if let Ok(claims) = state.tokens.verify_claims(token) {
+        let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now)
+            + chrono::Duration::minutes(1);
+        state
+            .store
+            .revoke_token_id(&claims.jti, expires_at)
+            .await
+            .map_err(OAuthError::server)?;
+        state.tokens.forget_token(&claims.jti);
+    } else if let Some(family) = state
         .store
-        .revoke_refresh_token(token)
+        .revoke_refresh_token(token, access_tokens_until(&state))
         .await
-        .map_err(OAuthError::server)?;
+        .map_err(OAuthError::server)?
+    {
+        state.tokens.forget_token(&family);
+    }
     Ok((no_store(), StatusCode::OK).into_response())
 }
 
