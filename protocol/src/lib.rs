@@ -13,6 +13,7 @@ pub mod audit;
 pub mod changes;
 pub mod csv;
 pub mod filter;
+pub mod hierarchy;
 pub mod license;
 pub mod money;
 pub mod page;
@@ -27,8 +28,8 @@ pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use changes::{Change, ChangePage};
 pub use filter::{Assigned, Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};
 pub use license::{
-    Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, Kind, License, LicenseId, LicenseKey,
-    LicensePatch, NewLicense, Owner, ProductEid,
+    Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, HierarchyName, Kind, License,
+    LicenseId, LicenseKey, LicensePatch, NewLicense, Owner, ProductEid,
 };
 pub use money::{Currency, Money};
 pub use page::Page;

@@ -148,6 +148,14 @@ struct ServeArgs {
     /// How long an account stays locked after too many failed logins.
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     login_lockout: Duration,
+    /// How long a permission grant (the signed answer of a permission check) is good for at
+    /// most; it ends with the license anyway.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    grant_lease: Duration,
+    /// A member type (level 0) whose members use their units' seat licenses without taking
+    /// a seat, e.g. teacher (repeatable). By default every member takes a seat.
+    #[arg(long = "seat-free-type")]
+    seat_free_types: Vec<String>,
     /// Make a backup this often, e.g. 6h or 1day (off unless given).
     #[arg(long, env = "LM_BACKUP_EVERY", value_parser = humantime::parse_duration, requires = "backup_dir")]
     backup_every: Option<Duration>,
@@ -903,6 +911,10 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                     ..Default::default()
                 },
             ),
+            seats: lm_server::api::seats::SeatSettings {
+                grant_lease: args.grant_lease,
+                seat_free_types: std::sync::Arc::new(args.seat_free_types.clone()),
+            },
         },
         limits,
     );

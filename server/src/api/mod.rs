@@ -9,18 +9,20 @@ pub mod context;
 pub mod error;
 mod events;
 mod health;
+mod hierarchy;
 mod licenses;
 pub mod limits;
 mod me;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+pub mod seats;
 mod spreadsheets;
 
 use crate::auth::{Authenticator, TokenService};
 use crate::store::Store;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Router, middleware};
 use limits::RateLimiter;
 use std::time::Duration;
@@ -37,6 +39,7 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub metrics: metrics::Metrics,
     pub authorization: oauth::AuthorizationServer,
+    pub seats: seats::SeatSettings,
 }
 
 /// Limits applied to every request.
@@ -115,6 +118,34 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             "/v1/licenses/{id}/assignments/{assignment}",
             delete(licenses::unassign),
         )
+        .route("/hierarchy/levels", get(hierarchy::levels))
+        .route(
+            "/hierarchy/users/{eid}/membership",
+            get(hierarchy::membership),
+        )
+        .route(
+            "/v1/hierarchy/levels",
+            put(hierarchy::set_levels).get(hierarchy::levels),
+        )
+        .route("/v1/hierarchy/entities", get(hierarchy::entities))
+        .route(
+            "/v1/hierarchy/entities/{type}/{eid}",
+            put(hierarchy::put_entity).delete(hierarchy::delete_entity),
+        )
+        .route(
+            "/v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}",
+            put(hierarchy::add_parent).delete(hierarchy::remove_parent),
+        )
+        .route(
+            "/v1/products",
+            get(seats::list_products).post(seats::create_product),
+        )
+        .route(
+            "/v1/products/{eid}",
+            axum::routing::patch(seats::update_product),
+        )
+        .route("/v1/users/{eid}/purchases", post(seats::purchase))
+        .route("/v1/users/{eid}/permissions", get(seats::permissions))
         .route("/v1/me", get(me::me))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))

@@ -294,6 +294,20 @@ impl TokenService {
         jsonwebtoken::encode(&header, &claims, &ring.active.encoding)
     }
 
+    /// Signs `claims` as a compact JWS (`typ` names what it is), for statements other than
+    /// tokens, such as a permission grant that is checked offline.
+    pub fn sign_statement(
+        &self,
+        typ: &str,
+        claims: &serde_json::Value,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let ring = self.ring();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(ring.active.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &ring.active.encoding)
+    }
+
     /// Refuses a token id (`jti`) or login (`sid`) on this replica at once; the others learn
     /// it from the store within [`RELOAD_EVERY`].
     pub fn forget_token(&self, token_id: &str) {

@@ -338,6 +338,9 @@ async fn rewrite(
         id
     ]);
     tx.exec().execute(sql, values).await?;
+    if fields.owner != before.owner {
+        super::seats::index_owners(tx, org, id, fields.owner.as_ref()).await?;
+    }
     Ok(())
 }
 

@@ -121,7 +121,7 @@ async fn load(e: &mut impl Executes, org: &str, id: &str) -> Result<Option<Store
     row.map(LicenseRow::into_license).transpose()
 }
 
-async fn load_live(tx: &mut Tx, org: &str, id: &str) -> Result<License> {
+pub(super) async fn load_live(tx: &mut Tx, org: &str, id: &str) -> Result<License> {
     match load(tx, org, id).await? {
         Some(s) if !s.removed => Ok(s.license),
         _ => Err(StoreError::NotFound),
@@ -266,7 +266,7 @@ pub(super) async fn insert_assignment(
 
 /// Rewrites the assignment-derived columns and bumps version and revision after the
 /// assignments of `license` became `assignments`.
-async fn touch(
+pub(super) async fn touch(
     tx: &mut Tx,
     org: &str,
     license: &License,
@@ -356,6 +356,9 @@ impl Store {
             ));
             values.extend(args![revision, now(), org, id]);
             tx.exec().execute(sql, values).await?;
+            if fields.owner != before.owner {
+                super::seats::index_owners(tx, org, id, fields.owner.as_ref()).await?;
+            }
             Ok(())
         })
         .await
@@ -595,5 +598,5 @@ pub(super) async fn insert_license(
         n + 4
     );
     tx.exec().execute(sql, values).await?;
-    Ok(())
+    super::seats::index_owners(tx, org, id, fields.owner.as_ref()).await
 }

@@ -7,11 +7,13 @@ pub mod api_keys;
 mod audit;
 mod changes;
 pub mod clients;
+pub mod hierarchy;
 mod import;
 mod keys;
 mod licenses;
 mod listing;
 pub mod oauth;
+pub mod seats;
 mod users;
 
 pub use keys::StoredKey;

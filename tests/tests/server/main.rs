@@ -16,6 +16,7 @@ mod flood;
 mod licenses;
 mod oauth;
 mod operations;
+mod seats;
 mod spreadsheets;
 mod standard_client;
 mod tenancy;

@@ -1,0 +1,144 @@
+//! The built-in Hierarchy Provider: its contract (`/hierarchy/levels`,
+//! `/hierarchy/users/{eid}/membership`, read by lm-server itself and by anyone with a token of
+//! the organization) and the managers' edits under `/v1/hierarchy/…`, which the contract
+//! answers consistently at once (same database, no cache).
+
+use super::AppState;
+use super::context::{Caller, JsonBody, Manager};
+use super::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use lm_protocol::hierarchy::{Entity, EntityBody, EntityRef, Levels};
+
+fn entity(kind: &str, eid: &str) -> Result<EntityRef, ApiError> {
+    Ok(EntityRef {
+        kind: kind
+            .parse()
+            .map_err(|e: lm_protocol::FieldError| e.within("type"))?,
+        eid: eid
+            .parse()
+            .map_err(|e: lm_protocol::FieldError| e.within("eid"))?,
+    })
+}
+
+/// `GET /hierarchy/levels`
+pub async fn levels(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Levels>, ApiError> {
+    Ok(Json(state.store.levels(&caller.principal.org).await?))
+}
+
+/// `GET /hierarchy/users/{eid}/membership`: every entity the user belongs to, the user
+/// included, as `(type)(eid)`.
+pub async fn membership(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(eid): Path<String>,
+) -> Result<Json<Vec<EntityRef>>, ApiError> {
+    let members = state
+        .store
+        .membership(&caller.principal.org, &eid)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(members.into_iter().map(|m| m.entity).collect()))
+}
+
+/// `PUT /v1/hierarchy/levels`
+pub async fn set_levels(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    JsonBody(levels): JsonBody<Levels>,
+) -> Result<Json<Levels>, ApiError> {
+    if !levels.values().any(|l| *l == 0) {
+        return Err(ApiError::field(
+            "body",
+            "name at least one member type at level 0 (e.g. \"student\": 0)",
+        ));
+    }
+    state
+        .store
+        .set_levels(&caller.principal.org, &levels)
+        .await?;
+    Ok(Json(levels))
+}
+
+/// `GET /v1/hierarchy/entities`
+pub async fn entities(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Entity>>, ApiError> {
+    Ok(Json(state.store.entities(&caller.principal.org).await?))
+}
+
+/// `PUT /v1/hierarchy/entities/{type}/{eid}`: creates or renames; 201 when created.
+pub async fn put_entity(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path((kind, eid)): Path<(String, String)>,
+    JsonBody(body): JsonBody<EntityBody>,
+) -> Result<StatusCode, ApiError> {
+    let e = entity(&kind, &eid)?;
+    let label = body.name.map(String::from).unwrap_or_default();
+    let created = state
+        .store
+        .put_entity(&caller.principal.org, &e, &label)
+        .await?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+/// `DELETE /v1/hierarchy/entities/{type}/{eid}`: the entity and its memberships.
+pub async fn delete_entity(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path((kind, eid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_entity(&caller.principal.org, &entity(&kind, &eid)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}`
+pub async fn add_parent(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path((kind, eid, parent_kind, parent_eid)): Path<(String, String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let added = state
+        .store
+        .add_membership(
+            &caller.principal.org,
+            &entity(&kind, &eid)?,
+            &entity(&parent_kind, &parent_eid)?,
+        )
+        .await?;
+    Ok(if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+/// `DELETE /v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}`
+pub async fn remove_parent(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path((kind, eid, parent_kind, parent_eid)): Path<(String, String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .remove_membership(
+            &caller.principal.org,
+            &entity(&kind, &eid)?,
+            &entity(&parent_kind, &parent_eid)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,235 @@
+//! Products, purchases of seat licenses for organisational units, and the permission check
+//! that takes seats implicitly (the rule is documented in `store::seats`).
+
+use super::AppState;
+use super::context::{Caller, JsonBody, Manager};
+use super::error::ApiError;
+use super::licenses::visible;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use lm_protocol::License;
+use lm_protocol::hierarchy::{
+    HeldProduct, NewProduct, NewPurchase, Permission, Permissions, Product, ProductPatch, Refused,
+};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How permission checks behave.
+#[derive(Debug, Clone)]
+pub struct SeatSettings {
+    /// How long a signed grant is good for at most (it ends with the license anyway).
+    pub grant_lease: Duration,
+    /// Member types that use their units' licenses without taking a seat (e.g. teachers).
+    pub seat_free_types: Arc<Vec<String>>,
+}
+
+impl Default for SeatSettings {
+    fn default() -> Self {
+        SeatSettings {
+            grant_lease: Duration::from_secs(24 * 3600),
+            seat_free_types: Arc::default(),
+        }
+    }
+}
+
+/// The user a route names must be the caller, unless a manager calls.
+fn acting_for(caller: &Caller, eid: &str, action: &str) -> Result<(), ApiError> {
+    if caller.principal.subject == eid || caller.principal.role.is_manager() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "only {eid} or a manager may {action}"
+        )))
+    }
+}
+
+/// `GET /v1/products`
+pub async fn list_products(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Product>>, ApiError> {
+    Ok(Json(state.store.products(&caller.principal.org).await?))
+}
+
+/// `POST /v1/products`
+pub async fn create_product(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    JsonBody(new): JsonBody<NewProduct>,
+) -> Result<Response, ApiError> {
+    let product = state
+        .store
+        .create_product(&caller.principal.org, new)
+        .await?;
+    Ok((StatusCode::CREATED, Json(product)).into_response())
+}
+
+/// `PATCH /v1/products/{eid}`
+pub async fn update_product(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path(eid): Path<String>,
+    JsonBody(patch): JsonBody<ProductPatch>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .update_product(&caller.principal.org, &eid, patch)
+            .await?,
+    ))
+}
+
+/// `POST /v1/users/{eid}/purchases`
+pub async fn purchase(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(eid): Path<String>,
+    JsonBody(purchase): JsonBody<NewPurchase>,
+) -> Result<Response, ApiError> {
+    acting_for(&caller, &eid, "buy licenses for this user's units")?;
+    purchase.validate()?;
+    if purchase.hierarchy_provider_url.is_some() {
+        return Err(ApiError::field(
+            "hierarchy_provider_url",
+            "no remote Hierarchy Provider is configured on this server; omit the URL to use the built-in one",
+        ));
+    }
+    let org = caller.principal.org.clone();
+    let product = state
+        .store
+        .product(&org, purchase.product_eid.as_str())
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(
+                "product_eid",
+                format!(
+                    "no product `{}`; GET /v1/products lists them",
+                    purchase.product_eid
+                ),
+            )
+        })?;
+    let memberships =
+        state.store.membership(&org, &eid).await?.ok_or_else(|| {
+            ApiError::field("eid", format!("`{eid}` is no member of the hierarchy"))
+        })?;
+    for (i, owner) in purchase.owner_eids.iter().enumerate() {
+        let belongs = memberships
+            .iter()
+            .any(|m| m.entity.kind == purchase.owner_hierarchy_level && m.entity.eid == *owner);
+        if !belongs {
+            return Err(ApiError::field(
+                &format!("owner_eids[{i}]"),
+                format!(
+                    "{eid} does not belong to ({})({owner})",
+                    purchase.owner_hierarchy_level
+                ),
+            ));
+        }
+    }
+    let license: License = state
+        .store
+        .purchase(&caller.change_context(), &eid, &purchase, &product, None)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(visible(license, caller.principal.role)),
+    )
+        .into_response())
+}
+
+/// `GET /v1/users/{eid}/permissions`: evaluates, takes or releases seats, and answers the
+/// merged permissions with a signed grant.
+pub async fn permissions(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(eid): Path<String>,
+) -> Result<Json<Permissions>, ApiError> {
+    acting_for(&caller, &eid, "see this user's permissions")?;
+    let user: lm_protocol::HierarchyName = eid
+        .parse()
+        .map_err(|e: lm_protocol::FieldError| e.within("eid"))?;
+    let org = caller.principal.org.clone();
+    let memberships = state
+        .store
+        .membership(&org, &eid)
+        .await?
+        .unwrap_or_default();
+    let takes_seats = !memberships.iter().any(|m| {
+        m.level == 0
+            && m.entity.eid == user
+            && state
+                .seats
+                .seat_free_types
+                .iter()
+                .any(|t| t == m.entity.kind.as_str())
+    });
+    let today = Utc::now().date_naive();
+    let evaluation = state
+        .store
+        .evaluate_seats(
+            &caller.change_context(),
+            &eid,
+            &memberships,
+            today,
+            takes_seats,
+        )
+        .await?;
+    let mut permissions: BTreeSet<Permission> = BTreeSet::new();
+    let mut products = Vec::new();
+    for h in evaluation.held {
+        permissions.extend(h.product.permissions.iter().cloned());
+        products.push(HeldProduct {
+            product: h.product.eid.clone(),
+            license: h.license.parse().map_err(|_| ApiError::Internal)?,
+            owner: h.owner,
+            permissions: h.product.permissions,
+            valid_to: h.valid_to,
+            seat_since: h.seat_since,
+        });
+    }
+    let refused = evaluation
+        .refused
+        .into_iter()
+        .filter_map(|(product, reason)| {
+            Some(Refused {
+                product: product.parse().ok()?,
+                reason,
+            })
+        })
+        .collect();
+    let lease_end = Utc::now()
+        + chrono::Duration::from_std(state.seats.grant_lease)
+            .unwrap_or(chrono::Duration::hours(24));
+    let grant_expires = products
+        .iter()
+        .filter_map(|p| p.valid_to)
+        .filter_map(|d| d.succ_opt()?.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .fold(lease_end, std::cmp::min);
+    let permissions: Vec<Permission> = permissions.into_iter().collect();
+    let claims = serde_json::json!({
+        "iss": state.tokens.issuer(),
+        "sub": eid,
+        "org": org,
+        "iat": Utc::now().timestamp(),
+        "exp": grant_expires.timestamp(),
+        "products": products.iter().map(|p| p.product.as_str()).collect::<Vec<_>>(),
+        "permissions": permissions,
+    });
+    let grant = state
+        .tokens
+        .sign_statement("lm-grant+jwt", &claims)
+        .map_err(|_| ApiError::Internal)?;
+    Ok(Json(Permissions {
+        user,
+        permissions,
+        products,
+        refused,
+        grant,
+        grant_expires,
+    }))
+}

@@ -1,0 +1,426 @@
+//! The built-in Hierarchy Provider's data: each organization's levels, its entities (users,
+//! classes, schools, …) and who belongs to what; and the products seat licenses are for.
+//!
+//! A membership always points up: the parent's level is above the member's. So the
+//! hierarchy has no cycles, and a user's memberships are the entities reachable upward.
+
+use super::{Result, Store, StoreError};
+use crate::db::args;
+use chrono::Utc;
+use lm_protocol::hierarchy::{
+    Entity, EntityRef, Levels, NewProduct, Permission, Product, ProductPatch, check_permissions,
+};
+use lm_protocol::{FieldError, HierarchyName};
+
+/// An entity reachable from a user, with its level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub entity: EntityRef,
+    pub level: u32,
+}
+
+fn name(raw: String, what: &str) -> Result<HierarchyName> {
+    raw.parse()
+        .map_err(|e: FieldError| StoreError::Corrupt(format!("{what}: {}", e.message)))
+}
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    eid: String,
+    name: String,
+    description: String,
+    permissions: String,
+}
+
+impl ProductRow {
+    fn into_product(self) -> Result<Product> {
+        let bad = |e: String| StoreError::Corrupt(format!("product {}: {e}", self.eid));
+        let permissions: Vec<Permission> =
+            serde_json::from_str(&self.permissions).map_err(|e| bad(e.to_string()))?;
+        Ok(Product {
+            eid: self.eid.parse().map_err(|e: FieldError| bad(e.message))?,
+            name: self.name.parse().map_err(|e: FieldError| bad(e.message))?,
+            description: self
+                .description
+                .parse()
+                .map_err(|e: FieldError| bad(e.message))?,
+            permissions,
+        })
+    }
+}
+
+impl Store {
+    /// The organization's levels by name.
+    pub async fn levels(&self, org: &str) -> Result<Levels> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<(String, i64)> = conn
+            .exec()
+            .fetch_all(
+                "SELECT name, level FROM hierarchy_levels WHERE org_id = $1",
+                args![org],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|(n, l)| Ok((name(n, "level")?, u32::try_from(l).unwrap_or(0))))
+            .collect()
+    }
+
+    /// Replaces the organization's levels. A level still used by an entity cannot go.
+    pub async fn set_levels(&self, org: &str, levels: &Levels) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
+                args![org, Utc::now()],
+            )
+            .await?;
+        let used: Vec<(String,)> = tx
+            .exec()
+            .fetch_all(
+                "SELECT DISTINCT type FROM entities WHERE org_id = $1",
+                args![org],
+            )
+            .await?;
+        if let Some((kind,)) = used.iter().find(|(k,)| !levels.contains_key(k.as_str())) {
+            return Err(FieldError::new(
+                kind.clone(),
+                "entities of this type exist; delete them before the level",
+            )
+            .into());
+        }
+        tx.exec()
+            .execute("DELETE FROM hierarchy_levels WHERE org_id = $1", args![org])
+            .await?;
+        for (name, level) in levels {
+            tx.exec()
+                .execute(
+                    "INSERT INTO hierarchy_levels (org_id, name, level) VALUES ($1, $2, $3)",
+                    args![org, name.as_str(), i64::from(*level)],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates or renames an entity; its type must be a level.
+    pub async fn put_entity(&self, org: &str, entity: &EntityRef, label: &str) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let level: Option<(i64,)> = tx
+            .exec()
+            .fetch_optional(
+                "SELECT level FROM hierarchy_levels WHERE org_id = $1 AND name = $2",
+                args![org, entity.kind.as_str()],
+            )
+            .await?;
+        if level.is_none() {
+            return Err(FieldError::new(
+                "type",
+                format!(
+                    "`{}` is not a level of the hierarchy; set the levels first (PUT /v1/hierarchy/levels)",
+                    entity.kind
+                ),
+            )
+            .into());
+        }
+        let updated = tx
+            .exec()
+            .execute(
+                "UPDATE entities SET name = $4 WHERE org_id = $1 AND type = $2 AND eid = $3",
+                args![org, entity.kind.as_str(), entity.eid.as_str(), label],
+            )
+            .await?;
+        if updated == 0 {
+            tx.exec()
+                .execute(
+                    "INSERT INTO entities (org_id, type, eid, name) VALUES ($1, $2, $3, $4)",
+                    args![org, entity.kind.as_str(), entity.eid.as_str(), label],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(updated == 0)
+    }
+
+    /// Deletes an entity and every membership it is part of.
+    pub async fn delete_entity(&self, org: &str, entity: &EntityRef) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let deleted = tx
+            .exec()
+            .execute(
+                "DELETE FROM entities WHERE org_id = $1 AND type = $2 AND eid = $3",
+                args![org, entity.kind.as_str(), entity.eid.as_str()],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.exec()
+            .execute(
+                "DELETE FROM memberships WHERE org_id = $1 AND ((member_type = $2 AND member_eid = $3) \
+                 OR (parent_type = $2 AND parent_eid = $3))",
+                args![org, entity.kind.as_str(), entity.eid.as_str()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes `member` a member of `parent`. Both must exist, and the parent's level must be
+    /// above the member's. Answers whether it is new.
+    pub async fn add_membership(
+        &self,
+        org: &str,
+        member: &EntityRef,
+        parent: &EntityRef,
+    ) -> Result<bool> {
+        let mut tx = self.db.begin().await?;
+        let level_of = async |tx: &mut crate::db::Tx, e: &EntityRef, field: &str| {
+            let row: Option<(i64,)> = tx
+                .exec()
+                .fetch_optional(
+                    "SELECT h.level FROM entities e JOIN hierarchy_levels h \
+                     ON h.org_id = e.org_id AND h.name = e.type \
+                     WHERE e.org_id = $1 AND e.type = $2 AND e.eid = $3",
+                    args![org, e.kind.as_str(), e.eid.as_str()],
+                )
+                .await?;
+            row.map(|r| r.0)
+                .ok_or_else(|| StoreError::from(FieldError::new(field, format!("no entity {e}"))))
+        };
+        let member_level = level_of(&mut tx, member, "member").await?;
+        let parent_level = level_of(&mut tx, parent, "parent").await?;
+        if parent_level <= member_level {
+            return Err(FieldError::new(
+                "parent",
+                format!(
+                    "{parent} is at level {parent_level}, not above {member} at level {member_level}"
+                ),
+            )
+            .into());
+        }
+        let inserted = tx
+            .exec()
+            .execute(
+                "INSERT INTO memberships (org_id, member_type, member_eid, parent_type, parent_eid) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                args![
+                    org,
+                    member.kind.as_str(),
+                    member.eid.as_str(),
+                    parent.kind.as_str(),
+                    parent.eid.as_str()
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    pub async fn remove_membership(
+        &self,
+        org: &str,
+        member: &EntityRef,
+        parent: &EntityRef,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let deleted = tx
+            .exec()
+            .execute(
+                "DELETE FROM memberships WHERE org_id = $1 AND member_type = $2 AND member_eid = $3 \
+                 AND parent_type = $4 AND parent_eid = $5",
+                args![
+                    org,
+                    member.kind.as_str(),
+                    member.eid.as_str(),
+                    parent.kind.as_str(),
+                    parent.eid.as_str()
+                ],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every entity with its direct parents, by type then eid.
+    pub async fn entities(&self, org: &str) -> Result<Vec<Entity>> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<(String, String, String, i64)> = conn
+            .exec()
+            .fetch_all(
+                "SELECT e.type, e.eid, e.name, h.level FROM entities e JOIN hierarchy_levels h \
+                 ON h.org_id = e.org_id AND h.name = e.type WHERE e.org_id = $1 ORDER BY e.type, e.eid",
+                args![org],
+            )
+            .await?;
+        let links: Vec<(String, String, String, String)> = conn
+            .exec()
+            .fetch_all(
+                "SELECT member_type, member_eid, parent_type, parent_eid FROM memberships \
+                 WHERE org_id = $1 ORDER BY parent_type, parent_eid",
+                args![org],
+            )
+            .await?;
+        let mut parents: std::collections::HashMap<(String, String), Vec<EntityRef>> =
+            std::collections::HashMap::new();
+        for (mt, me, pt, pe) in links {
+            let parent = EntityRef {
+                kind: name(pt, "membership")?,
+                eid: name(pe, "membership")?,
+            };
+            parents.entry((mt, me)).or_default().push(parent);
+        }
+        rows.into_iter()
+            .map(|(kind, eid, label, level)| {
+                let parents = parents
+                    .remove(&(kind.clone(), eid.clone()))
+                    .unwrap_or_default();
+                Ok(Entity {
+                    kind: name(kind, "entity")?,
+                    eid: name(eid, "entity")?,
+                    level: u32::try_from(level).unwrap_or(0),
+                    name: label,
+                    parents,
+                })
+            })
+            .collect()
+    }
+
+    /// Every entity a user belongs to, the user included (as each member type it exists as);
+    /// `None` when no member (level 0) entity has this eid.
+    pub async fn membership(&self, org: &str, user: &str) -> Result<Option<Vec<Member>>> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<(String, String, i64)> = conn
+            .exec()
+            .fetch_all(
+                "WITH RECURSIVE up (type, eid) AS ( \
+                   SELECT e.type, e.eid FROM entities e JOIN hierarchy_levels h \
+                     ON h.org_id = e.org_id AND h.name = e.type \
+                     WHERE e.org_id = $1 AND e.eid = $2 AND h.level = 0 \
+                   UNION \
+                   SELECT m.parent_type, m.parent_eid FROM memberships m JOIN up \
+                     ON m.member_type = up.type AND m.member_eid = up.eid WHERE m.org_id = $1 \
+                 ) \
+                 SELECT up.type, up.eid, h.level FROM up JOIN hierarchy_levels h \
+                   ON h.org_id = $1 AND h.name = up.type ORDER BY h.level DESC, up.type, up.eid",
+                args![org, user],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        rows.into_iter()
+            .map(|(kind, eid, level)| {
+                Ok(Member {
+                    entity: EntityRef {
+                        kind: name(kind, "membership")?,
+                        eid: name(eid, "membership")?,
+                    },
+                    level: u32::try_from(level).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    pub async fn products(&self, org: &str) -> Result<Vec<Product>> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<ProductRow> = conn
+            .exec()
+            .fetch_all(
+                "SELECT eid, name, description, permissions FROM products WHERE org_id = $1 ORDER BY eid",
+                args![org],
+            )
+            .await?;
+        rows.into_iter().map(ProductRow::into_product).collect()
+    }
+
+    pub async fn product(&self, org: &str, eid: &str) -> Result<Option<Product>> {
+        let mut conn = self.db.read().await?;
+        let row: Option<ProductRow> = conn
+            .exec()
+            .fetch_optional(
+                "SELECT eid, name, description, permissions FROM products WHERE org_id = $1 AND eid = $2",
+                args![org, eid],
+            )
+            .await?;
+        row.map(ProductRow::into_product).transpose()
+    }
+
+    pub async fn create_product(&self, org: &str, new: NewProduct) -> Result<Product> {
+        check_permissions(&new.permissions)?;
+        let product = Product {
+            eid: new.eid,
+            name: new.name,
+            description: new
+                .description
+                .unwrap_or_else(|| "".parse().expect("empty is a description")),
+            permissions: new.permissions,
+        };
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
+                args![org, Utc::now()],
+            )
+            .await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO products (org_id, eid, name, description, permissions, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                args![
+                    org,
+                    product.eid.as_str(),
+                    product.name.as_str(),
+                    product.description.as_str(),
+                    serde_json::to_string(&product.permissions).unwrap_or_default(),
+                    Utc::now()
+                ],
+            )
+            .await
+            .map_err(|e| {
+                StoreError::unique_or(e, || format!("a product `{}` exists already", product.eid))
+            })?;
+        tx.commit().await?;
+        Ok(product)
+    }
+
+    pub async fn update_product(
+        &self,
+        org: &str,
+        eid: &str,
+        patch: ProductPatch,
+    ) -> Result<Product> {
+        let mut product = self.product(org, eid).await?.ok_or(StoreError::NotFound)?;
+        if let Some(name) = patch.name {
+            product.name = name;
+        }
+        if let Some(description) = patch.description {
+            product.description = description;
+        }
+        if let Some(permissions) = patch.permissions {
+            check_permissions(&permissions)?;
+            product.permissions = permissions;
+        }
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "UPDATE products SET name = $3, description = $4, permissions = $5, updated_at = $6 \
+                 WHERE org_id = $1 AND eid = $2",
+                args![
+                    org,
+                    eid,
+                    product.name.as_str(),
+                    product.description.as_str(),
+                    serde_json::to_string(&product.permissions).unwrap_or_default(),
+                    Utc::now()
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(product)
+    }
+}

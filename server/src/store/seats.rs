@@ -1,0 +1,755 @@
+//! Seat licenses of organisational units: purchases, and the permission check that takes,
+//! keeps and releases seats implicitly.
+//!
+//! A seat is an assignment of the license to the user, marked `redeemed`; so the inventory,
+//! the change feed and the audit log show seats like any assignment. The check is planned
+//! from a read ([`plan`], pure), and only when a seat must be taken or released does it write
+//! — in one transaction that first takes the organization's write lock (the revision bump),
+//! so concurrent checks, on any number of replicas, never hand out more seats than exist.
+//!
+//! The rule, for each product the user's units have licenses for:
+//! 1. a seat the user holds on a license that is valid today, owned by a unit the user still
+//!    belongs to, is kept;
+//! 2. a redeemed seat on a license that ended (or not valid yet), or whose owner the user
+//!    left, is released; seats a manager assigned are kept and count while the license is
+//!    valid;
+//! 3. without a seat, the user takes one on the best license with a free seat: owned by the
+//!    unit at the lowest level (the class before the school), then the one valid longest;
+//! 4. members of types that take no seat (`serve --seat-free-type teacher`) use the best
+//!    valid license without occupying a seat;
+//! 5. otherwise the product is refused, with the reason.
+//!
+//! One seat per product; the permissions of all held products are merged.
+
+use super::hierarchy::Member;
+use super::licenses::{insert_license, load_live, new_assignment, touch, write_audit};
+use super::{ChangeContext, Result, Store, StoreError, bump_revision};
+use crate::db::{Tx, args};
+use chrono::{DateTime, NaiveDate, Utc};
+use lm_protocol::hierarchy::{EntityRef, NewPurchase, Product};
+use lm_protocol::license::{LicenseFields, Notes};
+use lm_protocol::{Assignee, AuditAction, License, Money, Owner};
+use std::collections::{BTreeMap, HashSet};
+
+/// Keeps `license_owners` in step with a license's owner.
+pub(super) async fn index_owners(
+    tx: &mut Tx,
+    org: &str,
+    id: &str,
+    owner: Option<&Owner>,
+) -> Result<()> {
+    tx.exec()
+        .execute(
+            "DELETE FROM license_owners WHERE license_id = $1",
+            args![id],
+        )
+        .await?;
+    if let Some(owner) = owner {
+        for eid in &owner.eids {
+            tx.exec()
+                .execute(
+                    "INSERT INTO license_owners (license_id, org_id, owner_type, owner_eid) VALUES ($1, $2, $3, $4)",
+                    args![id, org, owner.level.as_str(), eid.as_str()],
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A license a user's unit owns, as the check sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub license: String,
+    pub product: String,
+    pub owner: EntityRef,
+    pub owner_level: u32,
+    pub seats: Option<u32>,
+    pub used: u32,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl Candidate {
+    fn valid_on(&self, today: NaiveDate) -> bool {
+        valid_on(self.valid_from, self.valid_to, today)
+    }
+}
+
+fn valid_on(from: NaiveDate, to: Option<NaiveDate>, today: NaiveDate) -> bool {
+    from <= today && to.is_none_or(|to| today <= to)
+}
+
+/// A seat a user holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSeat {
+    pub assignment: String,
+    pub license: String,
+    pub product: String,
+    pub redeemed: bool,
+    pub since: DateTime<Utc>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    /// The license's owners.
+    pub owners: Vec<EntityRef>,
+}
+
+/// What the check does.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Seats kept, with the user's unit that owns the license (none for a manager's seat).
+    pub keep: Vec<(HeldSeat, Option<EntityRef>)>,
+    /// Redeemed seats to give back.
+    pub release: Vec<HeldSeat>,
+    /// Products to take a seat for, with the licenses to try, best first.
+    pub take: BTreeMap<String, Vec<Candidate>>,
+    /// Products used without a seat (seat-free member types), on this license.
+    pub use_without_seat: Vec<Candidate>,
+    /// Products refused, and why.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Decides, from what was read, which seats to keep, release and take. `takes_seats` is
+/// false for members of seat-free types.
+pub fn plan(
+    memberships: &[Member],
+    candidates: &[Candidate],
+    held: &[HeldSeat],
+    today: NaiveDate,
+    takes_seats: bool,
+) -> Plan {
+    let member_of: HashSet<&EntityRef> = memberships.iter().map(|m| &m.entity).collect();
+    let mut plan = Plan::default();
+    let mut covered: HashSet<String> = HashSet::new();
+    for seat in held {
+        let owner = seat.owners.iter().find(|o| member_of.contains(o)).cloned();
+        let valid = valid_on(seat.valid_from, seat.valid_to, today);
+        let keep = if seat.redeemed {
+            valid && owner.is_some()
+        } else {
+            valid
+        };
+        if keep && !covered.contains(&seat.product) {
+            covered.insert(seat.product.clone());
+            plan.keep.push((seat.clone(), owner));
+        } else if seat.redeemed && !keep {
+            plan.release.push(seat.clone());
+        } else if keep {
+            // A second valid seat of a product held already: a manager's assignment next
+            // to a redeemed seat. Give back the redeemed one, keep the other.
+            plan.keep.push((seat.clone(), owner));
+        }
+    }
+    let mut by_product: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
+    for c in candidates {
+        by_product.entry(c.product.as_str()).or_default().push(c);
+    }
+    for (product, mut offers) in by_product {
+        if covered.contains(product) {
+            continue;
+        }
+        offers.sort_by(|a, b| {
+            a.owner_level
+                .cmp(&b.owner_level)
+                .then_with(|| match (a.valid_to, b.valid_to) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, Some(_)) => std::cmp::Ordering::Less,
+                    (Some(_), None) => std::cmp::Ordering::Greater,
+                    (Some(x), Some(y)) => y.cmp(&x),
+                })
+                .then_with(|| a.license.cmp(&b.license))
+        });
+        let valid: Vec<&Candidate> = offers
+            .iter()
+            .copied()
+            .filter(|c| c.valid_on(today))
+            .collect();
+        if valid.is_empty() {
+            let reason = if offers.iter().any(|c| c.valid_from > today) {
+                "the licenses of your units are not valid yet"
+            } else {
+                "the licenses of your units have ended"
+            };
+            plan.refused.push((product.to_owned(), reason.to_owned()));
+        } else if !takes_seats {
+            plan.use_without_seat.push(valid[0].clone());
+        } else {
+            // Those without a free seat now stay in the list: the transaction re-reads them.
+            plan.take
+                .insert(product.to_owned(), valid.into_iter().cloned().collect());
+        }
+    }
+    plan
+}
+
+/// What the check found and did, to answer with.
+#[derive(Debug)]
+pub struct Evaluation {
+    pub held: Vec<Holding>,
+    pub refused: Vec<(String, String)>,
+}
+
+/// A product held, on which license.
+#[derive(Debug, Clone)]
+pub struct Holding {
+    pub product: Product,
+    pub license: String,
+    pub owner: Option<EntityRef>,
+    pub valid_to: Option<NaiveDate>,
+    pub seat_since: Option<DateTime<Utc>>,
+}
+
+type CandidateRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    NaiveDate,
+    Option<NaiveDate>,
+);
+type HeldRow = (
+    String,
+    String,
+    String,
+    bool,
+    DateTime<Utc>,
+    NaiveDate,
+    Option<NaiveDate>,
+    Option<String>,
+    Option<String>,
+);
+
+const VALID_FROM: &str = "COALESCE(p.valid_from, l.added)";
+
+fn entity(kind: &str, eid: &str) -> Option<EntityRef> {
+    Some(EntityRef {
+        kind: kind.parse().ok()?,
+        eid: eid.parse().ok()?,
+    })
+}
+
+impl Store {
+    /// The licenses owned by any of `memberships`, of products that exist.
+    async fn candidates(&self, org: &str, memberships: &[Member]) -> Result<Vec<Candidate>> {
+        if memberships.is_empty() {
+            return Ok(Vec::new());
+        }
+        let levels: BTreeMap<&EntityRef, u32> =
+            memberships.iter().map(|m| (&m.entity, m.level)).collect();
+        let mut values = args![org];
+        let mut placeholders = Vec::new();
+        for m in memberships {
+            values.push(m.entity.eid.as_str().into());
+            placeholders.push(format!("${}", values.len()));
+        }
+        let sql = format!(
+            "SELECT lo.owner_type, lo.owner_eid, l.id, l.product, l.seats, l.seats_used, {VALID_FROM}, l.expires \
+             FROM license_owners lo JOIN licenses l ON l.id = lo.license_id AND l.deleted_at IS NULL \
+             JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
+             LEFT JOIN purchases p ON p.license_id = l.id \
+             WHERE lo.org_id = $1 AND lo.owner_eid IN ({})",
+            placeholders.join(", ")
+        );
+        let mut conn = self.db.read().await?;
+        let rows: Vec<CandidateRow> = conn.exec().fetch_all(sql, values).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, eid, license, product, seats, used, from, to)| {
+                let owner = entity(&kind, &eid)?;
+                let owner_level = *levels.get(&owner)?;
+                Some(Candidate {
+                    license,
+                    product,
+                    owner,
+                    owner_level,
+                    seats: seats.and_then(|s| u32::try_from(s).ok()),
+                    used: u32::try_from(used).unwrap_or(u32::MAX),
+                    valid_from: from,
+                    valid_to: to,
+                })
+            })
+            .collect())
+    }
+
+    /// The seats `user` holds on live licenses of products that exist.
+    async fn held_seats(
+        &self,
+        e: &mut impl crate::db::Executes,
+        org: &str,
+        user: &str,
+    ) -> Result<Vec<HeldSeat>> {
+        let rows: Vec<HeldRow> = e
+            .exec()
+            .fetch_all(
+                format!(
+                    "SELECT a.id, l.id, l.product, a.redeemed, a.since, {VALID_FROM}, l.expires, l.owner_level, l.owner_eids \
+                     FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
+                     JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
+                     LEFT JOIN purchases p ON p.license_id = l.id \
+                     WHERE a.org_id = $1 AND a.employee = $2 ORDER BY a.since"
+                ),
+                args![org, user],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(assignment, license, product, redeemed, since, from, to, level, eids)| {
+                    let eids: Vec<String> = eids
+                        .and_then(|e| serde_json::from_str(&e).ok())
+                        .unwrap_or_default();
+                    let owners = level
+                        .map(|level| eids.iter().filter_map(|eid| entity(&level, eid)).collect())
+                        .unwrap_or_default();
+                    HeldSeat {
+                        assignment,
+                        license,
+                        product,
+                        redeemed,
+                        since,
+                        valid_from: from,
+                        valid_to: to,
+                        owners,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// Evaluates `user`'s permissions: plans from a read, then, only when seats change, takes
+    /// and releases them in one transaction under the organization's write lock. `ctx.actor`
+    /// is who asked (the user, or a manager for them).
+    pub async fn evaluate_seats(
+        &self,
+        ctx: &ChangeContext,
+        user: &str,
+        memberships: &[Member],
+        today: NaiveDate,
+        takes_seats: bool,
+    ) -> Result<Evaluation> {
+        let org = ctx.org.as_str();
+        let candidates = self.candidates(org, memberships).await?;
+        let held = {
+            let mut conn = self.db.read().await?;
+            self.held_seats(&mut conn, org, user).await?
+        };
+        let plan = plan(memberships, &candidates, &held, today, takes_seats);
+        let products: BTreeMap<String, Product> = self
+            .products(org)
+            .await?
+            .into_iter()
+            .map(|p| (p.eid.to_string(), p))
+            .collect();
+        let mut evaluation = Evaluation {
+            held: Vec::new(),
+            refused: plan.refused.clone(),
+        };
+        let holding = |product: &str, license: &str, owner, valid_to, since| {
+            products.get(product).map(|p| Holding {
+                product: p.clone(),
+                license: license.to_owned(),
+                owner,
+                valid_to,
+                seat_since: since,
+            })
+        };
+        for (seat, owner) in &plan.keep {
+            evaluation.held.extend(holding(
+                &seat.product,
+                &seat.license,
+                owner.clone(),
+                seat.valid_to,
+                Some(seat.since),
+            ));
+        }
+        for c in &plan.use_without_seat {
+            evaluation.held.extend(holding(
+                &c.product,
+                &c.license,
+                Some(c.owner.clone()),
+                c.valid_to,
+                None,
+            ));
+        }
+        self.touch_last_seen(&plan.keep).await?;
+        if plan.release.is_empty() && plan.take.is_empty() {
+            return Ok(evaluation);
+        }
+
+        let mut tx = self.db.begin().await?;
+        let changes = (plan.release.len() + plan.take.len()) as i64;
+        let first = bump_revision(&mut tx, org, changes).await?;
+        let mut revisions = first..first + changes;
+        let mut changed = 0;
+        for seat in &plan.release {
+            let Ok(before) = load_live(&mut tx, org, &seat.license).await else {
+                continue;
+            };
+            let remaining: Vec<_> = before
+                .assignments
+                .iter()
+                .filter(|a| a.id.as_str() != seat.assignment)
+                .cloned()
+                .collect();
+            if remaining.len() == before.assignments.len() {
+                continue;
+            }
+            tx.exec()
+                .execute(
+                    "DELETE FROM assignments WHERE id = $1",
+                    args![seat.assignment.as_str()],
+                )
+                .await?;
+            let revision = revisions.next().unwrap_or(first);
+            touch(&mut tx, org, &before, revision, &remaining).await?;
+            let after = load_live(&mut tx, org, &seat.license).await?;
+            write_audit(
+                &mut tx,
+                ctx,
+                AuditAction::Unassign,
+                &seat.license,
+                Some(&before),
+                Some(&after),
+            )
+            .await?;
+            changed += 1;
+        }
+        // The seats as they are now, inside the lock: a concurrent check of the same user
+        // may have taken one already.
+        let now_held = self.held_seats(&mut tx, org, user).await?;
+        for (product, offers) in &plan.take {
+            if let Some(seat) = now_held.iter().find(|s| &s.product == product) {
+                let owner = seat
+                    .owners
+                    .iter()
+                    .find(|o| memberships.iter().any(|m| &m.entity == *o))
+                    .cloned();
+                evaluation.held.extend(holding(
+                    product,
+                    &seat.license,
+                    owner,
+                    seat.valid_to,
+                    Some(seat.since),
+                ));
+                continue;
+            }
+            let mut taken = false;
+            let mut seats_total = 0u32;
+            for offer in offers {
+                let Ok(before) = load_live(&mut tx, org, &offer.license).await else {
+                    continue;
+                };
+                seats_total += before.seats.unwrap_or(0);
+                if before.seats.is_some_and(|s| before.seats_used >= s) {
+                    continue;
+                }
+                let assignee = Assignee::Employee(user.parse().map_err(StoreError::Invalid)?);
+                let assignment = new_assignment(assignee)?;
+                super::licenses::insert_assignment(&mut tx, org, &offer.license, &assignment)
+                    .await?;
+                tx.exec()
+                    .execute(
+                        "UPDATE assignments SET redeemed = $2, last_seen = $3 WHERE id = $1",
+                        args![assignment.id.as_str(), true, Utc::now()],
+                    )
+                    .await?;
+                let mut assignments = before.assignments.clone();
+                let since = assignment.since;
+                assignments.push(assignment);
+                let revision = revisions.next().unwrap_or(first);
+                touch(&mut tx, org, &before, revision, &assignments).await?;
+                let after = load_live(&mut tx, org, &offer.license).await?;
+                write_audit(
+                    &mut tx,
+                    ctx,
+                    AuditAction::Assign,
+                    &offer.license,
+                    Some(&before),
+                    Some(&after),
+                )
+                .await?;
+                evaluation.held.extend(holding(
+                    product,
+                    &offer.license,
+                    Some(offer.owner.clone()),
+                    offer.valid_to,
+                    Some(since),
+                ));
+                changed += 1;
+                taken = true;
+                break;
+            }
+            if !taken {
+                let owners: Vec<String> = offers.iter().map(|o| o.owner.to_string()).collect();
+                evaluation.refused.push((
+                    product.clone(),
+                    format!(
+                        "all {seats_total} seats of the licenses of {} are taken",
+                        owners.join(", ")
+                    ),
+                ));
+            }
+        }
+        if changed == 0 {
+            // Nothing was written but the revision bump: dropping the transaction undoes it.
+            drop(tx);
+        } else {
+            // Unused revisions (a seat gone meanwhile) stay gaps; the feed tolerates gaps.
+            self.commit_change(tx, org, first + changes - 1).await?;
+        }
+        Ok(evaluation)
+    }
+
+    /// Records that the holders of `kept` seats checked now, at most once an hour per seat.
+    async fn touch_last_seen(&self, kept: &[(HeldSeat, Option<EntityRef>)]) -> Result<()> {
+        let redeemed: Vec<&str> = kept
+            .iter()
+            .filter(|(s, _)| s.redeemed)
+            .map(|(s, _)| s.assignment.as_str())
+            .collect();
+        if redeemed.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut values = args![now, now - chrono::Duration::hours(1)];
+        let mut placeholders = Vec::new();
+        for id in redeemed {
+            values.push(id.into());
+            placeholders.push(format!("${}", values.len()));
+        }
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                format!(
+                    "UPDATE assignments SET last_seen = $1 WHERE (last_seen IS NULL OR last_seen < $2) AND id IN ({})",
+                    placeholders.join(", ")
+                ),
+                values,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Buys seats of a product for units: one license whose seats all the owners share.
+    pub async fn purchase(
+        &self,
+        ctx: &ChangeContext,
+        purchaser: &str,
+        purchase: &NewPurchase,
+        product: &Product,
+        hierarchy_provider: Option<&str>,
+    ) -> Result<License> {
+        let org = ctx.org.as_str();
+        let mut tx = self.db.begin().await?;
+        let revision = bump_revision(&mut tx, org, 1).await?;
+        let same: Vec<(Option<String>,)> = tx
+            .exec()
+            .fetch_all(
+                "SELECT l.owner_eids FROM purchases p JOIN licenses l ON l.id = p.license_id AND l.deleted_at IS NULL \
+                 WHERE p.org_id = $1 AND l.product = $2 AND l.owner_level = $3 AND p.valid_from = $4 \
+                 AND l.expires = $5",
+                args![
+                    org,
+                    purchase.product_eid.as_str(),
+                    purchase.owner_hierarchy_level.as_str(),
+                    purchase.valid_from,
+                    purchase.valid_to
+                ],
+            )
+            .await?;
+        let wanted: HashSet<&str> = purchase.owner_eids.iter().map(|e| e.as_str()).collect();
+        let duplicate = same.iter().any(|(eids,)| {
+            let eids: Vec<String> = eids
+                .as_deref()
+                .and_then(|e| serde_json::from_str(e).ok())
+                .unwrap_or_default();
+            eids.iter().map(String::as_str).collect::<HashSet<_>>() == wanted
+        });
+        if duplicate {
+            return Err(StoreError::Conflict(format!(
+                "these owners bought {} for {} to {} already",
+                purchase.product_eid, purchase.valid_from, purchase.valid_to
+            )));
+        }
+        let owners: Vec<String> = purchase
+            .owner_eids
+            .iter()
+            .map(|e| format!("{} {e}", purchase.owner_hierarchy_level))
+            .collect();
+        let bad = |e: lm_protocol::FieldError| StoreError::Invalid(e);
+        let fields = LicenseFields {
+            product: purchase.product_eid.clone(),
+            name: format!("{}, {}", product.name, owners.join(", "))
+                .chars()
+                .take(200)
+                .collect::<String>()
+                .parse()
+                .map_err(bad)?,
+            kind: "seat".parse().map_err(bad)?,
+            vendor: "purchase".parse().map_err(bad)?,
+            cost: Money::new(0, "EUR".parse().map_err(bad)?).map_err(bad)?,
+            seats: Some(purchase.seats),
+            added: purchase.valid_from,
+            expires: Some(purchase.valid_to),
+            owner: Some(Owner {
+                level: purchase.owner_hierarchy_level.clone(),
+                eids: purchase.owner_eids.clone(),
+            }),
+            key: None,
+            notes: Notes::new(&format!("Bought by {purchaser}.")).map_err(bad)?,
+        };
+        fields.validate(0)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        insert_license(&mut tx, org, &id, &fields, &[], revision).await?;
+        tx.exec()
+            .execute(
+                "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![
+                    id.as_str(),
+                    org,
+                    purchaser,
+                    hierarchy_provider.map(str::to_owned),
+                    purchase.valid_from,
+                    Utc::now()
+                ],
+            )
+            .await?;
+        let created = load_live(&mut tx, org, &id).await?;
+        write_audit(&mut tx, ctx, AuditAction::Create, &id, None, Some(&created)).await?;
+        self.commit_change(tx, org, revision).await?;
+        Ok(created)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(s: &str) -> EntityRef {
+        s.parse().unwrap()
+    }
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+    fn member(s: &str, level: u32) -> Member {
+        Member {
+            entity: e(s),
+            level,
+        }
+    }
+    fn offer(license: &str, owner: &str, level: u32, used: u32, to: &str) -> Candidate {
+        Candidate {
+            license: license.into(),
+            product: "fractions".into(),
+            owner: e(owner),
+            owner_level: level,
+            seats: Some(2),
+            used,
+            valid_from: day("2026-01-01"),
+            valid_to: Some(day(to)),
+        }
+    }
+    fn seat(license: &str, owner: &str, to: &str, redeemed: bool) -> HeldSeat {
+        HeldSeat {
+            assignment: format!("a-{license}"),
+            license: license.into(),
+            product: "fractions".into(),
+            redeemed,
+            since: Utc::now(),
+            valid_from: day("2026-01-01"),
+            valid_to: Some(day(to)),
+            owners: vec![e(owner)],
+        }
+    }
+
+    const TODAY: &str = "2026-11-23";
+
+    fn ada() -> Vec<Member> {
+        vec![
+            member("(student)(ada)", 0),
+            member("(class)(4b)", 1),
+            member("(school)(north)", 2),
+        ]
+    }
+
+    #[test]
+    fn the_class_license_comes_before_the_school_one_then_the_longest() {
+        let offers = [
+            offer("school", "(school)(north)", 2, 0, "2028-01-01"),
+            offer("class-short", "(class)(4b)", 1, 0, "2027-01-01"),
+            offer("class-long", "(class)(4b)", 1, 0, "2027-06-01"),
+        ];
+        let p = plan(&ada(), &offers, &[], day(TODAY), true);
+        let order: Vec<&str> = p.take["fractions"]
+            .iter()
+            .map(|c| c.license.as_str())
+            .collect();
+        assert_eq!(order, ["class-long", "class-short", "school"]);
+    }
+
+    #[test]
+    fn a_valid_seat_is_kept_and_no_second_is_taken() {
+        let held = [seat("class", "(class)(4b)", "2027-01-01", true)];
+        let offers = [offer("class", "(class)(4b)", 1, 1, "2027-01-01")];
+        let p = plan(&ada(), &offers, &held, day(TODAY), true);
+        assert_eq!(p.keep.len(), 1);
+        assert!(p.take.is_empty() && p.release.is_empty());
+    }
+
+    #[test]
+    fn an_ended_seat_is_released_and_another_license_tried() {
+        let held = [seat("old", "(class)(4b)", "2026-07-31", true)];
+        let offers = [
+            offer("old", "(class)(4b)", 1, 1, "2026-07-31"),
+            offer("new", "(school)(north)", 2, 0, "2027-07-31"),
+        ];
+        let p = plan(&ada(), &offers, &held, day(TODAY), true);
+        assert_eq!(p.release.len(), 1);
+        assert_eq!(p.take["fractions"][0].license, "new");
+    }
+
+    #[test]
+    fn a_seat_of_a_unit_the_user_left_is_released() {
+        let held = [seat("other", "(class)(3a)", "2027-01-01", true)];
+        let p = plan(&ada(), &[], &held, day(TODAY), true);
+        assert_eq!(p.release.len(), 1);
+        assert!(p.keep.is_empty());
+    }
+
+    #[test]
+    fn a_managers_seat_is_never_released_by_a_check() {
+        let held = [seat("other", "(class)(3a)", "2026-01-02", false)];
+        let p = plan(&ada(), &[], &held, day(TODAY), true);
+        assert!(p.release.is_empty() && p.keep.is_empty());
+    }
+
+    #[test]
+    fn ended_or_future_licenses_are_refused_with_a_reason() {
+        let ended = [offer("old", "(class)(4b)", 1, 0, "2026-07-31")];
+        let p = plan(&ada(), &ended, &[], day(TODAY), true);
+        assert_eq!(p.refused[0].1, "the licenses of your units have ended");
+        let mut future = offer("next", "(class)(4b)", 1, 0, "2027-07-31");
+        future.valid_from = day("2027-01-01");
+        let p = plan(&ada(), &[future], &[], day(TODAY), true);
+        assert_eq!(
+            p.refused[0].1,
+            "the licenses of your units are not valid yet"
+        );
+    }
+
+    #[test]
+    fn seat_free_members_use_a_license_without_a_seat() {
+        let offers = [offer("full", "(class)(4b)", 1, 2, "2027-01-01")];
+        let p = plan(&ada(), &offers, &[], day(TODAY), false);
+        assert_eq!(p.use_without_seat.len(), 1);
+        assert!(p.take.is_empty());
+        assert_eq!(
+            p.use_without_seat[0].used, 2,
+            "even when every seat is taken"
+        );
+    }
+}
