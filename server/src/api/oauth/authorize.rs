@@ -7,7 +7,7 @@
 //! never redirected (§4.1.2.1): an open redirector would hand codes to anyone.
 
 use super::sign_in::{Attempt, CREDENTIAL_FIELDS, error_paragraph, escape, page, sign_in};
-use super::{OAuthError, form};
+use super::{OAuthError, form, unique_params};
 use crate::api::AppState;
 use crate::api::context::RequestContext;
 use crate::oauth::{self, BUILTIN_CLIENT, SCOPES};
@@ -138,17 +138,6 @@ fn redirect_allowed(uri: &str, registered: Option<&[String]>) -> bool {
     }
 }
 
-/// The query string's parameters; a repeated one is an error (RFC 6749 §3.1).
-fn query_params(query: Option<&str>) -> Result<HashMap<String, String>, String> {
-    let mut params = HashMap::new();
-    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(format!("the parameter `{k}` is repeated"));
-        }
-    }
-    Ok(params)
-}
-
 /// Checks an authorization request: first the client and redirect URI (refusals are shown),
 /// then the rest (refusals go back to the client).
 async fn check(
@@ -277,7 +266,7 @@ fn sign_in_page(
 /// `GET /oauth2/authorize`
 pub async fn authorize_page(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let issuer = state.tokens.issuer().trim_end_matches('/').to_owned();
-    let params = match query_params(query.as_deref()) {
+    let params = match unique_params(query.unwrap_or_default().as_bytes()) {
         Ok(params) => params,
         Err(why) => return Refusal::Page(why).into_response(&issuer),
     };

@@ -93,8 +93,19 @@ pub(super) fn no_store() -> [(axum::http::HeaderName, &'static str); 2] {
     [(CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache")]
 }
 
-/// Parses an `application/x-www-form-urlencoded` body; a repeated parameter is an error
-/// (RFC 6749 §3.2).
+/// Parses urlencoded parameters (a form body or a query string); a repeated parameter is an
+/// error (RFC 6749 §3.1, §3.2).
+pub(super) fn unique_params(encoded: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut params = HashMap::new();
+    for (k, v) in form_urlencoded::parse(encoded) {
+        if params.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(format!("the parameter `{k}` is repeated"));
+        }
+    }
+    Ok(params)
+}
+
+/// Parses an `application/x-www-form-urlencoded` body with [`unique_params`].
 pub(super) fn form(
     headers: &HeaderMap,
     body: &Bytes,
@@ -109,15 +120,7 @@ pub(super) fn form(
             "send the parameters as application/x-www-form-urlencoded",
         ));
     }
-    let mut params = HashMap::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        if params.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(OAuthError::new(
-                "invalid_request",
-                format!("the parameter `{k}` is repeated"),
-            ));
-        }
-    }
+    let params = unique_params(body).map_err(|e| OAuthError::new("invalid_request", e))?;
     Ok(params)
 }
 
