@@ -4,7 +4,7 @@
 //! A membership always points up: the parent's level is above the member's. So the
 //! hierarchy has no cycles, and a user's memberships are the entities reachable upward.
 
-use super::{Result, Store, StoreError};
+use super::{Result, Store, StoreError, insert_org};
 use crate::db::args;
 use chrono::Utc;
 use lm_protocol::hierarchy::{
@@ -68,12 +68,7 @@ impl Store {
     /// Replaces the organization's levels. A level still used by an entity cannot go.
     pub async fn set_levels(&self, org: &str, levels: &Levels) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        tx.exec()
-            .execute(
-                "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
-                args![org, Utc::now()],
-            )
-            .await?;
+        insert_org(&mut tx, org).await?;
         let used: Vec<(String,)> = tx
             .exec()
             .fetch_all(
@@ -361,12 +356,7 @@ impl Store {
             permissions: new.permissions,
         };
         let mut tx = self.db.begin().await?;
-        tx.exec()
-            .execute(
-                "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
-                args![org, Utc::now()],
-            )
-            .await?;
+        insert_org(&mut tx, org).await?;
         tx.exec()
             .execute(
                 "INSERT INTO products (org_id, eid, name, description, permissions, created_at, updated_at) \

@@ -207,15 +207,21 @@ impl Store {
     /// Creates the organization if it does not exist yet.
     pub async fn ensure_org(&self, org: &str) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        tx.exec()
-            .execute(
-                "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
-                args![org, Utc::now()],
-            )
-            .await?;
+        insert_org(&mut tx, org).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Creates the organization's row if it does not exist yet.
+pub(super) async fn insert_org(tx: &mut Tx, org: &str) -> Result<()> {
+    tx.exec()
+        .execute(
+            "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
+            args![org, Utc::now()],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Bumps the organization's revision by `count` and returns the first of the new revisions.
@@ -228,12 +234,7 @@ async fn bump_revision(tx: &mut Tx, org: &str, count: i64) -> Result<i64> {
     let (last,) = match bumped {
         Some(row) => row,
         None => {
-            tx.exec()
-                .execute(
-                    "INSERT INTO orgs (id, revision, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING",
-                    args![org, Utc::now()],
-                )
-                .await?;
+            insert_org(tx, org).await?;
             tx.exec()
                 .fetch_optional(BUMP, args![org, count])
                 .await?
