@@ -88,6 +88,8 @@ pub struct HeldSeat {
     pub product: String,
     pub redeemed: bool,
     pub since: DateTime<Utc>,
+    /// The holder's latest permission check, as recorded (at most hourly).
+    pub last_seen: Option<DateTime<Utc>>,
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
     /// The license's owners.
@@ -135,8 +137,9 @@ pub fn plan(
         } else if seat.redeemed && !keep {
             plan.release.push(seat.clone());
         } else if keep {
-            // A second valid seat of a product held already: a manager's assignment next
-            // to a redeemed seat. Give back the redeemed one, keep the other.
+            // A second valid seat of a product held already (a manager's assignment next to
+            // a redeemed seat): both stay; a check never takes one, and never frees a
+            // seat that is still good.
             plan.keep.push((seat.clone(), owner));
         }
     }
@@ -215,6 +218,7 @@ type HeldRow = (
     String,
     bool,
     DateTime<Utc>,
+    Option<DateTime<Utc>>,
     NaiveDate,
     Option<NaiveDate>,
     Option<String>,
@@ -284,7 +288,7 @@ impl Store {
             .exec()
             .fetch_all(
                 format!(
-                    "SELECT a.id, l.id, l.product, a.redeemed, a.since, {VALID_FROM}, l.expires, l.owner_level, l.owner_eids \
+                    "SELECT a.id, l.id, l.product, a.redeemed, a.since, a.last_seen, {VALID_FROM}, l.expires, l.owner_level, l.owner_eids \
                      FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
                      JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
                      LEFT JOIN purchases p ON p.license_id = l.id \
@@ -296,7 +300,18 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(assignment, license, product, redeemed, since, from, to, level, eids)| {
+                |(
+                    assignment,
+                    license,
+                    product,
+                    redeemed,
+                    since,
+                    last_seen,
+                    from,
+                    to,
+                    level,
+                    eids,
+                )| {
                     let eids: Vec<String> = eids
                         .and_then(|e| serde_json::from_str(&e).ok())
                         .unwrap_or_default();
@@ -309,6 +324,7 @@ impl Store {
                         product,
                         redeemed,
                         since,
+                        last_seen,
                         valid_from: from,
                         valid_to: to,
                         owners,
@@ -502,18 +518,20 @@ impl Store {
         Ok(evaluation)
     }
 
-    /// Records that the holders of `kept` seats checked now, at most once an hour per seat.
+    /// Records that the holders of `kept` seats checked now, at most once an hour per seat:
+    /// a repeated check writes nothing.
     async fn touch_last_seen(&self, kept: &[(HeldSeat, Option<EntityRef>)]) -> Result<()> {
+        let now = Utc::now();
+        let stale = now - chrono::Duration::hours(1);
         let redeemed: Vec<&str> = kept
             .iter()
-            .filter(|(s, _)| s.redeemed)
+            .filter(|(s, _)| s.redeemed && s.last_seen.is_none_or(|seen| seen < stale))
             .map(|(s, _)| s.assignment.as_str())
             .collect();
         if redeemed.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
-        let mut values = args![now, now - chrono::Duration::hours(1)];
+        let mut values = args![now, stale];
         let mut placeholders = Vec::new();
         for id in redeemed {
             values.push(id.into());
@@ -660,6 +678,7 @@ mod tests {
             product: "fractions".into(),
             redeemed,
             since: Utc::now(),
+            last_seen: None,
             valid_from: day("2026-01-01"),
             valid_to: Some(day(to)),
             owners: vec![e(owner)],
