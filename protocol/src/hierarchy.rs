@@ -19,6 +19,10 @@ validated_string!(
     ProductName, "a product name", 200, false, printable
 );
 validated_string!(
+    /// An entity's name people recognize, e.g. "Class 4b"; may be empty.
+    EntityName, "an entity name", 200, true, printable
+);
+validated_string!(
     /// What a product is, for people; may be empty.
     ProductDescription, "a description", 2_000, true, printable
 );
@@ -104,7 +108,7 @@ impl MembershipEntry {
 pub struct EntityBody {
     /// A name people recognize, e.g. "Class 4b".
     #[serde(default)]
-    pub name: Option<ProductDescription>,
+    pub name: Option<EntityName>,
 }
 
 /// An entity as the hierarchy API lists it.
