@@ -291,6 +291,17 @@ mod tests {
     }
 
     #[test]
+    fn a_name_cannot_climb_a_url_path() {
+        for bad in [".", ".."] {
+            let e = bad.parse::<HierarchyName>().unwrap_err();
+            assert!(e.message.contains("must not be `.` or `..`"), "{e:?}");
+        }
+        for fine in ["...", "a/b", "..%2F", "glu::123"] {
+            assert!(fine.parse::<HierarchyName>().is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
     fn membership_answers_come_in_two_forms() {
         let entries: Vec<MembershipEntry> = serde_json::from_str(
             r#"["(school)(999)", {"type": "class", "eid": "344", "level": 1}]"#,

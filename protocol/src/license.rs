@@ -2,7 +2,9 @@
 
 use crate::money::Money;
 use crate::problem::FieldError;
-use crate::text::{identifier, printable, printable_or_newline, validated_string};
+use crate::text::{
+    identifier, not_a_dot_segment, printable, printable_or_newline, validated_string,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::HashSet;
@@ -42,7 +44,7 @@ validated_string!(
 );
 validated_string!(
     /// A hierarchy level name (`class`, `school`) or an entity's external id.
-    HierarchyName, "a hierarchy name", 128, false, printable
+    HierarchyName, "a hierarchy name", 128, false, printable, not_a_dot_segment
 );
 
 /// The license's product key: a secret shown to managers only. Its `Debug` output is

@@ -64,5 +64,7 @@ pub mod kinds {
     pub const PAYLOAD_TOO_LARGE: &str = "urn:lm:problem:payload-too-large";
     pub const TIMEOUT: &str = "urn:lm:problem:timeout";
     pub const UNAVAILABLE: &str = "urn:lm:problem:unavailable";
+    /// A remote Hierarchy Provider did not answer, or answered nonsense.
+    pub const HIERARCHY_PROVIDER: &str = "urn:lm:problem:hierarchy-provider";
     pub const INTERNAL: &str = "urn:lm:problem:internal";
 }

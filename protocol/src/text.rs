@@ -33,6 +33,21 @@ pub(crate) fn printable_or_newline(c: char) -> bool {
     !c.is_control() || c == '\n' || c == '\t'
 }
 
+/// Every value whose characters are allowed is allowed.
+pub(crate) fn any_whole(_: &str, _: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// A value that is sent as one segment of a URL path (`/hierarchy/users/{eid}/…`): `.` and
+/// `..` would move up the path whatever their escaping (URL parsers treat `%2E%2E` as `..`).
+pub(crate) fn not_a_dot_segment(value: &str, what: &str) -> Result<(), String> {
+    if value == "." || value == ".." {
+        Err(format!("{what} must not be `.` or `..`"))
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn identifier(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '@')
 }
@@ -40,6 +55,9 @@ pub(crate) fn identifier(c: char) -> bool {
 /// Declares a string newtype validated on construction and on deserialization.
 macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allow_empty:literal, $allowed:path) => {
+        $crate::text::validated_string!($(#[$doc])* $name, $what, $max, $allow_empty, $allowed, $crate::text::any_whole);
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allow_empty:literal, $allowed:path, $whole:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
@@ -49,6 +67,7 @@ macro_rules! validated_string {
         impl $name {
             pub fn new(raw: &str) -> Result<Self, $crate::problem::FieldError> {
                 $crate::text::checked(raw, $what, $max, $allow_empty, $allowed)
+                    .and_then(|v| $whole(&v, $what).map(|()| v))
                     .map($name)
                     .map_err(|m| $crate::problem::FieldError::new("", m))
             }
@@ -61,7 +80,9 @@ macro_rules! validated_string {
         impl TryFrom<String> for $name {
             type Error = String;
             fn try_from(s: String) -> Result<Self, String> {
-                $crate::text::checked(&s, $what, $max, $allow_empty, $allowed).map($name)
+                $crate::text::checked(&s, $what, $max, $allow_empty, $allowed)
+                    .and_then(|v| $whole(&v, $what).map(|()| v))
+                    .map($name)
             }
         }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backup;
 pub mod db;
 pub mod events;
+pub mod hierarchy_providers;
 pub mod oauth;
 pub mod sample;
 pub mod store;

@@ -10,6 +10,7 @@ use lm_server::auth::{
     TokenService,
 };
 use lm_server::db::{Db, PoolConfig};
+use lm_server::hierarchy_providers::{HierarchyProviders, ProviderConfig};
 use lm_server::store::{ChangeContext, Store};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -156,6 +157,8 @@ struct ServeArgs {
     /// a seat, e.g. teacher (repeatable). By default every member takes a seat.
     #[arg(long = "seat-free-type")]
     seat_free_types: Vec<String>,
+    #[command(flatten)]
+    hierarchy: HierarchyProviderArgs,
     /// Make a backup this often, e.g. 6h or 1day (off unless given).
     #[arg(long, env = "LM_BACKUP_EVERY", value_parser = humantime::parse_duration, requires = "backup_dir")]
     backup_every: Option<Duration>,
@@ -167,6 +170,49 @@ struct ServeArgs {
     backup_keep: u32,
     #[command(flatten)]
     provider: ProviderArgs,
+}
+
+/// Remote Hierarchy Providers: the only addresses seat purchases and permission checks may
+/// ask for memberships besides the built-in provider.
+#[derive(Args)]
+#[command(next_help_heading = "Hierarchy Providers")]
+struct HierarchyProviderArgs {
+    /// A remote Hierarchy Provider, NAME=BASE_URL (repeatable). Purchases name it by its
+    /// base URL; any other URL is refused before a request is made.
+    #[arg(long = "hierarchy-provider", value_parser = ProviderConfig::parse)]
+    providers: Vec<ProviderConfig>,
+    /// NAME=FILE: the bearer token to send to that provider, read from FILE.
+    #[arg(long = "hierarchy-provider-token")]
+    tokens: Vec<String>,
+    /// How long a call to a Hierarchy Provider may take before it fails (502).
+    #[arg(long = "hierarchy-provider-timeout", default_value = "2s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+impl HierarchyProviderArgs {
+    fn providers(&self) -> anyhow::Result<HierarchyProviders> {
+        let mut configs = self.providers.clone();
+        for spec in &self.tokens {
+            let (name, file) = spec
+                .split_once('=')
+                .with_context(|| format!("--hierarchy-provider-token `{spec}` is not NAME=FILE"))?;
+            let config = configs
+                .iter_mut()
+                .find(|c| c.name == name)
+                .with_context(|| {
+                    format!("--hierarchy-provider-token names `{name}`, which no --hierarchy-provider defines")
+                })?;
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token of `{name}` from {file}"))?;
+            let token = token.trim();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "the token file {file} of `{name}` is empty"
+            );
+            config.token = Some(token.to_owned());
+        }
+        HierarchyProviders::new(configs, self.timeout).map_err(anyhow::Error::msg)
+    }
 }
 
 /// Trusting another identity provider instead of the built-in authorization server.
@@ -914,6 +960,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             seats: lm_server::api::seats::SeatSettings {
                 grant_lease: args.grant_lease,
                 seat_free_types: std::sync::Arc::new(args.seat_free_types.clone()),
+                hierarchy_providers: std::sync::Arc::new(args.hierarchy.providers()?),
             },
         },
         limits,

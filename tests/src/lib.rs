@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod daemon;
 pub mod dbus;
+pub mod hierarchy_provider;
 pub mod http;
 pub mod oidc;
 pub mod pg;
@@ -14,6 +15,7 @@ pub mod totp;
 pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};
 pub use dbus::SessionBus;
+pub use hierarchy_provider::HierarchyProvider;
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use oidc::OpenIdProvider;
 pub use server::{Backend, Server};

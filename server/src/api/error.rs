@@ -32,6 +32,8 @@ pub enum ApiError {
     },
     Timeout,
     Unavailable(String),
+    /// A remote Hierarchy Provider failed.
+    HierarchyProvider(crate::hierarchy_providers::ProviderError),
     Internal,
 }
 
@@ -133,6 +135,13 @@ impl ApiError {
             ApiError::Unavailable(why) => {
                 (StatusCode::SERVICE_UNAVAILABLE, kinds::UNAVAILABLE, "Unavailable", why.clone(), None)
             }
+            ApiError::HierarchyProvider(e) => (
+                StatusCode::BAD_GATEWAY,
+                kinds::HIERARCHY_PROVIDER,
+                "Hierarchy Provider failed",
+                format!("{e}; nothing was changed, retry later"),
+                None,
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 kinds::INTERNAL,
@@ -149,6 +158,13 @@ impl ApiError {
             field,
             request_id: None,
         }
+    }
+}
+
+impl From<crate::hierarchy_providers::ProviderError> for ApiError {
+    fn from(e: crate::hierarchy_providers::ProviderError) -> Self {
+        tracing::warn!(error = %e, "Hierarchy Provider failed");
+        ApiError::HierarchyProvider(e)
     }
 }
 

@@ -5,15 +5,17 @@ use super::AppState;
 use super::context::{Caller, JsonBody, Manager};
 use super::error::ApiError;
 use super::licenses::visible;
+use crate::hierarchy_providers::HierarchyProviders;
+use crate::store::hierarchy::Member;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use lm_protocol::License;
 use lm_protocol::hierarchy::{
     HeldProduct, NewProduct, NewPurchase, Permission, Permissions, Product, ProductPatch, Refused,
 };
+use lm_protocol::{HierarchyName, License};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,8 @@ pub struct SeatSettings {
     pub grant_lease: Duration,
     /// Member types that use their units' licenses without taking a seat (e.g. teachers).
     pub seat_free_types: Arc<Vec<String>>,
+    /// The remote Hierarchy Providers this server may call.
+    pub hierarchy_providers: Arc<HierarchyProviders>,
 }
 
 impl Default for SeatSettings {
@@ -32,6 +36,7 @@ impl Default for SeatSettings {
         SeatSettings {
             grant_lease: Duration::from_secs(24 * 3600),
             seat_free_types: Arc::default(),
+            hierarchy_providers: Arc::default(),
         }
     }
 }
@@ -45,6 +50,39 @@ fn acting_for(caller: &Caller, eid: &str, action: &str) -> Result<(), ApiError> 
             "only {eid} or a manager may {action}"
         )))
     }
+}
+
+fn user_eid(eid: &str) -> Result<HierarchyName, ApiError> {
+    eid.parse()
+        .map_err(|e: lm_protocol::FieldError| e.within("eid").into())
+}
+
+/// Every entity `user` belongs to: by the built-in Hierarchy Provider, and by each remote
+/// one whose units own licenses of the organization. The database is read first and its
+/// connection given back before any provider is asked, so a slow provider holds none.
+async fn memberships(
+    state: &AppState,
+    org: &str,
+    user: &HierarchyName,
+) -> Result<Vec<Member>, ApiError> {
+    let mut members = state
+        .store
+        .membership(org, user.as_str())
+        .await?
+        .unwrap_or_default();
+    let in_use = state.store.providers_in_use(org).await?;
+    let providers = &state.seats.hierarchy_providers;
+    let asks = in_use.iter().filter_map(|name| {
+        let provider = providers.named(name);
+        if provider.is_none() {
+            tracing::warn!(provider = %name, org, "licenses name a Hierarchy Provider that is no longer configured");
+        }
+        provider.map(|p| p.membership(user))
+    });
+    for answer in futures_util::future::join_all(asks).await {
+        members.extend(answer?.unwrap_or_default());
+    }
+    Ok(members)
 }
 
 /// `GET /v1/products`
@@ -91,13 +129,22 @@ pub async fn purchase(
     JsonBody(purchase): JsonBody<NewPurchase>,
 ) -> Result<Response, ApiError> {
     acting_for(&caller, &eid, "buy licenses for this user's units")?;
+    let user = user_eid(&eid)?;
     purchase.validate()?;
-    if purchase.hierarchy_provider_url.is_some() {
-        return Err(ApiError::field(
-            "hierarchy_provider_url",
-            "no remote Hierarchy Provider is configured on this server; omit the URL to use the built-in one",
-        ));
-    }
+    // Before anything else, and long before any request leaves the server: only a
+    // configured provider is ever called.
+    let provider = match &purchase.hierarchy_provider_url {
+        None => None,
+        Some(url) => Some(state.seats.hierarchy_providers.at(url).ok_or_else(|| {
+            ApiError::field(
+                "hierarchy_provider_url",
+                format!(
+                    "`{url}` is not a Hierarchy Provider this server may call ({}); omit the URL for the built-in one",
+                    state.seats.hierarchy_providers.allowed()
+                ),
+            )
+        })?),
+    };
     let org = caller.principal.org.clone();
     let product = state
         .store
@@ -112,10 +159,11 @@ pub async fn purchase(
                 ),
             )
         })?;
-    let memberships =
-        state.store.membership(&org, &eid).await?.ok_or_else(|| {
-            ApiError::field("eid", format!("`{eid}` is no member of the hierarchy"))
-        })?;
+    let memberships = match provider {
+        None => state.store.membership(&org, &eid).await?,
+        Some(provider) => provider.membership(&user).await?,
+    }
+    .ok_or_else(|| ApiError::field("eid", format!("`{eid}` is no member of the hierarchy")))?;
     for (i, owner) in purchase.owner_eids.iter().enumerate() {
         let belongs = memberships
             .iter()
@@ -132,7 +180,13 @@ pub async fn purchase(
     }
     let license: License = state
         .store
-        .purchase(&caller.change_context(), &eid, &purchase, &product, None)
+        .purchase(
+            &caller.change_context(),
+            &eid,
+            &purchase,
+            &product,
+            provider.map(|p| &*p.name),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -149,15 +203,9 @@ pub async fn permissions(
     Path(eid): Path<String>,
 ) -> Result<Json<Permissions>, ApiError> {
     acting_for(&caller, &eid, "see this user's permissions")?;
-    let user: lm_protocol::HierarchyName = eid
-        .parse()
-        .map_err(|e: lm_protocol::FieldError| e.within("eid"))?;
+    let user = user_eid(&eid)?;
     let org = caller.principal.org.clone();
-    let memberships = state
-        .store
-        .membership(&org, &eid)
-        .await?
-        .unwrap_or_default();
+    let memberships = memberships(&state, &org, &user).await?;
     let takes_seats = !memberships.iter().any(|m| {
         m.level == 0
             && m.entity.eid == user

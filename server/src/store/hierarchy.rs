@@ -12,11 +12,19 @@ use lm_protocol::hierarchy::{
 };
 use lm_protocol::{FieldError, HierarchyName};
 
-/// An entity reachable from a user, with its level.
+/// An entity reachable from a user, with its level, and the Hierarchy Provider that knows
+/// it (`None`: the built-in one). The same `(class)(4b)` of two providers are two entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub entity: EntityRef,
     pub level: u32,
+    pub provider: Option<std::sync::Arc<str>>,
+}
+
+impl Member {
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
+    }
 }
 
 fn name(raw: String, what: &str) -> Result<HierarchyName> {
@@ -315,6 +323,7 @@ impl Store {
                         eid: name(eid, "membership")?,
                     },
                     level: u32::try_from(level).unwrap_or(0),
+                    provider: None,
                 })
             })
             .collect::<Result<Vec<_>>>()

@@ -62,6 +62,8 @@ pub(super) async fn index_owners(
 pub struct Candidate {
     pub license: String,
     pub product: String,
+    /// The Hierarchy Provider the owner lives in (`None`: the built-in one).
+    pub provider: Option<String>,
     pub owner: EntityRef,
     pub owner_level: u32,
     pub seats: Option<u32>,
@@ -92,8 +94,28 @@ pub struct HeldSeat {
     pub last_seen: Option<DateTime<Utc>>,
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
+    /// The Hierarchy Provider the owners live in (`None`: the built-in one).
+    pub provider: Option<String>,
     /// The license's owners.
     pub owners: Vec<EntityRef>,
+}
+
+impl HeldSeat {
+    /// The license's owner among `member_of`, if the holder still belongs to one.
+    fn owner_among(&self, member_of: &HashSet<(Option<&str>, &EntityRef)>) -> Option<EntityRef> {
+        let provider = self.provider.as_deref();
+        self.owners
+            .iter()
+            .find(|o| member_of.contains(&(provider, *o)))
+            .cloned()
+    }
+}
+
+fn member_set(memberships: &[Member]) -> HashSet<(Option<&str>, &EntityRef)> {
+    memberships
+        .iter()
+        .map(|m| (m.provider(), &m.entity))
+        .collect()
 }
 
 /// What the check does.
@@ -120,11 +142,11 @@ pub fn plan(
     today: NaiveDate,
     takes_seats: bool,
 ) -> Plan {
-    let member_of: HashSet<&EntityRef> = memberships.iter().map(|m| &m.entity).collect();
+    let member_of = member_set(memberships);
     let mut plan = Plan::default();
     let mut covered: HashSet<String> = HashSet::new();
     for seat in held {
-        let owner = seat.owners.iter().find(|o| member_of.contains(o)).cloned();
+        let owner = seat.owner_among(&member_of);
         let valid = valid_on(seat.valid_from, seat.valid_to, today);
         let keep = if seat.redeemed {
             valid && owner.is_some()
@@ -203,6 +225,7 @@ pub struct Holding {
 }
 
 type CandidateRow = (
+    Option<String>,
     String,
     String,
     String,
@@ -223,6 +246,7 @@ type HeldRow = (
     Option<NaiveDate>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 const VALID_FROM: &str = "COALESCE(p.valid_from, l.added)";
@@ -240,8 +264,10 @@ impl Store {
         if memberships.is_empty() {
             return Ok(Vec::new());
         }
-        let levels: BTreeMap<&EntityRef, u32> =
-            memberships.iter().map(|m| (&m.entity, m.level)).collect();
+        let levels: BTreeMap<(Option<&str>, &EntityRef), u32> = memberships
+            .iter()
+            .map(|m| ((m.provider(), &m.entity), m.level))
+            .collect();
         let mut values = args![org];
         let mut placeholders = Vec::new();
         for m in memberships {
@@ -249,7 +275,7 @@ impl Store {
             placeholders.push(format!("${}", values.len()));
         }
         let sql = format!(
-            "SELECT lo.owner_type, lo.owner_eid, l.id, l.product, l.seats, l.seats_used, {VALID_FROM}, l.expires \
+            "SELECT p.hierarchy_provider, lo.owner_type, lo.owner_eid, l.id, l.product, l.seats, l.seats_used, {VALID_FROM}, l.expires \
              FROM license_owners lo JOIN licenses l ON l.id = lo.license_id AND l.deleted_at IS NULL \
              JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
              LEFT JOIN purchases p ON p.license_id = l.id \
@@ -260,20 +286,23 @@ impl Store {
         let rows: Vec<CandidateRow> = conn.exec().fetch_all(sql, values).await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(kind, eid, license, product, seats, used, from, to)| {
-                let owner = entity(&kind, &eid)?;
-                let owner_level = *levels.get(&owner)?;
-                Some(Candidate {
-                    license,
-                    product,
-                    owner,
-                    owner_level,
-                    seats: seats.and_then(|s| u32::try_from(s).ok()),
-                    used: u32::try_from(used).unwrap_or(u32::MAX),
-                    valid_from: from,
-                    valid_to: to,
-                })
-            })
+            .filter_map(
+                |(provider, kind, eid, license, product, seats, used, from, to)| {
+                    let owner = entity(&kind, &eid)?;
+                    let owner_level = *levels.get(&(provider.as_deref(), &owner))?;
+                    Some(Candidate {
+                        license,
+                        product,
+                        provider,
+                        owner,
+                        owner_level,
+                        seats: seats.and_then(|s| u32::try_from(s).ok()),
+                        used: u32::try_from(used).unwrap_or(u32::MAX),
+                        valid_from: from,
+                        valid_to: to,
+                    })
+                },
+            )
             .collect())
     }
 
@@ -288,7 +317,7 @@ impl Store {
             .exec()
             .fetch_all(
                 format!(
-                    "SELECT a.id, l.id, l.product, a.redeemed, a.since, a.last_seen, {VALID_FROM}, l.expires, l.owner_level, l.owner_eids \
+                    "SELECT a.id, l.id, l.product, a.redeemed, a.since, a.last_seen, {VALID_FROM}, l.expires, l.owner_level, l.owner_eids, p.hierarchy_provider \
                      FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
                      JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
                      LEFT JOIN purchases p ON p.license_id = l.id \
@@ -311,6 +340,7 @@ impl Store {
                     to,
                     level,
                     eids,
+                    provider,
                 )| {
                     let eids: Vec<String> = eids
                         .and_then(|e| serde_json::from_str(&e).ok())
@@ -327,6 +357,7 @@ impl Store {
                         last_seen,
                         valid_from: from,
                         valid_to: to,
+                        provider,
                         owners,
                     }
                 },
@@ -437,11 +468,7 @@ impl Store {
         let now_held = self.held_seats(&mut tx, org, user).await?;
         for (product, offers) in &plan.take {
             if let Some(seat) = now_held.iter().find(|s| &s.product == product) {
-                let owner = seat
-                    .owners
-                    .iter()
-                    .find(|o| memberships.iter().any(|m| &m.entity == *o))
-                    .cloned();
+                let owner = seat.owner_among(&member_set(memberships));
                 evaluation.held.extend(holding(
                     product,
                     &seat.license,
@@ -551,6 +578,22 @@ impl Store {
         Ok(())
     }
 
+    /// The remote Hierarchy Providers whose units own live licenses of the organization:
+    /// the ones a permission check must ask.
+    pub async fn providers_in_use(&self, org: &str) -> Result<Vec<String>> {
+        let mut conn = self.db.read().await?;
+        let rows: Vec<(String,)> = conn
+            .exec()
+            .fetch_all(
+                "SELECT DISTINCT p.hierarchy_provider FROM purchases p \
+                 JOIN licenses l ON l.id = p.license_id AND l.deleted_at IS NULL \
+                 WHERE p.org_id = $1 AND p.hierarchy_provider IS NOT NULL",
+                args![org],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+
     /// Buys seats of a product for units: one license whose seats all the owners share.
     pub async fn purchase(
         &self,
@@ -568,13 +611,14 @@ impl Store {
             .fetch_all(
                 "SELECT l.owner_eids FROM purchases p JOIN licenses l ON l.id = p.license_id AND l.deleted_at IS NULL \
                  WHERE p.org_id = $1 AND l.product = $2 AND l.owner_level = $3 AND p.valid_from = $4 \
-                 AND l.expires = $5",
+                 AND l.expires = $5 AND COALESCE(p.hierarchy_provider, '') = $6",
                 args![
                     org,
                     purchase.product_eid.as_str(),
                     purchase.owner_hierarchy_level.as_str(),
                     purchase.valid_from,
-                    purchase.valid_to
+                    purchase.valid_to,
+                    hierarchy_provider.unwrap_or_default()
                 ],
             )
             .await?;
@@ -657,12 +701,14 @@ mod tests {
         Member {
             entity: e(s),
             level,
+            provider: None,
         }
     }
     fn offer(license: &str, owner: &str, level: u32, used: u32, to: &str) -> Candidate {
         Candidate {
             license: license.into(),
             product: "fractions".into(),
+            provider: None,
             owner: e(owner),
             owner_level: level,
             seats: Some(2),
@@ -681,6 +727,7 @@ mod tests {
             last_seen: None,
             valid_from: day("2026-01-01"),
             valid_to: Some(day(to)),
+            provider: None,
             owners: vec![e(owner)],
         }
     }
@@ -737,6 +784,24 @@ mod tests {
         let p = plan(&ada(), &[], &held, day(TODAY), true);
         assert_eq!(p.release.len(), 1);
         assert!(p.keep.is_empty());
+    }
+
+    #[test]
+    fn units_of_two_providers_are_different_units() {
+        // Ada is in the built-in (class)(4b); the district's (class)(4b) is another class.
+        let mut theirs = seat("district", "(class)(4b)", "2027-01-01", true);
+        theirs.provider = Some("district".into());
+        let p = plan(&ada(), &[], &[theirs.clone()], day(TODAY), true);
+        assert_eq!(p.release.len(), 1, "not a member of the district's 4b");
+        let mut in_district = ada();
+        in_district.push(Member {
+            entity: e("(class)(4b)"),
+            level: 1,
+            provider: Some("district".into()),
+        });
+        let p = plan(&in_district, &[], &[theirs], day(TODAY), true);
+        assert!(p.release.is_empty());
+        assert_eq!(p.keep.len(), 1);
     }
 
     #[test]

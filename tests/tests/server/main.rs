@@ -13,6 +13,7 @@ mod events;
 mod external_provider;
 mod filters;
 mod flood;
+mod hierarchy_providers;
 mod licenses;
 mod oauth;
 mod operations;

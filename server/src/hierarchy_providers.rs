@@ -1,0 +1,379 @@
+//! Remote Hierarchy Providers: other services that answer the HP contract
+//! (`GET /hierarchy/levels`, `GET /hierarchy/users/{eid}/membership`) for the organisational
+//! units they own, e.g. a school district's student information system.
+//!
+//! Only providers configured on the server (`serve --hierarchy-provider NAME=URL`) are ever
+//! called: a purchase that names any other URL is refused before a request leaves the server,
+//! so the API cannot be used to make lm-server fetch arbitrary addresses. Every call has a
+//! deadline, carries the provider's bearer token if one is configured, reads at most
+//! [`MAX_ANSWER`] bytes, and fails as a [`ProviderError`] that the API answers with 502. The
+//! user's EID is one escaped path segment, so `/`, `?`, `#` or `%` in it cannot change the
+//! path (and [`lm_protocol::HierarchyName`] refuses `.` and `..`, which URL parsers resolve
+//! whatever their escaping). One `reqwest::Client` per provider keeps its connections alive.
+
+use crate::store::hierarchy::Member;
+use lm_protocol::HierarchyName;
+use lm_protocol::hierarchy::{Levels, MembershipEntry};
+use reqwest::{StatusCode, Url};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The most a provider's answer may hold.
+pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// How long a provider's level map is used before it is asked again.
+const LEVELS_FOR: Duration = Duration::from_secs(60);
+
+/// A provider as the server's configuration names it.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub url: Url,
+    /// Sent as `Authorization: Bearer …`.
+    pub token: Option<String>,
+}
+
+impl ProviderConfig {
+    /// Reads `NAME=URL`: a name of letters, digits, `-` and `_`, and an http(s) URL without
+    /// query, fragment or credentials.
+    pub fn parse(spec: &str) -> Result<ProviderConfig, String> {
+        let (name, url) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("`{spec}` is not NAME=URL"))?;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "`{name}` is not a provider name: use letters, digits, - and _"
+            ));
+        }
+        let url = Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("`{url}` is not an http or https URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("`{url}` must not have a query or fragment"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!(
+                "`{url}` must not carry credentials; use --hierarchy-provider-token"
+            ));
+        }
+        Ok(ProviderConfig {
+            name: name.to_owned(),
+            url: without_trailing_slash(url),
+            token: None,
+        })
+    }
+}
+
+fn without_trailing_slash(mut url: Url) -> Url {
+    let path = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&path);
+    url
+}
+
+/// Why a provider gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the Hierarchy Provider `{provider}` did not answer within {} ms", .after.as_millis())]
+    Timeout { provider: String, after: Duration },
+    #[error("the Hierarchy Provider `{provider}` cannot be reached")]
+    Unreachable { provider: String },
+    #[error("the Hierarchy Provider `{provider}` answered {status} to {what}")]
+    Status {
+        provider: String,
+        status: StatusCode,
+        what: &'static str,
+    },
+    #[error("the Hierarchy Provider `{provider}` answered {what} that cannot be read: {reason}")]
+    Malformed {
+        provider: String,
+        what: &'static str,
+        reason: String,
+    },
+}
+
+/// The configured remote providers.
+#[derive(Debug, Default)]
+pub struct HierarchyProviders {
+    remote: Vec<RemoteProvider>,
+}
+
+impl HierarchyProviders {
+    pub fn new(
+        configs: Vec<ProviderConfig>,
+        timeout: Duration,
+    ) -> Result<HierarchyProviders, String> {
+        let mut remote: Vec<RemoteProvider> = Vec::new();
+        for config in configs {
+            if remote.iter().any(|p| *p.name == *config.name) {
+                return Err(format!(
+                    "the Hierarchy Provider `{}` is named twice",
+                    config.name
+                ));
+            }
+            let client = reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(256)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("lm-server/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+            remote.push(RemoteProvider {
+                name: Arc::from(config.name.as_str()),
+                base: config.url,
+                token: config.token,
+                client,
+                timeout,
+                levels: tokio::sync::Mutex::new(None),
+            });
+        }
+        Ok(HierarchyProviders { remote })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remote.is_empty()
+    }
+
+    pub fn named(&self, name: &str) -> Option<&RemoteProvider> {
+        self.remote.iter().find(|p| &*p.name == name)
+    }
+
+    /// The configured provider at exactly this base URL (a trailing `/` aside); nothing else
+    /// is ever called.
+    pub fn at(&self, url: &str) -> Option<&RemoteProvider> {
+        let url = without_trailing_slash(Url::parse(url).ok()?);
+        self.remote.iter().find(|p| p.base == url)
+    }
+
+    /// The allowed base URLs, for an error message.
+    pub fn allowed(&self) -> String {
+        if self.remote.is_empty() {
+            return "none is configured".into();
+        }
+        let urls: Vec<&str> = self.remote.iter().map(|p| p.base.as_str()).collect();
+        format!("allowed: {}", urls.join(", "))
+    }
+}
+
+/// One remote provider.
+#[derive(Debug)]
+pub struct RemoteProvider {
+    pub name: Arc<str>,
+    base: Url,
+    token: Option<String>,
+    client: reqwest::Client,
+    timeout: Duration,
+    levels: tokio::sync::Mutex<Option<(Instant, Levels)>>,
+}
+
+impl RemoteProvider {
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// `{base}/{segments…}`, each segment escaped as one path segment.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn get(&self, url: Url, what: &'static str) -> Result<Option<Vec<u8>>, ProviderError> {
+        let mut request = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let failed = |e: reqwest::Error| {
+            if e.is_timeout() {
+                ProviderError::Timeout {
+                    provider: self.name.to_string(),
+                    after: self.timeout,
+                }
+            } else {
+                tracing::warn!(provider = %self.name, error = %e, "Hierarchy Provider unreachable");
+                ProviderError::Unreachable {
+                    provider: self.name.to_string(),
+                }
+            }
+        };
+        let mut response = request.send().await.map_err(failed)?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(ProviderError::Status {
+                provider: self.name.to_string(),
+                status,
+                what,
+            });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                return Err(ProviderError::Malformed {
+                    provider: self.name.to_string(),
+                    what,
+                    reason: format!("longer than {MAX_ANSWER} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
+    }
+
+    fn malformed(&self, what: &'static str, e: impl std::fmt::Display) -> ProviderError {
+        ProviderError::Malformed {
+            provider: self.name.to_string(),
+            what,
+            reason: e.to_string(),
+        }
+    }
+
+    /// The provider's levels, asked again after a minute, or sooner when `stale`.
+    async fn levels(&self, stale: bool) -> Result<Levels, ProviderError> {
+        let mut cached = self.levels.lock().await;
+        if let Some((at, levels)) = &*cached
+            && !(stale && at.elapsed() > Duration::from_secs(5))
+            && at.elapsed() < LEVELS_FOR
+        {
+            return Ok(levels.clone());
+        }
+        const WHAT: &str = "the levels";
+        let body = self
+            .get(self.url(&["hierarchy", "levels"]), WHAT)
+            .await?
+            .ok_or(ProviderError::Status {
+                provider: self.name.to_string(),
+                status: StatusCode::NOT_FOUND,
+                what: WHAT,
+            })?;
+        let levels: Levels = serde_json::from_slice(&body).map_err(|e| self.malformed(WHAT, e))?;
+        *cached = Some((Instant::now(), levels.clone()));
+        Ok(levels)
+    }
+
+    /// Every entity `user` belongs to by this provider, with levels; `None` when the provider
+    /// does not know the user.
+    pub async fn membership(
+        &self,
+        user: &HierarchyName,
+    ) -> Result<Option<Vec<Member>>, ProviderError> {
+        const WHAT: &str = "the membership";
+        let url = self.url(&["hierarchy", "users", user.as_str(), "membership"]);
+        let Some(body) = self.get(url, WHAT).await? else {
+            return Ok(None);
+        };
+        let entries: Vec<MembershipEntry> =
+            serde_json::from_slice(&body).map_err(|e| self.malformed(WHAT, e))?;
+        let mut levels: Option<Levels> = None;
+        let mut members = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let entity = entry.entity();
+            let level = match entry {
+                MembershipEntry::Object {
+                    level: Some(level), ..
+                } => level,
+                _ => {
+                    if levels
+                        .as_ref()
+                        .is_none_or(|l| !l.contains_key(&entity.kind))
+                    {
+                        let stale = levels.is_some();
+                        levels = Some(self.levels(stale).await?);
+                    }
+                    match levels.as_ref().and_then(|l| l.get(&entity.kind)) {
+                        Some(level) => *level,
+                        None => {
+                            return Err(self.malformed(
+                                WHAT,
+                                format!("{entity} is of a type its levels do not name"),
+                            ));
+                        }
+                    }
+                }
+            };
+            members.push(Member {
+                entity,
+                level,
+                provider: Some(self.name.clone()),
+            });
+        }
+        Ok(Some(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_is_a_name_and_an_http_url() {
+        let p = ProviderConfig::parse("district=http://127.0.0.1:9000/hp/").unwrap();
+        assert_eq!(p.name, "district");
+        assert_eq!(p.url.as_str(), "http://127.0.0.1:9000/hp");
+        for bad in [
+            "district",
+            "=http://x",
+            "a b=http://x",
+            "d=ftp://x",
+            "d=http://x/?q=1",
+            "d=http://u:p@x/",
+            "d=nonsense",
+        ] {
+            assert!(ProviderConfig::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_configured_urls_are_providers() {
+        let providers = HierarchyProviders::new(
+            vec![ProviderConfig::parse("district=http://127.0.0.1:9000/hp").unwrap()],
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(providers.at("http://127.0.0.1:9000/hp/").is_some());
+        assert!(providers.at("http://127.0.0.1:9000/hp").is_some());
+        for other in [
+            "http://127.0.0.1:9000/",
+            "http://127.0.0.1:9000/hp/x",
+            "http://127.0.0.1:9001/hp",
+            "http://169.254.169.254/latest/meta-data",
+            "not a url",
+        ] {
+            assert!(providers.at(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn an_eid_stays_one_path_segment() {
+        let providers = HierarchyProviders::new(
+            vec![ProviderConfig::parse("d=http://127.0.0.1:9000/hp").unwrap()],
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let p = providers.named("d").unwrap();
+        for (eid, path) in [
+            ("a/b", "/hp/hierarchy/users/a%2Fb/membership"),
+            ("../levels", "/hp/hierarchy/users/..%2Flevels/membership"),
+            ("x?y#z", "/hp/hierarchy/users/x%3Fy%23z/membership"),
+            ("%2e%2e", "/hp/hierarchy/users/%252e%252e/membership"),
+            ("glu::123", "/hp/hierarchy/users/glu::123/membership"),
+        ] {
+            let url = p.url(&["hierarchy", "users", eid, "membership"]);
+            assert_eq!(url.path(), path, "{eid}");
+            assert!(url.query().is_none() && url.fragment().is_none());
+        }
+    }
+}
