@@ -193,7 +193,19 @@ pub enum ConnectError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// How long a PostgreSQL connection may sit idle before it is pinged again before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
+
+/// How old a connection may get before it is replaced at its next use: SQLite readers keep
+/// the planner statistics they loaded when they opened, and PostgreSQL backends grow caches.
+/// Checked when a connection is taken rather than by sqlx's background reaper, which
+/// sqlx 0.9.0 can wedge in a busy loop (an idle count that wraps below zero in a race:
+/// sqlx issue #3645); so no pool here has an idle timeout or a maximum lifetime.
+const SQLITE_READER_LIFETIME: Duration = Duration::from_secs(600);
+const POSTGRES_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 /// Pool sizes and timeouts.
+
 #[derive(Debug, Clone, Copy)]
 pub struct PoolConfig {
     pub max_connections: u32,
@@ -222,6 +234,10 @@ impl Db {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(config.acquire_timeout.max(Duration::from_secs(30)))
+                // A file cannot hang up: no ping before each use.
+                .test_before_acquire(false)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect_with(options.clone())
                 .await?;
             SQLITE_MIGRATIONS.run(&write).await?;
@@ -235,15 +251,36 @@ impl Db {
             let read = SqlitePoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
-                .max_lifetime(Duration::from_secs(600))
+                .test_before_acquire(false)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .before_acquire(|_, meta| {
+                    Box::pin(async move { Ok(meta.age < SQLITE_READER_LIFETIME) })
+                })
                 .connect_with(options.read_only(true))
                 .await?;
             Db::Sqlite { read, write }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
+            // A connection is pinged before use only when it sat idle a while (it may have been
+            // cut meanwhile): pinging every one doubled the round trips of a busy server.
             let pool = PgPoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
+                .test_before_acquire(false)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.age > POSTGRES_LIFETIME {
+                            return Ok(false);
+                        }
+                        if meta.idle_for > IDLE_BEFORE_PING {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(options)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;

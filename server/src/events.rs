@@ -7,6 +7,7 @@
 //! subscribers of replica B.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
 /// The PostgreSQL channel replicas notify each other on.
@@ -34,22 +35,41 @@ impl Revision {
     }
 }
 
-/// The in-process bus of [`Revision`] events.
+/// The in-process bus of [`Revision`] events, and a count of the writes this process has
+/// heard of: anything read from the database while the count stays the same is still what
+/// the database holds (up to the notification's delay from another replica), which is what
+/// caches of rarely written data key on.
 #[derive(Clone)]
 pub struct Events {
     tx: broadcast::Sender<Revision>,
+    writes_heard: Arc<AtomicU64>,
 }
 
 impl Default for Events {
     fn default() -> Self {
         // A slow subscriber that falls this far behind skips ahead; it only needs the newest.
         let (tx, _) = broadcast::channel(1024);
-        Events { tx }
+        Events {
+            tx,
+            writes_heard: Arc::default(),
+        }
     }
 }
 
 impl Events {
+    /// How many writes this process has heard of; see [`Events`].
+    pub fn writes_heard(&self) -> u64 {
+        self.writes_heard.load(Ordering::Acquire)
+    }
+
+    /// Counts a write without announcing it: this process's own commit, before the
+    /// notification comes back, or a gap when notifications may have been missed.
+    pub fn heard_a_write(&self) {
+        self.writes_heard.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub fn publish(&self, org: &str, revision: i64) {
+        self.heard_a_write();
         // No subscribers is fine.
         let _ = self.tx.send(Revision {
             org: org.into(),

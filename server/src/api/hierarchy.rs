@@ -59,7 +59,7 @@ pub async fn set_levels(
     }
     state
         .store
-        .set_levels(&caller.principal.org, &levels)
+        .set_levels(&caller.change_context(), &levels)
         .await?;
     Ok(Json(levels))
 }
@@ -83,7 +83,7 @@ pub async fn put_entity(
     let label = body.name.map(String::from).unwrap_or_default();
     let created = state
         .store
-        .put_entity(&caller.principal.org, &e, &label)
+        .put_entity(&caller.change_context(), &e, &label)
         .await?;
     Ok(if created {
         StatusCode::CREATED
@@ -100,7 +100,7 @@ pub async fn delete_entity(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_entity(&caller.principal.org, &entity(&kind, &eid)?)
+        .delete_entity(&caller.change_context(), &entity(&kind, &eid)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -114,7 +114,7 @@ pub async fn add_parent(
     let added = state
         .store
         .add_membership(
-            &caller.principal.org,
+            &caller.change_context(),
             &entity(&kind, &eid)?,
             &entity(&parent_kind, &parent_eid)?,
         )
@@ -135,7 +135,7 @@ pub async fn remove_parent(
     state
         .store
         .remove_membership(
-            &caller.principal.org,
+            &caller.change_context(),
             &entity(&kind, &eid)?,
             &entity(&parent_kind, &parent_eid)?,
         )

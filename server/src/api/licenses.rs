@@ -189,6 +189,23 @@ pub async fn assign(
     Ok(with_etag(StatusCode::CREATED, license))
 }
 
+/// `GET /v1/licenses/{id}/seats`: who holds a seat of the license, since when, and when
+/// they last checked their permissions. Release one with
+/// `DELETE /v1/licenses/{id}/seats/{assignment}` (the same as unassigning it).
+pub async fn seats(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<lm_protocol::hierarchy::Seat>>, ApiError> {
+    let id = license_id(&id)?;
+    state
+        .store
+        .license_seats(&caller.principal.org, id.as_str())
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
 #[utoipa::path(delete, path = "/v1/licenses/{id}/assignments/{assignment}", tag = "licenses",
     responses((status = 200, body = License), (status = 404, body = lm_protocol::Problem)),
     security(("bearer" = [])))]

@@ -118,6 +118,11 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             "/v1/licenses/{id}/assignments/{assignment}",
             delete(licenses::unassign),
         )
+        .route("/v1/licenses/{id}/seats", get(licenses::seats))
+        .route(
+            "/v1/licenses/{id}/seats/{assignment}",
+            delete(licenses::unassign),
+        )
         .route("/hierarchy/levels", get(hierarchy::levels))
         .route(
             "/hierarchy/users/{eid}/membership",

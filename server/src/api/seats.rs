@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::licenses::visible;
 use crate::hierarchy_providers::HierarchyProviders;
 use crate::store::hierarchy::Member;
+use crate::store::seats::UserSeats;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -57,22 +58,19 @@ fn user_eid(eid: &str) -> Result<HierarchyName, ApiError> {
         .map_err(|e: lm_protocol::FieldError| e.within("eid").into())
 }
 
-/// Every entity `user` belongs to: by the built-in Hierarchy Provider, and by each remote
-/// one whose units own licenses of the organization. The database is read first and its
-/// connection given back before any provider is asked, so a slow provider holds none.
+/// Every entity `user` belongs to — by the built-in Hierarchy Provider, and by each remote
+/// one whose units own licenses of the organization — and the seats the user holds. The
+/// database is read first and its connection given back before any provider is asked, so a
+/// slow provider holds none.
 async fn memberships(
     state: &AppState,
     org: &str,
     user: &HierarchyName,
-) -> Result<Vec<Member>, ApiError> {
-    let mut members = state
-        .store
-        .membership(org, user.as_str())
-        .await?
-        .unwrap_or_default();
-    let in_use = state.store.providers_in_use(org).await?;
+) -> Result<(Vec<Member>, UserSeats), ApiError> {
+    let mut seats = state.store.user_seats(org, user.as_str()).await?;
+    let mut members = seats.memberships.take().unwrap_or_default();
     let providers = &state.seats.hierarchy_providers;
-    let asks = in_use.iter().filter_map(|name| {
+    let asks = seats.providers_in_use.iter().filter_map(|name| {
         let provider = providers.named(name);
         if provider.is_none() {
             tracing::warn!(provider = %name, org, "licenses name a Hierarchy Provider that is no longer configured");
@@ -82,7 +80,7 @@ async fn memberships(
     for answer in futures_util::future::join_all(asks).await {
         members.extend(answer?.unwrap_or_default());
     }
-    Ok(members)
+    Ok((members, seats))
 }
 
 /// `GET /v1/products`
@@ -101,7 +99,7 @@ pub async fn create_product(
 ) -> Result<Response, ApiError> {
     let product = state
         .store
-        .create_product(&caller.principal.org, new)
+        .create_product(&caller.change_context(), new)
         .await?;
     Ok((StatusCode::CREATED, Json(product)).into_response())
 }
@@ -116,7 +114,7 @@ pub async fn update_product(
     Ok(Json(
         state
             .store
-            .update_product(&caller.principal.org, &eid, patch)
+            .update_product(&caller.change_context(), &eid, patch)
             .await?,
     ))
 }
@@ -205,7 +203,7 @@ pub async fn permissions(
     acting_for(&caller, &eid, "see this user's permissions")?;
     let user = user_eid(&eid)?;
     let org = caller.principal.org.clone();
-    let memberships = memberships(&state, &org, &user).await?;
+    let (memberships, seats) = memberships(&state, &org, &user).await?;
     let takes_seats = !memberships.iter().any(|m| {
         m.level == 0
             && m.entity.eid == user
@@ -222,6 +220,7 @@ pub async fn permissions(
             &caller.change_context(),
             &eid,
             &memberships,
+            seats,
             today,
             takes_seats,
         )

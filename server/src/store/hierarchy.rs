@@ -4,13 +4,15 @@
 //! A membership always points up: the parent's level is above the member's. So the
 //! hierarchy has no cycles, and a user's memberships are the entities reachable upward.
 
-use super::{Result, Store, StoreError, insert_org};
+use super::audit::{Audited, record};
+use super::{ChangeContext, Result, Store, StoreError, insert_org};
 use crate::db::args;
 use chrono::Utc;
 use lm_protocol::hierarchy::{
     Entity, EntityRef, Levels, NewProduct, Permission, Product, ProductPatch, check_permissions,
 };
-use lm_protocol::{FieldError, HierarchyName};
+use lm_protocol::{AuditAction, FieldError, HierarchyName};
+use serde_json::json;
 
 /// An entity reachable from a user, with its level, and the Hierarchy Provider that knows
 /// it (`None`: the built-in one). The same `(class)(4b)` of two providers are two entities.
@@ -33,15 +35,15 @@ fn name(raw: String, what: &str) -> Result<HierarchyName> {
 }
 
 #[derive(sqlx::FromRow)]
-struct ProductRow {
-    eid: String,
+pub(super) struct ProductRow {
+    pub(super) eid: String,
     name: String,
     description: String,
     permissions: String,
 }
 
 impl ProductRow {
-    fn into_product(self) -> Result<Product> {
+    pub(super) fn into_product(self) -> Result<Product> {
         let bad = |e: String| StoreError::Corrupt(format!("product {}: {e}", self.eid));
         let permissions: Vec<Permission> =
             serde_json::from_str(&self.permissions).map_err(|e| bad(e.to_string()))?;
@@ -61,22 +63,23 @@ impl Store {
     /// The organization's levels by name.
     pub async fn levels(&self, org: &str) -> Result<Levels> {
         let mut conn = self.db.read().await?;
-        let rows: Vec<(String, i64)> = conn
-            .exec()
-            .fetch_all(
-                "SELECT name, level FROM hierarchy_levels WHERE org_id = $1",
-                args![org],
-            )
-            .await?;
-        rows.into_iter()
+        level_rows(&mut conn, org)
+            .await?
+            .into_iter()
             .map(|(n, l)| Ok((name(n, "level")?, u32::try_from(l).unwrap_or(0))))
             .collect()
     }
 
     /// Replaces the organization's levels. A level still used by an entity cannot go.
-    pub async fn set_levels(&self, org: &str, levels: &Levels) -> Result<()> {
+    pub async fn set_levels(&self, ctx: &ChangeContext, levels: &Levels) -> Result<()> {
+        let org = ctx.org.as_str();
         let mut tx = self.db.begin().await?;
         insert_org(&mut tx, org).await?;
+        let before: serde_json::Map<String, serde_json::Value> = level_rows(&mut tx, org)
+            .await?
+            .into_iter()
+            .map(|(n, l)| (n, l.into()))
+            .collect();
         let used: Vec<(String,)> = tx
             .exec()
             .fetch_all(
@@ -102,12 +105,31 @@ impl Store {
                 )
                 .await?;
         }
+        record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Update,
+                record_type: "hierarchy_levels",
+                record_id: "levels",
+                before: Some(serde_json::Value::Object(before).to_string()),
+                after: Some(json!(levels).to_string()),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates or renames an entity; its type must be a level.
-    pub async fn put_entity(&self, org: &str, entity: &EntityRef, label: &str) -> Result<bool> {
+    pub async fn put_entity(
+        &self,
+        ctx: &ChangeContext,
+        entity: &EntityRef,
+        label: &str,
+    ) -> Result<bool> {
+        let org = ctx.org.as_str();
         let mut tx = self.db.begin().await?;
         let level: Option<(i64,)> = tx
             .exec()
@@ -126,14 +148,24 @@ impl Store {
             )
             .into());
         }
-        let updated = tx
+        let before: Option<(String,)> = tx
             .exec()
-            .execute(
-                "UPDATE entities SET name = $4 WHERE org_id = $1 AND type = $2 AND eid = $3",
-                args![org, entity.kind.as_str(), entity.eid.as_str(), label],
+            .fetch_optional(
+                "SELECT name FROM entities WHERE org_id = $1 AND type = $2 AND eid = $3",
+                args![org, entity.kind.as_str(), entity.eid.as_str()],
             )
             .await?;
-        if updated == 0 {
+        if before.as_ref().is_some_and(|(old,)| old == label) {
+            return Ok(false);
+        }
+        if before.is_some() {
+            tx.exec()
+                .execute(
+                    "UPDATE entities SET name = $4 WHERE org_id = $1 AND type = $2 AND eid = $3",
+                    args![org, entity.kind.as_str(), entity.eid.as_str(), label],
+                )
+                .await?;
+        } else {
             tx.exec()
                 .execute(
                     "INSERT INTO entities (org_id, type, eid, name) VALUES ($1, $2, $3, $4)",
@@ -141,30 +173,72 @@ impl Store {
                 )
                 .await?;
         }
+        let id = entity.to_string();
+        let as_json = |name: &str| json!({"entity": id, "name": name}).to_string();
+        record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: if before.is_some() {
+                    AuditAction::Update
+                } else {
+                    AuditAction::Create
+                },
+                record_type: "entity",
+                record_id: &id,
+                before: before.as_ref().map(|(old,)| as_json(old)),
+                after: Some(as_json(label)),
+            },
+        )
+        .await?;
         tx.commit().await?;
-        Ok(updated == 0)
+        Ok(before.is_none())
     }
 
     /// Deletes an entity and every membership it is part of.
-    pub async fn delete_entity(&self, org: &str, entity: &EntityRef) -> Result<()> {
+    pub async fn delete_entity(&self, ctx: &ChangeContext, entity: &EntityRef) -> Result<()> {
+        let org = ctx.org.as_str();
         let mut tx = self.db.begin().await?;
-        let deleted = tx
+        let before: Option<(String,)> = tx
             .exec()
-            .execute(
-                "DELETE FROM entities WHERE org_id = $1 AND type = $2 AND eid = $3",
+            .fetch_optional(
+                "DELETE FROM entities WHERE org_id = $1 AND type = $2 AND eid = $3 RETURNING name",
                 args![org, entity.kind.as_str(), entity.eid.as_str()],
             )
             .await?;
-        if deleted == 0 {
+        let Some((label,)) = before else {
             return Err(StoreError::NotFound);
-        }
-        tx.exec()
-            .execute(
+        };
+        let links: Vec<(String, String, String, String)> = tx
+            .exec()
+            .fetch_all(
                 "DELETE FROM memberships WHERE org_id = $1 AND ((member_type = $2 AND member_eid = $3) \
-                 OR (parent_type = $2 AND parent_eid = $3))",
+                 OR (parent_type = $2 AND parent_eid = $3)) \
+                 RETURNING member_type, member_eid, parent_type, parent_eid",
                 args![org, entity.kind.as_str(), entity.eid.as_str()],
             )
             .await?;
+        let id = entity.to_string();
+        let memberships: Vec<String> = links
+            .iter()
+            .map(|(mt, me, pt, pe)| format!("({mt})({me}) in ({pt})({pe})"))
+            .collect();
+        record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Delete,
+                record_type: "entity",
+                record_id: &id,
+                before: Some(
+                    json!({"entity": id, "name": label, "memberships": memberships}).to_string(),
+                ),
+                after: None,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -173,10 +247,11 @@ impl Store {
     /// above the member's. Answers whether it is new.
     pub async fn add_membership(
         &self,
-        org: &str,
+        ctx: &ChangeContext,
         member: &EntityRef,
         parent: &EntityRef,
     ) -> Result<bool> {
+        let org = ctx.org.as_str();
         let mut tx = self.db.begin().await?;
         let level_of = async |tx: &mut crate::db::Tx, e: &EntityRef, field: &str| {
             let row: Option<(i64,)> = tx
@@ -216,16 +291,20 @@ impl Store {
                 ],
             )
             .await?;
+        if inserted == 1 {
+            record_membership(&mut tx, ctx, AuditAction::Create, member, parent).await?;
+        }
         tx.commit().await?;
         Ok(inserted == 1)
     }
 
     pub async fn remove_membership(
         &self,
-        org: &str,
+        ctx: &ChangeContext,
         member: &EntityRef,
         parent: &EntityRef,
     ) -> Result<()> {
+        let org = ctx.org.as_str();
         let mut tx = self.db.begin().await?;
         let deleted = tx
             .exec()
@@ -244,6 +323,7 @@ impl Store {
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
+        record_membership(&mut tx, ctx, AuditAction::Delete, member, parent).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -296,38 +376,7 @@ impl Store {
     /// `None` when no member (level 0) entity has this eid.
     pub async fn membership(&self, org: &str, user: &str) -> Result<Option<Vec<Member>>> {
         let mut conn = self.db.read().await?;
-        let rows: Vec<(String, String, i64)> = conn
-            .exec()
-            .fetch_all(
-                "WITH RECURSIVE up (type, eid) AS ( \
-                   SELECT e.type, e.eid FROM entities e JOIN hierarchy_levels h \
-                     ON h.org_id = e.org_id AND h.name = e.type \
-                     WHERE e.org_id = $1 AND e.eid = $2 AND h.level = 0 \
-                   UNION \
-                   SELECT m.parent_type, m.parent_eid FROM memberships m JOIN up \
-                     ON m.member_type = up.type AND m.member_eid = up.eid WHERE m.org_id = $1 \
-                 ) \
-                 SELECT up.type, up.eid, h.level FROM up JOIN hierarchy_levels h \
-                   ON h.org_id = $1 AND h.name = up.type ORDER BY h.level DESC, up.type, up.eid",
-                args![org, user],
-            )
-            .await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        rows.into_iter()
-            .map(|(kind, eid, level)| {
-                Ok(Member {
-                    entity: EntityRef {
-                        kind: name(kind, "membership")?,
-                        eid: name(eid, "membership")?,
-                    },
-                    level: u32::try_from(level).unwrap_or(0),
-                    provider: None,
-                })
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        membership_on(&mut conn, org, user).await
     }
 
     pub async fn products(&self, org: &str) -> Result<Vec<Product>> {
@@ -354,7 +403,8 @@ impl Store {
         row.map(ProductRow::into_product).transpose()
     }
 
-    pub async fn create_product(&self, org: &str, new: NewProduct) -> Result<Product> {
+    pub async fn create_product(&self, ctx: &ChangeContext, new: NewProduct) -> Result<Product> {
+        let org = ctx.org.as_str();
         check_permissions(&new.permissions)?;
         let product = Product {
             eid: new.eid,
@@ -383,17 +433,32 @@ impl Store {
             .map_err(|e| {
                 StoreError::unique_or(e, || format!("a product `{}` exists already", product.eid))
             })?;
+        record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Create,
+                record_type: "product",
+                record_id: product.eid.as_str(),
+                before: None,
+                after: Some(json!(product).to_string()),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(product)
     }
 
     pub async fn update_product(
         &self,
-        org: &str,
+        ctx: &ChangeContext,
         eid: &str,
         patch: ProductPatch,
     ) -> Result<Product> {
-        let mut product = self.product(org, eid).await?.ok_or(StoreError::NotFound)?;
+        let org = ctx.org.as_str();
+        let before = self.product(org, eid).await?.ok_or(StoreError::NotFound)?;
+        let mut product = before.clone();
         if let Some(name) = patch.name {
             product.name = name;
         }
@@ -419,7 +484,100 @@ impl Store {
                 ],
             )
             .await?;
+        record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Update,
+                record_type: "product",
+                record_id: eid,
+                before: Some(json!(before).to_string()),
+                after: Some(json!(product).to_string()),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(product)
     }
+}
+
+/// The organization's levels as stored: name and number.
+async fn level_rows(e: &mut impl crate::db::Executes, org: &str) -> Result<Vec<(String, i64)>> {
+    Ok(e.exec()
+        .fetch_all(
+            "SELECT name, level FROM hierarchy_levels WHERE org_id = $1",
+            args![org],
+        )
+        .await?)
+}
+
+/// Audits a membership added or removed, under the member's id, so that the member's
+/// history (`GET /v1/audit?record=(student)(ada)`) shows where they moved.
+async fn record_membership(
+    tx: &mut crate::db::Tx,
+    ctx: &ChangeContext,
+    action: AuditAction,
+    member: &EntityRef,
+    parent: &EntityRef,
+) -> Result<()> {
+    let id = member.to_string();
+    let link = Some(json!({"member": id, "parent": parent.to_string()}).to_string());
+    let (before, after) = match action {
+        AuditAction::Delete => (link, None),
+        _ => (None, link),
+    };
+    record(
+        tx,
+        &ctx.org,
+        ctx,
+        Audited {
+            action,
+            record_type: "membership",
+            record_id: &id,
+            before,
+            after,
+        },
+    )
+    .await
+}
+
+/// [`Store::membership`] on a connection the caller holds.
+pub(super) async fn membership_on(
+    e: &mut impl crate::db::Executes,
+    org: &str,
+    user: &str,
+) -> Result<Option<Vec<Member>>> {
+    let rows: Vec<(String, String, i64)> = e
+        .exec()
+        .fetch_all(
+            "WITH RECURSIVE up (type, eid) AS ( \
+                   SELECT e.type, e.eid FROM entities e JOIN hierarchy_levels h \
+                     ON h.org_id = e.org_id AND h.name = e.type \
+                     WHERE e.org_id = $1 AND e.eid = $2 AND h.level = 0 \
+                   UNION \
+                   SELECT m.parent_type, m.parent_eid FROM memberships m JOIN up \
+                     ON m.member_type = up.type AND m.member_eid = up.eid WHERE m.org_id = $1 \
+                 ) \
+                 SELECT up.type, up.eid, h.level FROM up JOIN hierarchy_levels h \
+                   ON h.org_id = $1 AND h.name = up.type ORDER BY h.level DESC, up.type, up.eid",
+            args![org, user],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.into_iter()
+        .map(|(kind, eid, level)| {
+            Ok(Member {
+                entity: EntityRef {
+                    kind: name(kind, "membership")?,
+                    eid: name(eid, "membership")?,
+                },
+                level: u32::try_from(level).unwrap_or(0),
+                provider: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }

@@ -234,7 +234,8 @@ pub(super) fn new_assignment(assignee: Assignee) -> Result<Assignment> {
     Ok(Assignment {
         id,
         assignee,
-        since: now(),
+        // What PostgreSQL keeps: an answer made from memory equals the one read back later.
+        since: chrono::SubsecRound::trunc_subsecs(now(), 6),
     })
 }
 
@@ -265,14 +266,14 @@ pub(super) async fn insert_assignment(
 }
 
 /// Rewrites the assignment-derived columns and bumps version and revision after the
-/// assignments of `license` became `assignments`.
+/// assignments of `license` became `assignments`; answers the license as it is now.
 pub(super) async fn touch(
     tx: &mut Tx,
     org: &str,
     license: &License,
     revision: i64,
     assignments: &[Assignment],
-) -> Result<()> {
+) -> Result<License> {
     let search = search_text(
         &license.fields(),
         license.id.as_str(),
@@ -293,7 +294,13 @@ pub(super) async fn touch(
             ],
         )
         .await?;
-    Ok(())
+    Ok(License {
+        assignments: assignments.to_vec(),
+        seats_used: u32::try_from(assignments.len()).unwrap_or(u32::MAX),
+        version: license.version + 1,
+        revision,
+        ..license.clone()
+    })
 }
 
 impl Store {
@@ -445,7 +452,9 @@ impl Store {
                 insert_assignment(tx, &ctx.org, id, &assignment).await?;
                 let mut assignments = before.assignments.clone();
                 assignments.push(assignment);
-                touch(tx, &ctx.org, before, revision, &assignments).await
+                touch(tx, &ctx.org, before, revision, &assignments)
+                    .await
+                    .map(drop)
             },
         )
         .await
@@ -483,7 +492,9 @@ impl Store {
                     .filter(|a| a.id.as_str() != assignment)
                     .cloned()
                     .collect();
-                touch(tx, &ctx.org, before, revision, &remaining).await
+                touch(tx, &ctx.org, before, revision, &remaining)
+                    .await
+                    .map(drop)
             },
         )
         .await

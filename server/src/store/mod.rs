@@ -73,6 +73,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: Db,
     events: Events,
+    providers_in_use: seats::ProvidersInUse,
+    seat_changes: seats::SeatChanges,
 }
 
 impl Store {
@@ -80,6 +82,8 @@ impl Store {
         Store {
             db,
             events: Events::default(),
+            providers_in_use: seats::ProvidersInUse::default(),
+            seat_changes: seats::SeatChanges::default(),
         }
     }
 
@@ -118,6 +122,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        self.events.heard_a_write();
         if self.dialect() == Dialect::Sqlite {
             for (org, revision) in heads {
                 self.events.publish(org, *revision);
@@ -146,6 +151,8 @@ impl Store {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 continue;
             }
+            // Writes while no one listened went unheard.
+            self.events.heard_a_write();
             loop {
                 match listener.recv().await {
                     Ok(n) => match crate::events::Revision::parse(n.payload()) {

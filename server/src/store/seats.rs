@@ -21,7 +21,7 @@
 //!
 //! One seat per product; the permissions of all held products are merged.
 
-use super::hierarchy::Member;
+use super::hierarchy::{Member, ProductRow, membership_on};
 use super::licenses::{insert_license, load_live, new_assignment, touch, write_audit};
 use super::{ChangeContext, Result, Store, StoreError, bump_revision};
 use crate::db::{Tx, args};
@@ -29,7 +29,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::hierarchy::{EntityRef, NewPurchase, Product};
 use lm_protocol::license::{LicenseFields, Notes};
 use lm_protocol::{Assignee, AuditAction, License, Money, Owner};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Keeps `license_owners` in step with a license's owner.
 pub(super) async fn index_owners(
@@ -76,6 +78,20 @@ impl Candidate {
     fn valid_on(&self, today: NaiveDate) -> bool {
         valid_on(self.valid_from, self.valid_to, today)
     }
+
+    fn is_full(&self) -> bool {
+        self.seats.is_some_and(|seats| self.used >= seats)
+    }
+}
+
+/// Why a product is refused when every seat of its licenses is taken.
+fn all_taken(offers: &[&Candidate]) -> String {
+    let total: u32 = offers.iter().filter_map(|c| c.seats).sum();
+    let owners: Vec<String> = offers.iter().map(|o| o.owner.to_string()).collect();
+    format!(
+        "all {total} seats of the licenses of {} are taken",
+        owners.join(", ")
+    )
 }
 
 fn valid_on(from: NaiveDate, to: Option<NaiveDate>, today: NaiveDate) -> bool {
@@ -198,6 +214,10 @@ pub fn plan(
             plan.refused.push((product.to_owned(), reason.to_owned()));
         } else if !takes_seats {
             plan.use_without_seat.push(valid[0].clone());
+        } else if valid.iter().all(|c| c.is_full()) {
+            // Full as read: refused without a transaction. A seat freed meanwhile is found
+            // by the next check; taking the lock for every refusal would serialize them all.
+            plan.refused.push((product.to_owned(), all_taken(&valid)));
         } else {
             // Those without a free seat now stay in the list: the transaction re-reads them.
             plan.take
@@ -224,32 +244,61 @@ pub struct Holding {
     pub seat_since: Option<DateTime<Utc>>,
 }
 
-type CandidateRow = (
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    i64,
-    NaiveDate,
-    Option<NaiveDate>,
-);
-type HeldRow = (
-    String,
-    String,
-    String,
-    bool,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    NaiveDate,
-    Option<NaiveDate>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
+/// The products of the licenses read, by eid.
+type Products = BTreeMap<String, Product>;
 
-const VALID_FROM: &str = "COALESCE(p.valid_from, l.added)";
+/// What a permission check reads before any remote Hierarchy Provider is asked: read on one
+/// connection, which is given back before the providers are called.
+#[derive(Debug, Default)]
+pub struct UserSeats {
+    /// The user's units by the built-in provider (`None`: no member there).
+    pub memberships: Option<Vec<Member>>,
+    /// The remote providers whose units own live licenses of the organization: the ones to ask.
+    pub providers_in_use: Arc<[String]>,
+    /// The seats the user holds.
+    pub held: Vec<HeldSeat>,
+    products: Products,
+}
+
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    provider: Option<String>,
+    owner_type: String,
+    owner_eid: String,
+    license: String,
+    seats: Option<i64>,
+    seats_used: i64,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    #[sqlx(flatten)]
+    product: ProductRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct HeldRow {
+    assignment: String,
+    license: String,
+    redeemed: bool,
+    since: DateTime<Utc>,
+    last_seen: Option<DateTime<Utc>>,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    owner_level: Option<String>,
+    owner_eids: Option<String>,
+    provider: Option<String>,
+    #[sqlx(flatten)]
+    product: ProductRow,
+}
+
+/// The columns every seat query reads: the license's start (a purchase's, else when it was
+/// added) and its product, which must exist. The purchase is read by subqueries, each a
+/// primary key lookup, rather than joined: a join lets the planner hash every purchase of
+/// the organization for the one or two licenses a check reads.
+const LICENSE_COLUMNS: &str = "COALESCE((SELECT p.valid_from FROM purchases p WHERE p.license_id = l.id), l.added) AS valid_from, \
+     l.expires AS valid_to, \
+     (SELECT p.hierarchy_provider FROM purchases p WHERE p.license_id = l.id) AS provider, \
+     pr.eid, pr.name, pr.description, pr.permissions";
+const LICENSE_JOINS: &str = "JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product";
 
 fn entity(kind: &str, eid: &str) -> Option<EntityRef> {
     Some(EntityRef {
@@ -258,111 +307,261 @@ fn entity(kind: &str, eid: &str) -> Option<EntityRef> {
     })
 }
 
+/// The seats `user` holds on live licenses of products that exist, and those products.
+async fn held_seats(
+    e: &mut impl crate::db::Executes,
+    org: &str,
+    user: &str,
+) -> Result<(Vec<HeldSeat>, Products)> {
+    let rows: Vec<HeldRow> = e
+        .exec()
+        .fetch_all(
+            format!(
+                "SELECT a.id AS assignment, l.id AS license, a.redeemed, a.since, a.last_seen, \
+                 l.owner_level, l.owner_eids, {LICENSE_COLUMNS} \
+                 FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
+                 {LICENSE_JOINS} WHERE a.org_id = $1 AND a.employee = $2 ORDER BY a.since"
+            ),
+            args![org, user],
+        )
+        .await?;
+    let mut products = Products::new();
+    let mut seats = Vec::with_capacity(rows.len());
+    for row in rows {
+        let eids: Vec<String> = row
+            .owner_eids
+            .and_then(|e| serde_json::from_str(&e).ok())
+            .unwrap_or_default();
+        let owners = row
+            .owner_level
+            .map(|level| eids.iter().filter_map(|eid| entity(&level, eid)).collect())
+            .unwrap_or_default();
+        let product = row.product.eid.clone();
+        if !products.contains_key(&product) {
+            products.insert(product.clone(), row.product.into_product()?);
+        }
+        seats.push(HeldSeat {
+            assignment: row.assignment,
+            license: row.license,
+            product,
+            redeemed: row.redeemed,
+            since: row.since,
+            last_seen: row.last_seen,
+            valid_from: row.valid_from,
+            valid_to: row.valid_to,
+            provider: row.provider,
+            owners,
+        });
+    }
+    Ok((seats, products))
+}
+
+/// Per organization, the turn to change seats: see [`Store::evaluate_seats`].
+#[derive(Clone, Default)]
+pub(super) struct SeatChanges(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+
+impl SeatChanges {
+    async fn turn(&self, org: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let gate = {
+            let mut gates = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            gates.entry(org.to_owned()).or_default().clone()
+        };
+        gate.lock_owned().await
+    }
+}
+
+/// The remote providers each organization's live licenses are owned through, as last read:
+/// every permission check needs them, and they change only with a purchase or a license
+/// removed or restored. An entry holds while no write has been heard since it was read
+/// (see [`crate::events::Events::writes_heard`]), and for [`Self::AT_MOST`] in any case.
+#[derive(Clone, Default)]
+pub(super) struct ProvidersInUse(Arc<Mutex<HashMap<String, ProvidersRead>>>);
+
+struct ProvidersRead {
+    writes_heard: u64,
+    at: Instant,
+    names: Arc<[String]>,
+}
+
+impl ProvidersInUse {
+    /// However quiet the organization, a read is used this long at most (a safety net for
+    /// a notification lost with its connection).
+    const AT_MOST: Duration = Duration::from_secs(10);
+
+    fn get(&self, org: &str, writes_heard: u64) -> Option<Arc<[String]>> {
+        let reads = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        reads
+            .get(org)
+            .filter(|r| r.writes_heard == writes_heard && r.at.elapsed() < Self::AT_MOST)
+            .map(|r| r.names.clone())
+    }
+
+    fn put(&self, org: &str, writes_heard: u64, names: Arc<[String]>) {
+        let mut reads = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        reads.insert(
+            org.to_owned(),
+            ProvidersRead {
+                writes_heard,
+                at: Instant::now(),
+                names,
+            },
+        );
+    }
+}
+
+/// The remote providers `org`'s live licenses are owned through, read on a connection the
+/// caller holds.
+async fn providers_in_use_on(e: &mut impl crate::db::Executes, org: &str) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = e
+        .exec()
+        .fetch_all(
+            // A subquery per purchase rather than a join: each is a primary key lookup,
+            // where a join would scan every license, removed and rewritten ones included.
+            "SELECT DISTINCT p.hierarchy_provider FROM purchases p \
+             WHERE p.org_id = $1 AND p.hierarchy_provider IS NOT NULL \
+             AND (SELECT l.deleted_at IS NULL FROM licenses l WHERE l.id = p.license_id)",
+            args![org],
+        )
+        .await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
 impl Store {
-    /// The licenses owned by any of `memberships`, of products that exist.
-    async fn candidates(&self, org: &str, memberships: &[Member]) -> Result<Vec<Candidate>> {
+    /// The licenses owned by any of `memberships`, of products that exist, and those products.
+    async fn candidates(
+        &self,
+        org: &str,
+        memberships: &[Member],
+    ) -> Result<(Vec<Candidate>, Products)> {
+        let mut products = Products::new();
         if memberships.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), products));
         }
         let levels: BTreeMap<(Option<&str>, &EntityRef), u32> = memberships
             .iter()
             .map(|m| ((m.provider(), &m.entity), m.level))
             .collect();
+        // Owners by type and eid, each an index lookup: whatever plan the database caches
+        // for the statement then starts from the few owner rows, never from a scan of the
+        // licenses (which seat changes keep rewriting).
         let mut values = args![org];
-        let mut placeholders = Vec::new();
-        for m in memberships {
-            values.push(m.entity.eid.as_str().into());
-            placeholders.push(format!("${}", values.len()));
+        let mut owners = Vec::new();
+        let entities: BTreeSet<&EntityRef> = memberships.iter().map(|m| &m.entity).collect();
+        for e in entities {
+            values.push(e.kind.as_str().into());
+            values.push(e.eid.as_str().into());
+            owners.push(format!(
+                "(lo.owner_type = ${} AND lo.owner_eid = ${})",
+                values.len() - 1,
+                values.len()
+            ));
         }
         let sql = format!(
-            "SELECT p.hierarchy_provider, lo.owner_type, lo.owner_eid, l.id, l.product, l.seats, l.seats_used, {VALID_FROM}, l.expires \
+            "SELECT lo.owner_type, lo.owner_eid, l.id AS license, l.seats, l.seats_used, {LICENSE_COLUMNS} \
              FROM license_owners lo JOIN licenses l ON l.id = lo.license_id AND l.deleted_at IS NULL \
-             JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
-             LEFT JOIN purchases p ON p.license_id = l.id \
-             WHERE lo.org_id = $1 AND lo.owner_eid IN ({})",
-            placeholders.join(", ")
+             {LICENSE_JOINS} WHERE lo.org_id = $1 AND ({})",
+            owners.join(" OR ")
         );
         let mut conn = self.db.read().await?;
         let rows: Vec<CandidateRow> = conn.exec().fetch_all(sql, values).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(
-                |(provider, kind, eid, license, product, seats, used, from, to)| {
-                    let owner = entity(&kind, &eid)?;
-                    let owner_level = *levels.get(&(provider.as_deref(), &owner))?;
-                    Some(Candidate {
-                        license,
-                        product,
-                        provider,
-                        owner,
-                        owner_level,
-                        seats: seats.and_then(|s| u32::try_from(s).ok()),
-                        used: u32::try_from(used).unwrap_or(u32::MAX),
-                        valid_from: from,
-                        valid_to: to,
-                    })
-                },
-            )
-            .collect())
+        drop(conn);
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(owner) = entity(&row.owner_type, &row.owner_eid) else {
+                continue;
+            };
+            let Some(&owner_level) = levels.get(&(row.provider.as_deref(), &owner)) else {
+                continue;
+            };
+            let product = row.product.eid.clone();
+            if !products.contains_key(&product) {
+                products.insert(product.clone(), row.product.into_product()?);
+            }
+            candidates.push(Candidate {
+                license: row.license,
+                product,
+                provider: row.provider,
+                owner,
+                owner_level,
+                seats: row.seats.and_then(|s| u32::try_from(s).ok()),
+                used: u32::try_from(row.seats_used).unwrap_or(u32::MAX),
+                valid_from: row.valid_from,
+                valid_to: row.valid_to,
+            });
+        }
+        Ok((candidates, products))
     }
 
-    /// The seats `user` holds on live licenses of products that exist.
-    async fn held_seats(
+    /// The seats of a license that people hold (device assignments are not seats of a
+    /// person), oldest first; `None` when no live license has that id.
+    pub async fn license_seats(
         &self,
-        e: &mut impl crate::db::Executes,
         org: &str,
-        user: &str,
-    ) -> Result<Vec<HeldSeat>> {
-        let rows: Vec<HeldRow> = e
+        license: &str,
+    ) -> Result<Option<Vec<lm_protocol::hierarchy::Seat>>> {
+        #[derive(sqlx::FromRow)]
+        struct SeatRow {
+            id: String,
+            employee: Option<String>,
+            since: DateTime<Utc>,
+            last_seen: Option<DateTime<Utc>>,
+            redeemed: bool,
+        }
+        let mut conn = self.db.read().await?;
+        let live: Option<(String,)> = conn
             .exec()
-            .fetch_all(
-                format!(
-                    "SELECT a.id, l.id, l.product, a.redeemed, a.since, a.last_seen, {VALID_FROM}, l.expires, l.owner_level, l.owner_eids, p.hierarchy_provider \
-                     FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
-                     JOIN products pr ON pr.org_id = l.org_id AND pr.eid = l.product \
-                     LEFT JOIN purchases p ON p.license_id = l.id \
-                     WHERE a.org_id = $1 AND a.employee = $2 ORDER BY a.since"
-                ),
-                args![org, user],
+            .fetch_optional(
+                "SELECT id FROM licenses WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+                args![org, license],
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    assignment,
-                    license,
-                    product,
-                    redeemed,
-                    since,
-                    last_seen,
-                    from,
-                    to,
-                    level,
-                    eids,
-                    provider,
-                )| {
-                    let eids: Vec<String> = eids
-                        .and_then(|e| serde_json::from_str(&e).ok())
-                        .unwrap_or_default();
-                    let owners = level
-                        .map(|level| eids.iter().filter_map(|eid| entity(&level, eid)).collect())
-                        .unwrap_or_default();
-                    HeldSeat {
-                        assignment,
-                        license,
-                        product,
-                        redeemed,
-                        since,
-                        last_seen,
-                        valid_from: from,
-                        valid_to: to,
-                        provider,
-                        owners,
-                    }
-                },
+        if live.is_none() {
+            return Ok(None);
+        }
+        let rows: Vec<SeatRow> = conn
+            .exec()
+            .fetch_all(
+                "SELECT id, employee, since, last_seen, redeemed FROM assignments \
+                 WHERE org_id = $1 AND license_id = $2 AND employee IS NOT NULL ORDER BY since, id",
+                args![org, license],
             )
-            .collect())
+            .await?;
+        let seats = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(lm_protocol::hierarchy::Seat {
+                    id: lm_protocol::license::AssignmentId::new(&row.id).ok()?,
+                    user: row.employee?,
+                    since: row.since,
+                    last_seen: row.last_seen,
+                    redeemed: row.redeemed,
+                })
+            })
+            .collect();
+        Ok(Some(seats))
+    }
+
+    /// What a permission check of `user` reads before it asks any remote provider.
+    pub async fn user_seats(&self, org: &str, user: &str) -> Result<UserSeats> {
+        let mut conn = self.db.read().await?;
+        let memberships = membership_on(&mut conn, org, user).await?;
+        // The count before the read: a write after it makes the next check read again.
+        let writes_heard = self.events.writes_heard();
+        let providers_in_use = match self.providers_in_use.get(org, writes_heard) {
+            Some(names) => names,
+            None => {
+                let names: Arc<[String]> = providers_in_use_on(&mut conn, org).await?.into();
+                self.providers_in_use.put(org, writes_heard, names.clone());
+                names
+            }
+        };
+        let (held, products) = held_seats(&mut conn, org, user).await?;
+        Ok(UserSeats {
+            memberships,
+            providers_in_use,
+            held,
+            products,
+        })
     }
 
     /// Evaluates `user`'s permissions: plans from a read, then, only when seats change, takes
@@ -373,22 +572,14 @@ impl Store {
         ctx: &ChangeContext,
         user: &str,
         memberships: &[Member],
+        seats: UserSeats,
         today: NaiveDate,
         takes_seats: bool,
     ) -> Result<Evaluation> {
         let org = ctx.org.as_str();
-        let candidates = self.candidates(org, memberships).await?;
-        let held = {
-            let mut conn = self.db.read().await?;
-            self.held_seats(&mut conn, org, user).await?
-        };
-        let plan = plan(memberships, &candidates, &held, today, takes_seats);
-        let products: BTreeMap<String, Product> = self
-            .products(org)
-            .await?
-            .into_iter()
-            .map(|p| (p.eid.to_string(), p))
-            .collect();
+        let (candidates, mut products) = self.candidates(org, memberships).await?;
+        products.extend(seats.products);
+        let plan = plan(memberships, &candidates, &seats.held, today, takes_seats);
         let mut evaluation = Evaluation {
             held: Vec::new(),
             refused: plan.refused.clone(),
@@ -425,6 +616,10 @@ impl Store {
             return Ok(evaluation);
         }
 
+        // One seat change of an organization at a time from this process: the others wait
+        // here, without a connection, instead of queueing on the organization's row in
+        // PostgreSQL, where every commit would wake them all to race for it again.
+        let _turn = self.seat_changes.turn(org).await;
         let mut tx = self.db.begin().await?;
         let changes = (plan.release.len() + plan.take.len()) as i64;
         let first = bump_revision(&mut tx, org, changes).await?;
@@ -450,8 +645,7 @@ impl Store {
                 )
                 .await?;
             let revision = revisions.next().unwrap_or(first);
-            touch(&mut tx, org, &before, revision, &remaining).await?;
-            let after = load_live(&mut tx, org, &seat.license).await?;
+            let after = touch(&mut tx, org, &before, revision, &remaining).await?;
             write_audit(
                 &mut tx,
                 ctx,
@@ -465,7 +659,7 @@ impl Store {
         }
         // The seats as they are now, inside the lock: a concurrent check of the same user
         // may have taken one already.
-        let now_held = self.held_seats(&mut tx, org, user).await?;
+        let (now_held, _) = held_seats(&mut tx, org, user).await?;
         for (product, offers) in &plan.take {
             if let Some(seat) = now_held.iter().find(|s| &s.product == product) {
                 let owner = seat.owner_among(&member_set(memberships));
@@ -479,31 +673,41 @@ impl Store {
                 continue;
             }
             let mut taken = false;
-            let mut seats_total = 0u32;
+            let mut as_found = Vec::new();
             for offer in offers {
                 let Ok(before) = load_live(&mut tx, org, &offer.license).await else {
                     continue;
                 };
-                seats_total += before.seats.unwrap_or(0);
+                as_found.push(Candidate {
+                    seats: before.seats,
+                    used: before.seats_used,
+                    ..offer.clone()
+                });
                 if before.seats.is_some_and(|s| before.seats_used >= s) {
                     continue;
                 }
                 let assignee = Assignee::Employee(user.parse().map_err(StoreError::Invalid)?);
                 let assignment = new_assignment(assignee)?;
-                super::licenses::insert_assignment(&mut tx, org, &offer.license, &assignment)
-                    .await?;
+                // A seat taken by a check: redeemed, and seen now.
                 tx.exec()
                     .execute(
-                        "UPDATE assignments SET redeemed = $2, last_seen = $3 WHERE id = $1",
-                        args![assignment.id.as_str(), true, Utc::now()],
+                        "INSERT INTO assignments (id, org_id, license_id, employee, since, redeemed, last_seen) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $5)",
+                        args![
+                            assignment.id.as_str(),
+                            org,
+                            offer.license.as_str(),
+                            user,
+                            assignment.since,
+                            true
+                        ],
                     )
                     .await?;
                 let mut assignments = before.assignments.clone();
                 let since = assignment.since;
                 assignments.push(assignment);
                 let revision = revisions.next().unwrap_or(first);
-                touch(&mut tx, org, &before, revision, &assignments).await?;
-                let after = load_live(&mut tx, org, &offer.license).await?;
+                let after = touch(&mut tx, org, &before, revision, &assignments).await?;
                 write_audit(
                     &mut tx,
                     ctx,
@@ -525,14 +729,10 @@ impl Store {
                 break;
             }
             if !taken {
-                let owners: Vec<String> = offers.iter().map(|o| o.owner.to_string()).collect();
-                evaluation.refused.push((
-                    product.clone(),
-                    format!(
-                        "all {seats_total} seats of the licenses of {} are taken",
-                        owners.join(", ")
-                    ),
-                ));
+                let found: Vec<&Candidate> = as_found.iter().collect();
+                evaluation
+                    .refused
+                    .push((product.clone(), all_taken(&found)));
             }
         }
         if changed == 0 {
@@ -576,22 +776,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// The remote Hierarchy Providers whose units own live licenses of the organization:
-    /// the ones a permission check must ask.
-    pub async fn providers_in_use(&self, org: &str) -> Result<Vec<String>> {
-        let mut conn = self.db.read().await?;
-        let rows: Vec<(String,)> = conn
-            .exec()
-            .fetch_all(
-                "SELECT DISTINCT p.hierarchy_provider FROM purchases p \
-                 JOIN licenses l ON l.id = p.license_id AND l.deleted_at IS NULL \
-                 WHERE p.org_id = $1 AND p.hierarchy_provider IS NOT NULL",
-                args![org],
-            )
-            .await?;
-        Ok(rows.into_iter().map(|(name,)| name).collect())
     }
 
     /// Buys seats of a product for units: one license whose seats all the owners share.
@@ -822,6 +1006,33 @@ mod tests {
         assert_eq!(
             p.refused[0].1,
             "the licenses of your units are not valid yet"
+        );
+    }
+
+    #[test]
+    fn full_licenses_are_refused_without_trying_to_take_a_seat() {
+        let offers = [
+            offer("class", "(class)(4b)", 1, 2, "2027-01-01"),
+            offer("school", "(school)(north)", 2, 2, "2027-01-01"),
+        ];
+        let p = plan(&ada(), &offers, &[], day(TODAY), true);
+        assert!(p.take.is_empty(), "no transaction for a refusal");
+        assert_eq!(
+            p.refused,
+            [(
+                "fractions".to_owned(),
+                "all 4 seats of the licenses of (class)(4b), (school)(north) are taken".to_owned()
+            )]
+        );
+        let one_free = [
+            offers[0].clone(),
+            offer("school", "(school)(north)", 2, 1, "2027-01-01"),
+        ];
+        let p = plan(&ada(), &one_free, &[], day(TODAY), true);
+        assert_eq!(
+            p.take["fractions"].len(),
+            2,
+            "the full one stays: the lock re-reads it"
         );
     }
 

@@ -54,6 +54,14 @@ async fn school(manager: &Client) {
         .expect(201);
 }
 
+/// A server with [`school`] in it, and its manager alice.
+async fn school_server(backend: Backend) -> (Server, Client) {
+    let server = Server::start(backend).await;
+    let manager = server.manager("alice");
+    school(&manager).await;
+    (server, manager)
+}
+
 fn purchase(owner_level: &str, owners: &[&str], seats: u32, from: &str, to: &str) -> Value {
     json!({
         "product_eid": "fractions", "owner_hierarchy_level": owner_level, "owner_eids": owners,
@@ -74,9 +82,7 @@ fn license_of(p: &Value) -> Option<&str> {
 }
 
 async fn the_hierarchy_provider_answers_what_managers_edit(backend: Backend) {
-    let server = Server::start(backend).await;
-    let manager = server.manager("alice");
-    school(&manager).await;
+    let (server, manager) = school_server(backend).await;
     let levels = manager.get("/hierarchy/levels").await.expect(200).body;
     assert_eq!(
         levels,
@@ -126,10 +132,100 @@ async fn the_hierarchy_provider_answers_what_managers_edit(backend: Backend) {
         .expect(403);
 }
 
+/// Every edit of the hierarchy and of products is in the audit log: who, what, before and
+/// after; a member's moves are found under the member's id.
+async fn hierarchy_and_product_edits_are_audited(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    manager
+        .put(
+            "/v1/hierarchy/entities/class/4b",
+            &json!({"name": "Class 4b"}),
+        )
+        .await
+        .expect(204);
+    manager
+        .delete("/v1/hierarchy/entities/student/ada/parents/class/4b")
+        .await
+        .expect(204);
+    manager
+        .send(
+            reqwest::Method::PATCH,
+            "/v1/products/fractions",
+            Some(&json!({"name": "Fractions II"})),
+            &[],
+        )
+        .await
+        .expect(200);
+    manager
+        .delete("/v1/hierarchy/entities/class/3a")
+        .await
+        .expect(204);
+    let entries = |query: &str| {
+        let manager = &manager;
+        let query = query.to_owned();
+        async move {
+            manager
+                .get(&format!("/v1/audit?{query}"))
+                .await
+                .expect(200)
+                .body["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let ada = entries("record=(student)(ada)").await;
+    let moves: Vec<(&str, &str)> = ada
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["record_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("delete", "membership"),
+            ("create", "membership"),
+            ("create", "entity")
+        ],
+        "newest first: {ada:#?}"
+    );
+    assert_eq!(ada[0]["before"]["parent"], "(class)(4b)");
+    assert_eq!(ada[0]["actor"], "alice");
+    let renamed = &entries("record=(class)(4b)&action=update").await[0];
+    assert_eq!(renamed["before"]["name"], "");
+    assert_eq!(renamed["after"]["name"], "Class 4b");
+    let product = &entries("record=fractions&action=update").await[0];
+    assert_eq!(product["record_type"], "product");
+    assert_eq!(product["before"]["name"], "Fractions");
+    assert_eq!(product["after"]["name"], "Fractions II");
+    let deleted = &entries("record=(class)(3a)&action=delete").await[0];
+    assert_eq!(
+        deleted["before"]["memberships"],
+        json!([
+            "(class)(3a) in (school)(north)",
+            "(student)(cy) in (class)(3a)"
+        ])
+    );
+    let levels = &entries("record=levels").await[0];
+    assert_eq!(levels["record_type"], "hierarchy_levels");
+    assert_eq!(levels["after"]["class"], 1);
+    // Asking again to be what one is already changes nothing, and logs nothing.
+    manager
+        .put(
+            "/v1/hierarchy/entities/class/4b",
+            &json!({"name": "Class 4b"}),
+        )
+        .await
+        .expect(204);
+    assert_eq!(entries("record=(class)(4b)&action=update").await.len(), 1);
+}
+
 async fn purchases_are_checked_field_by_field(backend: Backend) {
-    let server = Server::start(backend).await;
-    let manager = server.manager("alice");
-    school(&manager).await;
+    let (server, manager) = school_server(backend).await;
     let buy = async |body: Value| manager.post("/v1/users/ada/purchases", &body).await;
     let ok = purchase("class", &["4b"], 30, "2026-01-01", "2099-12-31");
     for (body, field) in [
@@ -179,73 +275,124 @@ async fn purchases_are_checked_field_by_field(backend: Backend) {
     .expect(403);
 }
 
-async fn permission_checks_take_keep_and_release_seats(backend: Backend) {
-    let server = Server::start(backend).await;
-    let manager = server.manager("alice");
-    school(&manager).await;
-    // Case 5: nothing bought yet — no permission.
-    let none = permissions(&manager, "ada").await;
-    assert_eq!(none["permissions"], json!([]));
+async fn license(manager: &Client, id: &str) -> Value {
+    manager
+        .get(&format!("/v1/licenses/{id}"))
+        .await
+        .expect(200)
+        .body
+}
 
-    // Case 1: a free seat on the class license is taken.
-    let class = manager
+fn id(license: &Value) -> &str {
+    license["id"].as_str().unwrap()
+}
+
+/// Buys `fractions` for `owners` as ada (a manager acting for her).
+async fn buy(manager: &Client, owner_level: &str, owners: &[&str], seats: u32, to: &str) -> Value {
+    buy_as(manager, "ada", owner_level, owners, seats, to).await
+}
+
+/// Buys `fractions` for `owners` as `purchaser`, who must belong to them.
+async fn buy_as(
+    manager: &Client,
+    purchaser: &str,
+    owner_level: &str,
+    owners: &[&str],
+    seats: u32,
+    to: &str,
+) -> Value {
+    manager
         .post(
-            "/v1/users/ada/purchases",
-            &purchase("class", &["4b"], 1, "2026-01-01", "2099-12-31"),
+            &format!("/v1/users/{purchaser}/purchases"),
+            &purchase(owner_level, owners, seats, "2026-01-01", to),
         )
         .await
         .expect(201)
-        .body;
+        .body
+}
+
+/// Rule 1: no seat yet, and the user's class owns a license with a free seat: one is taken.
+async fn a_first_check_takes_a_free_seat_of_the_users_unit(backend: Backend) {
+    let (server, manager) = school_server(backend).await;
+    let class = buy(&manager, "class", &["4b"], 2, "2099-12-31").await;
     let first = permissions(&manager, "ada").await;
     assert_eq!(
         first["permissions"],
         json!(["book:fractions:read", "full_access"])
     );
-    assert_eq!(license_of(&first), class["id"].as_str());
+    assert_eq!(license_of(&first), Some(id(&class)));
     assert_eq!(first["products"][0]["owner"], "(class)(4b)");
-    let seat = manager
-        .get(&format!("/v1/licenses/{}", class["id"].as_str().unwrap()))
-        .await
-        .expect(200)
-        .body;
+    let seat = license(&manager, id(&class)).await;
     assert_eq!(seat["seats_used"], 1);
     assert_eq!(seat["assignments"][0]["employee"], "ada");
+    // The user asks for themself, with their own login, just the same.
+    let bob = server.employee("bob");
+    let own = bob.get("/v1/users/bob/permissions").await.expect(200).body;
+    assert_eq!(license_of(&own), Some(id(&class)));
+    // …but not for someone else.
+    bob.get("/v1/users/cy/permissions").await.expect(403);
+}
 
-    // Case 2: asking again keeps the seat and takes no second one.
-    let again = permissions(&manager, "ada").await;
-    assert_eq!(license_of(&again), class["id"].as_str());
-    let seat = manager
-        .get(&format!("/v1/licenses/{}", class["id"].as_str().unwrap()))
-        .await
-        .expect(200)
-        .body;
-    assert_eq!(seat["seats_used"], 1);
-
-    // Case 5 with a reason: bob finds the only seat taken.
-    let bob = permissions(&manager, "bob").await;
-    assert_eq!(bob["permissions"], json!([]));
-    assert!(
-        bob["refused"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("seats"),
-        "{bob}"
+/// Rule 2: a seat on a valid license of a unit the user still belongs to is kept; asking
+/// again never takes a second seat.
+async fn a_repeated_check_keeps_the_seat_and_takes_no_second(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    let class = buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    let school_license = buy(&manager, "school", &["north"], 5, "2099-12-31").await;
+    let first = permissions(&manager, "ada").await;
+    for _ in 0..3 {
+        let again = permissions(&manager, "ada").await;
+        assert_eq!(license_of(&again), license_of(&first));
+        assert_eq!(
+            again["products"][0]["seat_since"],
+            first["products"][0]["seat_since"]
+        );
+    }
+    assert_eq!(license(&manager, id(&class)).await["seats_used"], 1);
+    assert_eq!(
+        license(&manager, id(&school_license)).await["seats_used"],
+        0
     );
+}
 
-    // Several licenses: the school's is used once the class's is full; the class comes first.
-    let school_license = manager
-        .post(
-            "/v1/users/ada/purchases",
-            &purchase("school", &["north"], 5, "2026-01-01", "2099-12-31"),
+/// Rule 3: a seat on a license that has ended is released, and another license's seat is
+/// taken.
+async fn a_seat_on_an_ended_license_is_released_and_another_taken(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    let old = buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    assert_eq!(
+        license_of(&permissions(&manager, "ada").await),
+        Some(id(&old))
+    );
+    let current = license(&manager, id(&old)).await;
+    manager
+        .patch(
+            &format!("/v1/licenses/{}", id(&old)),
+            current["version"].as_i64().unwrap(),
+            &json!({"expires": "2026-01-31"}),
         )
         .await
-        .expect(201)
-        .body;
-    let bob = permissions(&manager, "bob").await;
-    assert_eq!(license_of(&bob), school_license["id"].as_str());
-    assert_eq!(bob["products"][0]["owner"], "(school)(north)");
+        .expect(200);
+    let renewed = buy(&manager, "class", &["4b"], 5, "2099-06-30").await;
+    let after_end = permissions(&manager, "ada").await;
+    assert_eq!(license_of(&after_end), Some(id(&renewed)), "{after_end}");
+    let ended = license(&manager, id(&old)).await;
+    assert_eq!(
+        ended["seats_used"], 0,
+        "the ended license's seat was released: {ended}"
+    );
+}
 
-    // Case 4: ada leaves 4b; her class seat is released, and the school's used instead.
+/// Rule 4: a seat whose owner the user no longer belongs to is released, and one of the
+/// new unit's is taken.
+async fn leaving_the_owning_unit_releases_the_seat_and_another_is_taken(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    let four_b = buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    let three_a = buy_as(&manager, "cy", "class", &["3a"], 5, "2099-12-31").await;
+    assert_eq!(
+        license_of(&permissions(&manager, "ada").await),
+        Some(id(&four_b))
+    );
     manager
         .delete("/v1/hierarchy/entities/student/ada/parents/class/4b")
         .await
@@ -258,61 +405,224 @@ async fn permission_checks_take_keep_and_release_seats(backend: Backend) {
         .await
         .expect(201);
     let moved = permissions(&manager, "ada").await;
-    assert_eq!(license_of(&moved), school_license["id"].as_str());
-    let class_now = manager
-        .get(&format!("/v1/licenses/{}", class["id"].as_str().unwrap()))
+    assert_eq!(license_of(&moved), Some(id(&three_a)));
+    assert_eq!(
+        license(&manager, id(&four_b)).await["seats_used"],
+        0,
+        "released"
+    );
+    // Leaving every unit leaves no permission, and no seat.
+    manager
+        .delete("/v1/hierarchy/entities/student/ada/parents/class/3a")
         .await
-        .expect(200)
-        .body;
-    assert_eq!(class_now["seats_used"], 0, "released");
+        .expect(204);
+    let gone = permissions(&manager, "ada").await;
+    assert_eq!(gone["permissions"], json!([]));
+    assert_eq!(license(&manager, id(&three_a)).await["seats_used"], 0);
+}
 
-    // Case 3: the school license ends; the seat goes, and a new license is taken.
-    let id = school_license["id"].as_str().unwrap();
-    let version = school_license["version"].as_i64().unwrap();
-    let current = manager
-        .get(&format!("/v1/licenses/{id}"))
+/// Rule 5: no free seat anywhere: no permission for the product, and a reason to show.
+async fn without_a_free_seat_there_is_no_permission_and_a_reason(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    // Nothing bought: nothing to grant, and nothing to explain.
+    let none = permissions(&manager, "ada").await;
+    assert_eq!(none["permissions"], json!([]));
+    assert_eq!(none["refused"], json!([]));
+    let class = buy(&manager, "class", &["4b"], 1, "2099-12-31").await;
+    permissions(&manager, "ada").await;
+    let bob = permissions(&manager, "bob").await;
+    assert_eq!(bob["permissions"], json!([]));
+    assert_eq!(bob["products"], json!([]));
+    assert_eq!(bob["refused"][0]["product"], "fractions");
+    let reason = bob["refused"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("seats") && reason.contains("taken"),
+        "{reason}"
+    );
+    assert_eq!(license(&manager, id(&class)).await["seats_used"], 1);
+    // A seat freed by a manager goes to the next one who asks.
+    let seats = manager
+        .get(&format!("/v1/licenses/{}/seats", id(&class)))
         .await
         .expect(200)
         .body;
     manager
-        .patch(
-            &format!("/v1/licenses/{id}"),
-            current["version"].as_i64().unwrap_or(version),
-            &json!({"expires": "2026-01-31"}),
-        )
+        .delete(&format!(
+            "/v1/licenses/{}/seats/{}",
+            id(&class),
+            seats[0]["id"].as_str().unwrap()
+        ))
         .await
         .expect(200);
-    let renewed = manager
+    assert_eq!(
+        license_of(&permissions(&manager, "bob").await),
+        Some(id(&class))
+    );
+}
+
+/// Several licenses of one product: the owner at the lowest level with a free seat wins,
+/// then the license that ends last; one seat per product; permissions of held products
+/// merge.
+async fn the_lowest_unit_with_a_free_seat_wins_then_the_latest_end(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    let school_license = buy(&manager, "school", &["north"], 5, "2099-12-31").await;
+    let class_soon = buy(&manager, "class", &["4b"], 1, "2098-12-31").await;
+    let class_late = buy(&manager, "class", &["4b"], 1, "2099-12-31").await;
+    // The class beats the school; of the class's two, the later end.
+    assert_eq!(
+        license_of(&permissions(&manager, "ada").await),
+        Some(id(&class_late))
+    );
+    // Then the class's other license, while it has a seat.
+    assert_eq!(
+        license_of(&permissions(&manager, "bob").await),
+        Some(id(&class_soon))
+    );
+    // Both class licenses full: the school's.
+    let tom = permissions(&manager, "tom").await;
+    assert_eq!(license_of(&tom), Some(id(&school_license)));
+    assert_eq!(tom["products"][0]["owner"], "(school)(north)");
+    assert_eq!(
+        tom["products"].as_array().unwrap().len(),
+        1,
+        "one seat per product"
+    );
+    // A second product's permissions merge with the first's.
+    manager
         .post(
-            "/v1/users/cy/purchases",
-            &purchase("class", &["3a"], 2, "2026-01-01", "2099-06-30"),
+            "/v1/products",
+            &json!({"eid": "atlas", "name": "Atlas", "permissions": ["book:atlas:read", "full_access"]}),
         )
         .await
-        .expect(201)
-        .body;
-    let after_end = permissions(&manager, "ada").await;
+        .expect(201);
+    manager
+        .post(
+            "/v1/users/ada/purchases",
+            &json!({"product_eid": "atlas", "owner_hierarchy_level": "school", "owner_eids": ["north"],
+                    "seats": 3, "valid_from": "2026-01-01", "valid_to": "2099-12-31"}),
+        )
+        .await
+        .expect(201);
+    let ada = permissions(&manager, "ada").await;
     assert_eq!(
-        license_of(&after_end),
-        renewed["id"].as_str(),
-        "{after_end}"
+        ada["permissions"],
+        json!(["book:atlas:read", "book:fractions:read", "full_access"])
     );
-    let ended = manager
-        .get(&format!("/v1/licenses/{id}"))
+    assert_eq!(ada["products"].as_array().unwrap().len(), 2);
+    assert_eq!(license(&manager, id(&class_late)).await["seats_used"], 1);
+}
+
+/// `--seat-free-type teacher`: teachers use their classes' licenses without taking seats.
+async fn seat_free_member_types_use_licenses_without_taking_seats(backend: Backend) {
+    let server = Server::start_with(backend, &["--seat-free-type", "teacher"]).await;
+    let manager = server.manager("alice");
+    school(&manager).await;
+    let class = buy(&manager, "class", &["4b"], 1, "2099-12-31").await;
+    permissions(&manager, "ada").await;
+    let tom = permissions(&manager, "tom").await;
+    assert_eq!(
+        tom["permissions"],
+        json!(["book:fractions:read", "full_access"])
+    );
+    assert_eq!(
+        license(&manager, id(&class)).await["seats_used"],
+        1,
+        "ada's only"
+    );
+}
+
+/// Managers see who holds the seats of a license, since when and when last seen, and
+/// release one; employees may not.
+async fn managers_list_the_seats_of_a_license_and_release_one(backend: Backend) {
+    let (server, manager) = school_server(backend).await;
+    let class = buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    permissions(&manager, "ada").await;
+    permissions(&manager, "bob").await;
+    let seats = manager
+        .get(&format!("/v1/licenses/{}/seats", id(&class)))
         .await
         .expect(200)
         .body;
+    let holders: Vec<&str> = seats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, ["ada", "bob"]);
+    assert_eq!(seats[0]["redeemed"], true);
     assert!(
-        !ended["assignments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["employee"] == "ada"),
-        "the ended license's seat was released: {ended}"
+        seats[0]["since"].is_string() && seats[0]["last_seen"].is_string(),
+        "{seats}"
     );
+    let released = manager
+        .delete(&format!(
+            "/v1/licenses/{}/seats/{}",
+            id(&class),
+            seats[0]["id"].as_str().unwrap()
+        ))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(released["seats_used"], 1);
+    let audit = manager
+        .get(&format!("/v1/audit?record={}", id(&class)))
+        .await
+        .expect(200)
+        .body;
+    assert!(audit.to_string().contains("unassign"), "{audit}");
+    server
+        .employee("bob")
+        .get(&format!("/v1/licenses/{}/seats", id(&class)))
+        .await
+        .expect(403);
+    manager.get("/v1/licenses/nope/seats").await.expect(404);
+}
 
-    // The grant is a JWS the server's JWKS verifies offline.
-    let grant = after_end["grant"].as_str().unwrap();
-    assert_eq!(grant.split('.').count(), 3);
+/// The grant in the answer is a JWS over user, products, permissions and `exp` that the
+/// server's published keys verify offline; it ends with the license or the lease.
+async fn the_grant_verifies_offline_with_the_servers_keys(backend: Backend) {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+    let server = Server::start_with(backend, &["--grant-lease", "2h"]).await;
+    let manager = server.manager("alice");
+    school(&manager).await;
+    buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    let answer = permissions(&manager, "ada").await;
+    let grant = answer["grant"].as_str().unwrap();
+    let keys: JwkSet = serde_json::from_value(
+        Client::new(&server.url, None)
+            .get("/.well-known/jwks.json")
+            .await
+            .expect(200)
+            .body,
+    )
+    .unwrap();
+    let header = jsonwebtoken::decode_header(grant).unwrap();
+    let key = keys
+        .find(header.kid.as_deref().unwrap())
+        .expect("a published key");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    let claims =
+        jsonwebtoken::decode::<Value>(grant, &DecodingKey::from_jwk(key).unwrap(), &validation)
+            .expect("the grant verifies")
+            .claims;
+    assert_eq!(claims["sub"], "ada");
+    assert_eq!(claims["products"], json!(["fractions"]));
+    assert_eq!(
+        claims["permissions"],
+        json!(["book:fractions:read", "full_access"])
+    );
+    let lease = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert!((7100..=7200).contains(&lease), "a 2 h lease: {lease}");
+    // A grant altered in any byte does not verify.
+    let mut forged = grant.to_owned();
+    forged.insert(grant.find('.').unwrap() + 1, 'e');
+    assert!(
+        jsonwebtoken::decode::<Value>(&forged, &DecodingKey::from_jwk(key).unwrap(), &validation)
+            .is_err()
+    );
 }
 
 async fn two_hundred_people_race_for_fifty_seats(backend: Backend) {
@@ -392,6 +702,15 @@ async fn two_hundred_people_race_for_fifty_seats(backend: Backend) {
 crate::on_both_databases!(
     the_hierarchy_provider_answers_what_managers_edit,
     purchases_are_checked_field_by_field,
-    permission_checks_take_keep_and_release_seats,
+    hierarchy_and_product_edits_are_audited,
+    a_first_check_takes_a_free_seat_of_the_users_unit,
+    a_repeated_check_keeps_the_seat_and_takes_no_second,
+    a_seat_on_an_ended_license_is_released_and_another_taken,
+    leaving_the_owning_unit_releases_the_seat_and_another_is_taken,
+    without_a_free_seat_there_is_no_permission_and_a_reason,
+    the_lowest_unit_with_a_free_seat_wins_then_the_latest_end,
+    seat_free_member_types_use_licenses_without_taking_seats,
+    managers_list_the_seats_of_a_license_and_release_one,
+    the_grant_verifies_offline_with_the_servers_keys,
     two_hundred_people_race_for_fifty_seats,
 );

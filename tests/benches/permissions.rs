@@ -1,0 +1,280 @@
+//! Load test of permission checks: `GET /v1/users/{eid}/permissions` against a real
+//! lm-server (release build) whose seat licenses are owned by classes of a remote Hierarchy
+//! Provider on loopback, with seat limits enforced.
+//!
+//!     cargo build --release --bins && cargo bench -p lm-tests --bench permissions
+//!
+//! Per database and number of concurrent clients (each its own kept-alive HTTP connection,
+//! like wrk's connections), two phases:
+//! - first checks: every student checks once, taking a seat (or being refused when the
+//!   class's seats are gone) — every one of these writes, under the organization's lock;
+//! - repeated checks: for `LM_BENCH_SECONDS`, clients check random students again — the
+//!   steady state of applications asking at start-up.
+//!
+//! Each check costs the server a token verification, the built-in provider's query, one
+//! call to the remote provider, the seat reads, and a signed grant. The load generator, the
+//! provider and the server (and PostgreSQL) share this machine's cores: the figures are a
+//! floor. Environment: `LM_BENCH_SECONDS` (default 10), `LM_BENCH_CLIENTS` (default
+//! `50,200`), `LM_BENCH_BACKENDS` (default `sqlite,postgres`), `LM_BENCH_STUDENTS`
+//! (default 5000; classes of 25 with 20 seats each).
+
+use lm_tests::{Backend, HierarchyProvider, Server};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const CLASS_SIZE: usize = 25;
+const SEATS_PER_CLASS: u32 = 20;
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    granted: usize,
+    refused: usize,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    fn row(mut self, label: &str) -> String {
+        self.latencies.sort();
+        let n = self.latencies.len();
+        let pick =
+            |q: f64| self.latencies[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1e3;
+        format!(
+            "{label:<22} {n:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>7}",
+            n as f64 / self.elapsed.as_secs_f64(),
+            pick(0.5),
+            pick(0.99),
+            self.latencies[n - 1].as_secs_f64() * 1e3,
+            self.granted,
+            self.refused,
+            self.errors
+        )
+    }
+}
+
+/// `clients` connections check students from `next` until it passes `students` (or, with
+/// `until`, random students until the time is up).
+async fn run(
+    url: &str,
+    token: &str,
+    clients: usize,
+    students: usize,
+    until: Option<Duration>,
+) -> Outcome {
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap();
+        let (url, token, next, stop) =
+            (url.to_owned(), token.to_owned(), next.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (mut granted, mut refused, mut errors) = (0, 0, 0);
+            // A cheap, per-client sequence of students for the repeated phase.
+            let mut x = (c as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            loop {
+                let student = match until {
+                    None => {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= students {
+                            break;
+                        }
+                        i
+                    }
+                    Some(_) => {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x % students as u64) as usize
+                    }
+                };
+                let t = Instant::now();
+                let reply = client
+                    .get(format!("{url}/v1/users/s{student}/permissions"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                match reply {
+                    Ok(r) if r.status().is_success() => {
+                        let body: serde_json::Value = r.json().await.unwrap_or_default();
+                        latencies.push(t.elapsed());
+                        if body["permissions"]
+                            .as_array()
+                            .is_some_and(|p| !p.is_empty())
+                        {
+                            granted += 1;
+                        } else {
+                            refused += 1;
+                        }
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                        if errors == 0 {
+                            eprintln!("check of s{student}: {status}");
+                        }
+                        errors += 1;
+                    }
+                    Err(e) => {
+                        latencies.push(t.elapsed());
+                        if errors == 0 {
+                            eprintln!("check of s{student}: {e}");
+                        }
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, granted, refused, errors)
+        }));
+    }
+    if let Some(duration) = until {
+        tokio::time::sleep(duration).await;
+        stop.store(true, Ordering::Relaxed);
+    }
+    let mut outcome = Outcome {
+        latencies: Vec::new(),
+        granted: 0,
+        refused: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (latencies, granted, refused, errors) = t.await.unwrap();
+        outcome.latencies.extend(latencies);
+        outcome.granted += granted;
+        outcome.refused += refused;
+        outcome.errors += errors;
+    }
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = env_or("LM_BENCH_SECONDS", 10);
+    let students: usize = env_or("LM_BENCH_STUDENTS", 5000);
+    let clients: String = env_or("LM_BENCH_CLIENTS", "50,200".to_owned());
+    let backends: String = env_or("LM_BENCH_BACKENDS", "sqlite,postgres".to_owned());
+    let classes = students.div_ceil(CLASS_SIZE);
+
+    let hp = HierarchyProvider::start().await;
+    hp.stop_recording();
+    hp.set_levels(json!({"student": 0, "class": 1, "school": 2}));
+    for s in 0..students {
+        let class = s / CLASS_SIZE;
+        hp.set_membership(
+            &format!("s{s}"),
+            json!([
+                format!("(school)({})", class / 20),
+                format!("(class)(c{class})"),
+                format!("(student)(s{s})"),
+            ]),
+        );
+    }
+    println!(
+        "{students} students in {classes} classes of {CLASS_SIZE} with {SEATS_PER_CLASS} seats each, \
+         owned through a remote Hierarchy Provider on loopback; {} online cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for backend in backends.split(',') {
+        let backend = match backend.trim() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("unknown backend {other}"),
+        };
+        for clients in clients.split(',') {
+            let clients: usize = clients.trim().parse().expect("LM_BENCH_CLIENTS");
+            let mut server = Server::stopped(backend).await;
+            server
+                .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+                .expect("user add");
+            server
+                .launch(&[
+                    "--rate-limit",
+                    "0",
+                    "--hierarchy-provider",
+                    &format!("district={}", hp.url),
+                ])
+                .await;
+            let manager = server.login("alice");
+            manager
+                .post(
+                    "/v1/products",
+                    &json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
+                )
+                .await
+                .expect(201);
+            for class in 0..classes {
+                manager
+                    .post(
+                        &format!("/v1/users/s{}/purchases", class * CLASS_SIZE),
+                        &json!({
+                            "product_eid": "fractions", "owner_hierarchy_level": "class",
+                            "owner_eids": [format!("c{class}")], "seats": SEATS_PER_CLASS,
+                            "valid_from": "2026-01-01", "valid_to": "2099-12-31",
+                            "hierarchy_provider_url": hp.url,
+                        }),
+                    )
+                    .await
+                    .expect(201);
+            }
+            if backend == Backend::Postgres {
+                // Statistics, as autovacuum keeps them in any database that has lived a
+                // minute: without them PostgreSQL plans for empty tables, and each connection
+                // caches that plan for its prepared statements.
+                let mut db =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url)
+                        .await
+                        .expect("connect to the bench database");
+                sqlx::query("ANALYZE")
+                    .execute(&mut db)
+                    .await
+                    .expect("ANALYZE");
+            }
+            let token = manager.token().unwrap().to_owned();
+            println!("\n== {backend:?}, {clients} concurrent clients");
+            println!(
+                "{:<22} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+                "phase",
+                "checks",
+                "checks/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "granted",
+                "refused",
+                "errors"
+            );
+            let first = run(&server.url, &token, clients, students, None).await;
+            println!("{}", first.row("first (take seats)"));
+            let again = run(
+                &server.url,
+                &token,
+                clients,
+                students,
+                Some(Duration::from_secs(seconds)),
+            )
+            .await;
+            println!("{}", again.row("repeated"));
+            server.stop();
+        }
+    }
+}
