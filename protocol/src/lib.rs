@@ -14,6 +14,7 @@ pub mod changes;
 pub mod csv;
 pub mod filter;
 pub mod hierarchy;
+pub mod hierarchy_csv;
 pub mod license;
 pub mod money;
 pub mod page;

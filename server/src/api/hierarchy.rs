@@ -6,9 +6,12 @@
 use super::AppState;
 use super::context::{Caller, JsonBody, Manager};
 use super::error::ApiError;
+use super::spreadsheets::csv_upload;
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use lm_protocol::hierarchy::{Entity, EntityBody, EntityRef, Levels};
 
 fn entity(kind: &str, eid: &str) -> Result<EntityRef, ApiError> {
@@ -141,4 +144,44 @@ pub async fn remove_parent(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/hierarchy/import[?dry_run=true]`: units and memberships from CSV (columns of
+/// `lm_protocol::hierarchy_csv`), all or nothing; 422 with every problem by row and field.
+pub async fn import(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (dry_run, bytes) = csv_upload(&raw, &headers, body).await?;
+    let (rows, unreadable) = lm_protocol::hierarchy_csv::parse(&bytes);
+    // With rows that did not parse, the others are still checked, so that one report names
+    // every problem of the file; nothing is written.
+    let mut report = state
+        .store
+        .import_hierarchy(
+            &caller.change_context(),
+            &rows,
+            dry_run || !unreadable.is_empty(),
+        )
+        .await?;
+    if !unreadable.is_empty() {
+        report.dry_run = dry_run;
+        report.rows += unreadable
+            .iter()
+            .map(|p| p.row)
+            .filter(|row| *row > 1)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        report.problems.extend(unreadable);
+        report.problems.sort_by_key(|p| p.row);
+    }
+    let status = if report.problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(report)).into_response())
 }

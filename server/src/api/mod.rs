@@ -134,6 +134,10 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         )
         .route("/v1/hierarchy/entities", get(hierarchy::entities))
         .route(
+            "/v1/hierarchy/import",
+            post(hierarchy::import).layer(DefaultBodyLimit::max(spreadsheets::MAX_IMPORT_BYTES)),
+        )
+        .route(
             "/v1/hierarchy/entities/{type}/{eid}",
             put(hierarchy::put_entity).delete(hierarchy::delete_entity),
         )

@@ -119,41 +119,7 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let mut dry_run = false;
-    for (name, value) in query_pairs(&raw) {
-        match (name.as_str(), value.as_str()) {
-            ("dry_run", "true" | "1" | "") => dry_run = true,
-            ("dry_run", "false" | "0") => dry_run = false,
-            ("dry_run", other) => {
-                return Err(ApiError::field(
-                    "dry_run",
-                    format!("`{other}` is not true or false"),
-                ));
-            }
-            (other, _) => {
-                return Err(ApiError::field(
-                    other,
-                    "unknown parameter; the only one is dry_run",
-                ));
-            }
-        }
-    }
-    let is_csv = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            let m = m.trim();
-            ["text/csv", "application/csv", "text/plain"]
-                .iter()
-                .any(|t| m.eq_ignore_ascii_case(t))
-        });
-    if !is_csv {
-        return Err(ApiError::UnsupportedMediaType("text/csv"));
-    }
-    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge)?;
+    let (dry_run, bytes) = csv_upload(&raw, &headers, body).await?;
     let (rows, unreadable) = lm_protocol::csv::parse_import(&bytes);
     let today = Utc::now().date_naive();
     let context = caller.change_context();
@@ -181,4 +147,62 @@ pub async fn import(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, Json(report)).into_response())
+}
+
+/// An import's request: whether it is a dry run, and the CSV file (at most
+/// [`MAX_IMPORT_BYTES`]).
+pub(super) async fn csv_upload(
+    raw: &Option<String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(bool, Bytes), ApiError> {
+    let dry_run = dry_run_param(raw)?;
+    require_csv(headers)?;
+    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    Ok((dry_run, bytes))
+}
+
+/// `?dry_run=true|false` (the only parameter of an import).
+fn dry_run_param(raw: &Option<String>) -> Result<bool, ApiError> {
+    let mut dry_run = false;
+    for (name, value) in query_pairs(raw) {
+        match (name.as_str(), value.as_str()) {
+            ("dry_run", "true" | "1" | "") => dry_run = true,
+            ("dry_run", "false" | "0") => dry_run = false,
+            ("dry_run", other) => {
+                return Err(ApiError::field(
+                    "dry_run",
+                    format!("`{other}` is not true or false"),
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::field(
+                    other,
+                    "unknown parameter; the only one is dry_run",
+                ));
+            }
+        }
+    }
+    Ok(dry_run)
+}
+
+/// Refuses a body that is not CSV.
+fn require_csv(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_csv = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim();
+            ["text/csv", "application/csv", "text/plain"]
+                .iter()
+                .any(|t| m.eq_ignore_ascii_case(t))
+        });
+    if is_csv {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType("text/csv"))
+    }
 }

@@ -224,6 +224,107 @@ async fn hierarchy_and_product_edits_are_audited(backend: Backend) {
     assert_eq!(entries("record=(class)(4b)&action=update").await.len(), 1);
 }
 
+/// Units and memberships arrive as CSV: all or nothing, every problem named by row and
+/// field, and a dry run that writes nothing.
+async fn a_csv_import_brings_units_and_memberships_all_or_nothing(backend: Backend) {
+    let server = Server::start(backend).await;
+    let manager = server.manager("alice");
+    manager
+        .put(
+            "/v1/hierarchy/levels",
+            &json!({"student": 0, "teacher": 0, "class": 1, "school": 2}),
+        )
+        .await
+        .expect(200);
+    let import = async |query: &str, csv: &str| {
+        manager
+            .post_bytes(
+                &format!("/v1/hierarchy/import{query}"),
+                "text/csv",
+                csv.as_bytes().to_vec(),
+            )
+            .await
+    };
+    // Members before their units: a parent may come later in the file.
+    let school = "type,eid,name,parent_type,parent_eid\n\
+                  student,ada,Ada,class,4b\n\
+                  class,4b,Class 4b,school,north\n\
+                  school,north,North School,,\n\
+                  teacher,tom,,class,4b\n";
+    let dry = import("?dry_run=true", school).await.expect(200).body;
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["entities_created"], 4);
+    assert_eq!(dry["memberships_added"], 3);
+    assert_eq!(
+        manager.get("/v1/hierarchy/entities").await.expect(200).body,
+        json!([])
+    );
+
+    let done = import("", school).await.expect(200).body;
+    assert_eq!(done["entities_created"], 4);
+    assert_eq!(
+        manager
+            .get("/hierarchy/users/ada/membership")
+            .await
+            .expect(200)
+            .body,
+        json!(["(school)(north)", "(class)(4b)", "(student)(ada)"])
+    );
+    // The same file again changes nothing.
+    let again = import("", school).await.expect(200).body;
+    assert_eq!(
+        (
+            again["entities_created"].as_u64(),
+            again["memberships_added"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+
+    let broken = "type,eid,name,parent_type,parent_eid\n\
+                  student,bob,,class,4c\n\
+                  galaxy,m31,,,\n\
+                  school,south,,class,4b\n\
+                  student,..,,,\n\
+                  student,cy,Cy,class,4b\n";
+    let refused = import("", broken).await.expect(422).body;
+    let problems: Vec<(u64, &str)> = refused["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["row"].as_u64().unwrap(), p["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (2, "parent_eid"),
+            (3, "type"),
+            (4, "parent_type"),
+            (5, "eid")
+        ],
+        "{refused:#}"
+    );
+    manager
+        .get("/hierarchy/users/cy/membership")
+        .await
+        .expect(404);
+    let audit = manager
+        .get("/v1/audit?action=import&record=import")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit:#}");
+    assert_eq!(audit["items"][1]["after"]["entities_created"], 4);
+    server
+        .employee("bob")
+        .post_bytes(
+            "/v1/hierarchy/import",
+            "text/csv",
+            school.as_bytes().to_vec(),
+        )
+        .await
+        .expect(403);
+}
+
 async fn purchases_are_checked_field_by_field(backend: Backend) {
     let (server, manager) = school_server(backend).await;
     let buy = async |body: Value| manager.post("/v1/users/ada/purchases", &body).await;
@@ -703,6 +804,7 @@ crate::on_both_databases!(
     the_hierarchy_provider_answers_what_managers_edit,
     purchases_are_checked_field_by_field,
     hierarchy_and_product_edits_are_audited,
+    a_csv_import_brings_units_and_memberships_all_or_nothing,
     a_first_check_takes_a_free_seat_of_the_users_unit,
     a_repeated_check_keeps_the_seat_and_takes_no_second,
     a_seat_on_an_ended_license_is_released_and_another_taken,
