@@ -53,7 +53,7 @@ pub const REQUIRED_TO_CREATE: [&str; 6] = [
 ];
 
 /// Most problems one import reports; a file this broken is the wrong file.
-const MAX_PROBLEMS: usize = 1_000;
+pub(crate) const MAX_PROBLEMS: usize = 1_000;
 
 /// One problem of an import: the row (the header is row 1), the column, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,12 +205,67 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProbl
     let mut records = reader.byte_records();
     let header = match records.next() {
         None => return Err(vec![problem(1, "header", "the file is empty")]),
-        Some(Err(e)) => return Err(vec![problem(1, "header", &e.to_string())]),
+        Some(Err(e)) => return Err(vec![problem(1, "header", e.to_string())]),
         Some(Ok(h)) => h,
     };
     let columns = parse_header(&header)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
+    each_data_row(
+        records,
+        columns.len(),
+        &mut problems,
+        |row, record, problems| match parse_row(row, &columns, &record) {
+            Ok(parsed) => rows.push(parsed),
+            Err(mut found) => problems.append(&mut found),
+        },
+    );
+    Ok((rows, problems))
+}
+
+pub(crate) fn problem(row: usize, field: &str, message: impl Into<String>) -> RowProblem {
+    RowProblem {
+        row,
+        field: field.to_owned(),
+        problem: message.into(),
+    }
+}
+
+/// A row of a CSV file, as the imports read it.
+pub(crate) trait Record {
+    fn cells(&self) -> usize;
+    fn is_blank(&self) -> bool;
+}
+
+impl Record for ::csv::ByteRecord {
+    fn cells(&self) -> usize {
+        self.len()
+    }
+    fn is_blank(&self) -> bool {
+        self.iter()
+            .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
+    }
+}
+
+impl Record for ::csv::StringRecord {
+    fn cells(&self) -> usize {
+        self.len()
+    }
+    fn is_blank(&self) -> bool {
+        self.iter().all(|cell| cell.trim().is_empty())
+    }
+}
+
+/// Hands each data row after the header to `each`, numbered as a spreadsheet shows it (the
+/// header is row 1). Blank lines are skipped (e.g. at the end of a hand-edited file); a row
+/// that cannot be read, or whose cells do not match the header's `columns`, is a problem;
+/// reading stops once [`MAX_PROBLEMS`] are found.
+pub(crate) fn each_data_row<R: Record>(
+    records: impl Iterator<Item = Result<R, ::csv::Error>>,
+    columns: usize,
+    problems: &mut Vec<RowProblem>,
+    mut each: impl FnMut(usize, R, &mut Vec<RowProblem>),
+) {
     for (i, record) in records.enumerate() {
         let row = i + 2;
         if problems.len() >= MAX_PROBLEMS {
@@ -224,41 +279,25 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProbl
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                problems.push(problem(row, "row", &format!("cannot be read: {e}")));
+                problems.push(problem(row, "row", format!("cannot be read: {e}")));
                 continue;
             }
         };
-        if record
-            .iter()
-            .all(|cell| cell.iter().all(u8::is_ascii_whitespace))
-        {
-            continue; // blank lines, e.g. at the end of a hand-edited file
+        if record.is_blank() {
+            continue;
         }
-        if record.len() != columns.len() {
+        if record.cells() != columns {
             problems.push(problem(
                 row,
                 "row",
-                &format!(
-                    "has {} cells; the header has {} columns",
-                    record.len(),
-                    columns.len()
+                format!(
+                    "has {} cells; the header has {columns} columns",
+                    record.cells()
                 ),
             ));
             continue;
         }
-        match parse_row(row, &columns, &record) {
-            Ok(parsed) => rows.push(parsed),
-            Err(mut found) => problems.append(&mut found),
-        }
-    }
-    Ok((rows, problems))
-}
-
-fn problem(row: usize, field: &str, message: &str) -> RowProblem {
-    RowProblem {
-        row,
-        field: field.to_owned(),
-        problem: message.to_owned(),
+        each(row, record, problems);
     }
 }
 
@@ -279,7 +318,7 @@ fn parse_header(header: &::csv::ByteRecord) -> Result<Vec<&'static str>, Vec<Row
             None => problems.push(problem(
                 1,
                 name,
-                &format!("unknown column; the columns are {}", COLUMNS.join(", ")),
+                format!("unknown column; the columns are {}", COLUMNS.join(", ")),
             )),
         }
     }
@@ -291,7 +330,7 @@ fn parse_header(header: &::csv::ByteRecord) -> Result<Vec<&'static str>, Vec<Row
     ] {
         if has(a) != has(b) {
             let missing = if has(a) { b } else { a };
-            problems.push(problem(1, missing, &format!("{a} and {b} come together")));
+            problems.push(problem(1, missing, format!("{a} and {b} come together")));
         }
     }
     if !has("id") {

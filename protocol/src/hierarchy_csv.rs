@@ -10,7 +10,7 @@
 //! reported as (row, field, problem), with row 1 being the header, before anything is
 //! written.
 
-use crate::csv::RowProblem;
+use crate::csv::{RowProblem, each_data_row, problem};
 use crate::hierarchy::{EntityName, EntityRef};
 use crate::license::HierarchyName;
 use crate::problem::FieldError;
@@ -18,9 +18,6 @@ use serde::{Deserialize, Serialize};
 
 /// The columns, in the order the documentation shows them.
 pub const COLUMNS: [&str; 5] = ["type", "eid", "name", "parent_type", "parent_eid"];
-
-/// Most problems one import reports; a file this broken is the wrong file.
-const MAX_PROBLEMS: usize = 1_000;
 
 /// One parsed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +41,6 @@ pub struct HierarchyImportReport {
     /// Everything wrong with the file; when not empty, nothing was written.
     #[serde(default)]
     pub problems: Vec<RowProblem>,
-}
-
-fn problem(row: usize, field: &str, problem: impl Into<String>) -> RowProblem {
-    RowProblem {
-        row,
-        field: field.to_owned(),
-        problem: problem.into(),
-    }
 }
 
 /// Reads a hierarchy CSV into rows, and every problem found in it.
@@ -90,89 +79,65 @@ pub fn parse(bytes: &[u8]) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
         return (Vec::new(), problems);
     }
     let mut rows = Vec::new();
-    for (i, record) in records.enumerate() {
-        let row = i + 2;
-        if problems.len() >= MAX_PROBLEMS {
-            problems.push(problem(
-                row,
-                "file",
-                "too many problems; stopped reading here",
-            ));
-            break;
-        }
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(problem(row, "row", format!("cannot be read: {e}")));
-                continue;
+    each_data_row(
+        records,
+        header.len(),
+        &mut problems,
+        |row, record, problems| {
+            let cell = |column: usize| record.get(position[column]).unwrap_or("");
+            let found_before = problems.len();
+            let mut name_of = |column: usize| -> Option<HierarchyName> {
+                let raw = cell(column);
+                if raw.is_empty() {
+                    return None;
+                }
+                raw.parse()
+                    .map_err(|e: FieldError| {
+                        problems.push(problem(row, COLUMNS[column], e.message))
+                    })
+                    .ok()
+            };
+            let kind = name_of(0);
+            let eid = name_of(1);
+            let parent_kind = name_of(3);
+            let parent_eid = name_of(4);
+            let name = match cell(2) {
+                "" => None,
+                raw => EntityName::new(raw)
+                    .map_err(|e| problems.push(problem(row, "name", e.message)))
+                    .ok(),
+            };
+            for (column, value) in [(0, &kind), (1, &eid)] {
+                if value.is_none() && cell(column).is_empty() {
+                    problems.push(problem(row, COLUMNS[column], "is required"));
+                }
             }
-        };
-        if record.iter().all(str::is_empty) {
-            continue; // blank lines, e.g. at the end of a hand-edited file
-        }
-        if record.len() != header.len() {
-            problems.push(problem(
-                row,
-                "row",
-                format!(
-                    "has {} cells; the header has {} columns",
-                    record.len(),
-                    header.len()
-                ),
-            ));
-            continue;
-        }
-        let cell = |column: usize| record.get(position[column]).unwrap_or("");
-        let found_before = problems.len();
-        let mut name_of = |column: usize| -> Option<HierarchyName> {
-            let raw = cell(column);
-            if raw.is_empty() {
-                return None;
+            let parent = match (parent_kind, parent_eid) {
+                (Some(kind), Some(eid)) => Some(EntityRef { kind, eid }),
+                (None, None) if cell(3).is_empty() && cell(4).is_empty() => None,
+                _ if cell(3).is_empty() => {
+                    problems.push(problem(row, "parent_type", "is required with parent_eid"));
+                    None
+                }
+                _ if cell(4).is_empty() => {
+                    problems.push(problem(row, "parent_eid", "is required with parent_type"));
+                    None
+                }
+                _ => None,
+            };
+            if problems.len() > found_before {
+                return;
             }
-            raw.parse()
-                .map_err(|e: FieldError| problems.push(problem(row, COLUMNS[column], e.message)))
-                .ok()
-        };
-        let kind = name_of(0);
-        let eid = name_of(1);
-        let parent_kind = name_of(3);
-        let parent_eid = name_of(4);
-        let name = match cell(2) {
-            "" => None,
-            raw => EntityName::new(raw)
-                .map_err(|e| problems.push(problem(row, "name", e.message)))
-                .ok(),
-        };
-        for (column, value) in [(0, &kind), (1, &eid)] {
-            if value.is_none() && cell(column).is_empty() {
-                problems.push(problem(row, COLUMNS[column], "is required"));
+            if let (Some(kind), Some(eid)) = (kind, eid) {
+                rows.push(HierarchyRow {
+                    row,
+                    entity: EntityRef { kind, eid },
+                    name,
+                    parent,
+                });
             }
-        }
-        let parent = match (parent_kind, parent_eid) {
-            (Some(kind), Some(eid)) => Some(EntityRef { kind, eid }),
-            (None, None) if cell(3).is_empty() && cell(4).is_empty() => None,
-            _ if cell(3).is_empty() => {
-                problems.push(problem(row, "parent_type", "is required with parent_eid"));
-                None
-            }
-            _ if cell(4).is_empty() => {
-                problems.push(problem(row, "parent_eid", "is required with parent_type"));
-                None
-            }
-            _ => None,
-        };
-        if problems.len() > found_before {
-            continue;
-        }
-        if let (Some(kind), Some(eid)) = (kind, eid) {
-            rows.push(HierarchyRow {
-                row,
-                entity: EntityRef { kind, eid },
-                name,
-                parent,
-            });
-        }
-    }
+        },
+    );
     (rows, problems)
 }
 
