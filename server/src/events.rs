@@ -13,6 +13,10 @@ use tokio::sync::broadcast;
 /// The PostgreSQL channel replicas notify each other on.
 pub const CHANNEL: &str = "lm_changes";
 
+/// The notification payload of a write that changes no revision (the hierarchy, products):
+/// subscribers have nothing to sync, but caches must read again.
+pub const UNVERSIONED_WRITE: &str = "unversioned";
+
 /// An organization reached a revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revision {

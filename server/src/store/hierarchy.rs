@@ -121,7 +121,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(())
     }
 
@@ -195,7 +195,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(before.is_none())
     }
 
@@ -242,7 +242,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(())
     }
 
@@ -284,7 +284,7 @@ impl Store {
         if inserted {
             record_membership(&mut tx, ctx, AuditAction::Create, member, parent).await?;
         }
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(inserted)
     }
 
@@ -314,7 +314,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         record_membership(&mut tx, ctx, AuditAction::Delete, member, parent).await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(())
     }
 
@@ -496,7 +496,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(report)
     }
 
@@ -618,7 +618,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(product)
     }
 
@@ -669,7 +669,7 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        self.commit_unversioned(tx).await?;
         Ok(product)
     }
 }

@@ -13,6 +13,7 @@ mod keys;
 mod licenses;
 mod listing;
 pub mod oauth;
+mod quiet_reads;
 pub mod seats;
 mod users;
 
@@ -73,7 +74,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: Db,
     events: Events,
-    providers_in_use: seats::ProvidersInUse,
+    seat_reads: std::sync::Arc<seats::SeatReads>,
     seat_changes: seats::SeatChanges,
 }
 
@@ -82,7 +83,7 @@ impl Store {
         Store {
             db,
             events: Events::default(),
-            providers_in_use: seats::ProvidersInUse::default(),
+            seat_reads: std::sync::Arc::default(),
             seat_changes: seats::SeatChanges::default(),
         }
     }
@@ -131,6 +132,22 @@ impl Store {
         Ok(())
     }
 
+    /// Commits a write of data no revision counts (the hierarchy, products) and lets every
+    /// replica's caches of it know (see [`crate::events::UNVERSIONED_WRITE`]).
+    pub(crate) async fn commit_unversioned(&self, mut tx: Tx) -> Result<()> {
+        if tx.dialect() == Dialect::Postgres {
+            tx.exec()
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    args![crate::events::CHANNEL, crate::events::UNVERSIONED_WRITE],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        self.events.heard_a_write();
+        Ok(())
+    }
+
     /// Relays `NOTIFY lm_changes` from every replica to this process's subscribers, until
     /// the process ends. Does nothing on SQLite.
     pub async fn relay_notifications(&self) {
@@ -155,6 +172,9 @@ impl Store {
             self.events.heard_a_write();
             loop {
                 match listener.recv().await {
+                    Ok(n) if n.payload() == crate::events::UNVERSIONED_WRITE => {
+                        self.events.heard_a_write();
+                    }
                     Ok(n) => match crate::events::Revision::parse(n.payload()) {
                         Some(r) => self.events.publish(&r.org, r.revision),
                         None => tracing::warn!(payload = n.payload(), "unexpected notification"),

@@ -23,6 +23,7 @@
 
 use super::hierarchy::{Member, ProductRow, membership_on};
 use super::licenses::{insert_license, load_live, new_assignment, touch, write_audit};
+use super::quiet_reads::QuietReads;
 use super::{ChangeContext, Result, Store, StoreError, bump_revision};
 use crate::db::{Tx, args};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -31,7 +32,6 @@ use lm_protocol::license::{LicenseFields, Notes};
 use lm_protocol::{Assignee, AuditAction, License, Money, Owner};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// Keeps `license_owners` in step with a license's owner.
 pub(super) async fn index_owners(
@@ -370,43 +370,29 @@ impl SeatChanges {
     }
 }
 
-/// The remote providers each organization's live licenses are owned through, as last read:
-/// every permission check needs them, and they change only with a purchase or a license
-/// removed or restored. An entry holds while no write has been heard since it was read
-/// (see [`crate::events::Events::writes_heard`]), and for [`Self::AT_MOST`] in any case.
-#[derive(Clone, Default)]
-pub(super) struct ProvidersInUse(Arc<Mutex<HashMap<String, ProvidersRead>>>);
-
-struct ProvidersRead {
-    writes_heard: u64,
-    at: Instant,
-    names: Arc<[String]>,
+/// What permission checks read that changes only with a write: kept per process while no
+/// write is heard of (see [`QuietReads`]). A repeated check of a quiet organization then
+/// reads nothing from the database.
+#[derive(Default)]
+pub(super) struct SeatReads {
+    /// Per organization, the remote providers its live licenses are owned through: the
+    /// ones to ask for memberships.
+    providers: QuietReads<String, Arc<[String]>>,
+    /// Per organization and user, what [`Store::user_seats`] read.
+    users: QuietReads<(String, String), Arc<UserRead>>,
+    /// Per organization and unit, the live licenses the unit owns, with their products.
+    owned: QuietReads<(String, EntityRef), OwnedLicenses>,
 }
 
-impl ProvidersInUse {
-    /// However quiet the organization, a read is used this long at most (a safety net for
-    /// a notification lost with its connection).
-    const AT_MOST: Duration = Duration::from_secs(10);
+/// The live licenses a unit owns, with their products (`owner_level` left 0).
+type OwnedLicenses = Arc<[(Candidate, Product)]>;
 
-    fn get(&self, org: &str, writes_heard: u64) -> Option<Arc<[String]>> {
-        let reads = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        reads
-            .get(org)
-            .filter(|r| r.writes_heard == writes_heard && r.at.elapsed() < Self::AT_MOST)
-            .map(|r| r.names.clone())
-    }
-
-    fn put(&self, org: &str, writes_heard: u64, names: Arc<[String]>) {
-        let mut reads = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        reads.insert(
-            org.to_owned(),
-            ProvidersRead {
-                writes_heard,
-                at: Instant::now(),
-                names,
-            },
-        );
-    }
+/// A user's built-in memberships and held seats, as read.
+#[derive(Debug)]
+struct UserRead {
+    memberships: Option<Vec<Member>>,
+    held: Vec<HeldSeat>,
+    products: Products,
 }
 
 /// The remote providers `org`'s live licenses are owned through, read on a connection the
@@ -441,16 +427,60 @@ impl Store {
             .iter()
             .map(|m| ((m.provider(), &m.entity), m.level))
             .collect();
+        let writes_heard = self.events.writes_heard();
+        let entities: BTreeSet<&EntityRef> = memberships.iter().map(|m| &m.entity).collect();
+        let mut owned = Vec::with_capacity(entities.len());
+        let mut unread = Vec::new();
+        for entity in entities {
+            let key = (org.to_owned(), entity.clone());
+            match self.seat_reads.owned.get(&key, writes_heard) {
+                Some(licenses) => owned.push(licenses),
+                None => unread.push(key),
+            }
+        }
+        if !unread.is_empty() {
+            let mut read = self.owned_licenses(org, &unread).await?;
+            for key in unread {
+                let licenses: OwnedLicenses = read.remove(&key.1).unwrap_or_default().into();
+                self.seat_reads
+                    .owned
+                    .put(key, writes_heard, licenses.clone());
+                owned.push(licenses);
+            }
+        }
+        let mut candidates = Vec::new();
+        for (candidate, product) in owned.iter().flat_map(|licenses| licenses.iter()) {
+            let Some(&owner_level) = levels.get(&(candidate.provider.as_deref(), &candidate.owner))
+            else {
+                continue;
+            };
+            if !products.contains_key(&candidate.product) {
+                products.insert(candidate.product.clone(), product.clone());
+            }
+            candidates.push(Candidate {
+                owner_level,
+                ..candidate.clone()
+            });
+        }
+        Ok((candidates, products))
+    }
+
+    /// The live licenses of products that exist which each of `owners` owns (of `org`), by
+    /// owner; `owner_level` is left 0 for the caller to fill in.
+    async fn owned_licenses(
+        &self,
+        org: &str,
+        owners: &[(String, EntityRef)],
+    ) -> Result<HashMap<EntityRef, Vec<(Candidate, Product)>>> {
         // Owners by type and eid, each an index lookup: whatever plan the database caches
         // for the statement then starts from the few owner rows, never from a scan of the
         // licenses (which seat changes keep rewriting).
         let mut values = args![org];
-        let mut owners = Vec::new();
-        let entities: BTreeSet<&EntityRef> = memberships.iter().map(|m| &m.entity).collect();
-        for e in entities {
+        let mut matches = Vec::with_capacity(owners.len());
+        for (_, e) in owners {
             values.push(e.kind.as_str().into());
             values.push(e.eid.as_str().into());
-            owners.push(format!(
+            matches.push(format!(
                 "(lo.owner_type = ${} AND lo.owner_eid = ${})",
                 values.len() - 1,
                 values.len()
@@ -460,36 +490,31 @@ impl Store {
             "SELECT lo.owner_type, lo.owner_eid, l.id AS license, l.seats, l.seats_used, {LICENSE_COLUMNS} \
              FROM license_owners lo JOIN licenses l ON l.id = lo.license_id AND l.deleted_at IS NULL \
              {LICENSE_JOINS} WHERE lo.org_id = $1 AND ({})",
-            owners.join(" OR ")
+            matches.join(" OR ")
         );
         let mut conn = self.db.read().await?;
         let rows: Vec<CandidateRow> = conn.exec().fetch_all(sql, values).await?;
         drop(conn);
-        let mut candidates = Vec::with_capacity(rows.len());
+        let mut owned: HashMap<EntityRef, Vec<(Candidate, Product)>> = HashMap::new();
         for row in rows {
             let Some(owner) = entity(&row.owner_type, &row.owner_eid) else {
                 continue;
             };
-            let Some(&owner_level) = levels.get(&(row.provider.as_deref(), &owner)) else {
-                continue;
-            };
-            let product = row.product.eid.clone();
-            if !products.contains_key(&product) {
-                products.insert(product.clone(), row.product.into_product()?);
-            }
-            candidates.push(Candidate {
+            let candidate = Candidate {
                 license: row.license,
-                product,
+                product: row.product.eid.clone(),
                 provider: row.provider,
-                owner,
-                owner_level,
+                owner: owner.clone(),
+                owner_level: 0,
                 seats: row.seats.and_then(|s| u32::try_from(s).ok()),
                 used: u32::try_from(row.seats_used).unwrap_or(u32::MAX),
                 valid_from: row.valid_from,
                 valid_to: row.valid_to,
-            });
+            };
+            let product = row.product.into_product()?;
+            owned.entry(owner).or_default().push((candidate, product));
         }
-        Ok((candidates, products))
+        Ok(owned)
     }
 
     /// The seats of a license that people hold (device assignments are not seats of a
@@ -543,24 +568,51 @@ impl Store {
 
     /// What a permission check of `user` reads before it asks any remote provider.
     pub async fn user_seats(&self, org: &str, user: &str) -> Result<UserSeats> {
-        let mut conn = self.db.read().await?;
-        let memberships = membership_on(&mut conn, org, user).await?;
         // The count before the read: a write after it makes the next check read again.
         let writes_heard = self.events.writes_heard();
-        let providers_in_use = match self.providers_in_use.get(org, writes_heard) {
-            Some(names) => names,
-            None => {
-                let names: Arc<[String]> = providers_in_use_on(&mut conn, org).await?.into();
-                self.providers_in_use.put(org, writes_heard, names.clone());
-                names
+        let reads = &self.seat_reads;
+        let key = (org.to_owned(), user.to_owned());
+        let cached = (
+            reads.providers.get(org, writes_heard),
+            reads.users.get(&key, writes_heard),
+        );
+        let (providers_in_use, read) = match cached {
+            (Some(providers), Some(read)) => (providers, read),
+            (providers, read) => {
+                let mut conn = self.db.read().await?;
+                let providers = match providers {
+                    Some(names) => names,
+                    None => {
+                        let names: Arc<[String]> =
+                            providers_in_use_on(&mut conn, org).await?.into();
+                        reads
+                            .providers
+                            .put(org.to_owned(), writes_heard, names.clone());
+                        names
+                    }
+                };
+                let read = match read {
+                    Some(read) => read,
+                    None => {
+                        let memberships = membership_on(&mut conn, org, user).await?;
+                        let (held, products) = held_seats(&mut conn, org, user).await?;
+                        let read = Arc::new(UserRead {
+                            memberships,
+                            held,
+                            products,
+                        });
+                        reads.users.put(key, writes_heard, read.clone());
+                        read
+                    }
+                };
+                (providers, read)
             }
         };
-        let (held, products) = held_seats(&mut conn, org, user).await?;
         Ok(UserSeats {
-            memberships,
+            memberships: read.memberships.clone(),
             providers_in_use,
-            held,
-            products,
+            held: read.held.clone(),
+            products: read.products.clone(),
         })
     }
 
@@ -611,7 +663,7 @@ impl Store {
                 None,
             ));
         }
-        self.touch_last_seen(&plan.keep).await?;
+        self.touch_last_seen(org, user, &plan.keep).await?;
         if plan.release.is_empty() && plan.take.is_empty() {
             return Ok(evaluation);
         }
@@ -747,7 +799,12 @@ impl Store {
 
     /// Records that the holders of `kept` seats checked now, at most once an hour per seat:
     /// a repeated check writes nothing.
-    async fn touch_last_seen(&self, kept: &[(HeldSeat, Option<EntityRef>)]) -> Result<()> {
+    async fn touch_last_seen(
+        &self,
+        org: &str,
+        user: &str,
+        kept: &[(HeldSeat, Option<EntityRef>)],
+    ) -> Result<()> {
         let now = Utc::now();
         let stale = now - chrono::Duration::hours(1);
         let redeemed: Vec<&str> = kept
@@ -775,6 +832,10 @@ impl Store {
             )
             .await?;
         tx.commit().await?;
+        // Not a change anyone else caches: only this user's read goes stale.
+        self.seat_reads
+            .users
+            .forget(&(org.to_owned(), user.to_owned()));
         Ok(())
     }
 

@@ -800,7 +800,78 @@ async fn two_hundred_people_race_for_fifty_seats(backend: Backend) {
     assert_eq!(after["seats_used"], 50);
 }
 
+/// Checks keep what they read while nothing is written; every write — a hierarchy edit or
+/// a seat released, here through another replica on PostgreSQL — is seen by the next check.
+async fn a_check_sees_every_change_made_since_the_last(backend: Backend) {
+    let (server, manager) = school_server(backend).await;
+    let replica = match backend {
+        Backend::Postgres => Some(server.replica(&[]).await),
+        Backend::Sqlite => None,
+    };
+    let elsewhere = match &replica {
+        Some(r) => Client::new(&r.url, manager.token().map(str::to_owned)),
+        None => manager.clone(),
+    };
+    let four_b = buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    let three_a = buy_as(&manager, "cy", "class", &["3a"], 5, "2099-12-31").await;
+    for _ in 0..3 {
+        assert_eq!(
+            license_of(&permissions(&manager, "ada").await),
+            Some(id(&four_b))
+        );
+    }
+    // A move between classes is an edit of the hierarchy, which no revision counts.
+    elsewhere
+        .delete("/v1/hierarchy/entities/student/ada/parents/class/4b")
+        .await
+        .expect(204);
+    elsewhere
+        .put(
+            "/v1/hierarchy/entities/student/ada/parents/class/3a",
+            &json!({}),
+        )
+        .await
+        .expect(201);
+    let moved = eventually(&manager, "ada", |p| license_of(p) == Some(id(&three_a))).await;
+    let seat_since = moved["products"][0]["seat_since"].clone();
+    // A manager releases the seat: the next check takes a new one.
+    let seats = elsewhere
+        .get(&format!("/v1/licenses/{}/seats", id(&three_a)))
+        .await
+        .expect(200)
+        .body;
+    let seat = seats[0]["id"].as_str().unwrap();
+    elsewhere
+        .delete(&format!("/v1/licenses/{}/seats/{seat}", id(&three_a)))
+        .await
+        .expect(200);
+    eventually(&manager, "ada", |p| {
+        license_of(p) == Some(id(&three_a)) && p["products"][0]["seat_since"] != seat_since
+    })
+    .await;
+    assert_eq!(license(&manager, id(&three_a)).await["seats_used"], 1);
+    assert_eq!(license(&manager, id(&four_b)).await["seats_used"], 0);
+}
+
+/// `user`'s permissions once they satisfy `done`: a change through another replica arrives
+/// with its notification, within moments.
+async fn eventually(manager: &Client, user: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let p = permissions(manager, user).await;
+        if done(&p) {
+            return p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change was not seen within 2 s: {p}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 crate::on_both_databases!(
+    a_check_sees_every_change_made_since_the_last,
     the_hierarchy_provider_answers_what_managers_edit,
     purchases_are_checked_field_by_field,
     hierarchy_and_product_edits_are_audited,
