@@ -8,8 +8,11 @@
 //! like wrk's connections), two phases:
 //! - first checks: every student checks once, taking a seat (or being refused when the
 //!   class's seats are gone) — every one of these writes, under the organization's lock;
+//! - second checks: every student checks once more, keeping the seat — the server has
+//!   heard of writes since it last read anyone's seats, so each check reads the database;
 //! - repeated checks: for `LM_BENCH_SECONDS`, clients check random students again — the
-//!   steady state of applications asking at start-up.
+//!   steady state of applications asking at start-up, answered from what the server read
+//!   (see `store/quiet_reads.rs`).
 //!
 //! Each check costs the server a token verification, the built-in provider's query, one
 //! call to the remote provider, the seat reads, and a signed grant. The load generator, the
@@ -167,6 +170,23 @@ async fn run(
     outcome
 }
 
+/// Refreshes PostgreSQL's statistics, as autovacuum does within a minute of a table's rows
+/// changing by a tenth: a bench runs its phases seconds apart, and without them PostgreSQL
+/// plans for the tables as they were (empty, before the first seats), and each connection
+/// caches that plan for its prepared statements.
+async fn analyze(backend: Backend, server: &Server) {
+    if backend != Backend::Postgres {
+        return;
+    }
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url)
+        .await
+        .expect("connect to the bench database");
+    sqlx::query("ANALYZE")
+        .execute(&mut db)
+        .await
+        .expect("ANALYZE");
+}
+
 #[tokio::main]
 async fn main() {
     let seconds: u64 = env_or("LM_BENCH_SECONDS", 10);
@@ -236,19 +256,7 @@ async fn main() {
                     .await
                     .expect(201);
             }
-            if backend == Backend::Postgres {
-                // Statistics, as autovacuum keeps them in any database that has lived a
-                // minute: without them PostgreSQL plans for empty tables, and each connection
-                // caches that plan for its prepared statements.
-                let mut db =
-                    <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url)
-                        .await
-                        .expect("connect to the bench database");
-                sqlx::query("ANALYZE")
-                    .execute(&mut db)
-                    .await
-                    .expect("ANALYZE");
-            }
+            analyze(backend, &server).await;
             let token = manager.token().unwrap().to_owned();
             println!("\n== {backend:?}, {clients} concurrent clients");
             println!(
@@ -265,6 +273,10 @@ async fn main() {
             );
             let first = run(&server.url, &token, clients, students, None).await;
             println!("{}", first.row("first (take seats)"));
+            analyze(backend, &server).await;
+            // Every seat was written since the server last read it: each check reads anew.
+            let second = run(&server.url, &token, clients, students, None).await;
+            println!("{}", second.row("second (cold reads)"));
             let again = run(
                 &server.url,
                 &token,
