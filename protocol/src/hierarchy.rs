@@ -61,6 +61,21 @@ impl std::str::FromStr for EntityRef {
     }
 }
 
+/// On the wire an entity is its `(type)(eid)` text.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for EntityRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("an entity, written (type)(eid)"))
+            .examples(["(class)(344)"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for EntityRef {}
+
 impl Serialize for EntityRef {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -105,6 +120,7 @@ impl MembershipEntry {
 /// The body of `PUT /v1/hierarchy/entities/{type}/{eid}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntityBody {
     /// A name people recognize, e.g. "Class 4b".
     #[serde(default)]
@@ -113,6 +129,7 @@ pub struct EntityBody {
 
 /// An entity as the hierarchy API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entity {
     #[serde(rename = "type")]
     pub kind: HierarchyName,
@@ -125,6 +142,7 @@ pub struct Entity {
 
 /// A product and the permissions it grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
     pub eid: ProductEid,
     pub name: ProductName,
@@ -135,6 +153,7 @@ pub struct Product {
 /// The body of `POST /v1/products`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewProduct {
     pub eid: ProductEid,
     pub name: ProductName,
@@ -146,6 +165,7 @@ pub struct NewProduct {
 /// The body of `PATCH /v1/products/{eid}`: what to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductPatch {
     #[serde(default)]
     pub name: Option<ProductName>,
@@ -179,6 +199,7 @@ pub fn check_permissions(permissions: &[Permission]) -> Result<(), FieldError> {
 /// belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPurchase {
     pub product_eid: ProductEid,
     pub owner_hierarchy_level: HierarchyName,
@@ -224,6 +245,7 @@ impl NewPurchase {
 
 /// A product a user holds, on which license, through which unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeldProduct {
     pub product: ProductEid,
     pub license: LicenseId,
@@ -241,6 +263,7 @@ pub struct HeldProduct {
 
 /// A product the user's units have licenses for but the user cannot use now, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refused {
     pub product: ProductEid,
     pub reason: String,
@@ -248,6 +271,7 @@ pub struct Refused {
 
 /// The answer of `GET /v1/users/{eid}/permissions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Permissions {
     pub user: HierarchyName,
     /// The union of the permissions of every held product, sorted.
@@ -262,6 +286,7 @@ pub struct Permissions {
 
 /// One seat of a license, for managers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Seat {
     /// The assignment that holds the seat; release it with its id.
     pub id: crate::license::AssignmentId,

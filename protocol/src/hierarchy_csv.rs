@@ -31,6 +31,7 @@ pub struct HierarchyRow {
 
 /// What an import did, or (with `dry_run`, or when it has problems) would do.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HierarchyImportReport {
     pub dry_run: bool,
     /// Data rows read.

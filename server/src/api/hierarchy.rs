@@ -26,6 +26,9 @@ fn entity(kind: &str, eid: &str) -> Result<EntityRef, ApiError> {
 }
 
 /// `GET /hierarchy/levels`
+#[utoipa::path(get, path = "/hierarchy/levels", tag = "hierarchy",
+    responses((status = 200, body = std::collections::BTreeMap<String, u32>, description = "level by type, members at 0, e.g. {\"student\": 0, \"class\": 1}")),
+    security(("bearer" = [])))]
 pub async fn levels(
     caller: Caller,
     State(state): State<AppState>,
@@ -35,6 +38,11 @@ pub async fn levels(
 
 /// `GET /hierarchy/users/{eid}/membership`: every entity the user belongs to, the user
 /// included, as `(type)(eid)`.
+#[utoipa::path(get, path = "/hierarchy/users/{eid}/membership", tag = "hierarchy",
+    params(("eid" = String, Path, description = "the user's external id")),
+    responses((status = 200, body = Vec<EntityRef>, description = "every entity the user belongs to, the user included"),
+        (status = 404, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn membership(
     caller: Caller,
     State(state): State<AppState>,
@@ -49,6 +57,9 @@ pub async fn membership(
 }
 
 /// `PUT /v1/hierarchy/levels`
+#[utoipa::path(put, path = "/v1/hierarchy/levels", tag = "hierarchy", request_body = std::collections::BTreeMap<String, u32>,
+    responses((status = 200, body = std::collections::BTreeMap<String, u32>), (status = 403, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn set_levels(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -68,6 +79,9 @@ pub async fn set_levels(
 }
 
 /// `GET /v1/hierarchy/entities`
+#[utoipa::path(get, path = "/v1/hierarchy/entities", tag = "hierarchy",
+    responses((status = 200, body = Vec<Entity>)),
+    security(("bearer" = [])))]
 pub async fn entities(
     caller: Caller,
     State(state): State<AppState>,
@@ -76,6 +90,11 @@ pub async fn entities(
 }
 
 /// `PUT /v1/hierarchy/entities/{type}/{eid}`: creates or renames; 201 when created.
+#[utoipa::path(put, path = "/v1/hierarchy/entities/{type}/{eid}", tag = "hierarchy", request_body = EntityBody,
+    params(("type" = String, Path, description = "a level's name"), ("eid" = String, Path)),
+    responses((status = 201, description = "created"), (status = 204, description = "renamed"),
+        (status = 403, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn put_entity(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -96,6 +115,10 @@ pub async fn put_entity(
 }
 
 /// `DELETE /v1/hierarchy/entities/{type}/{eid}`: the entity and its memberships.
+#[utoipa::path(delete, path = "/v1/hierarchy/entities/{type}/{eid}", tag = "hierarchy",
+    params(("type" = String, Path), ("eid" = String, Path)),
+    responses((status = 204, description = "removed with its memberships"), (status = 404, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn delete_entity(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -109,6 +132,11 @@ pub async fn delete_entity(
 }
 
 /// `PUT /v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}`
+#[utoipa::path(put, path = "/v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}", tag = "hierarchy",
+    params(("type" = String, Path), ("eid" = String, Path), ("parent_type" = String, Path, description = "a higher level"), ("parent_eid" = String, Path)),
+    responses((status = 201, description = "added"), (status = 204, description = "already a member"),
+        (status = 404, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn add_parent(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -130,6 +158,10 @@ pub async fn add_parent(
 }
 
 /// `DELETE /v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}`
+#[utoipa::path(delete, path = "/v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}", tag = "hierarchy",
+    params(("type" = String, Path), ("eid" = String, Path), ("parent_type" = String, Path), ("parent_eid" = String, Path)),
+    responses((status = 204, description = "removed"), (status = 404, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn remove_parent(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -148,6 +180,13 @@ pub async fn remove_parent(
 
 /// `POST /v1/hierarchy/import[?dry_run=true]`: units and memberships from CSV (columns of
 /// `lm_protocol::hierarchy_csv`), all or nothing; 422 with every problem by row and field.
+#[utoipa::path(post, path = "/v1/hierarchy/import", tag = "hierarchy",
+    params(("dry_run" = Option<bool>, Query, description = "check and report, write nothing")),
+    request_body(content = String, content_type = "text/csv",
+        description = "columns type, eid, name, parent_type, parent_eid in any order; parents may come later in the file"),
+    responses((status = 200, body = lm_protocol::hierarchy_csv::HierarchyImportReport),
+        (status = 422, body = lm_protocol::hierarchy_csv::HierarchyImportReport, description = "every problem by row and field; nothing written")),
+    security(("bearer" = [])))]
 pub async fn import(
     Manager(caller): Manager,
     State(state): State<AppState>,

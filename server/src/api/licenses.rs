@@ -192,6 +192,9 @@ pub async fn assign(
 /// `GET /v1/licenses/{id}/seats`: who holds a seat of the license, since when, and when
 /// they last checked their permissions. Release one with
 /// `DELETE /v1/licenses/{id}/seats/{assignment}` (the same as unassigning it).
+#[utoipa::path(get, path = "/v1/licenses/{id}/seats", tag = "seats",
+    responses((status = 200, body = Vec<lm_protocol::hierarchy::Seat>), (status = 403, body = lm_protocol::Problem), (status = 404, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn seats(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -204,6 +207,19 @@ pub async fn seats(
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
+}
+
+/// `DELETE /v1/licenses/{id}/seats/{assignment}`: releases a seat, as unassigning it does.
+#[utoipa::path(delete, path = "/v1/licenses/{id}/seats/{assignment}", tag = "seats",
+    responses((status = 200, body = License), (status = 404, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
+pub async fn release_seat(
+    manager: Manager,
+    state: State<AppState>,
+    path: Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    unassign(manager, state, path, headers).await
 }
 
 #[utoipa::path(delete, path = "/v1/licenses/{id}/assignments/{assignment}", tag = "licenses",

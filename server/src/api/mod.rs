@@ -121,7 +121,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/v1/licenses/{id}/seats", get(licenses::seats))
         .route(
             "/v1/licenses/{id}/seats/{assignment}",
-            delete(licenses::unassign),
+            delete(licenses::release_seat),
         )
         .route("/hierarchy/levels", get(hierarchy::levels))
         .route(

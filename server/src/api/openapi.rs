@@ -51,6 +51,12 @@ impl Modify for BearerAuth {
         super::changes::list,
         super::events::stream,
         super::spreadsheets::export, super::spreadsheets::import,
+        super::licenses::seats, super::licenses::release_seat,
+        super::hierarchy::levels, super::hierarchy::membership, super::hierarchy::set_levels,
+        super::hierarchy::entities, super::hierarchy::put_entity, super::hierarchy::delete_entity,
+        super::hierarchy::add_parent, super::hierarchy::remove_parent, super::hierarchy::import,
+        super::seats::list_products, super::seats::create_product, super::seats::update_product,
+        super::seats::purchase, super::seats::permissions,
     ),
     modifiers(&BearerAuth),
 )]

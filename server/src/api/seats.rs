@@ -84,6 +84,9 @@ async fn memberships(
 }
 
 /// `GET /v1/products`
+#[utoipa::path(get, path = "/v1/products", tag = "seats",
+    responses((status = 200, body = Vec<Product>)),
+    security(("bearer" = [])))]
 pub async fn list_products(
     caller: Caller,
     State(state): State<AppState>,
@@ -92,6 +95,9 @@ pub async fn list_products(
 }
 
 /// `POST /v1/products`
+#[utoipa::path(post, path = "/v1/products", tag = "seats", request_body = NewProduct,
+    responses((status = 201, body = Product), (status = 403, body = lm_protocol::Problem), (status = 409, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn create_product(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -105,6 +111,10 @@ pub async fn create_product(
 }
 
 /// `PATCH /v1/products/{eid}`
+#[utoipa::path(patch, path = "/v1/products/{eid}", tag = "seats", request_body = ProductPatch,
+    params(("eid" = String, Path)),
+    responses((status = 200, body = Product), (status = 403, body = lm_protocol::Problem), (status = 404, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
 pub async fn update_product(
     Manager(caller): Manager,
     State(state): State<AppState>,
@@ -120,6 +130,13 @@ pub async fn update_product(
 }
 
 /// `POST /v1/users/{eid}/purchases`
+#[utoipa::path(post, path = "/v1/users/{eid}/purchases", tag = "seats", request_body = NewPurchase,
+    params(("eid" = String, Path, description = "the purchaser: the caller, or anyone for a manager")),
+    responses((status = 201, body = License, description = "the license whose seats the owners share"),
+        (status = 403, body = lm_protocol::Problem), (status = 409, body = lm_protocol::Problem, description = "bought already"),
+        (status = 422, body = lm_protocol::Problem, description = "names the field; also a provider URL not on the allowlist"),
+        (status = 502, body = lm_protocol::Problem, description = "the Hierarchy Provider failed")),
+    security(("bearer" = [])))]
 pub async fn purchase(
     caller: Caller,
     State(state): State<AppState>,
@@ -195,6 +212,11 @@ pub async fn purchase(
 
 /// `GET /v1/users/{eid}/permissions`: evaluates, takes or releases seats, and answers the
 /// merged permissions with a signed grant.
+#[utoipa::path(get, path = "/v1/users/{eid}/permissions", tag = "seats",
+    params(("eid" = String, Path, description = "the user: the caller, or anyone for a manager")),
+    responses((status = 200, body = Permissions, description = "takes, keeps or releases seats; with a signed grant"),
+        (status = 403, body = lm_protocol::Problem), (status = 502, body = lm_protocol::Problem, description = "a Hierarchy Provider failed")),
+    security(("bearer" = [])))]
 pub async fn permissions(
     caller: Caller,
     State(state): State<AppState>,

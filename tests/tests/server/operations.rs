@@ -33,6 +33,14 @@ async fn openapi_contract_is_served(backend: Backend) {
         "/v1/licenses/{id}/restore",
         "/v1/audit",
         "/health",
+        "/hierarchy/levels",
+        "/hierarchy/users/{eid}/membership",
+        "/v1/hierarchy/entities/{type}/{eid}/parents/{parent_type}/{parent_eid}",
+        "/v1/hierarchy/import",
+        "/v1/products/{eid}",
+        "/v1/users/{eid}/purchases",
+        "/v1/users/{eid}/permissions",
+        "/v1/licenses/{id}/seats/{assignment}",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
@@ -41,6 +49,9 @@ async fn openapi_contract_is_served(backend: Backend) {
     }
     assert!(doc["components"]["schemas"].get("License").is_some());
     assert!(doc["components"]["schemas"].get("Problem").is_some());
+    let permissions = &doc["components"]["schemas"]["Permissions"]["properties"];
+    assert!(permissions.get("grant").is_some(), "{permissions}");
+    assert!(doc["components"]["schemas"].get("NewPurchase").is_some());
 }
 
 async fn clients_over_the_rate_get_429_with_retry_after(backend: Backend) {
