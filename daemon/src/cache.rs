@@ -269,6 +269,24 @@ impl Cache {
         format!("{ALERT_PREFIX}{license}/{expires}/{threshold}")
     }
 
+    /// A small record kept beside the inventory under `meta/<name>` (e.g. the permission
+    /// grant), durable across restarts.
+    pub fn meta(&self, name: &str) -> Option<Vec<u8>> {
+        let value = self.db.get(format!("meta/{name}")).ok()??;
+        Some(value.to_vec())
+    }
+
+    /// Keeps (or with `None`, forgets) the record `meta/<name>`, flushed before it returns.
+    pub fn set_meta(&self, name: &str, value: Option<&[u8]>) -> Result<()> {
+        let key = format!("meta/{name}");
+        match value {
+            Some(value) => self.db.insert(key, value)?,
+            None => self.db.remove(key)?,
+        };
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Records that the cache matched the server at `at`.
     pub fn mark_synced(&self, at: DateTime<Utc>) -> Result<()> {
         self.db

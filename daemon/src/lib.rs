@@ -9,11 +9,13 @@
 //! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
 //! - [`socket`]: the NDJSON socket protocol of `lm_protocol::socket`;
 //! - [`login`]: the device login, token refresh and logout;
+//! - [`grant`]: seat redemption, and the signed grant kept for offline permission checks;
 //! - [`config`]: the TOML file and its defaults.
 
 pub mod alerts;
 pub mod cache;
 pub mod config;
+pub mod grant;
 pub mod login;
 pub mod remote;
 pub mod shared;

@@ -337,6 +337,7 @@ impl Logins {
         self.keep(None)
             .map_err(|e| problem(500, "Logout failed", e.to_string()))?;
         shared.use_token(None);
+        crate::grant::forget(shared);
         if let Err(e) = shared.cache.replace(Vec::new(), 0) {
             tracing::warn!(error = %e, "cannot clear the cache after logout");
         }

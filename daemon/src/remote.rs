@@ -127,12 +127,32 @@ impl Remote {
         check(response).await.map(drop)
     }
 
-    /// One page of the change feed after `after`.
     /// Who the server takes the holder of our token for.
     pub async fn me(&self) -> Result<lm_protocol::Principal> {
         self.send(self.request(Method::GET, "/v1/me")).await
     }
 
+    /// `user`'s permissions, which takes a seat for them if need be; with a signed grant.
+    pub async fn permissions(&self, user: &str) -> Result<lm_protocol::hierarchy::Permissions> {
+        let mut url = reqwest::Url::parse(&format!("{}/", self.base))
+            .map_err(|e| RemoteError::Unreachable(format!("bad server URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| RemoteError::Unreachable("bad server URL".into()))?
+            .pop_if_empty()
+            .extend(["v1", "users", user, "permissions"]);
+        let mut request = self.http.get(url);
+        if let Some(token) = self.token() {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    /// The public keys the server signs grants with, as a JWK Set.
+    pub async fn grant_keys(&self) -> Result<jsonwebtoken::jwk::JwkSet> {
+        self.send(self.request(Method::GET, "/v1/grant-keys")).await
+    }
+
+    /// One page of the change feed after `after`.
     pub async fn changes(&self, after: i64, limit: u32) -> Result<ChangePage> {
         self.send(
             self.request(Method::GET, "/v1/changes")

@@ -319,6 +319,9 @@ impl Connection {
                 shared.logins.logout(shared).await?;
                 Ok(Reply::Done)
             }
+            Request::Permissions(_) => {
+                Ok(Reply::Permissions(crate::grant::permissions(shared).await?))
+            }
         }
     }
 

@@ -51,6 +51,10 @@ pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch:
         let outcome = async {
             catch_up(&shared, &remote).await?;
             backoff.reset();
+            // Connected (again): redeem the user's seats and renew the grant kept for
+            // offline checks, beside the sync.
+            let renewing = shared.clone();
+            tokio::spawn(async move { crate::grant::renew(&renewing).await });
             loop {
                 tokio::select! {
                     announced = revisions.recv() => match announced {

@@ -284,6 +284,26 @@ pub struct Permissions {
     pub grant_expires: DateTime<Utc>,
 }
 
+/// The `typ` of a grant's JWS header.
+pub const GRANT_TYPE: &str = "lm-grant+jwt";
+
+/// What a grant says, signed (EdDSA) with the server's keys (`GET /v1/grant-keys`): the
+/// user may use these products and permissions until `exp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantClaims {
+    /// The server that signed it.
+    pub iss: String,
+    /// The user.
+    pub sub: HierarchyName,
+    pub org: String,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Good until, seconds since the epoch.
+    pub exp: i64,
+    pub products: Vec<ProductEid>,
+    pub permissions: Vec<Permission>,
+}
+
 /// One seat of a license, for managers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

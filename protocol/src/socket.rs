@@ -125,10 +125,15 @@ pub enum Request {
     Login(NoArgs),
     /// Revoke the login at the server and forget it.
     Logout(NoArgs),
+    /// The logged-in user's permissions: asked of the server (which takes a seat of a
+    /// license of the user's units, if need be) and answered with its signed grant, checked
+    /// against the server's keys; while the server is unreachable, from the grant kept, as
+    /// long as it is valid.
+    Permissions(NoArgs),
 }
 
 impl Request {
-    const OPS: [&str; 14] = [
+    const OPS: [&str; 15] = [
         "hello",
         "status",
         "subscribe",
@@ -143,6 +148,7 @@ impl Request {
         "audit",
         "login",
         "logout",
+        "permissions",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -178,6 +184,7 @@ impl Request {
             "audit" => Request::Audit(read(args)?),
             "login" => Request::Login(read(args)?),
             "logout" => Request::Logout(read(args)?),
+            "permissions" => Request::Permissions(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",
@@ -323,6 +330,19 @@ pub enum Reply {
     Audit(Page<AuditEntry>),
     /// A device login started: open `verification_uri` and enter `user_code`.
     LoginStarted(LoginPrompt),
+    Permissions(HeldPermissions),
+}
+
+/// The user's permissions as the daemon holds them: the server's answer, whose grant the
+/// daemon verified with the server's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldPermissions {
+    #[serde(flatten)]
+    pub permissions: crate::hierarchy::Permissions,
+    /// When the server gave this answer.
+    pub fetched_at: DateTime<Utc>,
+    /// Answered from the grant kept, because the server cannot be reached.
+    pub offline: bool,
 }
 
 /// Where and how to approve a device login.
@@ -434,6 +454,8 @@ pub mod kinds {
     /// An edit while the server is unreachable.
     pub const OFFLINE: &str = "urn:lm:problem:offline";
     pub const LOGIN_REQUIRED: &str = "urn:lm:problem:login-required";
+    /// The server's permission grant did not verify with its keys.
+    pub const BAD_GRANT: &str = "urn:lm:problem:bad-grant";
 }
 
 impl Problem {

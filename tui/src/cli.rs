@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::license::{LicenseName, Notes, Vendor};
 use lm_protocol::query::amount;
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, CreateRequest, LicenseRef, ListRequest, MAX_LIST_LIMIT, NoArgs,
-    RemoveRequest, Reply, Request, Status, UnassignRequest, UpdateRequest,
+    AssignRequest, AuditRequest, CreateRequest, HeldPermissions, LicenseRef, ListRequest,
+    MAX_LIST_LIMIT, NoArgs, RemoveRequest, Reply, Request, Status, UnassignRequest, UpdateRequest,
 };
 use lm_protocol::{
     Assignee, AuditAction, AuditQuery, Currency, Kind, License, LicenseFilter, LicenseId,
@@ -196,6 +196,79 @@ pub async fn status(client: &DaemonClient) -> Result<Status, ClientError> {
         Reply::Status(status) => Ok(status),
         other => Err(unexpected(other)),
     }
+}
+
+/// The logged-in user's permissions, as lmd holds them (see `lm_daemon::grant`).
+pub async fn permissions(client: &DaemonClient) -> Result<HeldPermissions, ClientError> {
+    match client.request(Request::Permissions(NoArgs {})).await? {
+        Reply::Permissions(held) => Ok(held),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub fn print_permissions(
+    held: &HeldPermissions,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, held)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let p = &held.permissions;
+    let minute = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let list: Vec<&str> = p.permissions.iter().map(|p| p.as_str()).collect();
+    writeln!(
+        out,
+        "user         {}\npermissions  {}",
+        p.user,
+        if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.join(", ")
+        }
+    )?;
+    for held in &p.products {
+        let via = held.owner.as_ref().map_or_else(
+            || "assigned by a manager".to_owned(),
+            |o| format!("through {o}"),
+        );
+        let seat = held.seat_since.map_or_else(
+            || "no seat taken".to_owned(),
+            |since| format!("seat since {}", minute(since)),
+        );
+        let until = held
+            .valid_to
+            .map_or_else(|| "no end".to_owned(), |d| format!("until {d}"));
+        writeln!(
+            out,
+            "  {:<20} license {}  {via}, {seat}, {until}",
+            held.product.as_str(),
+            held.license
+        )?;
+    }
+    for refused in &p.refused {
+        writeln!(
+            out,
+            "  {:<20} refused: {}",
+            refused.product.as_str(),
+            refused.reason
+        )?;
+    }
+    writeln!(
+        out,
+        "grant        valid until {}, checked with the server's keys",
+        minute(p.grant_expires)
+    )?;
+    if held.offline {
+        writeln!(
+            out,
+            "offline      the server cannot be reached: this is the grant kept since {}",
+            minute(held.fetched_at)
+        )?;
+    }
+    Ok(())
 }
 
 /// Sends a request answered with a license.

@@ -38,6 +38,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Your permissions from the seat licenses of your units (taking a seat if you hold
+    /// none), with the signed grant lmd keeps for offline use.
+    Permissions {
+        #[arg(long)]
+        json: bool,
+    },
     /// List licenses matching a query, e.g. `lm ls vendor:adobe expires<30d`.
     #[command(after_help = lm_tui_query_help())]
     Ls {
@@ -237,6 +243,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Status { json } => {
             let client = connect(&socket).await?;
             cli::print_status(&cli::status(&client).await?, json, &mut out)
+        }
+        Cmd::Permissions { json } => {
+            let client = connect(&socket).await?;
+            cli::print_permissions(&cli::permissions(&client).await?, json, &mut out)
         }
         Cmd::Ls {
             query,

@@ -155,6 +155,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         )
         .route("/v1/users/{eid}/purchases", post(seats::purchase))
         .route("/v1/users/{eid}/permissions", get(seats::permissions))
+        .route("/v1/grant-keys", get(seats::grant_keys))
         .route("/v1/me", get(me::me))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))

@@ -56,7 +56,7 @@ impl Modify for BearerAuth {
         super::hierarchy::entities, super::hierarchy::put_entity, super::hierarchy::delete_entity,
         super::hierarchy::add_parent, super::hierarchy::remove_parent, super::hierarchy::import,
         super::seats::list_products, super::seats::create_product, super::seats::update_product,
-        super::seats::purchase, super::seats::permissions,
+        super::seats::purchase, super::seats::permissions, super::seats::grant_keys,
     ),
     modifiers(&BearerAuth),
 )]

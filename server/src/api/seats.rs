@@ -14,7 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use lm_protocol::hierarchy::{
-    HeldProduct, NewProduct, NewPurchase, Permission, Permissions, Product, ProductPatch, Refused,
+    GrantClaims, HeldProduct, NewProduct, NewPurchase, Permission, Permissions, Product,
+    ProductPatch, Refused,
 };
 use lm_protocol::{HierarchyName, License};
 use std::collections::BTreeSet;
@@ -84,6 +85,19 @@ async fn memberships(
 }
 
 /// `GET /v1/products`
+/// `GET /v1/grant-keys`: the public keys grants are signed with (a JWK Set), for checking
+/// them offline. Served whoever issues the tokens; with the built-in authorization server
+/// they are also its `/.well-known/jwks.json`.
+#[utoipa::path(get, path = "/v1/grant-keys", tag = "seats",
+    responses((status = 200, description = "a JWK Set of Ed25519 keys (RFC 7517, RFC 8037)")))]
+pub async fn grant_keys(State(state): State<AppState>) -> Response {
+    (
+        [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.tokens.jwks()),
+    )
+        .into_response()
+}
+
 #[utoipa::path(get, path = "/v1/products", tag = "seats",
     responses((status = 200, body = Vec<Product>)),
     security(("bearer" = [])))]
@@ -280,18 +294,19 @@ pub async fn permissions(
         .map(|t| t.and_utc())
         .fold(lease_end, std::cmp::min);
     let permissions: Vec<Permission> = permissions.into_iter().collect();
-    let claims = serde_json::json!({
-        "iss": state.tokens.issuer(),
-        "sub": eid,
-        "org": org,
-        "iat": Utc::now().timestamp(),
-        "exp": grant_expires.timestamp(),
-        "products": products.iter().map(|p| p.product.as_str()).collect::<Vec<_>>(),
-        "permissions": permissions,
-    });
+    let claims = GrantClaims {
+        iss: state.tokens.issuer().to_owned(),
+        sub: user.clone(),
+        org: org.to_owned(),
+        iat: Utc::now().timestamp(),
+        exp: grant_expires.timestamp(),
+        products: products.iter().map(|p| p.product.clone()).collect(),
+        permissions: permissions.clone(),
+    };
+    let claims = serde_json::to_value(&claims).map_err(|_| ApiError::Internal)?;
     let grant = state
         .tokens
-        .sign_statement("lm-grant+jwt", &claims)
+        .sign_statement(lm_protocol::hierarchy::GRANT_TYPE, &claims)
         .map_err(|_| ApiError::Internal)?;
     Ok(Json(Permissions {
         user,

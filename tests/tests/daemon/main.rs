@@ -3,6 +3,7 @@
 
 mod alerts;
 mod login;
+mod seats;
 mod socket;
 mod sync;
 
