@@ -4,12 +4,14 @@
 //! Every change-feed page is applied as one atomic sled batch that writes the records *and*
 //! the cursor, so after a crash at any moment the cache equals what a follower at that cursor
 //! holds, and syncing resumes from there. Reads never touch sled: the licenses live in
-//! memory, loaded once at start, and every list request filters and sorts them there.
+//! memory, loaded once at start, with the secondary indexes of [`crate::index`] that lists
+//! are served from.
 //!
 //! The cache is disposable. When its schema version differs from this build's, or sled
 //! reports corruption, the directory is moved aside and a fresh cache is synced from the
 //! server.
 
+use crate::index::Indexes;
 use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::{Change, License, LicenseFilter, LicenseId, Sort};
 use std::collections::HashMap;
@@ -54,6 +56,8 @@ pub struct Cache {
 #[derive(Default)]
 struct Memory {
     licenses: HashMap<LicenseId, License>,
+    /// Kept in step with `licenses` by every change.
+    indexes: Indexes,
     cursor: i64,
     synced_at: Option<DateTime<Utc>>,
 }
@@ -140,6 +144,7 @@ impl Cache {
                 })?;
             memory.licenses.insert(license.id.clone(), license);
         }
+        memory.indexes = Indexes::build(memory.licenses.values());
         tracing::info!(
             licenses = memory.licenses.len(),
             cursor = memory.cursor,
@@ -187,18 +192,24 @@ impl Cache {
         self.db.apply_batch(batch)?;
 
         let mut memory = self.write();
+        let Memory {
+            licenses, indexes, ..
+        } = &mut *memory;
         let mut ids = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
                 Change::Upsert { license, .. } => {
                     ids.push(license.id.clone());
-                    memory
-                        .licenses
-                        .insert(license.id.clone(), (**license).clone());
+                    if let Some(before) = licenses.insert(license.id.clone(), (**license).clone()) {
+                        indexes.remove(&before);
+                    }
+                    indexes.insert(license);
                 }
                 Change::Delete { id, .. } => {
                     ids.push(id.clone());
-                    memory.licenses.remove(id);
+                    if let Some(before) = licenses.remove(id) {
+                        indexes.remove(&before);
+                    }
                 }
             }
         }
@@ -232,6 +243,7 @@ impl Cache {
         ids.extend(fresh.keys().cloned());
         ids.sort();
         ids.dedup();
+        memory.indexes = Indexes::build(fresh.values());
         memory.licenses = fresh;
         memory.cursor = cursor;
         Ok(Applied { ids, cursor })
@@ -306,24 +318,13 @@ impl Cache {
         today: NaiveDate,
     ) -> (usize, Vec<License>) {
         let memory = self.read();
-        let mut matching: Vec<&License> = memory
-            .licenses
-            .values()
-            .filter(|l| filter.matches(l, today))
-            .collect();
-        // One sort key per license instead of two per comparison.
-        matching.sort_by_cached_key(|l| (l.sort_value(sort.field), l.id.clone()));
-        if sort.descending {
-            matching.reverse();
-        }
-        let total = matching.len();
-        let window = matching
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .cloned()
-            .collect();
-        (total, window)
+        memory.indexes.list(
+            &memory.licenses,
+            filter,
+            sort,
+            offset..offset.saturating_add(limit),
+            today,
+        )
     }
 
     /// Writes everything to disk; called on shutdown.

@@ -5,6 +5,7 @@
 //!
 //! - [`alerts`]: expiry alerts as desktop notifications and client events;
 //! - [`cache`]: sled storage and the in-memory view lists are served from;
+//! - [`index`]: the cache's secondary indexes (exact values, sort orders);
 //! - [`remote`]: the HTTP client of lm-server;
 //! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
 //! - [`socket`]: the NDJSON socket protocol of `lm_protocol::socket`;
@@ -16,6 +17,7 @@ pub mod alerts;
 pub mod cache;
 pub mod config;
 pub mod grant;
+pub mod index;
 pub mod login;
 pub mod remote;
 pub mod shared;

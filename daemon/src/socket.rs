@@ -248,6 +248,9 @@ impl Connection {
                     ));
                 }
                 let filter = filter.normalized();
+                if let Err(e) = filter.check_ranges() {
+                    return Err(field_problem(&e.field, e.message));
+                }
                 let (total, items) =
                     shared
                         .cache

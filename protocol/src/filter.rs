@@ -248,7 +248,9 @@ impl LicenseFilter {
         self
     }
 
-    pub(crate) fn check_ranges(&self) -> Result<(), FieldError> {
+    /// Refuses a range whose start is after its end, naming the start's field: the server
+    /// and the daemon refuse the same filters.
+    pub fn check_ranges(&self) -> Result<(), FieldError> {
         fn ordered<T: PartialOrd + fmt::Display>(
             from: Option<T>,
             to: Option<T>,

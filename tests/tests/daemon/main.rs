@@ -2,6 +2,7 @@
 //! PostgreSQL) and a real `lmd`, and speaks the socket protocol to the daemon.
 
 mod alerts;
+mod filters;
 mod login;
 mod seats;
 mod socket;
