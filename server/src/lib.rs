@@ -9,4 +9,5 @@ pub mod events;
 pub mod hierarchy_providers;
 pub mod oauth;
 pub mod sample;
+pub mod sample_school;
 pub mod store;

@@ -105,6 +105,10 @@ enum Command {
         /// Seed of the generator; the same seed gives the same inventory.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also a school: classes, students and teachers in the built-in Hierarchy Provider,
+        /// products, seat licenses bought for classes and the school, and seats taken.
+        #[arg(long)]
+        school: bool,
     },
 }
 
@@ -684,6 +688,7 @@ async fn main() -> Result<()> {
             licenses,
             org,
             seed,
+            school,
         } => {
             check_name(&org, "organization")?;
             let store = open_store(&cli.common, PoolConfig::default()).await?;
@@ -699,6 +704,13 @@ async fn main() -> Result<()> {
             let mut added = 0;
             for chunk in lm_server::sample::licenses(licenses, seed, today).chunks(10_000) {
                 added += store.insert_batch(&ctx, chunk.to_vec()).await?;
+            }
+            if school {
+                let made = lm_server::sample_school::school(&store, &ctx, today).await?;
+                eprintln!(
+                    "added a school of {} people with {} seat licenses, {} seats taken",
+                    made.people, made.licenses, made.seats_taken
+                );
             }
             store.analyze().await?;
             eprintln!(

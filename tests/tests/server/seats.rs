@@ -870,7 +870,61 @@ async fn eventually(manager: &Client, user: &str, done: impl Fn(&Value) -> bool)
     }
 }
 
+/// `seed --school` (what `lm demo` shows): a school whose seat licenses are in use, one of
+/// them full, that the Hierarchy Provider and permission checks answer for.
+async fn the_sample_school_has_units_seat_licenses_and_seats_taken(backend: Backend) {
+    let server = Server::start(backend).await;
+    server
+        .admin(&["seed", "--org", "acme", "--licenses", "0", "--school"])
+        .expect("seed");
+    let manager = server.manager("alice");
+    let membership = manager
+        .get("/hierarchy/users/ada.3a/membership")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        membership,
+        json!(["(school)(northside)", "(class)(3a)", "(student)(ada.3a)"])
+    );
+    let seats = manager
+        .get("/v1/licenses?kind=seat&sort=name")
+        .await
+        .expect(200)
+        .body;
+    let used: Vec<(String, i64, i64)> = seats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap().to_owned(),
+                l["seats"].as_i64().unwrap(),
+                l["seats_used"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(used.len(), 3, "{used:?}");
+    assert!(used.iter().all(|(_, _, taken)| *taken > 0), "{used:?}");
+    let typing = used
+        .iter()
+        .find(|(name, ..)| name.starts_with("Typing"))
+        .unwrap();
+    assert_eq!(typing.1, typing.2, "the typing course is short of seats");
+    // A student of 3a who had not asked yet finds the typing seats gone, and is told why.
+    let refused = permissions(&manager, "chloe.3a").await;
+    assert!(
+        refused["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["product"] == "typing"),
+        "{refused}"
+    );
+}
+
 crate::on_both_databases!(
+    the_sample_school_has_units_seat_licenses_and_seats_taken,
     a_check_sees_every_change_made_since_the_last,
     the_hierarchy_provider_answers_what_managers_edit,
     purchases_are_checked_field_by_field,
