@@ -53,6 +53,53 @@ impl Recorder {
     }
 }
 
+/// A notification server that takes every call and never answers it.
+struct Hung {
+    seen: Arc<Mutex<Vec<Notified>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Hung {
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        self.seen.lock().unwrap().push(Notified {
+            app_name,
+            summary,
+            body,
+        });
+        std::future::pending().await
+    }
+
+    async fn get_capabilities(&self) -> Vec<String> {
+        std::future::pending().await
+    }
+
+    async fn get_server_information(&self) -> (String, String, String, String) {
+        std::future::pending().await
+    }
+}
+
+/// What answers notifications on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationServer {
+    /// Records every notification and answers at once.
+    Recording,
+    /// Records every notification and never answers.
+    Hung,
+    /// Nobody: calls fail with "service unknown".
+    Absent,
+}
+
 pub struct SessionBus {
     /// The value for `DBUS_SESSION_BUS_ADDRESS`.
     pub address: String,
@@ -65,6 +112,11 @@ pub struct SessionBus {
 impl SessionBus {
     /// Starts a bus with a notification server on it.
     pub async fn with_notification_server() -> SessionBus {
+        SessionBus::start(NotificationServer::Recording).await
+    }
+
+    /// Starts a bus with `server` answering notifications (or nobody).
+    pub async fn start(server: NotificationServer) -> SessionBus {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut daemon = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
@@ -84,15 +136,18 @@ impl SessionBus {
         let address = line.trim().to_owned();
         assert!(!address.is_empty(), "dbus-daemon printed no address");
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let connection = zbus::connection::Builder::address(address.as_str())
-            .name("org.freedesktop.Notifications")
-            .serve_at(
-                "/org/freedesktop/Notifications",
-                Recorder { seen: seen.clone() },
-            )
-            .build()
-            .await
-            .expect("connect to the private bus");
+        let path = "/org/freedesktop/Notifications";
+        let builder = zbus::connection::Builder::address(address.as_str());
+        let builder = match server {
+            NotificationServer::Recording => builder
+                .name("org.freedesktop.Notifications")
+                .serve_at(path, Recorder { seen: seen.clone() }),
+            NotificationServer::Hung => builder
+                .name("org.freedesktop.Notifications")
+                .serve_at(path, Hung { seen: seen.clone() }),
+            NotificationServer::Absent => builder,
+        };
+        let connection = builder.build().await.expect("connect to the private bus");
         SessionBus {
             address,
             daemon,

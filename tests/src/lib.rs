@@ -14,7 +14,7 @@ pub mod totp;
 
 pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};
-pub use dbus::SessionBus;
+pub use dbus::{NotificationServer, SessionBus};
 pub use hierarchy_provider::HierarchyProvider;
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use oidc::OpenIdProvider;

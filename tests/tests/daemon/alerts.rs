@@ -2,9 +2,10 @@
 //! server that records what it is asked to show.
 
 use chrono::{Days, Local};
-use lm_tests::{Daemon, SessionBus};
+use lm_protocol::socket::{Event, Request};
+use lm_tests::{Daemon, NotificationServer, SessionBus};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn expiring_in(days: u64, name: &str) -> serde_json::Value {
     let expires = Local::now().date_naive() + Days::new(days);
@@ -70,4 +71,64 @@ async fn licenses_about_to_expire_raise_one_notification_each_once() {
         "{}",
         seen[2].body
     );
+}
+
+/// A notification server that never answers, or none at all, must not hold up the daemon:
+/// alerts still reach clients, sync goes on, and SIGTERM still stops it at once.
+#[tokio::test]
+async fn a_hung_or_missing_notification_server_never_holds_up_the_daemon() {
+    for kind in [NotificationServer::Hung, NotificationServer::Absent] {
+        let bus = SessionBus::start(kind).await;
+        let (server, token) = super::server_with(0).await;
+        let alice = server.client(Some(token.clone()));
+        alice
+            .post("/v1/licenses", &expiring_in(3, "Creative Cloud"))
+            .await
+            .expect(201);
+        let mut daemon = Daemon::start_on_bus(&server.url, &token, &bus.address).await;
+        let mut client = daemon.connect().await;
+        client
+            .request(Request::Subscribe(Default::default()))
+            .await
+            .expect("subscribe");
+        client.wait_live().await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match client.next_event(left).await {
+                Some(Event::Alerts { alerts }) => {
+                    assert_eq!(alerts[0].name, "Creative Cloud");
+                    break;
+                }
+                Some(_) => {}
+                None => panic!("{kind:?}: no alert reached the client\n{}", daemon.log()),
+            }
+        }
+        if kind == NotificationServer::Hung {
+            assert_eq!(
+                bus.wait_for(1, Duration::from_secs(10)).await[0].summary,
+                "Creative Cloud expires in 3 days",
+                "the daemon did ask the hung server"
+            );
+        }
+        // Still syncing while the notification hangs or failed.
+        alice
+            .post("/v1/licenses", &expiring_in(200, "Office"))
+            .await
+            .expect(201);
+        client
+            .wait_for(Duration::from_secs(5), |s| s.licenses == 2)
+            .await;
+        let stopping = Instant::now();
+        assert!(
+            daemon.stop(),
+            "{kind:?}: lmd stops on SIGTERM\n{}",
+            daemon.log()
+        );
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "{kind:?}: stopping took {:?}",
+            stopping.elapsed()
+        );
+    }
 }
