@@ -152,6 +152,41 @@ impl Remote {
         self.send(self.request(Method::GET, "/v1/grant-keys")).await
     }
 
+    /// Sends a CSV file to the server's import; its report comes back also when it lists
+    /// problems (422: nothing was written).
+    pub async fn import(
+        &self,
+        csv: Vec<u8>,
+        dry_run: bool,
+    ) -> Result<lm_protocol::csv::ImportReport> {
+        let response = self
+            .request(Method::POST, "/v1/licenses/import")
+            .query(&[("dry_run", dry_run.to_string())])
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(csv)
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if response.status() == StatusCode::UNPROCESSABLE_ENTITY {
+            let body = response.bytes().await.map_err(unreachable)?;
+            if let Ok(report) = serde_json::from_slice::<lm_protocol::csv::ImportReport>(&body) {
+                return Ok(report);
+            }
+            let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| {
+                Problem::local(
+                    kinds::INTERNAL,
+                    422,
+                    "Unprocessable",
+                    "the import was refused",
+                )
+            });
+            return Err(RemoteError::Problem(problem));
+        }
+        let response = check(response).await?;
+        response.json().await.map_err(unreachable)
+    }
+
     /// One page of the change feed after `after`.
     pub async fn changes(&self, after: i64, limit: u32) -> Result<ChangePage> {
         self.send(

@@ -8,9 +8,9 @@
 use crate::shared::Shared;
 use chrono::Utc;
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, ClientFrame, CreateRequest, DaemonFrame, Hello, LicenseRef,
-    LicenseWindow, ListRequest, MAX_FRAME, MAX_LIST_LIMIT, PROTOCOL_VERSION, RemoveRequest, Reply,
-    Request, UnassignRequest, UpdateRequest, kinds,
+    AssignRequest, AuditRequest, ClientFrame, CreateRequest, DaemonFrame, Hello, ImportRequest,
+    LicenseRef, LicenseWindow, ListRequest, MAX_FRAME, MAX_LIST_LIMIT, PROTOCOL_VERSION,
+    RemoveRequest, Reply, Request, UnassignRequest, UpdateRequest, kinds,
 };
 use lm_protocol::{License, LicenseId, Problem};
 use std::io;
@@ -321,6 +321,23 @@ impl Connection {
             Request::Logout(_) => {
                 shared.logins.logout(shared).await?;
                 Ok(Reply::Done)
+            }
+            Request::Import(ImportRequest { path, dry_run }) => {
+                if !path.is_absolute() {
+                    return Err(field_problem(
+                        "path",
+                        format!("`{}` is not an absolute path", path.display()),
+                    ));
+                }
+                let csv = tokio::fs::read(&path).await.map_err(|e| {
+                    field_problem("path", format!("cannot read {}: {e}", path.display()))
+                })?;
+                let report = self.remote()?.import(csv, dry_run).await?;
+                if !report.dry_run && report.problems.is_empty() {
+                    // Fetch the imported licenses now rather than at the next event.
+                    shared.sync_now.notify_one();
+                }
+                Ok(Reply::Imported(report))
             }
             Request::Permissions(_) => {
                 Ok(Reply::Permissions(crate::grant::permissions(shared).await?))

@@ -130,10 +130,14 @@ pub enum Request {
     /// against the server's keys; while the server is unreachable, from the grant kept, as
     /// long as it is valid.
     Permissions(NoArgs),
+    /// A CSV import (managers), forwarded to the server: the daemon reads `path` (it runs as
+    /// the same user) so that a file of any size fits; the server's report comes back,
+    /// also when it lists problems and nothing was written.
+    Import(ImportRequest),
 }
 
 impl Request {
-    const OPS: [&str; 15] = [
+    const OPS: [&str; 16] = [
         "hello",
         "status",
         "subscribe",
@@ -149,6 +153,7 @@ impl Request {
         "login",
         "logout",
         "permissions",
+        "import",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -185,6 +190,7 @@ impl Request {
             "login" => Request::Login(read(args)?),
             "logout" => Request::Logout(read(args)?),
             "permissions" => Request::Permissions(read(args)?),
+            "import" => Request::Import(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",
@@ -279,6 +285,15 @@ pub struct UnassignRequest {
     pub assignment: AssignmentId,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// An absolute path to the CSV file (columns of [`crate::csv::COLUMNS`]).
+    pub path: std::path::PathBuf,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRequest {
@@ -331,6 +346,8 @@ pub enum Reply {
     /// A device login started: open `verification_uri` and enter `user_code`.
     LoginStarted(LoginPrompt),
     Permissions(HeldPermissions),
+    /// What an import did, or with problems (then nothing was written) would have done.
+    Imported(crate::csv::ImportReport),
 }
 
 /// The user's permissions as the daemon holds them: the server's answer, whose grant the

@@ -8,8 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::license::{LicenseName, Notes, Vendor};
 use lm_protocol::query::amount;
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, CreateRequest, HeldPermissions, LicenseRef, ListRequest,
-    MAX_LIST_LIMIT, NoArgs, RemoveRequest, Reply, Request, Status, UnassignRequest, UpdateRequest,
+    AssignRequest, AuditRequest, CreateRequest, HeldPermissions, ImportRequest, LicenseRef,
+    ListRequest, MAX_LIST_LIMIT, NoArgs, RemoveRequest, Reply, Request, Status, UnassignRequest,
+    UpdateRequest,
 };
 use lm_protocol::{
     Assignee, AuditAction, AuditQuery, Currency, Kind, License, LicenseFilter, LicenseId,
@@ -269,6 +270,53 @@ pub fn print_permissions(
         )?;
     }
     Ok(())
+}
+
+/// Sends `path` (absolute) to the server's import through lmd.
+pub async fn import(
+    client: &DaemonClient,
+    path: std::path::PathBuf,
+    dry_run: bool,
+) -> Result<lm_protocol::csv::ImportReport, ClientError> {
+    match client
+        .request(Request::Import(ImportRequest { path, dry_run }))
+        .await?
+    {
+        Reply::Imported(report) => Ok(report),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The report of an import; an error (exit code 1) when it has problems.
+pub fn print_import(
+    report: &lm_protocol::csv::ImportReport,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        writeln!(out)?;
+    } else if report.problems.is_empty() {
+        let verb = if report.dry_run { "would be" } else { "were" };
+        writeln!(
+            out,
+            "{} rows: {} {verb} created, {} updated, {} unchanged",
+            report.rows, report.created, report.updated, report.unchanged
+        )?;
+    } else {
+        for p in &report.problems {
+            writeln!(out, "row {}, {}: {}", p.row, p.field, p.problem)?;
+        }
+    }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "{} problems in {} rows; nothing was imported",
+            report.problems.len(),
+            report.rows
+        )
+    }
 }
 
 /// Sends a request answered with a license.

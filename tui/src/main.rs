@@ -109,6 +109,18 @@ enum Cmd {
     },
     /// The audit log: who changed what, newest first (managers).
     Audit(AuditArgs),
+    /// Add and update licenses from a CSV file (managers): the columns of `lm export`, in
+    /// any order; rows match by id, else product + key, else product + name. All or nothing:
+    /// a file with a problem changes nothing, and every problem is listed by row and column.
+    Import {
+        file: PathBuf,
+        /// Check the file and say what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The server's report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Every license, as CSV (default) or JSON.
     Export {
         #[arg(long)]
@@ -267,6 +279,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 cli::print_table(&licenses, today, &mut out)?;
             }
             Ok(())
+        }
+        Cmd::Import {
+            file,
+            dry_run,
+            json,
+        } => {
+            let path = std::path::absolute(&file)
+                .with_context(|| format!("cannot resolve {}", file.display()))?;
+            let client = connect(&socket).await?;
+            let report = cli::import(&client, path, dry_run).await?;
+            cli::print_import(&report, json, &mut out)
         }
         Cmd::Export { json } => {
             let client = connect(&socket).await?;

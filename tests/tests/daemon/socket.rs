@@ -8,6 +8,7 @@ use lm_protocol::{Assignee, LicenseFilter, LicensePatch};
 use lm_tests::{Daemon, SocketClient};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::time::Duration;
 
 #[tokio::test]
 async fn only_its_owner_can_reach_the_socket() {
@@ -199,4 +200,73 @@ async fn edits_go_to_the_server_and_are_in_the_cache_when_the_reply_comes() {
         .await
         .unwrap_err();
     assert_eq!(forbidden.status, 403);
+}
+
+/// `lm import` sends a file through lmd: a dry run changes nothing, a file with a problem
+/// is refused whole with the row and column named, a good one reaches the cache.
+#[tokio::test]
+async fn lm_import_goes_through_the_daemon_all_or_nothing() {
+    let (server, token) = crate::server_with(0).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut client = daemon.connect().await;
+    client.wait_live().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lm = |args: &[&str]| {
+        let out = std::process::Command::new(lm_tests::binary("lm"))
+            .arg("--socket")
+            .arg(&daemon.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "product,name,kind,vendor,cost_amount,cost_currency,added,expires\n\
+         figma,Figma Pro,subscription,Figma,144,EUR,2026-01-01,2027-01-01\n\
+         zoom,Zoom Rooms,subscription,Zoom,499,EUR,2026-02-01,\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "product,name,kind,vendor,cost_amount,cost_currency\n\
+         figma,Figma Pro,subscription,Figma,-1,EUR\n",
+    )
+    .unwrap();
+
+    let (code, out, _) = lm(&["import", "--dry-run", good.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("2 rows: 2 would be created"), "{out}");
+    let (code, out, err) = lm(&["import", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("row 2, cost_amount"), "{out}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(client.status().await.licenses, 0);
+
+    // A relative path is resolved by lm, not by the daemon's working directory.
+    let (code, out, err) = std::process::Command::new(lm_tests::binary("lm"))
+        .current_dir(dir.path())
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(["import", "good.csv"])
+        .output()
+        .map(|o| {
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("2 rows: 2 were created"), "{out}");
+    client
+        .wait_for(Duration::from_secs(2), |s| s.licenses == 2)
+        .await;
 }
