@@ -25,6 +25,8 @@ const SCHEMA_KEY: &[u8] = b"meta/schema";
 const CURSOR_KEY: &[u8] = b"meta/cursor";
 const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
 const LICENSE_PREFIX: &[u8] = b"lic/";
+/// Pages with more changes than this drop the sort orders instead of patching each.
+const PATCHED_ORDERS_UP_TO: usize = 64;
 /// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
 const ALERT_PREFIX: &str = "alert/";
 
@@ -195,20 +197,21 @@ impl Cache {
         let Memory {
             licenses, indexes, ..
         } = &mut *memory;
+        if changes.len() > PATCHED_ORDERS_UP_TO {
+            indexes.drop_orders();
+        }
         let mut ids = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
                 Change::Upsert { license, .. } => {
                     ids.push(license.id.clone());
-                    if let Some(before) = licenses.insert(license.id.clone(), (**license).clone()) {
-                        indexes.remove(&before);
-                    }
-                    indexes.insert(license);
+                    let before = licenses.insert(license.id.clone(), (**license).clone());
+                    indexes.change(before.as_ref(), Some(license), licenses);
                 }
                 Change::Delete { id, .. } => {
                     ids.push(id.clone());
                     if let Some(before) = licenses.remove(id) {
-                        indexes.remove(&before);
+                        indexes.change(Some(&before), None, licenses);
                     }
                 }
             }

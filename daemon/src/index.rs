@@ -5,8 +5,8 @@
 //!   licenses that have them, kept up to date with every change. A filter naming one of them
 //!   starts from the smallest such set and sorts only what it selects.
 //! - Sort orders: per sort column, every license in ascending (value, id) order — the
-//!   definition of [`License::compare`]. An order is built on first use and dropped by any
-//!   change. A range filter (cost, added, expires, expiring within) is two binary searches
+//!   definition of [`License::compare`]. An order is built on first use and then patched
+//!   by each change (a large page of changes drops it instead). A range filter (cost, added, expires, expiring within) is two binary searches
 //!   in its column's order; a list without a filter is a slice of the sort's order; any
 //!   other list walks the sort's order, filtering as it goes, and never sorts. Descending
 //!   walks it backwards.
@@ -33,7 +33,7 @@ enum Exact {
 #[derive(Default)]
 pub struct Indexes {
     exact: HashMap<(Exact, String), HashSet<LicenseId>>,
-    orders: Mutex<HashMap<SortField, Arc<[LicenseId]>>>,
+    orders: Mutex<HashMap<SortField, Arc<Vec<LicenseId>>>>,
 }
 
 /// The exact values `license` is found under.
@@ -143,18 +143,16 @@ impl Indexes {
         indexes
     }
 
-    /// Indexes `license` (whose previous state, if any, was [`Indexes::remove`]d).
-    pub fn insert(&mut self, license: &License) {
+    fn insert(&mut self, license: &License) {
         for key in exact_keys(license) {
             self.exact
                 .entry(key)
                 .or_default()
                 .insert(license.id.clone());
         }
-        self.orders_changed();
     }
 
-    pub fn remove(&mut self, license: &License) {
+    fn remove(&mut self, license: &License) {
         for key in exact_keys(license) {
             if let Some(ids) = self.exact.get_mut(&key) {
                 ids.remove(&license.id);
@@ -163,10 +161,59 @@ impl Indexes {
                 }
             }
         }
-        self.orders_changed();
     }
 
-    fn orders_changed(&mut self) {
+    /// Follows one license's change from `before` to `after` (either absent for a creation
+    /// or a removal); `licenses` already holds the change. Every sort order built so far is
+    /// patched in place — two binary searches and a move — so a change does not cost the
+    /// next list a full sort.
+    pub fn change(
+        &mut self,
+        before: Option<&License>,
+        after: Option<&License>,
+        licenses: &HashMap<LicenseId, License>,
+    ) {
+        if let Some(before) = before {
+            self.remove(before);
+        }
+        if let Some(after) = after {
+            self.insert(after);
+        }
+        let value = |id: &LicenseId, field| {
+            licenses
+                .get(id)
+                .map_or(CursorValue::Null, |l: &License| l.sort_value(field))
+        };
+        let orders = self.orders.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (&field, order) in orders.iter_mut() {
+            let order = Arc::make_mut(order);
+            if let Some(before) = before {
+                let gone = (before.sort_value(field), &before.id);
+                // The changing license is still in the order under its old value; every
+                // other one is where the map's value puts it.
+                let at = order.partition_point(|id| {
+                    let v = if *id == before.id {
+                        before.sort_value(field)
+                    } else {
+                        value(id, field)
+                    };
+                    (v, id) < gone
+                });
+                if order.get(at) == Some(&before.id) {
+                    order.remove(at);
+                }
+            }
+            if let Some(after) = after {
+                let new = (after.sort_value(field), &after.id);
+                let at = order.partition_point(|id| (value(id, field), id) < new);
+                order.insert(at, after.id.clone());
+            }
+        }
+    }
+
+    /// Drops the sort orders, to be built again when a list needs one: cheaper than patching
+    /// them for a large batch of changes.
+    pub fn drop_orders(&mut self) {
         self.orders
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
@@ -174,7 +221,11 @@ impl Indexes {
     }
 
     /// Every license in ascending `field` order, ties by id.
-    fn order(&self, field: SortField, licenses: &HashMap<LicenseId, License>) -> Arc<[LicenseId]> {
+    fn order(
+        &self,
+        field: SortField,
+        licenses: &HashMap<LicenseId, License>,
+    ) -> Arc<Vec<LicenseId>> {
         let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
         orders
             .entry(field)
@@ -182,7 +233,7 @@ impl Indexes {
                 let mut all: Vec<&License> = licenses.values().collect();
                 // One sort key per license instead of two per comparison.
                 all.sort_by_cached_key(|l| (l.sort_value(field), l.id.clone()));
-                all.into_iter().map(|l| l.id.clone()).collect()
+                Arc::new(all.into_iter().map(|l| l.id.clone()).collect())
             })
             .clone()
     }
@@ -340,17 +391,31 @@ mod tests {
         let mut licenses: HashMap<LicenseId, License> =
             (0..300).map(license).map(|l| (l.id.clone(), l)).collect();
         let mut indexes = Indexes::build(licenses.values());
-        // A change: one removed, one moved to another vendor and employee.
+        // Every sort order built, so that the changes below patch them.
+        for field in SortField::ALL {
+            let sort = Sort {
+                field,
+                descending: false,
+            };
+            indexes.list(&licenses, &LicenseFilter::default(), sort, 0..1, today);
+        }
+        // Changes: one removed, one moved to another vendor, employee, name and cost, one new.
         let gone = licenses
             .remove(&"l0007".parse::<LicenseId>().unwrap())
             .unwrap();
-        indexes.remove(&gone);
-        let mut moved = licenses[&"l0009".parse::<LicenseId>().unwrap()].clone();
-        indexes.remove(&moved);
+        indexes.change(Some(&gone), None, &licenses);
+        let before = licenses[&"l0009".parse::<LicenseId>().unwrap()].clone();
+        let mut moved = before.clone();
         moved.vendor = "Microsoft".parse().unwrap();
         moved.assignments = license(3).assignments;
-        indexes.insert(&moved);
-        licenses.insert(moved.id.clone(), moved);
+        moved.name = "Zz moved".parse().unwrap();
+        moved.cost.amount = 1;
+        licenses.insert(moved.id.clone(), moved.clone());
+        indexes.change(Some(&before), Some(&moved), &licenses);
+        let mut new = license(400);
+        new.id = "l0150a".parse().unwrap();
+        licenses.insert(new.id.clone(), new.clone());
+        indexes.change(None, Some(&new), &licenses);
 
         let queries = [
             "",
