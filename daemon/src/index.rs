@@ -6,14 +6,16 @@
 //!   starts from the smallest such set and sorts only what it selects.
 //! - Sort orders: per sort column, every license in ascending (value, id) order — the
 //!   definition of [`License::compare`]. An order is built on first use and then patched
-//!   by each change (a large page of changes drops it instead). A range filter (cost, added, expires, expiring within) is two binary searches
-//!   in its column's order; a list without a filter is a slice of the sort's order; any
-//!   other list walks the sort's order, filtering as it goes, and never sorts. Descending
-//!   walks it backwards.
+//!   by each change (a large page of changes drops it instead). A range filter (cost,
+//!   added, expires, expiring within) is two binary searches in its column's order; a list
+//!   without a filter is a slice of the sort's order; any other list walks the sort's
+//!   order, filtering as it goes, and never sorts. Descending walks it backwards.
+//! - Free text: each license's [`License::search_text`], made once per change instead of
+//!   once per license per list.
 //!
-//! Every candidate is still checked with [`LicenseFilter::matches`], the one definition of
-//! what a filter selects that the server's SQL is tested against: the indexes only decide
-//! what is looked at, never what matches.
+//! Every candidate is checked with [`LicenseFilter::matches`] (free text against the kept
+//! search text), the one definition of what a filter selects that the server's SQL is
+//! tested against: the indexes only decide what is looked at, never what matches.
 
 use chrono::NaiveDate;
 use lm_protocol::{Assignee, CursorValue, License, LicenseFilter, LicenseId, Sort, SortField};
@@ -34,6 +36,9 @@ enum Exact {
 pub struct Indexes {
     exact: HashMap<(Exact, String), HashSet<LicenseId>>,
     orders: Mutex<HashMap<SortField, Arc<Vec<LicenseId>>>>,
+    /// Each license's [`License::search_text`], which free text (`q`) is looked up in: made
+    /// once per change rather than once per license per list.
+    texts: HashMap<LicenseId, Box<str>>,
 }
 
 /// The exact values `license` is found under.
@@ -144,6 +149,8 @@ impl Indexes {
     }
 
     fn insert(&mut self, license: &License) {
+        self.texts
+            .insert(license.id.clone(), license.search_text().into());
         for key in exact_keys(license) {
             self.exact
                 .entry(key)
@@ -153,6 +160,7 @@ impl Indexes {
     }
 
     fn remove(&mut self, license: &License) {
+        self.texts.remove(&license.id);
         for key in exact_keys(license) {
             if let Some(ids) = self.exact.get_mut(&key) {
                 ids.remove(&license.id);
@@ -248,7 +256,18 @@ impl Indexes {
         window: std::ops::Range<usize>,
         today: NaiveDate,
     ) -> (usize, Vec<License>) {
-        let selected = |l: &&License| filter.matches(l, today);
+        // Free text against the kept texts first (cheap), the rest by the one definition.
+        let others = LicenseFilter {
+            q: None,
+            ..filter.clone()
+        };
+        let selected = |l: &&License| {
+            filter.q.as_ref().is_none_or(|q| {
+                self.texts
+                    .get(&l.id)
+                    .is_some_and(|text| text.contains(q.as_str()))
+            }) && others.matches(l, today)
+        };
         // The fewest candidates an exact value allows (an id is one).
         let candidates: Option<Vec<&License>> = if let Some(id) = &filter.id {
             Some(licenses.get(id).into_iter().collect())
