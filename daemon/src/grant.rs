@@ -106,7 +106,12 @@ pub async fn permissions(shared: &Shared) -> Result<HeldPermissions, Box<Problem
     if !shared.is_offline() {
         let subject = match user {
             Some(user) => user.subject,
-            None => shared.remote.me().await.map_err(Box::from)?.subject,
+            None => {
+                let me: lm_protocol::socket::User =
+                    shared.remote.me().await.map_err(Box::from)?.into();
+                shared.set_user(me.clone());
+                me.subject
+            }
         };
         match redeem(shared, &subject).await {
             Ok(held) => return Ok(held),

@@ -101,7 +101,12 @@ impl Remote {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
+        self.request_to(method, format!("{}{path}", self.base))
+    }
+
+    /// A request to `url` (of this server) with our token.
+    fn request_to(&self, method: Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        let request = self.http.request(method, url);
         match self.token() {
             Some(token) => request.bearer_auth(token),
             None => request,
@@ -140,11 +145,7 @@ impl Remote {
             .map_err(|()| RemoteError::Unreachable("bad server URL".into()))?
             .pop_if_empty()
             .extend(["v1", "users", user, "permissions"]);
-        let mut request = self.http.get(url);
-        if let Some(token) = self.token() {
-            request = request.bearer_auth(token);
-        }
-        self.send(request).await
+        self.send(self.request_to(Method::GET, url)).await
     }
 
     /// The public keys the server signs grants with, as a JWK Set.
@@ -173,15 +174,10 @@ impl Remote {
             if let Ok(report) = serde_json::from_slice::<lm_protocol::csv::ImportReport>(&body) {
                 return Ok(report);
             }
-            let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| {
-                Problem::local(
-                    kinds::INTERNAL,
-                    422,
-                    "Unprocessable",
-                    "the import was refused",
-                )
-            });
-            return Err(RemoteError::Problem(problem));
+            return Err(RemoteError::Problem(problem_of(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &body,
+            )));
         }
         let response = check(response).await?;
         response.json().await.map_err(unreachable)
@@ -314,15 +310,19 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
         )));
     }
     let body = response.bytes().await.map_err(unreachable)?;
-    let problem = serde_json::from_slice::<Problem>(&body).unwrap_or_else(|_| Problem {
+    Err(RemoteError::Problem(problem_of(status, &body)))
+}
+
+/// The problem a failed answer's body holds, or one made of whatever it holds.
+fn problem_of(status: StatusCode, body: &[u8]) -> Problem {
+    serde_json::from_slice::<Problem>(body).unwrap_or_else(|_| Problem {
         kind: kinds::INTERNAL.into(),
         title: status.canonical_reason().unwrap_or("Error").into(),
         status: status.as_u16(),
-        detail: String::from_utf8_lossy(&body).chars().take(500).collect(),
+        detail: String::from_utf8_lossy(body).chars().take(500).collect(),
         field: None,
         request_id: None,
-    });
-    Err(RemoteError::Problem(problem))
+    })
 }
 
 /// The revision of an SSE `data:` line of a `revision` event, e.g. `data: {"revision":42}`.

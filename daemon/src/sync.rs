@@ -118,12 +118,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     if shared.user().is_none() {
         // Tokens of an external provider or API keys do not say who we are in lm's terms
         // (role, organization); the server does.
-        let me = remote.me().await?;
-        shared.set_user(lm_protocol::socket::User {
-            subject: me.subject,
-            org: me.org,
-            role: me.role,
-        });
+        shared.set_user(remote.me().await?.into());
     }
     let start = shared.cache.cursor();
     loop {

@@ -407,6 +407,16 @@ pub struct User {
     pub role: Role,
 }
 
+impl From<crate::principal::Principal> for User {
+    fn from(p: crate::principal::Principal) -> User {
+        User {
+            subject: p.subject,
+            org: p.org,
+            role: p.role,
+        }
+    }
+}
+
 /// The daemon's link to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

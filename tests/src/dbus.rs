@@ -17,49 +17,24 @@ pub struct Notified {
     pub body: String,
 }
 
+/// Records every `Notify` call; a hung one never answers any call.
 struct Recorder {
     seen: Arc<Mutex<Vec<Notified>>>,
+    hung: bool,
+}
+
+impl Recorder {
+    /// Waits forever when hung.
+    async fn answer<T>(&self, value: T) -> T {
+        if self.hung {
+            std::future::pending::<()>().await;
+        }
+        value
+    }
 }
 
 #[zbus::interface(name = "org.freedesktop.Notifications")]
 impl Recorder {
-    #[allow(clippy::too_many_arguments)]
-    fn notify(
-        &self,
-        app_name: String,
-        _replaces_id: u32,
-        _app_icon: String,
-        summary: String,
-        body: String,
-        _actions: Vec<String>,
-        _hints: HashMap<String, zbus::OwnedVariant>,
-        _expire_timeout: i32,
-    ) -> u32 {
-        let mut seen = self.seen.lock().unwrap();
-        seen.push(Notified {
-            app_name,
-            summary,
-            body,
-        });
-        seen.len() as u32
-    }
-
-    fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into()]
-    }
-
-    fn get_server_information(&self) -> (String, String, String, String) {
-        ("lm-tests".into(), "lm".into(), "1".into(), "1.2".into())
-    }
-}
-
-/// A notification server that takes every call and never answers it.
-struct Hung {
-    seen: Arc<Mutex<Vec<Notified>>>,
-}
-
-#[zbus::interface(name = "org.freedesktop.Notifications")]
-impl Hung {
     #[allow(clippy::too_many_arguments)]
     async fn notify(
         &self,
@@ -72,20 +47,25 @@ impl Hung {
         _hints: HashMap<String, zbus::OwnedVariant>,
         _expire_timeout: i32,
     ) -> u32 {
-        self.seen.lock().unwrap().push(Notified {
-            app_name,
-            summary,
-            body,
-        });
-        std::future::pending().await
+        let count = {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(Notified {
+                app_name,
+                summary,
+                body,
+            });
+            seen.len() as u32
+        };
+        self.answer(count).await
     }
 
     async fn get_capabilities(&self) -> Vec<String> {
-        std::future::pending().await
+        self.answer(vec!["body".into()]).await
     }
 
     async fn get_server_information(&self) -> (String, String, String, String) {
-        std::future::pending().await
+        self.answer(("lm-tests".into(), "lm".into(), "1".into(), "1.2".into()))
+            .await
     }
 }
 
@@ -139,13 +119,14 @@ impl SessionBus {
         let path = "/org/freedesktop/Notifications";
         let builder = zbus::connection::Builder::address(address.as_str());
         let builder = match server {
-            NotificationServer::Recording => builder
-                .name("org.freedesktop.Notifications")
-                .serve_at(path, Recorder { seen: seen.clone() }),
-            NotificationServer::Hung => builder
-                .name("org.freedesktop.Notifications")
-                .serve_at(path, Hung { seen: seen.clone() }),
             NotificationServer::Absent => builder,
+            answering => builder.name("org.freedesktop.Notifications").serve_at(
+                path,
+                Recorder {
+                    seen: seen.clone(),
+                    hung: answering == NotificationServer::Hung,
+                },
+            ),
         };
         let connection = builder.build().await.expect("connect to the private bus");
         SessionBus {

@@ -84,20 +84,16 @@ async fn memberships(
     Ok((members, seats))
 }
 
-/// `GET /v1/products`
 /// `GET /v1/grant-keys`: the public keys grants are signed with (a JWK Set), for checking
 /// them offline. Served whoever issues the tokens; with the built-in authorization server
-/// they are also its `/.well-known/jwks.json`.
+/// they are also its `/.well-known/jwks.json`, and the answer is the same.
 #[utoipa::path(get, path = "/v1/grant-keys", tag = "seats",
     responses((status = 200, description = "a JWK Set of Ed25519 keys (RFC 7517, RFC 8037)")))]
-pub async fn grant_keys(State(state): State<AppState>) -> Response {
-    (
-        [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.tokens.jwks()),
-    )
-        .into_response()
+pub async fn grant_keys(state: State<AppState>) -> Response {
+    super::oauth::jwks(state).await
 }
 
+/// `GET /v1/products`
 #[utoipa::path(get, path = "/v1/products", tag = "seats",
     responses((status = 200, body = Vec<Product>)),
     security(("bearer" = [])))]

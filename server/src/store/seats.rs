@@ -435,16 +435,16 @@ impl Store {
             let key = (org.to_owned(), entity.clone());
             match self.seat_reads.owned.get(&key, writes_heard) {
                 Some(licenses) => owned.push(licenses),
-                None => unread.push(key),
+                None => unread.push(key.1),
             }
         }
         if !unread.is_empty() {
             let mut read = self.owned_licenses(org, &unread).await?;
-            for key in unread {
-                let licenses: OwnedLicenses = read.remove(&key.1).unwrap_or_default().into();
+            for entity in unread {
+                let licenses: OwnedLicenses = read.remove(&entity).unwrap_or_default().into();
                 self.seat_reads
                     .owned
-                    .put(key, writes_heard, licenses.clone());
+                    .put((org.to_owned(), entity), writes_heard, licenses.clone());
                 owned.push(licenses);
             }
         }
@@ -470,14 +470,14 @@ impl Store {
     async fn owned_licenses(
         &self,
         org: &str,
-        owners: &[(String, EntityRef)],
+        owners: &[EntityRef],
     ) -> Result<HashMap<EntityRef, Vec<(Candidate, Product)>>> {
         // Owners by type and eid, each an index lookup: whatever plan the database caches
         // for the statement then starts from the few owner rows, never from a scan of the
         // licenses (which seat changes keep rewriting).
         let mut values = args![org];
         let mut matches = Vec::with_capacity(owners.len());
-        for (_, e) in owners {
+        for e in owners {
             values.push(e.kind.as_str().into());
             values.push(e.eid.as_str().into());
             matches.push(format!(
