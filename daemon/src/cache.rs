@@ -11,7 +11,7 @@
 //! reports corruption, the directory is moved aside and a fresh cache is synced from the
 //! server.
 
-use crate::index::Indexes;
+use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::{Change, License, LicenseFilter, LicenseId, Sort};
 use std::collections::HashMap;
@@ -57,9 +57,7 @@ pub struct Cache {
 
 #[derive(Default)]
 struct Memory {
-    licenses: HashMap<LicenseId, License>,
-    /// Kept in step with `licenses` by every change.
-    indexes: Indexes,
+    licenses: Inventory,
     cursor: i64,
     synced_at: Option<DateTime<Utc>>,
 }
@@ -132,21 +130,21 @@ impl Cache {
                 });
             }
         }
-        let mut memory = Memory {
-            cursor: read_i64(&db, CURSOR_KEY)?.unwrap_or(0),
-            synced_at: read_i64(&db, SYNCED_AT_KEY)?.and_then(DateTime::from_timestamp_millis),
-            ..Memory::default()
-        };
-        for entry in db.scan_prefix(LICENSE_PREFIX) {
-            let (key, value) = entry?;
-            let license: License =
+        let licenses = db
+            .scan_prefix(LICENSE_PREFIX)
+            .map(|entry| {
+                let (key, value) = entry?;
                 serde_json::from_slice(&value).map_err(|source| CacheError::Record {
                     key: String::from_utf8_lossy(&key).into_owned(),
                     source,
-                })?;
-            memory.licenses.insert(license.id.clone(), license);
-        }
-        memory.indexes = Indexes::build(memory.licenses.values());
+                })
+            })
+            .collect::<Result<Vec<License>>>()?;
+        let memory = Memory {
+            cursor: read_i64(&db, CURSOR_KEY)?.unwrap_or(0),
+            synced_at: read_i64(&db, SYNCED_AT_KEY)?.and_then(DateTime::from_timestamp_millis),
+            licenses: Inventory::build(licenses),
+        };
         tracing::info!(
             licenses = memory.licenses.len(),
             cursor = memory.cursor,
@@ -194,25 +192,20 @@ impl Cache {
         self.db.apply_batch(batch)?;
 
         let mut memory = self.write();
-        let Memory {
-            licenses, indexes, ..
-        } = &mut *memory;
+        let licenses = &mut memory.licenses;
         if changes.len() > PATCHED_ORDERS_UP_TO {
-            indexes.drop_orders();
+            licenses.drop_orders();
         }
         let mut ids = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
                 Change::Upsert { license, .. } => {
                     ids.push(license.id.clone());
-                    let before = licenses.insert(license.id.clone(), (**license).clone());
-                    indexes.change(before.as_ref(), Some(license), licenses);
+                    licenses.upsert((**license).clone());
                 }
                 Change::Delete { id, .. } => {
                     ids.push(id.clone());
-                    if let Some(before) = licenses.remove(id) {
-                        indexes.change(Some(&before), None, licenses);
-                    }
+                    licenses.remove(id);
                 }
             }
         }
@@ -242,12 +235,11 @@ impl Cache {
         self.db.apply_batch(batch)?;
 
         let mut memory = self.write();
-        ids.extend(memory.licenses.keys().cloned());
+        ids.extend(memory.licenses.ids().cloned());
         ids.extend(fresh.keys().cloned());
         ids.sort();
         ids.dedup();
-        memory.indexes = Indexes::build(fresh.values());
-        memory.licenses = fresh;
+        memory.licenses = Inventory::build(fresh.into_values());
         memory.cursor = cursor;
         Ok(Applied { ids, cursor })
     }
@@ -321,13 +313,9 @@ impl Cache {
         today: NaiveDate,
     ) -> (usize, Vec<License>) {
         let memory = self.read();
-        memory.indexes.list(
-            &memory.licenses,
-            filter,
-            sort,
-            offset..offset.saturating_add(limit),
-            today,
-        )
+        memory
+            .licenses
+            .list(filter, sort, offset..offset.saturating_add(limit), today)
     }
 
     /// Writes everything to disk; called on shutdown.

@@ -5,7 +5,8 @@
 //!
 //! - [`alerts`]: expiry alerts as desktop notifications and client events;
 //! - [`cache`]: sled storage and the in-memory view lists are served from;
-//! - [`index`]: the cache's secondary indexes (exact values, sort orders);
+//! - [`inventory`]: the cached licenses in memory by slot, with their indexes (exact
+//!   values, sort orders) and [`search`], the free-text search over them;
 //! - [`remote`]: the HTTP client of lm-server;
 //! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
 //! - [`socket`]: the NDJSON socket protocol of `lm_protocol::socket`;
@@ -17,9 +18,10 @@ pub mod alerts;
 pub mod cache;
 pub mod config;
 pub mod grant;
-pub mod index;
+pub mod inventory;
 pub mod login;
 pub mod remote;
+pub mod search;
 pub mod shared;
 pub mod socket;
 pub mod sync;

@@ -1,0 +1,654 @@
+//! The cached licenses in memory, with the secondary indexes that let a list neither scan
+//! nor sort the whole inventory for every request.
+//!
+//! Each license lives in a numbered slot; indexes and orders hold slots (four bytes), not
+//! ids, and reach a license without hashing.
+//!
+//! - Exact values (kind, product, vendor, each employee and device assigned) map to the
+//!   slots that have them, kept up to date with every change.
+//! - Sort orders: per sort column, every slot in ascending (value, id) order — the
+//!   definition of [`License::compare`]. An order is built on first use and then patched
+//!   by each change (a large page of changes drops it instead). A range filter (cost,
+//!   added, expires, expiring within) is two binary searches in its column's order.
+//! - Free text: one scan of the search texts kept in [`crate::search`].
+//!
+//! A list starts from the smallest candidate set any of these gives. A small one is sorted;
+//! a large one (or none) is a walk along the sort's order that keeps what matches, so a
+//! list never sorts much. Every candidate is checked with [`LicenseFilter::matches`] (free
+//! text by the search's hits), the one definition of what a filter selects that the
+//! server's SQL is tested against: the indexes only decide what is looked at, never what
+//! matches.
+
+use crate::search::SearchTexts;
+use chrono::NaiveDate;
+use lm_protocol::{Assignee, CursorValue, License, LicenseFilter, LicenseId, Sort, SortField};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// Where a license lives in the [`Inventory`].
+pub type Slot = u32;
+
+/// Candidate sets up to the inventory divided by this (or up to [`SORT_AT_MOST`]) are
+/// sorted; larger ones are walked in sort order. Sorting reaches every candidate's license
+/// (a cache miss each), walking tests a bit per license: about 500 times cheaper.
+const SORT_AT_MOST_ONE_IN: usize = 512;
+const SORT_AT_MOST: usize = 64;
+
+/// A column that filters compare for equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Exact {
+    Kind,
+    Product,
+    Vendor,
+    Employee,
+    Device,
+}
+
+#[derive(Default)]
+pub struct Inventory {
+    slots: HashMap<LicenseId, Slot>,
+    rows: Vec<Option<License>>,
+    vacant: Vec<Slot>,
+    exact: HashMap<(Exact, String), HashSet<Slot>>,
+    texts: SearchTexts,
+    orders: Mutex<HashMap<SortField, Arc<Vec<Slot>>>>,
+}
+
+/// A set of slots, one bit each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotSet {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+impl SlotSet {
+    pub fn none(slots: usize) -> SlotSet {
+        SlotSet {
+            bits: vec![0; slots.div_ceil(64)],
+            count: 0,
+        }
+    }
+
+    pub fn add(&mut self, slot: Slot) {
+        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+        if let Some(word) = self.bits.get_mut(word)
+            && *word & bit == 0
+        {
+            *word |= bit;
+            self.count += 1;
+        }
+    }
+
+    pub fn contains(&self, slot: Slot) -> bool {
+        self.bits
+            .get(slot as usize / 64)
+            .is_some_and(|word| word & (1 << (slot % 64)) != 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The slots in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.bits.iter().enumerate().flat_map(|(i, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    (i * 64) as Slot + bit
+                })
+            })
+        })
+    }
+}
+
+/// What a list looks at before checking the filter.
+enum Candidates<'a> {
+    /// So few that sorting them beats walking an order.
+    Few(Vec<Slot>),
+    /// A walk along `path`, a run of the sort's order, looking only at what is `within`.
+    Walk {
+        path: &'a [Slot],
+        within: Option<Cow<'a, SlotSet>>,
+    },
+}
+
+/// A set of slots an index says the matches lie in.
+enum Source<'a> {
+    Exact(Option<&'a HashSet<Slot>>),
+    Hits(&'a SlotSet),
+    /// A run of the order of another column than the sort's.
+    Range(Arc<Vec<Slot>>, std::ops::Range<usize>),
+}
+
+impl<'a> Source<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Source::Exact(slots) => slots.map_or(0, HashSet::len),
+            Source::Hits(hits) => hits.len(),
+            Source::Range(_, range) => range.len(),
+        }
+    }
+
+    fn collect(self) -> Vec<Slot> {
+        match self {
+            Source::Exact(slots) => slots.into_iter().flatten().copied().collect(),
+            Source::Hits(hits) => hits.iter().collect(),
+            Source::Range(order, range) => order[range].to_vec(),
+        }
+    }
+
+    fn mark(self, slots: usize) -> Cow<'a, SlotSet> {
+        let mut set = SlotSet::none(slots);
+        let mut mark_all = |all: &mut dyn Iterator<Item = Slot>| all.for_each(|s| set.add(s));
+        match self {
+            Source::Hits(hits) => return Cow::Borrowed(hits),
+            Source::Exact(slots) => mark_all(&mut slots.into_iter().flatten().copied()),
+            Source::Range(order, range) => mark_all(&mut order[range].iter().copied()),
+        }
+        Cow::Owned(set)
+    }
+}
+
+/// The exact values `license` is found under.
+fn exact_keys(license: &License) -> Vec<(Exact, String)> {
+    let mut keys = vec![
+        (Exact::Kind, license.kind.to_string()),
+        (Exact::Product, license.product.to_string()),
+        (Exact::Vendor, license.vendor.as_str().to_lowercase()),
+    ];
+    for a in &license.assignments {
+        keys.push(match &a.assignee {
+            Assignee::Employee(e) => (Exact::Employee, e.to_string()),
+            Assignee::Device(d) => (Exact::Device, d.to_string()),
+        });
+    }
+    keys
+}
+
+/// The exact values `filter` asks for, as index keys (the vendor is lowercased already).
+fn exact_asked(filter: &LicenseFilter) -> Vec<(Exact, String)> {
+    let mut asked = Vec::new();
+    let mut ask = |field, value: Option<String>| {
+        if let Some(value) = value {
+            asked.push((field, value));
+        }
+    };
+    ask(Exact::Kind, filter.kind.as_ref().map(ToString::to_string));
+    ask(
+        Exact::Product,
+        filter.product.as_ref().map(ToString::to_string),
+    );
+    ask(Exact::Vendor, filter.vendor.clone());
+    ask(
+        Exact::Employee,
+        filter.employee.as_ref().map(ToString::to_string),
+    );
+    ask(
+        Exact::Device,
+        filter.device.as_ref().map(ToString::to_string),
+    );
+    asked
+}
+
+/// The tighter of two optional bounds.
+fn tighter<T: Ord + Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The ranges `filter` asks for, by column, as bounds on [`License::sort_value`] (dates
+/// are ISO text there, which orders like the dates).
+fn ranges_asked(
+    filter: &LicenseFilter,
+    today: NaiveDate,
+) -> Vec<(SortField, CursorValue, CursorValue)> {
+    let mut ranges = Vec::new();
+    let low = tighter(filter.cost_min, filter.cost, i64::max);
+    let high = tighter(filter.cost_max, filter.cost, i64::min);
+    if low.is_some() || high.is_some() {
+        ranges.push((
+            SortField::Cost,
+            CursorValue::Int(low.unwrap_or(i64::MIN)),
+            CursorValue::Int(high.unwrap_or(i64::MAX)),
+        ));
+    }
+    let dates = |from: Option<NaiveDate>, to: Option<NaiveDate>| {
+        (
+            CursorValue::Text(from.unwrap_or(NaiveDate::MIN).to_string()),
+            // Past every date's text (which is at most `+262142-12-31`).
+            CursorValue::Text(to.map_or_else(|| "~".to_owned(), |d| d.to_string())),
+        )
+    };
+    let from = tighter(filter.added_from, filter.added, NaiveDate::max);
+    let to = tighter(filter.added_to, filter.added, NaiveDate::min);
+    if from.is_some() || to.is_some() {
+        let (lo, hi) = dates(from, to);
+        ranges.push((SortField::Added, lo, hi));
+    }
+    let within = filter
+        .expiring_within
+        .map(|days| (today, lm_protocol::filter::add_days(today, days)));
+    let from = tighter(
+        tighter(filter.expires_from, filter.expires, NaiveDate::max),
+        within.map(|w| w.0),
+        NaiveDate::max,
+    );
+    let to = tighter(
+        tighter(filter.expires_to, filter.expires, NaiveDate::min),
+        within.map(|w| w.1),
+        NaiveDate::min,
+    );
+    if from.is_some() || to.is_some() {
+        let (lo, hi) = dates(from, to);
+        ranges.push((SortField::Expires, lo, hi));
+    }
+    ranges
+}
+
+impl Inventory {
+    /// An inventory of `licenses`, with the default sort's order ready: the first screen of
+    /// a client asks for it, and should not wait for a sort of the whole inventory.
+    pub fn build(licenses: impl IntoIterator<Item = License>) -> Inventory {
+        let mut inventory = Inventory::default();
+        for license in licenses {
+            inventory.upsert(license);
+        }
+        inventory.order(Sort::default().field);
+        inventory
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn get(&self, id: &LicenseId) -> Option<&License> {
+        self.slots.get(id).map(|&slot| self.row(slot))
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &LicenseId> {
+        self.slots.keys()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &License> {
+        self.rows.iter().flatten()
+    }
+
+    fn row(&self, slot: Slot) -> &License {
+        self.rows[slot as usize]
+            .as_ref()
+            .expect("indexes hold live slots only")
+    }
+
+    /// The key an order sorts `slot` by under `field`.
+    fn key(&self, slot: Slot, field: SortField) -> (CursorValue, &LicenseId) {
+        let license = self.row(slot);
+        (license.sort_value(field), &license.id)
+    }
+
+    /// Puts `license` in, in place of the one with its id (returned). Every sort order built
+    /// so far is patched — two binary searches and a move — so a change does not cost the
+    /// next list a full sort.
+    pub fn upsert(&mut self, license: License) -> Option<License> {
+        let before = self.remove(&license.id);
+        let slot = self.vacant.pop().unwrap_or(self.rows.len() as Slot);
+        if slot as usize == self.rows.len() {
+            self.rows.push(None);
+        }
+        self.texts.insert(slot, &license.search_text());
+        for key in exact_keys(&license) {
+            self.exact.entry(key).or_default().insert(slot);
+        }
+        self.slots.insert(license.id.clone(), slot);
+        self.rows[slot as usize] = Some(license);
+        let mut orders = std::mem::take(self.orders.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for (&field, order) in orders.iter_mut() {
+            let key = self.key(slot, field);
+            let at = order.partition_point(|&s| self.key(s, field) < key);
+            Arc::make_mut(order).insert(at, slot);
+        }
+        *self.orders.get_mut().unwrap_or_else(|e| e.into_inner()) = orders;
+        before
+    }
+
+    /// Takes the license `id` out.
+    pub fn remove(&mut self, id: &LicenseId) -> Option<License> {
+        let slot = *self.slots.get(id)?;
+        let mut orders = std::mem::take(self.orders.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for (&field, order) in orders.iter_mut() {
+            let key = self.key(slot, field);
+            let at = order.partition_point(|&s| self.key(s, field) < key);
+            if order.get(at) == Some(&slot) {
+                Arc::make_mut(order).remove(at);
+            }
+        }
+        *self.orders.get_mut().unwrap_or_else(|e| e.into_inner()) = orders;
+        self.slots.remove(id);
+        let license = self.rows[slot as usize].take()?;
+        self.texts.remove(slot);
+        for key in exact_keys(&license) {
+            if let Some(slots) = self.exact.get_mut(&key) {
+                slots.remove(&slot);
+                if slots.is_empty() {
+                    self.exact.remove(&key);
+                }
+            }
+        }
+        self.vacant.push(slot);
+        Some(license)
+    }
+
+    /// Drops the sort orders, to be built again when a list needs one: cheaper than patching
+    /// them for a large batch of changes.
+    pub fn drop_orders(&mut self) {
+        self.orders
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Every slot in ascending `field` order, ties by id.
+    fn order(&self, field: SortField) -> Arc<Vec<Slot>> {
+        let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
+        orders
+            .entry(field)
+            .or_insert_with(|| {
+                // In slot order: the licenses are read one after another, not at random.
+                let mut keyed: Vec<_> = self
+                    .rows
+                    .iter()
+                    .zip(0..)
+                    .filter_map(|(row, slot)| {
+                        row.as_ref().map(|l| ((l.sort_value(field), &l.id), slot))
+                    })
+                    .collect();
+                // Keys are unique (they end in the id).
+                keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect())
+            })
+            .clone()
+    }
+
+    /// The licenses matching `filter` in `sort` order: how many there are, and the window
+    /// `offset..offset + limit`.
+    pub fn list(
+        &self,
+        filter: &LicenseFilter,
+        sort: Sort,
+        window: std::ops::Range<usize>,
+        today: NaiveDate,
+    ) -> (usize, Vec<License>) {
+        let hits: Option<SlotSet> = filter
+            .q
+            .as_ref()
+            .map(|q| self.texts.find(q, self.rows.len()));
+        let others = LicenseFilter {
+            q: None,
+            ..filter.clone()
+        };
+        let unfiltered = others == LicenseFilter::default();
+        let selected = |slot: Slot| {
+            hits.as_ref().is_none_or(|h| h.contains(slot))
+                && (unfiltered || others.matches(self.row(slot), today))
+        };
+        let order = self.order(sort.field);
+        if filter.q.is_none() && unfiltered {
+            // Everything: the window is a slice of the order.
+            let total = order.len();
+            let (start, end) = if sort.descending {
+                (
+                    total.saturating_sub(window.end),
+                    total.saturating_sub(window.start),
+                )
+            } else {
+                (window.start.min(total), window.end.min(total))
+            };
+            let mut items: Vec<License> = order[start..end]
+                .iter()
+                .map(|&s| self.row(s).clone())
+                .collect();
+            if sort.descending {
+                items.reverse();
+            }
+            return (total, items);
+        }
+        match self.candidates(filter, hits.as_ref(), sort.field, &order, today) {
+            Candidates::Few(slots) => {
+                let mut keyed: Vec<_> = slots
+                    .into_iter()
+                    .filter(|&slot| selected(slot))
+                    .map(|slot| (self.key(slot, sort.field), slot))
+                    .collect();
+                keyed.sort_unstable_by(|a, b| {
+                    let ord = a.0.cmp(&b.0);
+                    if sort.descending { ord.reverse() } else { ord }
+                });
+                let total = keyed.len();
+                let items = keyed
+                    .into_iter()
+                    .skip(window.start)
+                    .take(window.len())
+                    .map(|(_, slot)| self.row(slot).clone())
+                    .collect();
+                (total, items)
+            }
+            Candidates::Walk { path, within } => {
+                let mut total = 0;
+                let mut items = Vec::with_capacity(window.len().min(1024));
+                let mut keep = |slot: Slot| {
+                    if within.as_ref().is_none_or(|w| w.contains(slot)) && selected(slot) {
+                        if window.contains(&total) {
+                            items.push(self.row(slot).clone());
+                        }
+                        total += 1;
+                    }
+                };
+                if sort.descending {
+                    path.iter().rev().for_each(|&slot| keep(slot));
+                } else {
+                    path.iter().for_each(|&slot| keep(slot));
+                }
+                (total, items)
+            }
+        }
+    }
+
+    /// What a list needs to look at, from what the indexes tell: the smallest set of
+    /// licenses the matches must lie in (an id, an exact value, the free text's hits, a range
+    /// of another column), and the narrowest run of the sort's own order (a range of the
+    /// sort's column). A few are sorted; otherwise the run (or the whole order) is walked,
+    /// looking up only what lies in the set — a bit test, where checking the filter means
+    /// reaching the license.
+    fn candidates<'a>(
+        &'a self,
+        filter: &LicenseFilter,
+        hits: Option<&'a SlotSet>,
+        sort: SortField,
+        order: &'a [Slot],
+        today: NaiveDate,
+    ) -> Candidates<'a> {
+        if let Some(id) = &filter.id {
+            return Candidates::Few(self.slots.get(id).copied().into_iter().collect());
+        }
+        let mut sources: Vec<Source<'a>> = exact_asked(filter)
+            .iter()
+            .map(|key| Source::Exact(self.exact.get(key)))
+            .collect();
+        sources.extend(hits.map(Source::Hits));
+        let mut path = order;
+        for (field, low, high) in ranges_asked(filter, today) {
+            let value = |slot: Slot| self.row(slot).sort_value(field);
+            let own = if field == sort {
+                None
+            } else {
+                Some(self.order(field))
+            };
+            let run: &[Slot] = own.as_deref().map_or(order, Vec::as_slice);
+            let start = run.partition_point(|&s| value(s) < low);
+            let end = run.partition_point(|&s| value(s) <= high).max(start);
+            match own {
+                None if end - start < path.len() => path = &order[start..end],
+                None => {}
+                Some(own) => sources.push(Source::Range(own, start..end)),
+            }
+        }
+        let smallest = sources
+            .into_iter()
+            .min_by_key(Source::len)
+            .filter(|set| set.len() < path.len());
+        let few = (self.len() / SORT_AT_MOST_ONE_IN).max(SORT_AT_MOST);
+        match smallest {
+            Some(set) if set.len() <= few => Candidates::Few(set.collect()),
+            set => Candidates::Walk {
+                path,
+                within: set.map(|set| set.mark(self.rows.len())),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn license(i: u32) -> License {
+        let vendors = ["Adobe", "JetBrains", "adobe", "Microsoft"];
+        let mut assignments = Vec::new();
+        if i.is_multiple_of(3) {
+            assignments.push(serde_json::json!({
+                "id": format!("as{i}"), "employee": format!("e{}", i % 5), "since": "2026-01-01T00:00:00Z"
+            }));
+        }
+        if i.is_multiple_of(4) {
+            assignments.push(serde_json::json!({
+                "id": format!("ad{i}"), "device": format!("D-{}", i % 7), "since": "2026-01-01T00:00:00Z"
+            }));
+        }
+        serde_json::from_value(serde_json::json!({
+            "id": format!("l{i:04}"), "product": format!("p{}", i % 6), "name": format!("License {}", i % 11),
+            "kind": if i.is_multiple_of(2) { "subscription" } else { "perpetual" },
+            "vendor": vendors[i as usize % vendors.len()],
+            "cost": {"amount": (i * 37) % 500, "currency": "EUR"}, "seats_used": 0,
+            "added": format!("2026-01-{:02}", 1 + i % 28),
+            "expires": if i.is_multiple_of(5) { serde_json::Value::Null } else { format!("2027-0{}-01", 1 + i % 9).into() },
+            "assignments": assignments, "version": 1, "revision": i
+        }))
+        .unwrap()
+    }
+
+    /// The definition: filter everything, sort everything.
+    fn scan(
+        licenses: &HashMap<LicenseId, License>,
+        filter: &LicenseFilter,
+        sort: Sort,
+        today: NaiveDate,
+    ) -> Vec<LicenseId> {
+        let mut all: Vec<&License> = licenses
+            .values()
+            .filter(|l| filter.matches(l, today))
+            .collect();
+        all.sort_by(|a, b| a.compare(b, sort));
+        all.into_iter().map(|l| l.id.clone()).collect()
+    }
+
+    #[test]
+    fn a_slot_set_iterates_in_slot_order_across_words() {
+        let mut hits = SlotSet::none(200);
+        for slot in [130, 3, 64, 63, 3] {
+            hits.add(slot);
+        }
+        assert_eq!(hits.iter().collect::<Vec<_>>(), [3, 63, 64, 130]);
+        assert_eq!(hits.len(), 4);
+        assert!(hits.contains(64) && !hits.contains(65) && !hits.contains(1000));
+    }
+
+    #[test]
+    fn every_filter_and_sort_lists_what_a_full_scan_does_also_after_changes() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let mut licenses: HashMap<LicenseId, License> =
+            (0..300).map(license).map(|l| (l.id.clone(), l)).collect();
+        let mut inventory = Inventory::build(licenses.values().cloned());
+        // Every sort order built, so that the changes below patch them.
+        for field in SortField::ALL {
+            let sort = Sort {
+                field,
+                descending: false,
+            };
+            inventory.list(&LicenseFilter::default(), sort, 0..1, today);
+        }
+        // Changes: one removed, one moved to another vendor, employee, name and cost, one new.
+        let gone = licenses
+            .remove(&"l0007".parse::<LicenseId>().unwrap())
+            .unwrap();
+        assert_eq!(inventory.remove(&gone.id), Some(gone));
+        let before = licenses[&"l0009".parse::<LicenseId>().unwrap()].clone();
+        let mut moved = before.clone();
+        moved.vendor = "Microsoft".parse().unwrap();
+        moved.assignments = license(3).assignments;
+        moved.name = "Zz moved".parse().unwrap();
+        moved.cost.amount = 1;
+        licenses.insert(moved.id.clone(), moved.clone());
+        assert_eq!(inventory.upsert(moved), Some(before));
+        let mut new = license(400);
+        new.id = "l0150a".parse().unwrap();
+        licenses.insert(new.id.clone(), new.clone());
+        assert_eq!(inventory.upsert(new), None);
+
+        let queries = [
+            "",
+            "vendor:adobe",
+            "vendor:adobe kind:subscription",
+            "employee:e3",
+            "device:D-4 sort:-cost",
+            "product:p2 cost>100",
+            "vendor:nobody",
+            "expires<2027-05-01 sort:expires",
+            "sort:-expires",
+            "\"license 3\" sort:name",
+            "vendor:microsoft employee:e3 sort:-added",
+            "sort:-name",
+            "cost>=100 cost<300 sort:-cost",
+            "cost:74",
+            "added>=2026-01-10 added<=2026-01-12 sort:name",
+            "expiring:200d sort:-expires",
+            "expires>=2027-03-01 expiring:400d cost<250",
+            "expires:2027-02-01",
+            "license",
+            "\"license 3\" vendor:adobe",
+            "e sort:-cost",
+            "l01 sort:expires",
+            "cost<50 license sort:-name",
+            "expiring:200d sort:expires kind:perpetual",
+            "expires<2027-03-01 vendor:adobe sort:expires",
+            "nothing-like-this",
+            "expires>=2027-02-01 expires<=2027-03-01 sort:-expires",
+            "cost>=37 cost<=74 sort:cost",
+        ];
+        for text in queries {
+            let query = lm_protocol::Query::parse(text, today).unwrap();
+            let (filter, sort) = (query.filter.normalized(), query.sort.unwrap_or_default());
+            let expected = scan(&licenses, &filter, sort, today);
+            for window in [0..10, 5..25, 0..1000, 290..300] {
+                let (total, items) = inventory.list(&filter, sort, window.clone(), today);
+                assert_eq!(total, expected.len(), "{text}");
+                let ids: Vec<LicenseId> = items.into_iter().map(|l| l.id).collect();
+                let end = window.end.min(expected.len());
+                let start = window.start.min(end);
+                assert_eq!(ids, expected[start..end], "{text} {window:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Free text (`q`) over the cached licenses without a pass over each license.
+//!
+//! Every license's [`License::search_text`](lm_protocol::License::search_text) is kept in one
+//! contiguous arena, one text after another, so that a search is a single vectorized substring
+//! scan ([`memchr::memmem`]) over a few megabytes rather than a hundred thousand separate
+//! ones. A change appends the new text and leaves the old one dead in place; when more than
+//! half of the arena is dead it is compacted.
+
+use crate::inventory::{Slot, SlotSet};
+use std::ops::Range;
+
+/// Dead bytes tolerated before compaction, whatever the arena's size.
+const COMPACT_AFTER: usize = 1 << 20;
+
+/// Between two texts, so that a word cannot begin in one and end in the next.
+const SEPARATOR: u8 = 0;
+
+#[derive(Default)]
+pub struct SearchTexts {
+    arena: Vec<u8>,
+    /// Where each text begins in the arena and whose it is, in arena order; dead texts stay
+    /// until the next compaction.
+    starts: Vec<(usize, Slot)>,
+    /// By slot: the arena range of its live text.
+    live: Vec<Option<Range<usize>>>,
+    dead: usize,
+}
+
+impl SearchTexts {
+    /// Keeps `text` as the searchable text of `slot`, replacing any it had.
+    pub fn insert(&mut self, slot: Slot, text: &str) {
+        self.remove(slot);
+        if !self.arena.is_empty() {
+            self.arena.push(SEPARATOR);
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(text.as_bytes());
+        self.starts.push((start, slot));
+        let index = slot as usize;
+        if self.live.len() <= index {
+            self.live.resize(index + 1, None);
+        }
+        self.live[index] = Some(start..self.arena.len());
+    }
+
+    /// Forgets the text of `slot`.
+    pub fn remove(&mut self, slot: Slot) {
+        if let Some(range) = self.live.get_mut(slot as usize).and_then(Option::take) {
+            self.dead += range.len() + 1;
+            if self.dead > COMPACT_AFTER && self.dead > self.arena.len() / 2 {
+                self.compact();
+            }
+        }
+    }
+
+    /// Copies the live texts into a fresh arena, in their present order.
+    fn compact(&mut self) {
+        let mut fresh = SearchTexts {
+            arena: Vec::with_capacity(self.arena.len() - self.dead),
+            ..SearchTexts::default()
+        };
+        for &(start, slot) in &self.starts {
+            if let Some(range) = self.live_text(start, slot) {
+                let text = &self.arena[range];
+                // Texts came in as `str`, so each live range is one.
+                fresh.insert(slot, std::str::from_utf8(text).unwrap_or_default());
+            }
+        }
+        *self = fresh;
+    }
+
+    /// The arena range of the text beginning at `start` if it is still the live one of `slot`.
+    fn live_text(&self, start: usize, slot: Slot) -> Option<Range<usize>> {
+        self.live
+            .get(slot as usize)?
+            .clone()
+            .filter(|range| range.start == start)
+    }
+
+    /// The slots (below `slots`) whose text contains `phrase` (already lowercased, like the
+    /// texts).
+    pub fn find(&self, phrase: &str, slots: usize) -> SlotSet {
+        let mut hits = SlotSet::none(slots);
+        if phrase.is_empty() {
+            for (slot, text) in self.live.iter().enumerate() {
+                if text.is_some() {
+                    hits.add(slot as Slot);
+                }
+            }
+            return hits;
+        }
+        let finder = memchr::memmem::Finder::new(phrase.as_bytes());
+        let mut from = 0;
+        // The text a match begins in: the last one starting at or before it. Matches come in
+        // arena order, so it only ever moves forward, mostly by one.
+        let mut entry = 0;
+        while let Some(found) = finder.find(&self.arena[from..]) {
+            let at = from + found;
+            while self
+                .starts
+                .get(entry + 1)
+                .is_some_and(|&(start, _)| start <= at)
+            {
+                entry += 1;
+            }
+            let (start, slot) = self.starts[entry];
+            from = match self.live_text(start, slot) {
+                Some(text) if at + phrase.len() <= text.end => {
+                    hits.add(slot);
+                    // One hit per text is all a filter needs.
+                    text.end
+                }
+                // Across a separator: the next match may still begin in this text.
+                Some(_) => at + 1,
+                // A dead text: nothing in it counts.
+                None => self
+                    .starts
+                    .get(entry + 1)
+                    .map_or(self.arena.len(), |next| next.0),
+            };
+            if from >= self.arena.len() {
+                break;
+            }
+        }
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(texts: &SearchTexts, phrase: &str) -> Vec<Slot> {
+        texts.find(phrase, 64).iter().collect()
+    }
+
+    #[test]
+    fn a_phrase_is_found_in_each_live_text_that_holds_it_once() {
+        let mut texts = SearchTexts::default();
+        texts.insert(0, "adobe\ncreative cloud");
+        texts.insert(1, "jetbrains\nintellij idea");
+        texts.insert(2, "adobe\nacrobat\nadobe");
+        assert_eq!(found(&texts, "adobe"), [0, 2]);
+        assert_eq!(found(&texts, "e"), [0, 1, 2]);
+        assert_eq!(texts.find("adobe", 64).len(), 2);
+        assert_eq!(found(&texts, "nothing"), Vec::<Slot>::new());
+        assert_eq!(found(&texts, ""), [0, 1, 2]);
+        // Not across two texts.
+        assert_eq!(found(&texts, "cloud\0jet"), Vec::<Slot>::new());
+        assert_eq!(found(&texts, "cloudjet"), Vec::<Slot>::new());
+    }
+
+    #[test]
+    fn a_changed_or_removed_text_is_no_longer_found_also_after_compaction() {
+        let mut texts = SearchTexts::default();
+        texts.insert(0, "adobe");
+        texts.insert(1, "autodesk");
+        texts.insert(0, "microsoft");
+        assert_eq!(found(&texts, "adobe"), Vec::<Slot>::new());
+        assert_eq!(found(&texts, "soft"), [0]);
+        texts.remove(1);
+        assert_eq!(found(&texts, "desk"), Vec::<Slot>::new());
+        // Enough churn to compact several times; the survivors are still found.
+        let long = "x".repeat(4096);
+        for round in 0..1000 {
+            texts.insert(2, &format!("{long} round {round}"));
+        }
+        assert!(texts.arena.len() < 3 * COMPACT_AFTER, "compacted");
+        assert_eq!(found(&texts, "round 999"), [2]);
+        assert_eq!(found(&texts, "round 998"), Vec::<Slot>::new());
+        assert_eq!(found(&texts, "microsoft"), [0]);
+    }
+}
