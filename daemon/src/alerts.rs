@@ -46,6 +46,8 @@ impl Default for AlertOptions {
 
 /// More alerts than this at once become one summary notification.
 const SUMMARIZE_ABOVE: usize = 3;
+/// At most this many alerts go in one client event (a few hundred bytes each).
+const ALERTS_PER_EVENT: usize = 500;
 /// How long a notification server may take to answer.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -153,10 +155,10 @@ async fn notify(summary: String, body: String) {
 
 /// Checks for due alerts after every sync and at least hourly (the date changes), until
 /// shutdown.
-pub async fn run(shared: Arc<Shared>, options: AlertOptions, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut applied = shared.applied.subscribe();
     loop {
-        check(&shared, &options).await;
+        check(&shared).await;
         tokio::select! {
             _ = applied.changed() => {}
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -167,30 +169,45 @@ pub async fn run(shared: Arc<Shared>, options: AlertOptions, mut shutdown: watch
     }
 }
 
-async fn check(shared: &Shared, options: &AlertOptions) {
-    // Only a cache that has caught up tells what expires: not one half-way through a sync.
-    if shared.cache.synced_at().is_none() {
-        return;
-    }
+/// The alerts in effect today for the licenses in scope that `given` does not exclude,
+/// soonest first, with the keys that remember them. None while the cache has not caught up
+/// (a cache half-way through a sync does not tell what expires) or, alerting only for
+/// licenses of mine, while it is not known who I am.
+fn in_effect(
+    shared: &Shared,
+    given: impl Fn(&str) -> bool,
+) -> Option<Vec<(ExpiryAlert, Vec<String>)>> {
+    shared.cache.synced_at()?;
+    let options = &shared.alerts;
     let today = chrono::Local::now().date_naive();
     let me = match options.scope {
         Scope::All => None,
-        Scope::Mine => match shared.user() {
-            Some(user) => Some(user.subject),
-            None => return,
-        },
+        Scope::Mine => Some(shared.user()?.subject),
     };
     let horizon = options.thresholds.iter().copied().max().unwrap_or(0);
     let licenses = shared
         .cache
         .expiring_by(today + chrono::Days::new(u64::from(horizon)));
-    let due = due(
+    Some(due(
         &licenses,
         today,
         &options.thresholds,
         me.as_deref(),
-        |key| shared.cache.alerted(key),
-    );
+        given,
+    ))
+}
+
+/// Every alert in effect today, given already or not: what an alerts panel lists.
+pub fn current(shared: &Shared) -> Vec<ExpiryAlert> {
+    in_effect(shared, |_| false)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(alert, _)| alert)
+        .collect()
+}
+
+async fn check(shared: &Shared) {
+    let due = in_effect(shared, |key| shared.cache.alerted(key)).unwrap_or_default();
     if due.is_empty() {
         return;
     }
@@ -203,81 +220,16 @@ async fn check(shared: &Shared, options: &AlertOptions) {
     }
     let alerts: Vec<ExpiryAlert> = due.into_iter().map(|(a, _)| a).collect();
     tracing::info!(count = alerts.len(), "licenses reached an expiry alert");
-    let _ = shared.events.send(Event::Alerts {
-        alerts: alerts.clone(),
-    });
-    if options.notify {
+    // In events of bounded size: a first sync may bring thousands at once, and no frame
+    // may exceed what a client reads.
+    for chunk in alerts.chunks(ALERTS_PER_EVENT) {
+        let _ = shared.events.send(Event::Alerts {
+            alerts: chunk.to_vec(),
+        });
+    }
+    if shared.alerts.notify {
         for (summary, body) in notifications(&alerts) {
             tokio::spawn(notify(summary, body));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn license(name: &str, expires: Option<&str>) -> License {
-        serde_json::from_value(serde_json::json!({
-            "id": format!("0190d5a0-0000-7000-8000-{:012}", name.len()), "product": "p", "name": name,
-            "kind": "subscription", "vendor": "Acme", "cost": {"amount": 1, "currency": "EUR"},
-            "seats_used": 0, "added": "2026-01-01", "expires": expires, "version": 1, "revision": 1
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn each_license_alerts_at_the_smallest_threshold_it_reached_once() {
-        let today: NaiveDate = "2026-11-22".parse().unwrap();
-        let licenses = [
-            license("a", Some("2026-11-27")),  // 5 days: the 7-day alert
-            license("bb", Some("2026-12-10")), // 18 days: the 30-day alert
-            license("ccc", Some("2027-06-01")),
-            license("dddd", None),
-            license("eeeee", Some("2026-11-22")),  // today
-            license("ffffff", Some("2025-01-01")), // long expired: not news
-        ];
-        let due = due(&licenses, today, &[30, 7, 1, 0], None, |_| false);
-        let got: Vec<(&str, u32, i64)> = due
-            .iter()
-            .map(|(a, _)| (a.name.as_str(), a.threshold, a.days))
-            .collect();
-        assert_eq!(got, [("eeeee", 0, 0), ("a", 7, 5), ("bb", 30, 18)]);
-        // The 7-day alert settles the 30-day one too.
-        assert_eq!(due[1].1.len(), 2);
-        let given: Vec<String> = due.iter().flat_map(|(_, k)| k.clone()).collect();
-        let again = super::due(&licenses, today, &[30, 7, 1, 0], None, |k| {
-            given.iter().any(|g| g == k)
-        });
-        assert!(again.is_empty(), "{again:?}");
-    }
-
-    #[test]
-    fn many_alerts_become_one_summary() {
-        let alert = |name: &str, days| ExpiryAlert {
-            license: "0190d5a0-0000-7000-8000-000000000001".parse().unwrap(),
-            name: name.into(),
-            vendor: "Adobe".into(),
-            expires: "2026-12-01".parse().unwrap(),
-            days,
-            threshold: 7,
-        };
-        let one = notifications(&[alert("Creative Cloud", 7)]);
-        assert_eq!(
-            one,
-            [(
-                "Creative Cloud expires in 7 days".to_owned(),
-                "Adobe · expires 2026-12-01".to_owned()
-            )]
-        );
-        let many: Vec<ExpiryAlert> = (0..5).map(|i| alert(&format!("L{i}"), 1)).collect();
-        let summary = notifications(&many);
-        assert_eq!(summary.len(), 1);
-        assert_eq!(summary[0].0, "5 licenses expire soon");
-        assert!(
-            summary[0]
-                .1
-                .contains("• L0 — expires tomorrow (2026-12-01)")
-        );
     }
 }

@@ -150,10 +150,12 @@ impl Cache {
             cursor = memory.cursor,
             "cache opened"
         );
-        Ok(Cache {
+        let cache = Cache {
             db,
             memory: Arc::new(RwLock::new(memory)),
-        })
+        };
+        cache.prepare_orders();
+        Ok(cache)
     }
 
     /// The feed revision the cache holds.
@@ -316,6 +318,30 @@ impl Cache {
         memory
             .licenses
             .list(filter, sort, offset..offset.saturating_add(limit), today)
+    }
+
+    /// Builds, on a thread of its own, every sort order not built yet — after the first
+    /// sync or a large page of changes dropped them — so that the first list sorted or
+    /// ranged by a column does not wait for a sort of the whole inventory. Each order is
+    /// built under the read lock alone: changes wait for one order at most.
+    pub fn prepare_orders(&self) {
+        if self.read().licenses.unprepared().is_empty() {
+            return;
+        }
+        let cache = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lmd-orders".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let unprepared = cache.read().licenses.unprepared();
+                for field in unprepared {
+                    cache.read().licenses.prepare(field);
+                }
+                tracing::debug!(elapsed = ?started.elapsed(), "sort orders prepared");
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot prepare the sort orders ahead");
+        }
     }
 
     /// Writes everything to disk; called on shutdown.

@@ -22,7 +22,6 @@
 use crate::search::SearchTexts;
 use chrono::NaiveDate;
 use lm_protocol::{Assignee, CursorValue, License, LicenseFilter, LicenseId, Sort, SortField};
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +33,10 @@ pub type Slot = u32;
 /// (a cache miss each), walking tests a bit per license: about 500 times cheaper.
 const SORT_AT_MOST_ONE_IN: usize = 512;
 const SORT_AT_MOST: usize = 64;
+
+/// Free text is looked for in each candidate's own text when other indexes leave at most
+/// the inventory divided by this; otherwise one search goes through every text.
+const SEARCH_EACH_UP_TO_ONE_IN: usize = 4;
 
 /// A column that filters compare for equality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,14 +119,24 @@ enum Candidates<'a> {
     /// A walk along `path`, a run of the sort's order, looking only at what is `within`.
     Walk {
         path: &'a [Slot],
-        within: Option<Cow<'a, SlotSet>>,
+        within: Option<SlotSet>,
     },
+}
+
+/// How a list checks a candidate's free text.
+enum TextCheck<'q> {
+    /// No free text asked.
+    Nothing,
+    /// By the hits of one search through every text.
+    Hits(SlotSet),
+    /// In the candidate's own text: cheaper when the other indexes leave few candidates.
+    Each(Box<memchr::memmem::Finder<'q>>),
 }
 
 /// A set of slots an index says the matches lie in.
 enum Source<'a> {
     Exact(Option<&'a HashSet<Slot>>),
-    Hits(&'a SlotSet),
+    Hits(SlotSet),
     /// A run of the order of another column than the sort's.
     Range(Arc<Vec<Slot>>, std::ops::Range<usize>),
 }
@@ -145,15 +158,15 @@ impl<'a> Source<'a> {
         }
     }
 
-    fn mark(self, slots: usize) -> Cow<'a, SlotSet> {
+    fn mark(self, slots: usize) -> SlotSet {
         let mut set = SlotSet::none(slots);
         let mut mark_all = |all: &mut dyn Iterator<Item = Slot>| all.for_each(|s| set.add(s));
         match self {
-            Source::Hits(hits) => return Cow::Borrowed(hits),
+            Source::Hits(hits) => return hits,
             Source::Exact(slots) => mark_all(&mut slots.into_iter().flatten().copied()),
             Source::Range(order, range) => mark_all(&mut order[range].iter().copied()),
         }
-        Cow::Owned(set)
+        set
     }
 }
 
@@ -360,26 +373,43 @@ impl Inventory {
             .clear();
     }
 
-    /// Every slot in ascending `field` order, ties by id.
+    /// Every slot in ascending `field` order, ties by id. Built outside the lock, so that
+    /// lists needing other orders are not held up meanwhile.
     fn order(&self, field: SortField) -> Arc<Vec<Slot>> {
-        let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        orders
+        let built = |orders: &HashMap<SortField, Arc<Vec<Slot>>>| orders.get(&field).cloned();
+        if let Some(order) = built(&self.orders.lock().unwrap_or_else(|e| e.into_inner())) {
+            return order;
+        }
+        // In slot order: the licenses are read one after another, not at random.
+        let mut keyed: Vec<_> = self
+            .rows
+            .iter()
+            .zip(0..)
+            .filter_map(|(row, slot)| row.as_ref().map(|l| ((l.sort_value(field), &l.id), slot)))
+            .collect();
+        // Keys are unique (they end in the id).
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let order = Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect());
+        self.orders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .entry(field)
-            .or_insert_with(|| {
-                // In slot order: the licenses are read one after another, not at random.
-                let mut keyed: Vec<_> = self
-                    .rows
-                    .iter()
-                    .zip(0..)
-                    .filter_map(|(row, slot)| {
-                        row.as_ref().map(|l| ((l.sort_value(field), &l.id), slot))
-                    })
-                    .collect();
-                // Keys are unique (they end in the id).
-                keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect())
-            })
+            .or_insert(order)
             .clone()
+    }
+
+    /// The sort columns whose order is not built.
+    pub fn unprepared(&self) -> Vec<SortField> {
+        let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
+        SortField::ALL
+            .into_iter()
+            .filter(|field| !orders.contains_key(field))
+            .collect()
+    }
+
+    /// Builds the order of `field` now rather than on its first list.
+    pub fn prepare(&self, field: SortField) {
+        self.order(field);
     }
 
     /// The licenses matching `filter` in `sort` order: how many there are, and the window
@@ -391,19 +421,11 @@ impl Inventory {
         window: std::ops::Range<usize>,
         today: NaiveDate,
     ) -> (usize, Vec<License>) {
-        let hits: Option<SlotSet> = filter
-            .q
-            .as_ref()
-            .map(|q| self.texts.find(q, self.rows.len()));
         let others = LicenseFilter {
             q: None,
             ..filter.clone()
         };
         let unfiltered = others == LicenseFilter::default();
-        let selected = |slot: Slot| {
-            hits.as_ref().is_none_or(|h| h.contains(slot))
-                && (unfiltered || others.matches(self.row(slot), today))
-        };
         let order = self.order(sort.field);
         if filter.q.is_none() && unfiltered {
             // Everything: the window is a slice of the order.
@@ -425,7 +447,15 @@ impl Inventory {
             }
             return (total, items);
         }
-        match self.candidates(filter, hits.as_ref(), sort.field, &order, today) {
+        let (candidates, text) = self.candidates(filter, sort.field, &order, today);
+        let selected = |slot: Slot| {
+            (match &text {
+                TextCheck::Nothing => true,
+                TextCheck::Hits(hits) => hits.contains(slot),
+                TextCheck::Each(phrase) => self.texts.contains(slot, phrase),
+            }) && (unfiltered || others.matches(self.row(slot), today))
+        };
+        match candidates {
             Candidates::Few(slots) => {
                 let mut keyed: Vec<_> = slots
                     .into_iter()
@@ -472,22 +502,26 @@ impl Inventory {
     /// sort's column). A few are sorted; otherwise the run (or the whole order) is walked,
     /// looking up only what lies in the set — a bit test, where checking the filter means
     /// reaching the license.
-    fn candidates<'a>(
+    fn candidates<'a, 'q>(
         &'a self,
-        filter: &LicenseFilter,
-        hits: Option<&'a SlotSet>,
+        filter: &'q LicenseFilter,
         sort: SortField,
         order: &'a [Slot],
         today: NaiveDate,
-    ) -> Candidates<'a> {
+    ) -> (Candidates<'a>, TextCheck<'q>) {
+        let phrase = filter.q.as_deref();
         if let Some(id) = &filter.id {
-            return Candidates::Few(self.slots.get(id).copied().into_iter().collect());
+            return (
+                Candidates::Few(self.slots.get(id).copied().into_iter().collect()),
+                phrase.map_or(TextCheck::Nothing, |q| {
+                    TextCheck::Each(Box::new(memchr::memmem::Finder::new(q)))
+                }),
+            );
         }
         let mut sources: Vec<Source<'a>> = exact_asked(filter)
             .iter()
             .map(|key| Source::Exact(self.exact.get(key)))
             .collect();
-        sources.extend(hits.map(Source::Hits));
         let mut path = order;
         for (field, low, high) in ranges_asked(filter, today) {
             let value = |slot: Slot| self.row(slot).sort_value(field);
@@ -505,18 +539,33 @@ impl Inventory {
                 Some(own) => sources.push(Source::Range(own, start..end)),
             }
         }
+        // Free text: one search through every text, unless the other indexes leave so few
+        // candidates that looking into each one's text is cheaper.
+        let narrowest = sources.iter().map(Source::len).fold(path.len(), usize::min);
+        let text = match phrase {
+            None => TextCheck::Nothing,
+            Some(q) if narrowest <= self.len() / SEARCH_EACH_UP_TO_ONE_IN => {
+                TextCheck::Each(Box::new(memchr::memmem::Finder::new(q)))
+            }
+            Some(q) => {
+                let hits = self.texts.find(q, self.rows.len());
+                sources.push(Source::Hits(hits.clone()));
+                TextCheck::Hits(hits)
+            }
+        };
         let smallest = sources
             .into_iter()
             .min_by_key(Source::len)
             .filter(|set| set.len() < path.len());
         let few = (self.len() / SORT_AT_MOST_ONE_IN).max(SORT_AT_MOST);
-        match smallest {
+        let candidates = match smallest {
             Some(set) if set.len() <= few => Candidates::Few(set.collect()),
             set => Candidates::Walk {
                 path,
                 within: set.map(|set| set.mark(self.rows.len())),
             },
-        }
+        };
+        (candidates, text)
     }
 }
 
@@ -634,6 +683,9 @@ mod tests {
             "expiring:200d sort:expires kind:perpetual",
             "expires<2027-03-01 vendor:adobe sort:expires",
             "nothing-like-this",
+            "\"license 1\" employee:e3",
+            "vendor:microsoft license sort:-cost",
+            "vendor:adobe l00 expires<2027-05-01",
             "expires>=2027-02-01 expires<=2027-03-01 sort:-expires",
             "cost>=37 cost<=74 sort:cost",
         ];

@@ -119,7 +119,14 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating {}", cache_dir.display()))?;
     let cache = Cache::open(&cache_dir).context("opening the cache")?;
-    let shared = Arc::new(Shared::new(cache, server.clone(), remote, logins.clone()));
+    let defaults = AlertOptions::default();
+    let mut shared = Shared::new(cache, server.clone(), remote, logins.clone());
+    shared.alerts = AlertOptions {
+        thresholds: file.alert_days.unwrap_or(defaults.thresholds),
+        scope: file.alert_scope.unwrap_or(defaults.scope),
+        notify: file.notifications.unwrap_or(defaults.notify),
+    };
+    let shared = Arc::new(shared);
     let user = shared.user();
     tracing::info!(
         socket = %socket_path.display(),
@@ -141,17 +148,7 @@ async fn main() -> anyhow::Result<()> {
     };
     tasks.spawn(sync::run(shared.clone(), options, shutdown.clone()));
     tasks.spawn(logins.keep_fresh(shared.clone(), shutdown.clone()));
-    let defaults = AlertOptions::default();
-    let alerts = AlertOptions {
-        thresholds: file.alert_days.unwrap_or(defaults.thresholds),
-        scope: file.alert_scope.unwrap_or(defaults.scope),
-        notify: file.notifications.unwrap_or(defaults.notify),
-    };
-    tasks.spawn(lm_daemon::alerts::run(
-        shared.clone(),
-        alerts,
-        shutdown.clone(),
-    ));
+    tasks.spawn(lm_daemon::alerts::run(shared.clone(), shutdown.clone()));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -77,6 +77,14 @@ impl SearchTexts {
             .filter(|range| range.start == start)
     }
 
+    /// Whether the text of `slot` contains `phrase`.
+    pub fn contains(&self, slot: Slot, phrase: &memchr::memmem::Finder<'_>) -> bool {
+        self.live
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|range| phrase.find(&self.arena[range.clone()]).is_some())
+    }
+
     /// The slots (below `slots`) whose text contains `phrase` (already lowercased, like the
     /// texts).
     pub fn find(&self, phrase: &str, slots: usize) -> SlotSet {
@@ -144,6 +152,9 @@ mod tests {
         assert_eq!(found(&texts, "e"), [0, 1, 2]);
         assert_eq!(texts.find("adobe", 64).len(), 2);
         assert_eq!(found(&texts, "nothing"), Vec::<Slot>::new());
+        let adobe = memchr::memmem::Finder::new("adobe");
+        assert!(texts.contains(2, &adobe) && !texts.contains(1, &adobe));
+        assert!(!texts.contains(7, &adobe), "no such slot");
         assert_eq!(found(&texts, ""), [0, 1, 2]);
         // Not across two texts.
         assert_eq!(found(&texts, "cloud\0jet"), Vec::<Slot>::new());

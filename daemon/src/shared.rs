@@ -30,6 +30,8 @@ pub struct Shared {
     pub sync_now: Notify,
     /// Asks the login manager for a fresh access token now (the server refused ours).
     pub refresh_now: Notify,
+    /// When and for which licenses expiry alerts are given.
+    pub alerts: crate::alerts::AlertOptions,
     link: Mutex<Link>,
 }
 
@@ -58,6 +60,7 @@ impl Shared {
             applied: watch::channel(cursor).0,
             sync_now: Notify::new(),
             refresh_now: Notify::new(),
+            alerts: crate::alerts::AlertOptions::default(),
             link: Mutex::new(Link {
                 connection,
                 head: cursor,

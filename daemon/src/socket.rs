@@ -342,6 +342,12 @@ impl Connection {
             Request::Permissions(_) => {
                 Ok(Reply::Permissions(crate::grant::permissions(shared).await?))
             }
+            Request::Alerts(_) => {
+                let mut alerts = crate::alerts::current(shared);
+                let total = alerts.len();
+                alerts.truncate(lm_protocol::socket::MAX_ALERTS_LISTED);
+                Ok(Reply::Alerts { alerts, total })
+            }
         }
     }
 

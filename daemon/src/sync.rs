@@ -146,6 +146,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
         }
         if !page.more {
             shared.cache.mark_synced(Utc::now()).map_err(cache_failed)?;
+            shared.cache.prepare_orders();
             shared.set_connection(Connection::Live, Some(page.head));
             return Ok(());
         }
@@ -190,6 +191,7 @@ async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
         .cache
         .replace(licenses, after)
         .map_err(cache_failed)?;
+    shared.cache.prepare_orders();
     announce(shared, applied);
     Ok(())
 }

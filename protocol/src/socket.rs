@@ -134,10 +134,15 @@ pub enum Request {
     /// the same user) so that a file of any size fits; the server's report comes back,
     /// also when it lists problems and nothing was written.
     Import(ImportRequest),
+    /// The expiry alerts in effect today — every license in the alert scope within a
+    /// threshold of its expiry, whether its notification was given already or not —
+    /// soonest first, the first [`MAX_ALERTS_LISTED`] of them. Answered from the cache,
+    /// also offline.
+    Alerts(NoArgs),
 }
 
 impl Request {
-    const OPS: [&str; 16] = [
+    const OPS: [&str; 17] = [
         "hello",
         "status",
         "subscribe",
@@ -154,6 +159,7 @@ impl Request {
         "logout",
         "permissions",
         "import",
+        "alerts",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -191,6 +197,7 @@ impl Request {
             "logout" => Request::Logout(read(args)?),
             "permissions" => Request::Permissions(read(args)?),
             "import" => Request::Import(read(args)?),
+            "alerts" => Request::Alerts(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",
@@ -348,7 +355,15 @@ pub enum Reply {
     Permissions(HeldPermissions),
     /// What an import did, or with problems (then nothing was written) would have done.
     Imported(crate::csv::ImportReport),
+    Alerts {
+        alerts: Vec<ExpiryAlert>,
+        /// How many are in effect; more than listed when over [`MAX_ALERTS_LISTED`].
+        total: usize,
+    },
 }
+
+/// The most alerts one `alerts` reply lists (a few hundred bytes each, within a frame).
+pub const MAX_ALERTS_LISTED: usize = 1000;
 
 /// The user's permissions as the daemon holds them: the server's answer, whose grant the
 /// daemon verified with the server's keys.

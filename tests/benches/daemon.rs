@@ -9,7 +9,7 @@
 
 use lm_protocol::socket::{Reply, Request};
 use lm_protocol::{LicenseFilter, Query, Sort};
-use lm_tests::{Backend, Daemon, Server};
+use lm_tests::{Daemon, Server};
 use std::time::{Duration, Instant};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -32,17 +32,7 @@ fn rss_mib(pid: u32) -> f64 {
 async fn main() {
     let licenses: usize = env_or("LM_BENCH_LICENSES", 100_000);
     let requests: usize = env_or("LM_BENCH_REQUESTS", 300);
-    let mut server = Server::stopped(Backend::Sqlite).await;
-    let token = {
-        server
-            .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
-            .expect("user add");
-        server
-            .admin(&["seed", "--org", "acme", "--licenses", &licenses.to_string()])
-            .expect("seed");
-        server.launch(&["--rate-limit", "0"]).await;
-        server.login("alice").token().unwrap().to_owned()
-    };
+    let (mut server, token) = Server::seeded_for_benchmarks(licenses).await;
     println!("\n== lmd over {licenses} licenses (SQLite server, loopback)");
 
     let t = Instant::now();

@@ -71,6 +71,21 @@ impl Server {
         }
     }
 
+    /// A SQLite server serving `licenses` seeded sample licenses of the organization `acme`,
+    /// unthrottled, and a token of its manager `alice`: what the benchmarks start from.
+    pub async fn seeded_for_benchmarks(licenses: usize) -> (Server, String) {
+        let mut server = Server::stopped(Backend::Sqlite).await;
+        server
+            .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+            .expect("user add");
+        server
+            .admin(&["seed", "--org", "acme", "--licenses", &licenses.to_string()])
+            .expect("seed");
+        server.launch(&["--rate-limit", "0"]).await;
+        let token = server.login("alice").token().expect("a token").to_owned();
+        (server, token)
+    }
+
     /// A second server process on the same database (a replica).
     pub async fn replica(&self, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");

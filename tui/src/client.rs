@@ -49,7 +49,21 @@ pub fn problem_text(p: &Problem) -> String {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Reply, ClientError>>>>>;
+/// The requests waiting for their answer, and once the connection is gone, why.
+#[derive(Default)]
+struct Waiting {
+    replies: HashMap<u64, oneshot::Sender<Result<Reply, ClientError>>>,
+    ended: Option<String>,
+}
+
+type Pending = Arc<Mutex<Waiting>>;
+
+fn ended(why: &str) -> ClientError {
+    ClientError::Io(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        why.to_owned(),
+    ))
+}
 
 /// One connection to the daemon. Cloning shares it.
 #[derive(Clone)]
@@ -110,10 +124,14 @@ impl DaemonClient {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            // Nobody would ever read the answer: fail now rather than wait forever.
+            if let Some(why) = &pending.ended {
+                return Err(ended(why));
+            }
+            pending.replies.insert(id, tx);
+        }
         let line = ClientFrame { id, request }.encode();
         {
             let mut writer = self.writer.lock().await;
@@ -121,10 +139,13 @@ impl DaemonClient {
             writer.write_all(b"\n").await?;
         }
         rx.await.unwrap_or_else(|_| {
-            Err(ClientError::Io(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "lmd closed the connection",
-            )))
+            let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            Err(ended(
+                pending
+                    .ended
+                    .as_deref()
+                    .unwrap_or("lmd closed the connection"),
+            ))
         })
     }
 
@@ -140,11 +161,14 @@ async fn read_frames(
     events: mpsc::UnboundedSender<Event>,
 ) {
     let mut line = String::new();
-    loop {
+    let why = loop {
         line.clear();
         match reader.read_line(&mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) if n > MAX_FRAME + 1 => break,
+            Ok(0) => break "lmd closed the connection".to_owned(),
+            Err(e) => break format!("reading from lmd failed: {e}"),
+            Ok(n) if n > MAX_FRAME + 1 => {
+                break format!("lmd sent a message of {n} bytes, over the limit of {MAX_FRAME}");
+            }
             Ok(_) => {}
         }
         let frame: DaemonFrame = match serde_json::from_str(line.trim_end()) {
@@ -172,11 +196,86 @@ async fn read_frames(
         let waiter = pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .replies
             .remove(&id);
         if let Some(waiter) = waiter {
             let _ = waiter.send(result);
         }
-    }
+    };
     // Whoever still waits learns that the connection is gone.
-    pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    tracing::debug!(%why, "connection to lmd ended");
+    let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+    pending.ended = Some(why);
+    pending.replies.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::UnixListener;
+
+    /// A daemon that greets, then sends one line of `last` and hangs up.
+    async fn daemon_that_hangs_up(last: Option<String>) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lmd.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let hello = lines.next_line().await.unwrap().unwrap();
+            let id = serde_json::from_str::<serde_json::Value>(&hello).unwrap()["id"]
+                .as_u64()
+                .unwrap();
+            let reply = DaemonFrame::Reply {
+                id,
+                body: Reply::Hello {
+                    version: PROTOCOL_VERSION,
+                    daemon: "test".into(),
+                },
+            };
+            let mut text = serde_json::to_string(&reply).unwrap();
+            text.push('\n');
+            if let Some(last) = last {
+                text.push_str(&last);
+            }
+            write.write_all(text.as_bytes()).await.unwrap();
+            // Wait for the next request, then go away without answering it.
+            let _ = lines.next_line().await;
+        });
+        (dir, path)
+    }
+
+    async fn within_seconds<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(5), future)
+            .await
+            .expect("answered, not left waiting")
+    }
+
+    #[tokio::test]
+    async fn requests_fail_once_the_daemon_hung_up_instead_of_waiting_forever() {
+        let (_dir, path) = daemon_that_hangs_up(None).await;
+        let (client, _events) = DaemonClient::connect(&path, "test").await.unwrap();
+        let first = within_seconds(client.request(Request::Status(NoArgs {}))).await;
+        assert!(
+            first
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("lmd closed the connection")),
+            "{first:?}"
+        );
+        // Later requests fail at once too: nobody is left to read their answers.
+        let later = within_seconds(client.request(Request::Status(NoArgs {}))).await;
+        assert!(later.is_err(), "{later:?}");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_message_from_the_daemon_is_named_as_the_reason() {
+        let huge = format!("{}\n", "x".repeat(MAX_FRAME + 10));
+        let (_dir, path) = daemon_that_hangs_up(Some(huge)).await;
+        let (client, _events) = DaemonClient::connect(&path, "test").await.unwrap();
+        let error = within_seconds(client.request(Request::Status(NoArgs {})))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("over the limit"), "{error}");
+    }
 }

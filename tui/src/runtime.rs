@@ -3,16 +3,20 @@
 //! burst of messages. The terminal is restored on every exit path, panics included.
 
 use crate::app::keys::KeyMap;
-use crate::app::{self, App, Command, Msg};
+use crate::app::{self, AlertList, App, Command, Msg};
 use crate::client::{ClientError, DaemonClient, problem_text};
 use crate::view::{self, Theme};
 use chrono::Utc;
 use lm_protocol::Problem;
 use lm_protocol::socket::{LicenseRef, NoArgs, Reply, Request};
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, MouseEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, KeyEvent, MouseEventKind,
+};
 use ratatui::crossterm::execute;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// Runs the TUI until the user quits.
@@ -41,22 +45,106 @@ pub async fn run_with(
         previous(info);
     }));
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, client, events, status, keymap, welcome).await;
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    spawn_terminal_input(tx.clone());
+    let session = Session {
+        client,
+        events,
+        status,
+        keymap,
+        welcome,
+    };
+    let result = event_loop(&mut terminal, session, (tx, rx), None).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
 
-async fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+/// What a drawn frame showed, for whoever watches the TUI work (the TUI benchmark).
+#[derive(Debug, Clone)]
+pub struct FrameShown {
+    pub drawn_at: Instant,
+    /// How long drawing took.
+    pub drawing: Duration,
+    /// The filter line as typed.
+    pub filter: String,
+    /// Whether a list was still awaited when the frame was drawn.
+    pub loading: bool,
+    /// The licenses the listing says match.
+    pub total: usize,
+    /// What the status bar said about the last action, if anything.
+    pub message: Option<String>,
+}
+
+/// Runs the TUI on `backend` instead of the terminal, with keys from `keys`, reporting each
+/// frame to `frames`: the same app, daemon connection and event loop as [`run`], driven
+/// by a program. Ends when the keys say quit or `keys` closes.
+pub async fn run_driven<B>(
+    socket: &Path,
+    keymap: KeyMap,
+    backend: B,
+    mut keys: mpsc::UnboundedReceiver<KeyEvent>,
+    frames: mpsc::UnboundedSender<FrameShown>,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    let (client, events) = DaemonClient::connect(socket, "lm").await?;
+    client.subscribe().await?;
+    let status = match client.request(Request::Status(NoArgs {})).await? {
+        Reply::Status(status) => status,
+        other => anyhow::bail!("lmd answered the status request with {other:?}"),
+    };
+    let mut terminal = Terminal::new(backend)?;
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(key) = keys.recv().await {
+                if tx.send(Msg::Key(key)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Msg::Quit);
+        });
+    }
+    let session = Session {
+        client,
+        events,
+        status,
+        keymap,
+        welcome: None,
+    };
+    event_loop(&mut terminal, session, (tx, rx), Some(frames)).await
+}
+
+/// A connected daemon client and what the TUI starts from.
+struct Session {
     client: DaemonClient,
-    mut events: mpsc::UnboundedReceiver<lm_protocol::socket::Event>,
+    events: mpsc::UnboundedReceiver<lm_protocol::socket::Event>,
     status: lm_protocol::socket::Status,
     keymap: KeyMap,
     welcome: Option<String>,
-) -> anyhow::Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    spawn_terminal_input(tx.clone());
+}
+
+async fn event_loop<B>(
+    terminal: &mut Terminal<B>,
+    session: Session,
+    (tx, mut rx): (mpsc::UnboundedSender<Msg>, mpsc::UnboundedReceiver<Msg>),
+    frames: Option<mpsc::UnboundedSender<FrameShown>>,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    let Session {
+        client,
+        mut events,
+        status,
+        keymap,
+        welcome,
+    } = session;
     {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -91,9 +179,20 @@ async fn event_loop(
     dispatch(commands, &client, &tx, &lists);
 
     while !app.quit {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         terminal.draw(|frame| view::render(&app, frame, theme))?;
-        tracing::trace!(micros = started.elapsed().as_micros() as u64, "frame");
+        let drawing = started.elapsed();
+        tracing::trace!(micros = drawing.as_micros() as u64, "frame");
+        if let Some(frames) = &frames {
+            let _ = frames.send(FrameShown {
+                drawn_at: Instant::now(),
+                drawing,
+                filter: app.filter.text.clone(),
+                loading: app.loading,
+                total: app.total,
+                message: app.message.as_ref().map(|(_, text)| text.clone()),
+            });
+        }
         let Some(msg) = rx.recv().await else { break };
         let commands = app.update(msg);
         dispatch(commands, &client, &tx, &lists);
@@ -208,6 +307,16 @@ fn dispatch(
                         Err(e) => Err(e.to_string()),
                     };
                     let _ = tx.send(Msg::LoginStarted(result));
+                });
+            }
+            Command::Alerts => {
+                tokio::spawn(async move {
+                    let result = match client.request(Request::Alerts(NoArgs {})).await {
+                        Ok(Reply::Alerts { alerts, total }) => Ok(AlertList { alerts, total }),
+                        Ok(other) => Err(format!("unexpected answer {other:?}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = tx.send(Msg::AlertsLoaded(result));
                 });
             }
             Command::Bulk { summary, requests } => {

@@ -92,6 +92,7 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
     render_status(app, frame, status, theme);
     match &app.mode {
         Mode::Help { scroll } => render_help(app, *scroll, frame, body, theme),
+        Mode::Alerts { selected } => render_alerts(app, *selected, frame, body, theme),
         Mode::Form(form) => render_form(form, frame, body, theme),
         Mode::Confirm(confirm) => {
             let mut lines: Vec<Line> = confirm.lines.iter().map(|l| Line::raw(l.clone())).collect();
@@ -623,8 +624,15 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     }
     // Last: what the user just did matters more when the line is too narrow for both.
     if let Some(alert) = &app.alert {
+        let unread = match app.unread_alerts {
+            0 => String::new(),
+            n => format!(
+                " ({n} new, {} lists them)",
+                app.keymap.first_key(UserAction::Alerts)
+            ),
+        };
         spans.push(Span::styled(
-            format!("· ⚠ {alert}"),
+            format!("· ⚠ {alert}{unread}"),
             theme.fg(Color::Yellow),
         ));
     }
@@ -716,6 +724,85 @@ fn render_help(app: &App, scroll: u16, frame: &mut Frame, area: Rect, theme: The
     };
     let lines: Vec<Line> = lines.into_iter().skip(usize::from(scroll)).collect();
     render_dialog(frame, area, title, lines, theme);
+}
+
+/// The alerts panel: every alert in effect, soonest first, coloured like the table's
+/// expiry column.
+fn render_alerts(app: &App, selected: usize, frame: &mut Frame, area: Rect, theme: Theme) {
+    let keys = "↑↓ move · enter shows the license · any other key closes";
+    let title = match &app.alerts {
+        Some(Ok(list)) if list.total > list.alerts.len() => {
+            format!(
+                "Expiry alerts, the first {} of {} · {keys}",
+                list.alerts.len(),
+                list.total
+            )
+        }
+        _ => format!("Expiry alerts · {keys}"),
+    };
+    let title = title.as_str();
+    let alerts = match &app.alerts {
+        Some(Ok(list)) if !list.alerts.is_empty() => &list.alerts,
+        other => {
+            let line = match other {
+                None => Line::styled("Asking lmd…", theme.dim()),
+                Some(Err(e)) => {
+                    Line::styled(format!("lmd could not list the alerts: {e}"), theme.error())
+                }
+                Some(Ok(_)) => Line::raw("No license is within an alert threshold of its expiry."),
+            };
+            render_dialog(frame, area, title, vec![line], theme);
+            return;
+        }
+    };
+    let width = area.width.saturating_sub(4).min(110);
+    let height = (alerts.len() as u16 + 3).min(area.height);
+    let rect = Rect::new(
+        area.x + area.width.saturating_sub(width) / 2,
+        area.y + area.height.saturating_sub(height) / 2,
+        width,
+        height,
+    );
+    // Borders and the header take three rows; keep the cursor on screen.
+    let visible = usize::from(height.saturating_sub(3)).max(1);
+    let top = selected.saturating_sub(visible - 1);
+    let today = app.today();
+    let rows = alerts
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(visible)
+        .map(|(i, a)| {
+            let style = if i == selected {
+                theme.selected()
+            } else {
+                theme.urgency(format::urgency(Some(a.expires), today))
+            };
+            Row::new(vec![
+                Cell::from(a.when()),
+                Cell::from(a.expires.to_string()),
+                Cell::from(a.name.clone()),
+                Cell::from(a.vendor.clone()),
+            ])
+            .style(style)
+        });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(20),
+            Constraint::Length(10),
+            Constraint::Fill(2),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(Row::new(["when", "expires", "license", "vendor"]).style(theme.accent()))
+    .block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(Span::styled(format!(" {title} "), theme.accent())),
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(table, rect);
 }
 
 fn render_form(form: &crate::app::form::LicenseForm, frame: &mut Frame, area: Rect, theme: Theme) {

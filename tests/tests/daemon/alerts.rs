@@ -2,7 +2,7 @@
 //! server that records what it is asked to show.
 
 use chrono::{Days, Local};
-use lm_protocol::socket::{Event, Request};
+use lm_protocol::socket::{Event, NoArgs, Reply, Request};
 use lm_tests::{Daemon, NotificationServer, SessionBus};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -55,6 +55,27 @@ async fn licenses_about_to_expire_raise_one_notification_each_once() {
     daemon.connect().await.wait_live().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(bus.notifications().len(), 2, "{:?}", bus.notifications());
+
+    // What is in effect stays listed for the alerts panel, given already or not, soonest
+    // first, and without the license that is far from its expiry.
+    let reply = daemon
+        .connect()
+        .await
+        .request(Request::Alerts(NoArgs {}))
+        .await
+        .expect("alerts");
+    let Reply::Alerts { alerts, total } = reply else {
+        panic!("{reply:?}")
+    };
+    let listed: Vec<(&str, i64, u32)> = alerts
+        .iter()
+        .map(|a| (a.name.as_str(), a.days, a.threshold))
+        .collect();
+    assert_eq!(
+        listed,
+        [("Creative Cloud", 5, 7), ("JetBrains IDEs", 20, 30)]
+    );
+    assert_eq!(total, 2);
 
     // Many at once become one summary.
     for i in 0..4 {

@@ -42,11 +42,12 @@ pub enum UserAction {
     Assign,
     Unassign,
     Login,
+    Alerts,
     Help,
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 24] = [
+    pub const ALL: [UserAction; 25] = [
         UserAction::Up,
         UserAction::Down,
         UserAction::PageUp,
@@ -69,6 +70,7 @@ impl UserAction {
         UserAction::Assign,
         UserAction::Unassign,
         UserAction::Login,
+        UserAction::Alerts,
         UserAction::Help,
         UserAction::Quit,
     ];
@@ -98,6 +100,7 @@ impl UserAction {
             UserAction::Assign => "assign to an employee or device (bulk when marked)",
             UserAction::Unassign => "remove an assignment (bulk when marked)",
             UserAction::Login => "log in (when lmd asks for a login)",
+            UserAction::Alerts => "expiry alerts in effect (enter shows the license)",
             UserAction::Help => "this help",
         }
     }
@@ -244,6 +247,7 @@ impl Default for KeyMap {
             (UserAction::Assign, &["a"]),
             (UserAction::Unassign, &["A"]),
             (UserAction::Login, &["L"]),
+            (UserAction::Alerts, &["!"]),
             (UserAction::Help, &["?", "F1"]),
         ];
         let bindings = defaults

@@ -13,9 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use form::LicenseForm;
 use keys::{KeyMap, UserAction};
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, Connection, CreateRequest, Event, LicenseRef, LicenseWindow,
-    ListRequest, LoginPrompt, RemoveRequest, Reply, Request, Status, UnassignRequest,
-    UpdateRequest,
+    AssignRequest, AuditRequest, Connection, CreateRequest, Event, ExpiryAlert, LicenseRef,
+    LicenseWindow, ListRequest, LoginPrompt, RemoveRequest, Reply, Request, Status,
+    UnassignRequest, UpdateRequest,
 };
 use lm_protocol::{
     Assignee, AuditEntry, AuditQuery, License, LicenseId, Problem, Query, QueryError, Role, Sort,
@@ -67,6 +67,10 @@ pub enum Msg {
     LoginStarted(Result<LoginPrompt, String>),
     /// The daemon went away.
     Disconnected(String),
+    /// Whoever drives the app is done with it.
+    Quit,
+    /// The expiry alerts in effect, as lmd listed them.
+    AlertsLoaded(Result<AlertList, String>),
 }
 
 /// A request the app wants sent to the daemon; the runtime answers with a [`Msg`].
@@ -89,6 +93,8 @@ pub enum Command {
     },
     /// Ask lmd to start a device login; answered by `LoginStarted`.
     Login,
+    /// The expiry alerts in effect; answered by `AlertsLoaded`.
+    Alerts,
 }
 
 /// Where a login started from the TUI stands.
@@ -113,6 +119,13 @@ pub enum Edit {
     Assign(String),
 }
 
+/// The expiry alerts in effect, the first of `total` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertList {
+    pub alerts: Vec<ExpiryAlert>,
+    pub total: usize,
+}
+
 /// What the screen is doing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -126,6 +139,10 @@ pub enum Mode {
     Form(Box<LicenseForm>),
     Confirm(Confirm),
     Prompt(Prompt),
+    /// The expiry alerts in effect, the cursor on the `selected` one.
+    Alerts {
+        selected: usize,
+    },
     /// An edit met a newer version; `theirs` is the license as it is now.
     Conflict {
         form: Box<LicenseForm>,
@@ -199,6 +216,10 @@ pub struct App {
     pub login: Option<LoginState>,
     /// The newest expiry alert lmd pushed, shown until the next one.
     pub alert: Option<String>,
+    /// Alerts pushed since the alerts panel was last opened.
+    pub unread_alerts: usize,
+    /// The alerts in effect as last listed (`None` until the panel first asks).
+    pub alerts: Option<Result<AlertList, String>>,
     last_removed: Vec<LicenseId>,
     pub quit: bool,
 }
@@ -233,6 +254,8 @@ impl App {
             message: None,
             login: None,
             alert: None,
+            unread_alerts: 0,
+            alerts: None,
             last_removed: Vec::new(),
             quit: false,
         }
@@ -308,6 +331,17 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
             Msg::Key(key) => self.on_key(key),
+            Msg::Quit => {
+                self.quit = true;
+                vec![]
+            }
+            Msg::AlertsLoaded(result) => {
+                if let (Mode::Alerts { selected }, Ok(list)) = (&mut self.mode, &result) {
+                    *selected = (*selected).min(list.alerts.len().saturating_sub(1));
+                }
+                self.alerts = Some(result);
+                vec![]
+            }
             Msg::Scroll(rows) => self.move_by(rows as isize),
             Msg::Resize(w, h) => {
                 self.size = (w, h);
@@ -343,7 +377,12 @@ impl App {
                 };
                 // Its own place in the status bar: it must not hide what the user just did.
                 self.alert = Some(text);
-                vec![]
+                if matches!(self.mode, Mode::Alerts { .. }) {
+                    vec![Command::Alerts]
+                } else {
+                    self.unread_alerts += alerts.len();
+                    vec![]
+                }
             }
             Msg::LoginStarted(Ok(prompt)) => {
                 if self.login.is_some() {
@@ -550,6 +589,7 @@ impl App {
                 vec![]
             }
             Mode::Filter => self.on_filter_key(key),
+            Mode::Alerts { selected } => self.on_alerts_key(selected, key),
             Mode::Form(form) if ctrl_c => {
                 drop(form);
                 vec![]
@@ -702,6 +742,11 @@ impl App {
                 self.mode = Mode::Help { scroll: 0 };
                 vec![]
             }
+            UserAction::Alerts => {
+                self.mode = Mode::Alerts { selected: 0 };
+                self.unread_alerts = 0;
+                vec![Command::Alerts]
+            }
             UserAction::Add => {
                 self.mode = Mode::Form(Box::new(LicenseForm::add(self.today())));
                 vec![]
@@ -816,6 +861,36 @@ impl App {
         } else {
             self.marked.values().cloned().collect()
         }
+    }
+
+    /// In the alerts panel: move, show the license of an alert, or close.
+    fn on_alerts_key(&mut self, selected: usize, key: KeyEvent) -> Vec<Command> {
+        let count = match &self.alerts {
+            Some(Ok(list)) => list.alerts.len(),
+            _ => 0,
+        };
+        let action = self.keymap.action(&key);
+        let selected = match (key.code, action) {
+            (_, Some(UserAction::Down)) => (selected + 1).min(count.saturating_sub(1)),
+            (_, Some(UserAction::Up)) => selected.saturating_sub(1),
+            (_, Some(UserAction::Top)) => 0,
+            (_, Some(UserAction::Bottom)) => count.saturating_sub(1),
+            (KeyCode::Enter, _) => {
+                let Some(Ok(list)) = &self.alerts else {
+                    return vec![];
+                };
+                let Some(alert) = list.alerts.get(selected) else {
+                    return vec![];
+                };
+                // The license on its own, with its details: esc brings the list back.
+                self.filter = TextInput::new(&format!("id:{}", alert.license));
+                self.detail = true;
+                return self.apply_query();
+            }
+            _ => return vec![],
+        };
+        self.mode = Mode::Alerts { selected };
+        vec![]
     }
 
     fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -998,15 +1073,20 @@ impl App {
         match self.parse_query() {
             Ok(query) => {
                 self.query_error = None;
-                self.selection = query.filter;
-                if !self.sort_overridden {
-                    self.sort = query.sort.unwrap_or(Sort {
+                let sort = match query.sort {
+                    Some(sort) => sort,
+                    None if self.sort_overridden => self.sort,
+                    None => Sort {
                         field: SortField::Name,
                         descending: false,
-                    });
-                } else if let Some(sort) = query.sort {
-                    self.sort = sort;
+                    },
+                };
+                // A space or a quote typed may leave the query as it was: nothing to list.
+                if query.filter == self.selection && sort == self.sort && self.window.is_some() {
+                    return vec![];
                 }
+                self.selection = query.filter;
+                self.sort = sort;
                 self.reload_from_top()
             }
             Err(e) => {

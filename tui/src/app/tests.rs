@@ -101,8 +101,20 @@ fn typing_a_filter_lists_as_you_type_and_a_mistake_lists_nothing() {
     let (_, request) = last_list(&commands);
     assert_eq!(request.filter.vendor.as_deref(), Some("adobe"));
     assert_eq!(request.offset, 0);
+    app.update(Msg::Listed {
+        seq: app.seq,
+        result: Ok(LicenseWindow {
+            items: three(),
+            total: 3,
+            offset: 0,
+        }),
+    });
+    assert!(
+        typed(&mut app, " ").is_empty(),
+        "a space leaves the query as it was: nothing to list again"
+    );
 
-    typed(&mut app, " cost>");
+    typed(&mut app, "cost>");
     let commands = typed(&mut app, "x");
     assert!(
         !commands.iter().any(|c| matches!(c, Command::List { .. })),
@@ -334,4 +346,77 @@ fn a_cancelled_bulk_removal_leaves_nothing_to_undo() {
     assert!(app.update(key(KeyCode::Char('n'))).is_empty());
     assert!(app.update(key(KeyCode::Char('u'))).is_empty());
     assert_eq!(app.message.unwrap().1, "nothing to restore");
+}
+
+pub(crate) fn alerts_of(licenses: &[License], today: NaiveDate) -> Vec<ExpiryAlert> {
+    licenses
+        .iter()
+        .filter_map(|l| {
+            let expires = l.expires?;
+            let days = (expires - today).num_days();
+            Some(ExpiryAlert {
+                license: l.id.clone(),
+                name: l.name.to_string(),
+                vendor: l.vendor.to_string(),
+                expires,
+                days,
+                threshold: if days <= 7 { 7 } else { 30 },
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn pushed_alerts_count_as_unread_until_the_panel_lists_them() {
+    let mut app = app_with(Role::Employee, three());
+    let alerts = alerts_of(&three(), app.today());
+    assert!(
+        app.update(Msg::Event(Event::Alerts {
+            alerts: alerts.clone()
+        }))
+        .is_empty()
+    );
+    assert_eq!(app.unread_alerts, 2);
+    assert_eq!(
+        app.alert.as_deref(),
+        Some("2 licenses expire within 7 days")
+    );
+
+    assert_eq!(app.update(key(KeyCode::Char('!'))), [Command::Alerts]);
+    assert_eq!(app.unread_alerts, 0);
+    app.update(Msg::AlertsLoaded(Ok(AlertList {
+        total: alerts.len(),
+        alerts: alerts.clone(),
+    })));
+    // A new alert while the panel is open asks for the list again instead of counting.
+    assert_eq!(
+        app.update(Msg::Event(Event::Alerts {
+            alerts: alerts[..1].to_vec()
+        })),
+        [Command::Alerts]
+    );
+    assert_eq!(app.unread_alerts, 0);
+}
+
+#[test]
+fn enter_on_an_alert_shows_that_license_with_its_details() {
+    let mut app = app_with(Role::Employee, three());
+    app.update(key(KeyCode::Char('!')));
+    app.update(Msg::AlertsLoaded(Ok(AlertList {
+        alerts: alerts_of(&three(), app.today()),
+        total: 2,
+    })));
+    app.update(key(KeyCode::Char('j')));
+    app.update(key(KeyCode::Char('j')));
+    assert_eq!(app.mode, Mode::Alerts { selected: 1 }, "stops at the last");
+    let commands = app.update(key(KeyCode::Enter));
+    let (_, request) = last_list(&commands);
+    assert_eq!(request.filter.id, Some(three()[1].id.clone()));
+    assert_eq!(app.mode, Mode::Browse);
+    assert!(app.detail);
+    // Any other key closes the panel and does nothing else.
+    app.update(key(KeyCode::Char('!')));
+    assert!(app.update(key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(app.mode, Mode::Browse);
+    assert!(!app.quit);
 }

@@ -2,7 +2,7 @@
 //! committed snapshots (`cargo insta review` after an intended change).
 
 use super::*;
-use crate::app::tests::{app_with, key, license, status, three, typed};
+use crate::app::tests::{alerts_of, app_with, key, license, status, three, typed};
 use crate::app::{Msg, form::Field};
 use lm_protocol::Role;
 use lm_protocol::socket::Connection;
@@ -258,4 +258,33 @@ fn marked_rows_and_a_long_listing() {
     app.update(key(KeyCode::Char('j')));
     app.update(key(KeyCode::Char(' ')));
     insta::assert_snapshot!(screen(&app, 80, 10));
+}
+
+#[test]
+fn alerts_panel_lists_the_alerts_soonest_first() {
+    let mut app = app_with(Role::Employee, three());
+    let alerts = alerts_of(&three(), app.today());
+    app.update(Msg::Event(lm_protocol::socket::Event::Alerts {
+        alerts: alerts[1..].to_vec(),
+    }));
+    let status_bar = screen(&app, 100, 12);
+    assert!(status_bar.contains("(1 new, ! lists them)"), "{status_bar}");
+    app.update(key(KeyCode::Char('!')));
+    app.update(Msg::AlertsLoaded(Ok(crate::app::AlertList {
+        total: alerts.len(),
+        alerts,
+    })));
+    app.update(key(KeyCode::Down));
+    insta::assert_snapshot!(screen(&app, 100, 12));
+}
+
+#[test]
+fn alerts_panel_when_nothing_is_due() {
+    let mut app = manager();
+    app.update(key(KeyCode::Char('!')));
+    app.update(Msg::AlertsLoaded(Ok(crate::app::AlertList {
+        alerts: vec![],
+        total: 0,
+    })));
+    insta::assert_snapshot!(screen(&app, 80, 12));
 }
