@@ -18,6 +18,8 @@ pub struct ConfigFile {
     pub scopes: Option<Vec<String>>,
     pub token_file: Option<PathBuf>,
     pub login_file: Option<PathBuf>,
+    /// Keep the login in the OS keyring (the Secret Service) when one runs (default true).
+    pub keyring: Option<bool>,
     pub socket: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     #[serde(default, with = "humantime_serde_opt")]

@@ -11,6 +11,7 @@
 //! - [`sync`]: catch-up, live follow, offline backoff, resync after `410 Gone`;
 //! - [`socket`]: the NDJSON socket protocol of `lm_protocol::socket`;
 //! - [`login`]: the device login, token refresh and logout;
+//! - [`keyring`]: the Secret Service, where the login is kept when one runs;
 //! - [`grant`]: seat redemption, and the signed grant kept for offline permission checks;
 //! - [`config`]: the TOML file and its defaults.
 
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod config;
 pub mod grant;
 pub mod inventory;
+pub mod keyring;
 pub mod login;
 pub mod remote;
 pub mod search;

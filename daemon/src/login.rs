@@ -91,9 +91,11 @@ pub enum LoginError {
     },
 }
 
-/// Owns the login: the file it is kept in, and the refresh schedule.
+/// Owns the login: where it is kept (the keyring when one runs, else a 0600 file), and the
+/// refresh schedule.
 pub struct Logins {
     file: PathBuf,
+    keyring: Option<crate::keyring::Keyring>,
     provider: Provider,
     current: Mutex<Option<StoredLogin>>,
     /// Changed whenever a login starts, is refreshed or ends; the refresher waits on it.
@@ -135,24 +137,56 @@ fn expires_at(expires_in: Option<Duration>) -> DateTime<Utc> {
 }
 
 impl Logins {
-    /// Loads the login kept in `file`, if any.
-    pub fn load(file: PathBuf, provider: Provider) -> Logins {
-        let current = match std::fs::read(&file) {
-            Ok(bytes) => match serde_json::from_slice::<StoredLogin>(&bytes) {
-                Ok(login) => Some(login),
+    /// Loads the login kept in the keyring (when `keyring` is given) or in `file`, if any. A
+    /// login found in the file while a keyring is there moves into the keyring.
+    pub async fn load(
+        file: PathBuf,
+        provider: Provider,
+        keyring: Option<crate::keyring::Keyring>,
+    ) -> Logins {
+        let kept = match &keyring {
+            Some(keyring) => match keyring.load().await {
+                Ok(kept) => kept,
                 Err(e) => {
-                    tracing::warn!(file = %file.display(), error = %e, "ignoring an unreadable login file");
+                    tracing::warn!(error = %e, "cannot read the login from the keyring");
                     None
                 }
             },
-            Err(_) => None,
+            None => None,
         };
-        Logins {
+        let from_keyring = kept.is_some();
+        let bytes = kept.or_else(|| std::fs::read(&file).ok());
+        let current = bytes.and_then(|bytes| match serde_json::from_slice::<StoredLogin>(&bytes) {
+            Ok(login) => Some(login),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "ignoring an unreadable login");
+                None
+            }
+        });
+        tracing::info!(
+            keyring = keyring.is_some(),
+            "logins are kept in {}",
+            if keyring.is_some() {
+                "the keyring"
+            } else {
+                "a file"
+            }
+        );
+        let logins = Logins {
             file,
+            keyring,
             provider,
-            current: Mutex::new(current),
+            current: Mutex::new(current.clone()),
             changed: watch::channel(0).0,
+        };
+        if logins.keyring.is_some()
+            && !from_keyring
+            && current.is_some()
+            && let Err(e) = logins.keep(current).await
+        {
+            tracing::warn!(error = %e, "cannot move the login into the keyring");
         }
+        logins
     }
 
     /// The access token of the kept login, if there is one.
@@ -164,12 +198,38 @@ impl Logins {
             .map(|l| l.access_token.clone())
     }
 
-    fn keep(&self, login: Option<StoredLogin>) -> Result<(), LoginError> {
+    /// Keeps `login` (or with `None`, forgets it): in the keyring when there is one — the
+    /// file then goes — or else in the file.
+    async fn keep(&self, login: Option<StoredLogin>) -> Result<(), LoginError> {
         let store = |source| LoginError::Store {
             path: self.file.clone(),
             source,
         };
+        let in_keyring = match &self.keyring {
+            None => false,
+            Some(keyring) => {
+                let kept = match &login {
+                    Some(login) => {
+                        let bytes = serde_json::to_vec(login).unwrap_or_default();
+                        keyring.store("lm login", &bytes).await
+                    }
+                    None => keyring.delete().await,
+                };
+                match kept {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the keyring failed; keeping the login in the file");
+                        false
+                    }
+                }
+            }
+        };
         match &login {
+            Some(_) if in_keyring => match std::fs::remove_file(&self.file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(store(e)),
+            },
             Some(login) => {
                 write_owner_only(&self.file, &serde_json::to_vec(login).unwrap_or_default())
                     .map_err(store)?
@@ -274,7 +334,7 @@ impl Logins {
                         revocation_endpoint: discovery.revocation_endpoint.clone(),
                     };
                     let access = login.access_token.clone();
-                    match logins.keep(Some(login)) {
+                    match logins.keep(Some(login)).await {
                         Ok(()) => {
                             tracing::info!("logged in");
                             shared.use_token(Some(access));
@@ -335,6 +395,7 @@ impl Logins {
             }
         }
         self.keep(None)
+            .await
             .map_err(|e| problem(500, "Logout failed", e.to_string()))?;
         shared.use_token(None);
         crate::grant::forget(shared);
@@ -381,7 +442,7 @@ impl Logins {
                 Ok(()) => {}
                 Err(Refresh::Refused(reason)) => {
                     tracing::warn!(%reason, "the server refused to refresh the login");
-                    let _ = self.keep(None);
+                    let _ = self.keep(None).await;
                     shared.use_token(None);
                 }
                 Err(Refresh::Unreachable(reason)) => {
@@ -430,6 +491,7 @@ impl Logins {
             return Ok(());
         }
         self.keep(Some(renewed))
+            .await
             .map_err(|e| Refresh::Unreachable(e.to_string()))?;
         tracing::debug!("access token refreshed");
         shared.use_token(Some(access));

@@ -106,7 +106,18 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(defaults.client_id),
         scopes: file.scopes.unwrap_or(defaults.scopes),
     };
-    let logins = Arc::new(Logins::load(login_file, provider));
+    let keyring = match file.keyring {
+        Some(false) => None,
+        // A bus that does not answer must not hold up the start.
+        _ => tokio::time::timeout(
+            Duration::from_secs(3),
+            lm_daemon::keyring::Keyring::connect(&login_file.display().to_string()),
+        )
+        .await
+        .ok()
+        .flatten(),
+    };
+    let logins = Arc::new(Logins::load(login_file, provider, keyring).await);
     let token = match &token_file {
         Some(path) => read_token(path)?,
         None => None,

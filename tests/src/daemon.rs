@@ -37,6 +37,12 @@ impl Daemon {
         daemon
     }
 
+    /// Starts `lmd` without credentials on the session bus at `bus` (where a keyring may
+    /// run): it waits for `lm login`.
+    pub async fn start_logged_out_on_bus(server_url: &str, bus: &str) -> Daemon {
+        Daemon::start_on_bus(server_url, "", bus).await
+    }
+
     /// Starts `lmd` against `server_url` without credentials: it waits for `lm login`.
     pub async fn start_logged_out(server_url: &str) -> Daemon {
         Daemon::start(server_url, "").await

@@ -140,6 +140,44 @@ async fn a_user_logs_in_through_the_daemon_stays_logged_in_and_logs_out() {
 }
 
 #[tokio::test]
+async fn with_a_keyring_on_the_session_bus_the_login_is_kept_there_not_in_a_file() {
+    let bus = lm_tests::SessionBus::with_keyring().await;
+    let server = server(&[]).await;
+    let mut daemon = Daemon::start_logged_out_on_bus(&server.url, &bus.address).await;
+    let mut client = daemon.connect().await;
+    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
+        panic!("login did not start:\n{}", daemon.log());
+    };
+    approve(&server, &prompt.user_code).await;
+    client
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+
+    let kept = bus.keyring();
+    assert_eq!(kept.len(), 1, "{kept:?}\n{}", daemon.log());
+    assert_eq!(kept[0].attributes["application"], "lm");
+    let login: serde_json::Value = serde_json::from_slice(&kept[0].secret).unwrap();
+    assert!(login["refresh_token"].is_string(), "{login}");
+    assert!(!daemon.login_file().exists(), "no copy in a file");
+
+    // A restart finds the login in the keyring.
+    daemon.stop();
+    daemon.launch().await;
+    let mut client = daemon.connect().await;
+    client
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+
+    // Logging out forgets it there too.
+    assert_eq!(
+        client.request(Request::Logout(NoArgs {})).await,
+        Ok(Reply::Done)
+    );
+    assert!(bus.keyring().is_empty(), "{:?}", bus.keyring());
+    assert!(!daemon.login_file().exists());
+}
+
+#[tokio::test]
 async fn lm_login_shows_the_code_and_waits_for_approval() {
     let server = server(&[]).await;
     let daemon = Daemon::start_logged_out(&server.url).await;
