@@ -477,13 +477,19 @@ pub struct ExpiryAlert {
 impl ExpiryAlert {
     /// "expires today", "expires tomorrow", "expires in 7 days", "expired 3 days ago".
     pub fn when(&self) -> String {
-        match self.days {
-            0 => "expires today".into(),
-            1 => "expires tomorrow".into(),
-            d if d > 1 => format!("expires in {d} days"),
-            -1 => "expired yesterday".into(),
-            d => format!("expired {} days ago", -d),
-        }
+        expiry_in_words(self.days)
+    }
+}
+
+/// An expiry `days` from today in words: "expires today", "expires in 3 days", "expired
+/// yesterday", "expired 12 days ago".
+pub fn expiry_in_words(days: i64) -> String {
+    match days {
+        0 => "expires today".into(),
+        1 => "expires tomorrow".into(),
+        d if d > 1 => format!("expires in {d} days"),
+        -1 => "expired yesterday".into(),
+        d => format!("expired {} days ago", -d),
     }
 }
 

@@ -436,14 +436,10 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             label("expires"),
             Span::styled(
                 match l.expires {
-                    Some(d) => {
-                        let days = (d - today).num_days();
-                        if days < 0 {
-                            format!("{d} (expired {} days ago)", -days)
-                        } else {
-                            format!("{d} (in {days} days)")
-                        }
-                    }
+                    Some(d) => format!(
+                        "{d} ({})",
+                        lm_protocol::socket::expiry_in_words((d - today).num_days())
+                    ),
                     None => "never".into(),
                 },
                 theme.urgency(format::urgency(l.expires, today)),
