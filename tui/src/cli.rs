@@ -8,9 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::license::{LicenseName, Notes, Vendor};
 use lm_protocol::query::amount;
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, CreateRequest, HeldPermissions, ImportRequest, LicenseRef,
-    ListRequest, MAX_LIST_LIMIT, NoArgs, RemoveRequest, Reply, Request, Status, UnassignRequest,
-    UpdateRequest,
+    AssignRequest, AuditRequest, CreateRequest, ExpiryAlert, HeldPermissions, ImportRequest,
+    LicenseRef, ListRequest, MAX_LIST_LIMIT, NoArgs, RemoveRequest, Reply, Request, Status,
+    UnassignRequest, UpdateRequest,
 };
 use lm_protocol::{
     Assignee, AuditAction, AuditQuery, Currency, Kind, License, LicenseFilter, LicenseId,
@@ -205,6 +205,48 @@ pub async fn permissions(client: &DaemonClient) -> Result<HeldPermissions, Clien
         Reply::Permissions(held) => Ok(held),
         other => Err(unexpected(other)),
     }
+}
+
+/// The expiry alerts in effect, soonest first, and how many there are.
+pub async fn alerts(client: &DaemonClient) -> Result<(Vec<ExpiryAlert>, usize), ClientError> {
+    match client.request(Request::Alerts(NoArgs {})).await? {
+        Reply::Alerts { alerts, total } => Ok((alerts, total)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// One alert per line (`--json`: `{"alerts": [...], "total": n}`).
+pub fn print_alerts(
+    (alerts, total): &(Vec<ExpiryAlert>, usize),
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &serde_json::json!({"alerts": alerts, "total": total}),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if alerts.is_empty() {
+        writeln!(out, "no license is within an alert threshold of its expiry")?;
+    }
+    for a in alerts {
+        writeln!(
+            out,
+            "{:<20} {}  {}  {} ({})",
+            a.when(),
+            a.expires,
+            a.license,
+            a.name,
+            a.vendor
+        )?;
+    }
+    if *total > alerts.len() {
+        writeln!(out, "… and {} more", total - alerts.len())?;
+    }
+    Ok(())
 }
 
 pub fn print_permissions(

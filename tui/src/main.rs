@@ -44,6 +44,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The expiry alerts in effect (licenses within an alert threshold of their expiry,
+    /// also those already notified), soonest first.
+    Alerts {
+        #[arg(long)]
+        json: bool,
+    },
     /// List licenses matching a query, e.g. `lm ls vendor:adobe expires<30d`.
     #[command(after_help = lm_tui_query_help())]
     Ls {
@@ -259,6 +265,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Permissions { json } => {
             let client = connect(&socket).await?;
             cli::print_permissions(&cli::permissions(&client).await?, json, &mut out)
+        }
+        Cmd::Alerts { json } => {
+            let client = connect(&socket).await?;
+            cli::print_alerts(&cli::alerts(&client).await?, json, &mut out)
         }
         Cmd::Ls {
             query,

@@ -76,6 +76,20 @@ async fn licenses_about_to_expire_raise_one_notification_each_once() {
         [("Creative Cloud", 5, 7), ("JetBrains IDEs", 20, 30)]
     );
     assert_eq!(total, 2);
+    // And for scripts: `lm alerts`.
+    let cli = std::process::Command::new(lm_tests::binary("lm"))
+        .args(["--socket", &daemon.socket.to_string_lossy(), "alerts"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&cli.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(cli.status.success(), "{printed}");
+    assert_eq!(lines.len(), 2, "{printed}");
+    assert!(
+        lines[0].starts_with("expires in 5 days")
+            && lines[0].ends_with("Creative Cloud (JetBrains)"),
+        "{printed}"
+    );
 
     // Many at once become one summary.
     for i in 0..4 {
