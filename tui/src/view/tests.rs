@@ -135,6 +135,14 @@ fn bulk_assign_preview() {
 }
 
 #[test]
+fn assign_prompt_shows_the_seats_and_who_holds_the_license() {
+    let mut app = manager();
+    app.update(key(KeyCode::Char('a')));
+    typed(&mut app, "device:LAPTOP-7");
+    insta::assert_snapshot!(screen(&app, 80, 14));
+}
+
+#[test]
 fn conflict_shows_what_changed_on_both_sides() {
     let mut app = manager();
     app.update(key(KeyCode::Char('e')));
