@@ -25,6 +25,9 @@ use lm_protocol::{Assignee, CursorValue, License, LicenseFilter, LicenseId, Sort
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+/// What `lm` sorts its first screen by.
+const FIRST_SCREEN_SORT: SortField = SortField::Name;
+
 /// Where a license lives in the [`Inventory`].
 pub type Slot = u32;
 
@@ -269,14 +272,14 @@ fn ranges_asked(
 }
 
 impl Inventory {
-    /// An inventory of `licenses`, with the default sort's order ready: the first screen of
-    /// a client asks for it, and should not wait for a sort of the whole inventory.
+    /// An inventory of `licenses`, with the order of the first screen of `lm` ready (by name):
+    /// it should not wait for a sort of the whole inventory.
     pub fn build(licenses: impl IntoIterator<Item = License>) -> Inventory {
         let mut inventory = Inventory::default();
         for license in licenses {
             inventory.upsert(license);
         }
-        inventory.order(Sort::default().field);
+        inventory.order(FIRST_SCREEN_SORT);
         inventory
     }
 
@@ -398,13 +401,13 @@ impl Inventory {
             .clone()
     }
 
-    /// The sort columns whose order is not built.
+    /// The sort columns whose order is not built, the first screen's first.
     pub fn unprepared(&self) -> Vec<SortField> {
         let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        SortField::ALL
-            .into_iter()
-            .filter(|field| !orders.contains_key(field))
-            .collect()
+        let mut fields = SortField::ALL.to_vec();
+        fields.sort_by_key(|field| *field != FIRST_SCREEN_SORT);
+        fields.retain(|field| !orders.contains_key(field));
+        fields
     }
 
     /// Builds the order of `field` now rather than on its first list.
