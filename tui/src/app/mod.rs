@@ -1109,11 +1109,14 @@ impl App {
     }
 
     /// Lists from the first row. The old rows stay on screen until the answer replaces them
-    /// (a few milliseconds), so typing never flickers.
+    /// (a few milliseconds), so typing never flickers. Two screens: what is shown and the
+    /// next page — every key typed in the filter asks again, so less is more here; moving
+    /// on asks for the rows beyond.
     fn reload_from_top(&mut self) -> Vec<Command> {
         self.selected = 0;
         self.top = 0;
-        self.refresh()
+        let rows = self.table_rows();
+        self.request(0, rows * 2)
     }
 
     /// Lists the window around the cursor again (after a change, or a new query).
