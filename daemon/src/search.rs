@@ -15,6 +15,15 @@ const COMPACT_AFTER: usize = 1 << 20;
 /// Between two texts, so that a word cannot begin in one and end in the next.
 const SEPARATOR: u8 = 0;
 
+/// The bit of an ASCII lowercase letter or digit, one each.
+fn letter_bit(byte: u8) -> Option<u64> {
+    match byte {
+        b'a'..=b'z' => Some(1 << (byte - b'a')),
+        b'0'..=b'9' => Some(1 << (26 + byte - b'0')),
+        _ => None,
+    }
+}
+
 #[derive(Default)]
 pub struct SearchTexts {
     arena: Vec<u8>,
@@ -23,6 +32,9 @@ pub struct SearchTexts {
     starts: Vec<(usize, Slot)>,
     /// By slot: the arena range of its live text.
     live: Vec<Option<Range<usize>>>,
+    /// By slot: which letters and digits its text holds (see [`letter_bit`]), so that a
+    /// one-letter phrase — the first key typed — is answered without reading any text.
+    letters: Vec<u64>,
     dead: usize,
 }
 
@@ -39,8 +51,13 @@ impl SearchTexts {
         let index = slot as usize;
         if self.live.len() <= index {
             self.live.resize(index + 1, None);
+            self.letters.resize(index + 1, 0);
         }
         self.live[index] = Some(start..self.arena.len());
+        self.letters[index] = text
+            .bytes()
+            .filter_map(letter_bit)
+            .fold(0, |all, bit| all | bit);
     }
 
     /// Forgets the text of `slot`.
@@ -92,6 +109,16 @@ impl SearchTexts {
         if phrase.is_empty() {
             for (slot, text) in self.live.iter().enumerate() {
                 if text.is_some() {
+                    hits.add(slot as Slot);
+                }
+            }
+            return hits;
+        }
+        if let [byte] = phrase.as_bytes()
+            && let Some(bit) = letter_bit(*byte)
+        {
+            for (slot, letters) in self.letters.iter().enumerate() {
+                if letters & bit != 0 && self.live[slot].is_some() {
                     hits.add(slot as Slot);
                 }
             }
@@ -150,6 +177,8 @@ mod tests {
         texts.insert(2, "adobe\nacrobat\nadobe");
         assert_eq!(found(&texts, "adobe"), [0, 2]);
         assert_eq!(found(&texts, "e"), [0, 1, 2]);
+        assert_eq!(found(&texts, "j"), [1]);
+        assert_eq!(found(&texts, "\n"), [0, 1, 2], "not a letter: searched");
         assert_eq!(texts.find("adobe", 64).len(), 2);
         assert_eq!(found(&texts, "nothing"), Vec::<Slot>::new());
         let adobe = memchr::memmem::Finder::new("adobe");
@@ -171,6 +200,11 @@ mod tests {
         assert_eq!(found(&texts, "soft"), [0]);
         texts.remove(1);
         assert_eq!(found(&texts, "desk"), Vec::<Slot>::new());
+        assert_eq!(
+            found(&texts, "k"),
+            Vec::<Slot>::new(),
+            "a removed text's letters"
+        );
         // Enough churn to compact several times; the survivors are still found.
         let long = "x".repeat(4096);
         for round in 0..1000 {
