@@ -3,8 +3,8 @@
 //! organization's own OpenID provider — with the `oauth2` crate; refresh before the access
 //! token expires; revocation (RFC 7009) on logout.
 //!
-//! A login is kept in a file of mode 0600 (written beside it and renamed into place). Tokens
-//! are never logged.
+//! A login is kept in the OS keyring when one runs ([`crate::keyring`]), otherwise in a file
+//! of mode 0600 (written beside it and renamed into place). Tokens are never logged.
 
 use crate::shared::Shared;
 use chrono::{DateTime, Utc};

@@ -36,7 +36,8 @@ struct Args {
     /// [default: ~/.config/lm/token].
     #[arg(long)]
     token_file: Option<PathBuf>,
-    /// Where `lm login` keeps the login (mode 0600) [default: ~/.local/state/lm/login.json].
+    /// Where `lm login` keeps the login (mode 0600) when no keyring runs [default:
+    /// ~/.local/state/lm/login.json].
     #[arg(long)]
     login_file: Option<PathBuf>,
     /// The socket clients connect to [default: $XDG_RUNTIME_DIR/lm/lmd.sock].
