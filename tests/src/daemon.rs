@@ -37,6 +37,11 @@ impl Daemon {
         daemon
     }
 
+    /// From the next launch on, uses the session bus at `bus`.
+    pub fn move_to_bus(&mut self, bus: &str) {
+        self.bus = bus.to_owned();
+    }
+
     /// Starts `lmd` without credentials on the session bus at `bus` (where a keyring may
     /// run): it waits for `lm login`.
     pub async fn start_logged_out_on_bus(server_url: &str, bus: &str) -> Daemon {

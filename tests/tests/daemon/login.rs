@@ -178,6 +178,34 @@ async fn with_a_keyring_on_the_session_bus_the_login_is_kept_there_not_in_a_file
 }
 
 #[tokio::test]
+async fn a_login_kept_in_the_file_moves_into_a_keyring_that_appears() {
+    let without = lm_tests::SessionBus::with_notification_server().await;
+    let server = server(&[]).await;
+    let mut daemon = Daemon::start_logged_out_on_bus(&server.url, &without.address).await;
+    let mut client = daemon.connect().await;
+    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
+        panic!("login did not start:\n{}", daemon.log());
+    };
+    approve(&server, &prompt.user_code).await;
+    client
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+    assert!(daemon.login_file().exists(), "no keyring: the file");
+
+    let with = lm_tests::SessionBus::with_keyring().await;
+    daemon.stop();
+    daemon.move_to_bus(&with.address);
+    daemon.launch().await;
+    daemon
+        .connect()
+        .await
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+    assert_eq!(with.keyring().len(), 1, "{}", daemon.log());
+    assert!(!daemon.login_file().exists(), "moved, not copied");
+}
+
+#[tokio::test]
 async fn lm_login_shows_the_code_and_waits_for_approval() {
     let server = server(&[]).await;
     let daemon = Daemon::start_logged_out(&server.url).await;
