@@ -233,3 +233,72 @@ async fn check(shared: &Shared) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn license(name: &str, expires: Option<&str>) -> License {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("0190d5a0-0000-7000-8000-{:012}", name.len()), "product": "p", "name": name,
+            "kind": "subscription", "vendor": "Acme", "cost": {"amount": 1, "currency": "EUR"},
+            "seats_used": 0, "added": "2026-01-01", "expires": expires, "version": 1, "revision": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_license_alerts_at_the_smallest_threshold_it_reached_once() {
+        let today: NaiveDate = "2026-11-22".parse().unwrap();
+        let licenses = [
+            license("a", Some("2026-11-27")),  // 5 days: the 7-day alert
+            license("bb", Some("2026-12-10")), // 18 days: the 30-day alert
+            license("ccc", Some("2027-06-01")),
+            license("dddd", None),
+            license("eeeee", Some("2026-11-22")),  // today
+            license("ffffff", Some("2025-01-01")), // long expired: not news
+        ];
+        let due = due(&licenses, today, &[30, 7, 1, 0], None, |_| false);
+        let got: Vec<(&str, u32, i64)> = due
+            .iter()
+            .map(|(a, _)| (a.name.as_str(), a.threshold, a.days))
+            .collect();
+        assert_eq!(got, [("eeeee", 0, 0), ("a", 7, 5), ("bb", 30, 18)]);
+        // The 7-day alert settles the 30-day one too.
+        assert_eq!(due[1].1.len(), 2);
+        let given: Vec<String> = due.iter().flat_map(|(_, k)| k.clone()).collect();
+        let again = super::due(&licenses, today, &[30, 7, 1, 0], None, |k| {
+            given.iter().any(|g| g == k)
+        });
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn many_alerts_become_one_summary() {
+        let alert = |name: &str, days| ExpiryAlert {
+            license: "0190d5a0-0000-7000-8000-000000000001".parse().unwrap(),
+            name: name.into(),
+            vendor: "Adobe".into(),
+            expires: "2026-12-01".parse().unwrap(),
+            days,
+            threshold: 7,
+        };
+        let one = notifications(&[alert("Creative Cloud", 7)]);
+        assert_eq!(
+            one,
+            [(
+                "Creative Cloud expires in 7 days".to_owned(),
+                "Adobe · expires 2026-12-01".to_owned()
+            )]
+        );
+        let many: Vec<ExpiryAlert> = (0..5).map(|i| alert(&format!("L{i}"), 1)).collect();
+        let summary = notifications(&many);
+        assert_eq!(summary.len(), 1);
+        assert_eq!(summary[0].0, "5 licenses expire soon");
+        assert!(
+            summary[0]
+                .1
+                .contains("• L0 — expires tomorrow (2026-12-01)")
+        );
+    }
+}

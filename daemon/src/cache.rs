@@ -4,7 +4,7 @@
 //! Every change-feed page is applied as one atomic sled batch that writes the records *and*
 //! the cursor, so after a crash at any moment the cache equals what a follower at that cursor
 //! holds, and syncing resumes from there. Reads never touch sled: the licenses live in
-//! memory, loaded once at start, with the secondary indexes of [`crate::index`] that lists
+//! memory, loaded once at start, with the secondary indexes of [`crate::inventory`] that lists
 //! are served from.
 //!
 //! The cache is disposable. When its schema version differs from this build's, or sled
