@@ -330,28 +330,18 @@ impl Inventory {
         }
         self.slots.insert(license.id.clone(), slot);
         self.rows[slot as usize] = Some(license);
-        let mut orders = std::mem::take(self.orders.get_mut().unwrap_or_else(|e| e.into_inner()));
-        for (&field, order) in orders.iter_mut() {
-            let key = self.key(slot, field);
-            let at = order.partition_point(|&s| self.key(s, field) < key);
-            Arc::make_mut(order).insert(at, slot);
-        }
-        *self.orders.get_mut().unwrap_or_else(|e| e.into_inner()) = orders;
+        self.patch_orders(slot, |order, at| order.insert(at, slot));
         before
     }
 
     /// Takes the license `id` out.
     pub fn remove(&mut self, id: &LicenseId) -> Option<License> {
         let slot = *self.slots.get(id)?;
-        let mut orders = std::mem::take(self.orders.get_mut().unwrap_or_else(|e| e.into_inner()));
-        for (&field, order) in orders.iter_mut() {
-            let key = self.key(slot, field);
-            let at = order.partition_point(|&s| self.key(s, field) < key);
+        self.patch_orders(slot, |order, at| {
             if order.get(at) == Some(&slot) {
-                Arc::make_mut(order).remove(at);
+                order.remove(at);
             }
-        }
-        *self.orders.get_mut().unwrap_or_else(|e| e.into_inner()) = orders;
+        });
         self.slots.remove(id);
         let license = self.rows[slot as usize].take()?;
         self.texts.remove(slot);
@@ -365,6 +355,19 @@ impl Inventory {
         }
         self.vacant.push(slot);
         Some(license)
+    }
+
+    /// Applies `patch` to every sort order built so far at the place of `slot` (whose
+    /// license is in `rows`): where it is, or where it belongs.
+    fn patch_orders(&mut self, slot: Slot, patch: impl Fn(&mut Vec<Slot>, usize)) {
+        // Taken out while patched: finding the place reads the rows through `self`.
+        let mut orders = std::mem::take(self.orders.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for (&field, order) in orders.iter_mut() {
+            let key = self.key(slot, field);
+            let at = order.partition_point(|&s| self.key(s, field) < key);
+            patch(Arc::make_mut(order), at);
+        }
+        *self.orders.get_mut().unwrap_or_else(|e| e.into_inner()) = orders;
     }
 
     /// Drops the sort orders, to be built again when a list needs one: cheaper than patching

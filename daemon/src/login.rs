@@ -163,15 +163,7 @@ impl Logins {
                 None
             }
         });
-        tracing::info!(
-            keyring = keyring.is_some(),
-            "logins are kept in {}",
-            if keyring.is_some() {
-                "the keyring"
-            } else {
-                "a file"
-            }
-        );
+        tracing::info!(keyring = keyring.is_some(), "where logins are kept");
         let logins = Logins {
             file,
             keyring,
@@ -205,36 +197,26 @@ impl Logins {
             path: self.file.clone(),
             source,
         };
-        let in_keyring = match &self.keyring {
-            None => false,
-            Some(keyring) => {
-                let kept = match &login {
-                    Some(login) => {
-                        let bytes = serde_json::to_vec(login).unwrap_or_default();
-                        keyring.store("lm login", &bytes).await
-                    }
+        let bytes = login
+            .as_ref()
+            .map(|l| serde_json::to_vec(l).unwrap_or_default());
+        let in_keyring = match (&self.keyring, &bytes) {
+            (None, _) => false,
+            (Some(keyring), bytes) => {
+                let kept = match bytes {
+                    Some(bytes) => keyring.store("lm login", bytes).await,
                     None => keyring.delete().await,
                 };
-                match kept {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the keyring failed; keeping the login in the file");
-                        false
-                    }
-                }
+                kept.inspect_err(|e| {
+                    tracing::warn!(error = %e, "the keyring failed; keeping the login in the file");
+                })
+                .is_ok()
             }
         };
-        match &login {
-            Some(_) if in_keyring => match std::fs::remove_file(&self.file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(store(e)),
-            },
-            Some(login) => {
-                write_owner_only(&self.file, &serde_json::to_vec(login).unwrap_or_default())
-                    .map_err(store)?
-            }
-            None => match std::fs::remove_file(&self.file) {
+        match bytes {
+            Some(bytes) if !in_keyring => write_owner_only(&self.file, &bytes).map_err(store)?,
+            // Forgotten, or in the keyring: no copy stays in the file.
+            _ => match std::fs::remove_file(&self.file) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(store(e)),

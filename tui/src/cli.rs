@@ -207,6 +207,13 @@ pub async fn permissions(client: &DaemonClient) -> Result<HeldPermissions, Clien
     }
 }
 
+/// `value` as pretty JSON on a line of its own: what `--json` prints.
+fn print_json(value: &impl serde::Serialize, out: &mut impl Write) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
 /// The expiry alerts in effect, soonest first, and how many there are.
 pub async fn alerts(client: &DaemonClient) -> Result<(Vec<ExpiryAlert>, usize), ClientError> {
     match client.request(Request::Alerts(NoArgs {})).await? {
@@ -222,12 +229,7 @@ pub fn print_alerts(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(
-            &mut *out,
-            &serde_json::json!({"alerts": alerts, "total": total}),
-        )?;
-        writeln!(out)?;
-        return Ok(());
+        return print_json(&serde_json::json!({"alerts": alerts, "total": total}), out);
     }
     if alerts.is_empty() {
         writeln!(out, "no license is within an alert threshold of its expiry")?;
@@ -255,9 +257,7 @@ pub fn print_permissions(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(&mut *out, held)?;
-        writeln!(out)?;
-        return Ok(());
+        return print_json(held, out);
     }
     let p = &held.permissions;
     let minute = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -336,8 +336,7 @@ pub fn print_import(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(&mut *out, report)?;
-        writeln!(out)?;
+        print_json(report, out)?;
     } else if report.problems.is_empty() {
         let verb = if report.dry_run { "would be" } else { "were" };
         writeln!(
@@ -375,9 +374,7 @@ fn unexpected(reply: Reply) -> ClientError {
 
 pub fn print_status(status: &Status, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(&mut *out, status)?;
-        writeln!(out)?;
-        return Ok(());
+        return print_json(status, out);
     }
     let now = Utc::now();
     writeln!(out, "connection  {}", format::connection(status, now))?;

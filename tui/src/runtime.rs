@@ -31,12 +31,7 @@ pub async fn run_with(
     welcome: Option<String>,
 ) -> anyhow::Result<()> {
     // Connect before touching the terminal, so "lmd is not running" prints plainly.
-    let (client, events) = DaemonClient::connect(socket, "lm").await?;
-    client.subscribe().await?;
-    let status = match client.request(Request::Status(NoArgs {})).await? {
-        Reply::Status(status) => status,
-        other => anyhow::bail!("lmd answered the status request with {other:?}"),
-    };
+    let session = Session::connect(socket, keymap, welcome).await?;
 
     let mut terminal = ratatui::try_init()?;
     let previous = std::panic::take_hook();
@@ -47,13 +42,6 @@ pub async fn run_with(
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     spawn_terminal_input(tx.clone());
-    let session = Session {
-        client,
-        events,
-        status,
-        keymap,
-        welcome,
-    };
     let result = event_loop(&mut terminal, session, (tx, rx), None).await;
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
@@ -90,12 +78,7 @@ where
     B: Backend,
     B::Error: Send + Sync + 'static,
 {
-    let (client, events) = DaemonClient::connect(socket, "lm").await?;
-    client.subscribe().await?;
-    let status = match client.request(Request::Status(NoArgs {})).await? {
-        Reply::Status(status) => status,
-        other => anyhow::bail!("lmd answered the status request with {other:?}"),
-    };
+    let session = Session::connect(socket, keymap, None).await?;
     let mut terminal = Terminal::new(backend)?;
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     {
@@ -109,13 +92,6 @@ where
             let _ = tx.send(Msg::Quit);
         });
     }
-    let session = Session {
-        client,
-        events,
-        status,
-        keymap,
-        welcome: None,
-    };
     event_loop(&mut terminal, session, (tx, rx), Some(frames)).await
 }
 
@@ -126,6 +102,26 @@ struct Session {
     status: lm_protocol::socket::Status,
     keymap: KeyMap,
     welcome: Option<String>,
+}
+
+impl Session {
+    /// Connects to lmd, subscribes to its events and reads where it stands.
+    async fn connect(
+        socket: &Path,
+        keymap: KeyMap,
+        welcome: Option<String>,
+    ) -> anyhow::Result<Session> {
+        let (client, events) = DaemonClient::connect(socket, "lm").await?;
+        client.subscribe().await?;
+        let status = crate::cli::status(&client).await?;
+        Ok(Session {
+            client,
+            events,
+            status,
+            keymap,
+            welcome,
+        })
+    }
 }
 
 async fn event_loop<B>(

@@ -736,7 +736,6 @@ fn render_alerts(app: &App, selected: usize, frame: &mut Frame, area: Rect, them
         }
         _ => format!("Expiry alerts · {keys}"),
     };
-    let title = title.as_str();
     let alerts = match &app.alerts {
         Some(Ok(list)) if !list.alerts.is_empty() => &list.alerts,
         other => {
@@ -747,7 +746,7 @@ fn render_alerts(app: &App, selected: usize, frame: &mut Frame, area: Rect, them
                 }
                 Some(Ok(_)) => Line::raw("No license is within an alert threshold of its expiry."),
             };
-            render_dialog(frame, area, title, vec![line], theme);
+            render_dialog(frame, area, &title, vec![line], theme);
             return;
         }
     };

@@ -44,6 +44,19 @@ async fn approve(server: &Server, user_code: &str) {
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
 }
 
+/// Logs `daemon` in as alice with the device flow, approved at once; its client.
+async fn log_in(daemon: &Daemon, server: &Server) -> lm_tests::SocketClient {
+    let mut client = daemon.connect().await;
+    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
+        panic!("login did not start:\n{}", daemon.log());
+    };
+    approve(server, &prompt.user_code).await;
+    client
+        .wait_for(Duration::from_secs(10), logged_in_as_alice)
+        .await;
+    client
+}
+
 fn logged_in_as_alice(status: &lm_protocol::socket::Status) -> bool {
     status.user.as_ref().is_some_and(|u| u.subject == "alice")
         && status.connection == Connection::Live
@@ -144,14 +157,7 @@ async fn with_a_keyring_on_the_session_bus_the_login_is_kept_there_not_in_a_file
     let bus = lm_tests::SessionBus::with_keyring().await;
     let server = server(&[]).await;
     let mut daemon = Daemon::start_logged_out_on_bus(&server.url, &bus.address).await;
-    let mut client = daemon.connect().await;
-    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
-        panic!("login did not start:\n{}", daemon.log());
-    };
-    approve(&server, &prompt.user_code).await;
-    client
-        .wait_for(Duration::from_secs(10), logged_in_as_alice)
-        .await;
+    log_in(&daemon, &server).await;
 
     let kept = bus.keyring();
     assert_eq!(kept.len(), 1, "{kept:?}\n{}", daemon.log());
@@ -182,14 +188,7 @@ async fn a_login_kept_in_the_file_moves_into_a_keyring_that_appears() {
     let without = lm_tests::SessionBus::with_notification_server().await;
     let server = server(&[]).await;
     let mut daemon = Daemon::start_logged_out_on_bus(&server.url, &without.address).await;
-    let mut client = daemon.connect().await;
-    let Ok(Reply::LoginStarted(prompt)) = client.request(Request::Login(NoArgs {})).await else {
-        panic!("login did not start:\n{}", daemon.log());
-    };
-    approve(&server, &prompt.user_code).await;
-    client
-        .wait_for(Duration::from_secs(10), logged_in_as_alice)
-        .await;
+    log_in(&daemon, &server).await;
     assert!(daemon.login_file().exists(), "no keyring: the file");
 
     let with = lm_tests::SessionBus::with_keyring().await;
