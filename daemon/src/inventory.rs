@@ -7,23 +7,25 @@
 //! - Exact values (kind, product, vendor, each employee and device assigned) map to the
 //!   slots that have them, kept up to date with every change.
 //! - Sort orders: per sort column, every slot in ascending (value, id) order — the
-//!   definition of [`License::compare`]. An order is built on first use and then patched
-//!   by each change (a large page of changes drops it instead). A range filter (cost,
-//!   added, expires, expiring within) is two binary searches in its column's order.
-//! - Free text: one scan of the search texts kept in [`crate::search`].
+//!   definition of [`License::compare`]. An order is built ahead on a thread or when a list
+//!   sorts by it (by one thread; others needing it wait), and then patched by each change
+//!   (a large page of changes drops it instead). A range filter (cost, added, expires,
+//!   expiring within) is two binary searches in its column's order.
+//! - Free text: the hits of [`crate::search`].
 //!
-//! A list starts from the smallest candidate set any of these gives. A small one is sorted;
-//! a large one (or none) is a walk along the sort's order that keeps what matches, so a
-//! list never sorts much. Every candidate is checked with [`LicenseFilter::matches`] (free
-//! text by the search's hits), the one definition of what a filter selects that the
-//! server's SQL is tested against: the indexes only decide what is looked at, never what
-//! matches.
+//! A list starts from the smallest candidate set any of these gives. A small one is sorted,
+//! each candidate checked with [`LicenseFilter::matches`] — the one definition of what a
+//! filter selects, which the server's SQL is tested against. Otherwise the sets of every
+//! index asked are intersected, a bit per license, and the sort's order is walked keeping
+//! what is in the intersection: only what no index answers is checked in the license. So a
+//! list never sorts much, and rarely reaches a license it does not return. The tests hold
+//! every path to a full scan with [`LicenseFilter::matches`].
 
 use crate::search::SearchTexts;
 use chrono::NaiveDate;
 use lm_protocol::{Assignee, CursorValue, License, LicenseFilter, LicenseId, Sort, SortField};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What `lm` sorts its first screen by.
 const FIRST_SCREEN_SORT: SortField = SortField::Name;
@@ -58,7 +60,30 @@ pub struct Inventory {
     vacant: Vec<Slot>,
     exact: HashMap<(Exact, String), HashSet<Slot>>,
     texts: SearchTexts,
-    orders: Mutex<HashMap<SortField, Arc<Vec<Slot>>>>,
+    orders: Mutex<Orders>,
+    /// Signalled when an order is built, for lists waiting on it.
+    order_built: Condvar,
+}
+
+/// The sort orders built so far, and those being built (each by one thread only: a list
+/// needing one being built waits for it rather than sorting everything a second time).
+#[derive(Default)]
+struct Orders {
+    built: HashMap<SortField, Arc<Vec<Slot>>>,
+    building: HashSet<SortField>,
+}
+
+/// Clears the `building` mark of an order however its build ends, and wakes the waiters.
+struct Building<'i> {
+    inventory: &'i Inventory,
+    field: SortField,
+}
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        self.inventory.orders().building.remove(&self.field);
+        self.inventory.order_built.notify_all();
+    }
 }
 
 /// A set of slots, one bit each.
@@ -100,6 +125,15 @@ impl SlotSet {
         self.count == 0
     }
 
+    /// Keeps only the slots `other` has too.
+    pub fn keep_common(&mut self, other: &SlotSet) {
+        let mut theirs = other.bits.iter();
+        for word in &mut self.bits {
+            *word &= theirs.next().copied().unwrap_or(0);
+        }
+        self.count = self.bits.iter().map(|w| w.count_ones() as usize).sum();
+    }
+
     /// The slots in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = Slot> + '_ {
         self.bits.iter().enumerate().flat_map(|(i, &word)| {
@@ -117,12 +151,16 @@ impl SlotSet {
 
 /// What a list looks at before checking the filter.
 enum Candidates<'a> {
-    /// So few that sorting them beats walking an order.
+    /// So few that sorting them beats walking an order; each is checked against the whole
+    /// filter.
     Few(Vec<Slot>),
-    /// A walk along `path`, a run of the sort's order, looking only at what is `within`.
+    /// A walk along `path`, a run of the sort's order (the range asked of the sort's own
+    /// column), looking only at what is `within`: the slots every other index asked agrees
+    /// on. What those indexes answer is not checked again — only `rest`.
     Walk {
         path: &'a [Slot],
         within: Option<SlotSet>,
+        rest: Option<Box<LicenseFilter>>,
     },
 }
 
@@ -171,6 +209,36 @@ impl<'a> Source<'a> {
         }
         set
     }
+}
+
+/// What is left of `filter` (without its free text) for a walk to check in each license:
+/// everything but the exact values and the ranges of the `ranged` columns, which its
+/// indexes answer. `None` when that is nothing. A criterion added to [`LicenseFilter`] later
+/// stays here until an index answers it.
+fn unanswered(filter: &LicenseFilter, ranged: &[SortField]) -> Option<LicenseFilter> {
+    let mut rest = LicenseFilter {
+        kind: None,
+        product: None,
+        vendor: None,
+        employee: None,
+        device: None,
+        q: None,
+        ..filter.clone()
+    };
+    for field in ranged {
+        match field {
+            SortField::Cost => (rest.cost, rest.cost_min, rest.cost_max) = (None, None, None),
+            SortField::Added => {
+                (rest.added, rest.added_from, rest.added_to) = (None, None, None);
+            }
+            SortField::Expires => {
+                (rest.expires, rest.expires_from, rest.expires_to) = (None, None, None);
+                rest.expiring_within = None;
+            }
+            _ => {}
+        }
+    }
+    (rest != LicenseFilter::default()).then_some(rest)
 }
 
 /// The exact values `license` is found under.
@@ -360,14 +428,19 @@ impl Inventory {
     /// Applies `patch` to every sort order built so far at the place of `slot` (whose
     /// license is in `rows`): where it is, or where it belongs.
     fn patch_orders(&mut self, slot: Slot, patch: impl Fn(&mut Vec<Slot>, usize)) {
-        // Taken out while patched: finding the place reads the rows through `self`.
-        let mut orders = std::mem::take(self.orders.get_mut().unwrap_or_else(|e| e.into_inner()));
-        for (&field, order) in orders.iter_mut() {
+        // Taken out while patched: finding the place reads the rows through `self`. No order
+        // is being built: that happens under `&self`, never beside `&mut self`.
+        let orders = self.orders.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut built = std::mem::take(&mut orders.built);
+        for (&field, order) in built.iter_mut() {
             let key = self.key(slot, field);
             let at = order.partition_point(|&s| self.key(s, field) < key);
             patch(Arc::make_mut(order), at);
         }
-        *self.orders.get_mut().unwrap_or_else(|e| e.into_inner()) = orders;
+        self.orders
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .built = built;
     }
 
     /// Drops the sort orders, to be built again when a list needs one: cheaper than patching
@@ -376,16 +449,42 @@ impl Inventory {
         self.orders
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
+            .built
             .clear();
     }
 
-    /// Every slot in ascending `field` order, ties by id. Built outside the lock, so that
-    /// lists needing other orders are not held up meanwhile.
+    fn orders(&self) -> MutexGuard<'_, Orders> {
+        self.orders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The order of `field` if it is built.
+    fn built(&self, field: SortField) -> Option<Arc<Vec<Slot>>> {
+        self.orders().built.get(&field).cloned()
+    }
+
+    /// Every slot in ascending `field` order, ties by id: built now if no one has, waited
+    /// for if another thread is building it. Built outside the lock, so that lists needing
+    /// other orders are not held up meanwhile.
     fn order(&self, field: SortField) -> Arc<Vec<Slot>> {
-        let built = |orders: &HashMap<SortField, Arc<Vec<Slot>>>| orders.get(&field).cloned();
-        if let Some(order) = built(&self.orders.lock().unwrap_or_else(|e| e.into_inner())) {
-            return order;
+        let mut orders = self.orders();
+        loop {
+            if let Some(order) = orders.built.get(&field) {
+                return order.clone();
+            }
+            if !orders.building.contains(&field) {
+                break;
+            }
+            orders = self
+                .order_built
+                .wait(orders)
+                .unwrap_or_else(|e| e.into_inner());
         }
+        orders.building.insert(field);
+        drop(orders);
+        let building = Building {
+            inventory: self,
+            field,
+        };
         // In slot order: the licenses are read one after another, not at random.
         let mut keyed: Vec<_> = self
             .rows
@@ -395,21 +494,18 @@ impl Inventory {
             .collect();
         // Keys are unique (they end in the id).
         keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let order = Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect());
-        self.orders
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(field)
-            .or_insert(order)
-            .clone()
+        let order: Arc<Vec<Slot>> = Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect());
+        self.orders().built.insert(field, order.clone());
+        drop(building);
+        order
     }
 
     /// The sort columns whose order is not built, the first screen's first.
     pub fn unprepared(&self) -> Vec<SortField> {
-        let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
+        let orders = self.orders();
         let mut fields = SortField::ALL.to_vec();
         fields.sort_by_key(|field| *field != FIRST_SCREEN_SORT);
-        fields.retain(|field| !orders.contains_key(field));
+        fields.retain(|field| !orders.built.contains_key(field));
         fields
     }
 
@@ -481,25 +577,55 @@ impl Inventory {
                     .collect();
                 (total, items)
             }
-            Candidates::Walk { path, within } => {
-                let mut total = 0;
-                let mut items = Vec::with_capacity(window.len().min(1024));
-                let mut keep = |slot: Slot| {
-                    if within.as_ref().is_none_or(|w| w.contains(slot)) && selected(slot) {
-                        if window.contains(&total) {
-                            items.push(self.row(slot).clone());
-                        }
-                        total += 1;
-                    }
+            Candidates::Walk { path, within, rest } => {
+                let each_text = match &text {
+                    TextCheck::Each(phrase) => Some(phrase),
+                    _ => None,
                 };
-                if sort.descending {
-                    path.iter().rev().for_each(|&slot| keep(slot));
+                let keep = |slot: Slot| {
+                    within.as_ref().is_none_or(|w| w.contains(slot))
+                        && each_text.is_none_or(|phrase| self.texts.contains(slot, phrase))
+                        && rest
+                            .as_ref()
+                            .is_none_or(|r| r.matches(self.row(slot), today))
+                };
+                // When the indexes answer everything and the walk is along the whole
+                // order, how many match is the size of their set: the walk can stop once
+                // the window is full.
+                let known = (each_text.is_none() && rest.is_none() && path.len() == self.len())
+                    .then(|| within.as_ref().map_or(path.len(), SlotSet::len));
+                let stop = known.map(|_| window.end);
+                let (walked, items) = if sort.descending {
+                    self.walk(path.iter().rev().copied(), keep, window, stop)
                 } else {
-                    path.iter().for_each(|&slot| keep(slot));
-                }
-                (total, items)
+                    self.walk(path.iter().copied(), keep, window, stop)
+                };
+                (known.unwrap_or(walked), items)
             }
         }
+    }
+
+    /// Goes along `slots`, counting those to `keep` (until `stop`, if given) and cloning
+    /// those in the window.
+    fn walk(
+        &self,
+        slots: impl Iterator<Item = Slot>,
+        keep: impl Fn(Slot) -> bool,
+        window: std::ops::Range<usize>,
+        stop: Option<usize>,
+    ) -> (usize, Vec<License>) {
+        let mut total = 0;
+        let mut items = Vec::with_capacity(window.len().min(1024));
+        for slot in slots.filter(|&slot| keep(slot)) {
+            if window.contains(&total) {
+                items.push(self.row(slot).clone());
+            }
+            total += 1;
+            if stop.is_some_and(|stop| total >= stop) {
+                break;
+            }
+        }
+        (total, items)
     }
 
     /// What a list needs to look at, from what the indexes tell: the smallest set of
@@ -529,13 +655,20 @@ impl Inventory {
             .map(|key| Source::Exact(self.exact.get(key)))
             .collect();
         let mut path = order;
+        // The columns whose range an index answers: the sort's own, and those whose order is
+        // built. Another is checked in each candidate rather than waiting for its order.
+        let mut ranged = Vec::new();
         for (field, low, high) in ranges_asked(filter, today) {
             let value = |slot: Slot| self.row(slot).sort_value(field);
             let own = if field == sort {
                 None
             } else {
-                Some(self.order(field))
+                match self.built(field) {
+                    Some(order) => Some(order),
+                    None => continue,
+                }
             };
+            ranged.push(field);
             let run: &[Slot] = own.as_deref().map_or(order, Vec::as_slice);
             let start = run.partition_point(|&s| value(s) < low);
             let end = run.partition_point(|&s| value(s) <= high).max(start);
@@ -559,19 +692,33 @@ impl Inventory {
                 TextCheck::Hits(hits)
             }
         };
-        let smallest = sources
-            .into_iter()
-            .min_by_key(Source::len)
-            .filter(|set| set.len() < path.len());
         let few = (self.len() / SORT_AT_MOST_ONE_IN).max(SORT_AT_MOST);
-        let candidates = match smallest {
-            Some(set) if set.len() <= few => Candidates::Few(set.collect()),
-            set => Candidates::Walk {
-                path,
-                within: set.map(|set| set.mark(self.rows.len())),
-            },
+        let smallest = sources.iter().map(Source::len).min();
+        if let Some(smallest) = smallest
+            && smallest <= few
+            && smallest < path.len()
+        {
+            let set = sources
+                .into_iter()
+                .min_by_key(Source::len)
+                .expect("a source");
+            return (Candidates::Few(set.collect()), text);
+        }
+        // Every index asked agrees on the slots within: one bit per license for each, far
+        // cheaper than reaching the licenses to check what the indexes already answer.
+        let within = sources
+            .into_iter()
+            .map(|source| source.mark(self.rows.len()))
+            .reduce(|mut common, set| {
+                common.keep_common(&set);
+                common
+            });
+        let rest = unanswered(filter, &ranged).map(Box::new);
+        let text = match text {
+            TextCheck::Hits(_) => TextCheck::Nothing,
+            text => text,
         };
-        (candidates, text)
+        (Candidates::Walk { path, within, rest }, text)
     }
 }
 
@@ -628,6 +775,13 @@ mod tests {
         assert_eq!(hits.iter().collect::<Vec<_>>(), [3, 63, 64, 130]);
         assert_eq!(hits.len(), 4);
         assert!(hits.contains(64) && !hits.contains(65) && !hits.contains(1000));
+        let mut others = SlotSet::none(200);
+        for slot in [3, 64, 199] {
+            others.add(slot);
+        }
+        hits.keep_common(&others);
+        assert_eq!(hits.iter().collect::<Vec<_>>(), [3, 64]);
+        assert_eq!(hits.len(), 2);
     }
 
     #[test]
@@ -694,19 +848,54 @@ mod tests {
             "vendor:adobe l00 expires<2027-05-01",
             "expires>=2027-02-01 expires<=2027-03-01 sort:-expires",
             "cost>=37 cost<=74 sort:cost",
+            "assigned:no vendor:adobe",
+            "assigned:employee kind:perpetual sort:-expires",
+            "currency:EUR cost>100 sort:-name",
+            "assigned:device license expires<2027-06-01",
         ];
+        // And, for each query, an inventory fresh from the same licenses, with only the
+        // order by name built: a range of a column not built yet is checked in each license.
         for text in queries {
-            let query = lm_protocol::Query::parse(text, today).unwrap();
-            let (filter, sort) = (query.filter.normalized(), query.sort.unwrap_or_default());
-            let expected = scan(&licenses, &filter, sort, today);
-            for window in [0..10, 5..25, 0..1000, 290..300] {
-                let (total, items) = inventory.list(&filter, sort, window.clone(), today);
-                assert_eq!(total, expected.len(), "{text}");
-                let ids: Vec<LicenseId> = items.into_iter().map(|l| l.id).collect();
-                let end = window.end.min(expected.len());
-                let start = window.start.min(end);
-                assert_eq!(ids, expected[start..end], "{text} {window:?}");
+            let fresh = Inventory::build(licenses.values().cloned());
+            for (inventory, name) in [(&inventory, "patched"), (&fresh, "fresh")] {
+                let query = lm_protocol::Query::parse(text, today).unwrap();
+                let (filter, sort) = (query.filter.normalized(), query.sort.unwrap_or_default());
+                let expected = scan(&licenses, &filter, sort, today);
+                for window in [0..10, 5..25, 0..1000, 290..300] {
+                    let (total, items) = inventory.list(&filter, sort, window.clone(), today);
+                    assert_eq!(total, expected.len(), "{name}: {text}");
+                    let ids: Vec<LicenseId> = items.into_iter().map(|l| l.id).collect();
+                    let end = window.end.min(expected.len());
+                    let start = window.start.min(end);
+                    assert_eq!(ids, expected[start..end], "{name}: {text} {window:?}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn lists_needing_one_order_at_once_all_get_it_and_none_is_left_building() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let inventory = Inventory::build((0..3000).map(license));
+        let by_cost = Sort {
+            field: SortField::Cost,
+            descending: true,
+        };
+        let lists: Vec<Vec<LicenseId>> = std::thread::scope(|threads| {
+            let builders: Vec<_> = (0..4)
+                .map(|_| {
+                    threads.spawn(|| {
+                        let (_, items) =
+                            inventory.list(&LicenseFilter::default(), by_cost, 0..20, today);
+                        items.into_iter().map(|l| l.id).collect()
+                    })
+                })
+                .collect();
+            builders.into_iter().map(|b| b.join().unwrap()).collect()
+        });
+        assert!(lists.windows(2).all(|w| w[0] == w[1]));
+        let orders = inventory.orders();
+        assert!(orders.building.is_empty());
+        assert_eq!(orders.built.len(), 2, "by name (built first) and by cost");
     }
 }

@@ -5,15 +5,28 @@
 //! scan ([`memchr::memmem`]) over a few megabytes rather than a hundred thousand separate
 //! ones. A change appends the new text and leaves the old one dead in place; when more than
 //! half of the arena is dead it is compacted.
+//!
+//! Someone typing a filter searches for `d`, `de`, `des`, … and back again. The hits of the
+//! last few phrases are kept until the next change: a phrase searched again is answered from
+//! them, and one that contains an earlier phrase is looked for only in that phrase's hits
+//! when they are few.
 
 use crate::inventory::{Slot, SlotSet};
 use std::ops::Range;
+use std::sync::Mutex;
 
 /// Dead bytes tolerated before compaction, whatever the arena's size.
 const COMPACT_AFTER: usize = 1 << 20;
 
 /// Between two texts, so that a word cannot begin in one and end in the next.
 const SEPARATOR: u8 = 0;
+
+/// How many phrases' hits are kept.
+const RECENT_PHRASES: usize = 8;
+
+/// A phrase containing an earlier one is looked for in each of that one's hits (rather than
+/// through the whole arena) when they are at most the texts divided by this.
+const NARROW_UP_TO_ONE_IN: usize = 4;
 
 /// The bit of an ASCII lowercase letter or digit, one each.
 fn letter_bit(byte: u8) -> Option<u64> {
@@ -36,12 +49,15 @@ pub struct SearchTexts {
     /// one-letter phrase — the first key typed — is answered without reading any text.
     letters: Vec<u64>,
     dead: usize,
+    /// The hits of the last phrases searched, newest last; cleared by every change.
+    recent: Mutex<Vec<(String, SlotSet)>>,
 }
 
 impl SearchTexts {
     /// Keeps `text` as the searchable text of `slot`, replacing any it had.
     pub fn insert(&mut self, slot: Slot, text: &str) {
         self.remove(slot);
+        self.forget_recent();
         if !self.arena.is_empty() {
             self.arena.push(SEPARATOR);
         }
@@ -63,6 +79,7 @@ impl SearchTexts {
     /// Forgets the text of `slot`.
     pub fn remove(&mut self, slot: Slot) {
         if let Some(range) = self.live.get_mut(slot as usize).and_then(Option::take) {
+            self.forget_recent();
             self.dead += range.len() + 1;
             if self.dead > COMPACT_AFTER && self.dead > self.arena.len() / 2 {
                 self.compact();
@@ -102,9 +119,52 @@ impl SearchTexts {
             .is_some_and(|range| phrase.find(&self.arena[range.clone()]).is_some())
     }
 
+    fn forget_recent(&mut self) {
+        self.recent
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// The slots (below `slots`) whose text contains `phrase` (already lowercased, like the
-    /// texts).
+    /// texts): kept from a recent search, narrowed from the hits of a recent phrase it
+    /// contains, or searched for.
     pub fn find(&self, phrase: &str, slots: usize) -> SlotSet {
+        let recent = |phrase: &str| {
+            let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, hits)) = recent.iter().find(|(earlier, _)| earlier == phrase) {
+                return Ok(hits.clone());
+            }
+            Err(recent
+                .iter()
+                .filter(|(earlier, _)| phrase.contains(earlier.as_str()))
+                .map(|(_, hits)| hits)
+                .min_by_key(|hits| hits.len())
+                .filter(|hits| hits.len() <= self.starts.len() / NARROW_UP_TO_ONE_IN)
+                .cloned())
+        };
+        let hits = match recent(phrase) {
+            Ok(hits) => return hits,
+            Err(Some(within)) => {
+                let finder = memchr::memmem::Finder::new(phrase.as_bytes());
+                let mut hits = SlotSet::none(slots);
+                for slot in within.iter().filter(|&slot| self.contains(slot, &finder)) {
+                    hits.add(slot);
+                }
+                hits
+            }
+            Err(None) => self.search(phrase, slots),
+        };
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_PHRASES {
+            recent.remove(0);
+        }
+        recent.push((phrase.to_owned(), hits.clone()));
+        hits
+    }
+
+    /// [`SearchTexts::find`] without the recent phrases: through every text.
+    fn search(&self, phrase: &str, slots: usize) -> SlotSet {
         let mut hits = SlotSet::none(slots);
         if phrase.is_empty() {
             for (slot, text) in self.live.iter().enumerate() {
@@ -166,7 +226,7 @@ mod tests {
     use super::*;
 
     fn found(texts: &SearchTexts, phrase: &str) -> Vec<Slot> {
-        texts.find(phrase, 64).iter().collect()
+        texts.find(phrase, 128).iter().collect()
     }
 
     #[test]
@@ -188,6 +248,43 @@ mod tests {
         // Not across two texts.
         assert_eq!(found(&texts, "cloud\0jet"), Vec::<Slot>::new());
         assert_eq!(found(&texts, "cloudjet"), Vec::<Slot>::new());
+    }
+
+    #[test]
+    fn phrases_typed_key_by_key_and_erased_find_what_a_full_search_does_also_after_changes() {
+        let mut texts = SearchTexts::default();
+        let words = [
+            "design", "desk", "idea", "deskjet", "code", "node", "modest", "ink",
+        ];
+        for slot in 0..80 {
+            texts.insert(
+                slot,
+                &format!("license {slot}\n{}", words[slot as usize % 8]),
+            );
+        }
+        let everywhere = |texts: &SearchTexts, phrase| -> Vec<Slot> {
+            texts.search(phrase, 128).iter().collect()
+        };
+        // `desk` holds a quarter of the texts: `deskj` is looked for in its hits alone.
+        let typed = [
+            "d", "de", "des", "desk", "deskj", "desk", "des", "de", "d", "es",
+        ];
+        for phrase in typed {
+            assert_eq!(
+                found(&texts, phrase),
+                everywhere(&texts, phrase),
+                "{phrase}"
+            );
+        }
+        assert_eq!(found(&texts, "deskj").len(), 10);
+        // A change forgets the kept hits.
+        texts.insert(11, "a new deskjet");
+        texts.remove(3);
+        for phrase in ["desk", "deskj", "deskjet"] {
+            let hits = found(&texts, phrase);
+            assert_eq!(hits, everywhere(&texts, phrase), "{phrase}");
+            assert!(hits.contains(&11) && !hits.contains(&3), "{phrase}");
+        }
     }
 
     #[test]
