@@ -9,6 +9,7 @@ use lm_daemon::login::{Logins, Provider};
 use lm_daemon::remote::Remote;
 use lm_daemon::shared::Shared;
 use lm_daemon::sync::{self, SyncOptions};
+use std::io::IsTerminal;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("LM_LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Escape codes only for a terminal, not in a log file or the journal.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let file = match &args.config {

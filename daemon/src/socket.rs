@@ -251,10 +251,17 @@ impl Connection {
                 if let Err(e) = filter.check_ranges() {
                     return Err(field_problem(&e.field, e.message));
                 }
+                let started = std::time::Instant::now();
                 let (total, items) =
                     shared
                         .cache
                         .list(&filter, sort, offset, limit, Utc::now().date_naive());
+                tracing::debug!(
+                    total,
+                    rows = items.len(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "listed"
+                );
                 Ok(Reply::Licenses(LicenseWindow {
                     items,
                     total,
@@ -343,7 +350,19 @@ impl Connection {
                 Ok(Reply::Permissions(crate::grant::permissions(shared).await?))
             }
             Request::Alerts(_) => {
-                let mut alerts = crate::alerts::current(shared);
+                // A pass over the whole inventory: off the runtime's threads.
+                let reading = self.shared.clone();
+                let mut alerts =
+                    tokio::task::spawn_blocking(move || crate::alerts::current(&reading))
+                        .await
+                        .map_err(|e| {
+                            Box::new(Problem::local(
+                                lm_protocol::problem::kinds::INTERNAL,
+                                500,
+                                "Listing the alerts failed",
+                                e.to_string(),
+                            ))
+                        })?;
                 let total = alerts.len();
                 alerts.truncate(lm_protocol::socket::MAX_ALERTS_LISTED);
                 Ok(Reply::Alerts { alerts, total })

@@ -362,6 +362,9 @@ pub enum Reply {
     },
 }
 
+/// The most alerts one `alerts` event carries: a first sync may raise thousands at once.
+pub const MAX_ALERTS_IN_EVENT: usize = 500;
+
 /// The most alerts one `alerts` reply lists (a few hundred bytes each, within a frame).
 pub const MAX_ALERTS_LISTED: usize = 1000;
 
@@ -460,7 +463,14 @@ pub enum Event {
     /// A device login ended without a login (denied, expired, or the server failed).
     LoginFailed { reason: String },
     /// Licenses reached an expiry alert threshold (also shown as a desktop notification).
-    Alerts { alerts: Vec<ExpiryAlert> },
+    /// One event per check: the soonest alerts, at most [`MAX_ALERTS_IN_EVENT`] (the
+    /// `alerts` request lists them all), and how many were raised.
+    Alerts {
+        alerts: Vec<ExpiryAlert>,
+        /// How many alerts were raised; 0 from a daemon that did not say (count `alerts`).
+        #[serde(default)]
+        total: usize,
+    },
 }
 
 /// A license that expires within `threshold` days: `days` from today (0 is today).

@@ -131,8 +131,9 @@ async fn a_hung_or_missing_notification_server_never_holds_up_the_daemon() {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match client.next_event(left).await {
-                Some(Event::Alerts { alerts }) => {
+                Some(Event::Alerts { alerts, total }) => {
                     assert_eq!(alerts[0].name, "Creative Cloud");
+                    assert_eq!(total, 1);
                     break;
                 }
                 Some(_) => {}
@@ -165,5 +166,49 @@ async fn a_hung_or_missing_notification_server_never_holds_up_the_daemon() {
             "{kind:?}: stopping took {:?}",
             stopping.elapsed()
         );
+    }
+}
+
+/// A first sync can bring thousands of alerts at once: clients get one event with the
+/// soonest of them and how many there are, never a frame too large to read or a flood of
+/// events; the `alerts` request lists them all.
+#[tokio::test]
+async fn thousands_of_alerts_at_once_reach_clients_as_one_event_that_counts_them() {
+    let (server, token) = super::server_with(8000).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut client = daemon.connect().await;
+    client
+        .request(Request::Subscribe(NoArgs::default()))
+        .await
+        .expect("subscribe");
+    let (alerts, total) = loop {
+        match client.next_event(Duration::from_secs(60)).await {
+            Some(Event::Alerts { alerts, total }) => break (alerts, total),
+            Some(_) => {}
+            None => panic!("no alerts event\n{}", daemon.log()),
+        }
+    };
+    assert!(
+        total > lm_protocol::socket::MAX_ALERTS_IN_EVENT,
+        "the seed should bring more alerts than one event lists: {total}"
+    );
+    assert_eq!(alerts.len(), lm_protocol::socket::MAX_ALERTS_IN_EVENT);
+    assert!(
+        alerts.windows(2).all(|w| w[0].days <= w[1].days),
+        "soonest first"
+    );
+
+    let Ok(Reply::Alerts {
+        alerts: listed,
+        total: in_effect,
+    }) = client.request(Request::Alerts(NoArgs::default())).await
+    else {
+        panic!("an alerts reply")
+    };
+    assert_eq!(in_effect, total);
+    assert_eq!(listed[..alerts.len()], alerts[..]);
+    // And no second event for the rest.
+    while let Some(event) = client.next_event(Duration::from_secs(1)).await {
+        assert!(!matches!(event, Event::Alerts { .. }), "{event:?}");
     }
 }

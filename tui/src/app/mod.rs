@@ -366,12 +366,12 @@ impl App {
                 self.message = Some((Level::Error, format!("login failed: {reason}")));
                 vec![]
             }
-            Msg::Event(Event::Alerts { alerts }) => {
+            Msg::Event(Event::Alerts { alerts, total }) => {
+                let total = total.max(alerts.len());
                 let text = match alerts.as_slice() {
-                    [one] => format!("{} {}", one.name, one.when()),
+                    [one] if total == 1 => format!("{} {}", one.name, one.when()),
                     many => format!(
-                        "{} licenses expire within {} days",
-                        many.len(),
+                        "{total} licenses expire within {} days",
                         many.iter().map(|a| a.threshold).max().unwrap_or(0)
                     ),
                 };
@@ -380,7 +380,7 @@ impl App {
                 if matches!(self.mode, Mode::Alerts { .. }) {
                     vec![Command::Alerts]
                 } else {
-                    self.unread_alerts += alerts.len();
+                    self.unread_alerts += total;
                     vec![]
                 }
             }

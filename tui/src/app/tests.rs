@@ -372,7 +372,8 @@ fn pushed_alerts_count_as_unread_until_the_panel_lists_them() {
     let alerts = alerts_of(&three(), app.today());
     assert!(
         app.update(Msg::Event(Event::Alerts {
-            alerts: alerts.clone()
+            alerts: alerts.clone(),
+            total: 2,
         }))
         .is_empty()
     );
@@ -391,11 +392,33 @@ fn pushed_alerts_count_as_unread_until_the_panel_lists_them() {
     // A new alert while the panel is open asks for the list again instead of counting.
     assert_eq!(
         app.update(Msg::Event(Event::Alerts {
-            alerts: alerts[..1].to_vec()
+            alerts: alerts[..1].to_vec(),
+            total: 1,
         })),
         [Command::Alerts]
     );
     assert_eq!(app.unread_alerts, 0);
+}
+
+#[test]
+fn an_alert_event_listing_the_first_of_many_counts_them_all() {
+    let mut app = app_with(Role::Manager, three());
+    let alerts = alerts_of(&three(), app.today());
+    app.update(Msg::Event(Event::Alerts {
+        alerts: alerts[..1].to_vec(),
+        total: 10_390,
+    }));
+    assert_eq!(app.unread_alerts, 10_390);
+    assert_eq!(
+        app.alert.as_deref(),
+        Some("10390 licenses expire within 7 days")
+    );
+    // From a daemon that does not say how many: the alerts listed.
+    app.update(Msg::Event(Event::Alerts {
+        alerts: alerts.clone(),
+        total: 0,
+    }));
+    assert_eq!(app.unread_alerts, 10_392);
 }
 
 #[test]

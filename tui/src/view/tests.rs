@@ -274,6 +274,7 @@ fn alerts_panel_lists_the_alerts_soonest_first() {
     let alerts = alerts_of(&three(), app.today());
     app.update(Msg::Event(lm_protocol::socket::Event::Alerts {
         alerts: alerts[1..].to_vec(),
+        total: 1,
     }));
     let status_bar = screen(&app, 100, 12);
     assert!(status_bar.contains("(1 new, ! lists them)"), "{status_bar}");
