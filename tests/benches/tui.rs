@@ -26,15 +26,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// What a user types into the filter line, one key at a time.
-const PHRASES: [&str; 5] = [
-    "design",
-    "vendor:adobe cost>100 expires<90d",
-    "kind:subscription \"cloud\"",
-    "employee:alice",
-    "sort:-cost added>=2025-01-01",
-];
-
 /// A TUI on a test screen, driven by keys.
 struct Tui<'d> {
     daemon: &'d Daemon,
@@ -162,13 +153,17 @@ async fn main() {
     tui.frame(|f| !f.loading && f.total == licenses).await;
     let (mut typing, mut erasing, mut drawing) = (Vec::new(), Vec::new(), Vec::new());
     let mut slowest: Vec<(Duration, String)> = Vec::new();
+    let wall = |at: Instant| {
+        chrono::Utc::now() - chrono::Duration::from_std(at.elapsed()).unwrap_or_default()
+    };
     let mut first_round = Vec::new();
+    let cpu = lm_tests::CpuTime::now();
     for round in 0..rounds {
         if round == 1 {
             first_round = typing.iter().chain(&erasing).copied().collect();
             (typing, erasing) = (Vec::new(), Vec::new());
         }
-        for phrase in PHRASES {
+        for phrase in lm_tests::TYPED_FILTERS {
             tui.press(KeyCode::Char('/'), "").await;
             let mut typed = String::new();
             for c in phrase.chars() {
@@ -176,19 +171,26 @@ async fn main() {
                 let sent = Instant::now();
                 let frame = tui.press(KeyCode::Char(c), &typed).await;
                 typing.push(frame.drawn_at - sent);
-                slowest.push((frame.drawn_at - sent, typed.clone()));
+                slowest.push((
+                    frame.drawn_at - sent,
+                    format!("{typed:?} at {}", wall(sent).format("%H:%M:%S%.3f")),
+                ));
                 drawing.push(frame.drawing);
             }
             while typed.pop().is_some() {
                 let sent = Instant::now();
                 let frame = tui.press(KeyCode::Backspace, &typed).await;
                 erasing.push(frame.drawn_at - sent);
-                slowest.push((frame.drawn_at - sent, typed.clone()));
+                slowest.push((
+                    frame.drawn_at - sent,
+                    format!("{typed:?} at {}", wall(sent).format("%H:%M:%S%.3f")),
+                ));
                 drawing.push(frame.drawing);
             }
             tui.press(KeyCode::Esc, "").await;
         }
     }
+    let steal = cpu.steal_since();
     row("keystroke → frame, first round (any key)", first_round);
     row("keystroke → frame, later rounds, typing", typing);
     row("keystroke → frame, later rounds, erasing", erasing);
@@ -196,7 +198,55 @@ async fn main() {
     slowest.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
     println!("slowest keystrokes, with the filter they left:");
     for (took, filter) in slowest.iter().take(8) {
-        println!("  {:>9.2} ms  {filter:?}", ms(*took));
+        println!("  {:>9.2} ms  {filter}", ms(*took));
+    }
+    println!("CPU time stolen by the VM's host while typing: {steal:.1} %");
+    // lmd's own share: how long it took to list, by its log.
+    let mut listing: Vec<Duration> = daemon
+        .log()
+        .lines()
+        .filter(|line| line.contains("listed"))
+        .filter_map(|line| {
+            line.split("micros=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .map(Duration::from_micros)
+        .collect();
+    listing.sort();
+    if std::env::var_os("LM_BENCH_VERBOSE").is_some() {
+        let log = daemon.log();
+        let mut lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("listed") || l.contains("prepared"))
+            .collect();
+        lines.sort_by_key(|l| {
+            std::cmp::Reverse(
+                l.split("micros=")
+                    .nth(1)
+                    .and_then(|m| m.parse::<u64>().ok())
+                    .unwrap_or(u64::MAX),
+            )
+        });
+        for line in lines.iter().take(12) {
+            println!("  {line}");
+        }
+        let kept = lm_tests::target_dir().join("tui-bench-lmd.log");
+        std::fs::write(&kept, &log).expect("keep lmd's log");
+        println!("lmd's whole log: {}", kept.display());
+    }
+    if let Some(max) = listing.last() {
+        let at = |q: f64| listing[((listing.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "lmd listing, by its log: {} lists, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            listing.len(),
+            ms(at(0.5)),
+            ms(at(0.99)),
+            ms(*max)
+        );
     }
     tui.quit().await;
     drop(daemon);

@@ -23,6 +23,51 @@ pub use tmux::Tmux;
 
 use std::path::PathBuf;
 
+/// What the benchmarks type into `lm`'s filter line, one key at a time: free text, exact
+/// values, ranges, an employee and a sort, alone and combined.
+pub const TYPED_FILTERS: [&str; 5] = [
+    "design",
+    "vendor:adobe cost>100 expires<90d",
+    "kind:subscription \"cloud\"",
+    "employee:alice",
+    "sort:-cost added>=2025-01-01",
+];
+
+/// The machine's CPU time so far, to tell how much of a benchmark's wall time a shared VM's
+/// host took away (steal).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTime {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTime {
+    /// Now, from `/proc/stat` (zero where it cannot be read).
+    pub fn now() -> CpuTime {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        CpuTime {
+            // user nice system idle iowait irq softirq steal (guest time is within user).
+            total: ticks.iter().take(8).sum(),
+            steal: ticks.get(7).copied().unwrap_or(0),
+        }
+    }
+
+    /// The share of CPU time stolen since `self`, in percent.
+    pub fn steal_since(self) -> f64 {
+        let now = CpuTime::now();
+        let total = now.total.saturating_sub(self.total).max(1);
+        100.0 * now.steal.saturating_sub(self.steal) as f64 / total as f64
+    }
+}
+
 /// The directory cargo builds this workspace's binaries into (`target/debug`).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
