@@ -485,16 +485,23 @@ impl Inventory {
             inventory: self,
             field,
         };
-        // In slot order: the licenses are read one after another, not at random.
-        let mut keyed: Vec<_> = self
-            .rows
-            .iter()
-            .zip(0..)
-            .filter_map(|(row, slot)| row.as_ref().map(|l| ((l.sort_value(field), &l.id), slot)))
-            .collect();
-        // Keys are unique (they end in the id).
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let order: Arc<Vec<Slot>> = Arc::new(keyed.into_iter().map(|(_, slot)| slot).collect());
+        let order = Arc::new(if field == SortField::Id {
+            // Ids are unique. In slot order: the licenses are read one after another.
+            let mut ids: Vec<_> = self
+                .rows
+                .iter()
+                .zip(0..)
+                .filter_map(|(row, slot)| row.as_ref().map(|l| (&l.id, slot)))
+                .collect();
+            ids.sort_unstable();
+            ids.into_iter().map(|(_, slot)| slot).collect()
+        } else {
+            // A stable sort of the order by id: equal values stay in id order, so ties
+            // never compare ids (with a few kinds or vendors, nearly every comparison ties).
+            let mut slots = self.order(SortField::Id).to_vec();
+            slots.sort_by_cached_key(|&slot| self.row(slot).sort_value(field));
+            slots
+        });
         self.orders().built.insert(field, order.clone());
         drop(building);
         order
@@ -896,6 +903,10 @@ mod tests {
         assert!(lists.windows(2).all(|w| w[0] == w[1]));
         let orders = inventory.orders();
         assert!(orders.building.is_empty());
-        assert_eq!(orders.built.len(), 2, "by name (built first) and by cost");
+        assert_eq!(
+            orders.built.len(),
+            3,
+            "by name (built first), by id (the others start from it) and by cost"
+        );
     }
 }
