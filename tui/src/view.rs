@@ -460,7 +460,7 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
             Span::raw(l.notes.to_string()),
         ]));
     }
-    let mut right = vec![Line::from(vec![
+    let seats = Line::from(vec![
         label("seats"),
         Span::raw(format!(
             "{} used{}",
@@ -469,23 +469,28 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
                 .map(|f| format!(", {f} free"))
                 .unwrap_or_default()
         )),
-    ])];
-    if l.assignments.is_empty() {
-        right.push(Line::styled("not assigned", theme.dim()));
+    ]);
+    let mut holders: Vec<Line> = l
+        .assignments
+        .iter()
+        .map(|a| {
+            Line::raw(format!(
+                "  {:<24} since {}",
+                format::assignee(&a.assignee),
+                a.since.format("%Y-%m-%d")
+            ))
+        })
+        .collect();
+    if holders.is_empty() {
+        holders.push(Line::styled("not assigned", theme.dim()));
     }
-    for a in &l.assignments {
-        right.push(Line::raw(format!(
-            "  {:<24} since {}",
-            format::assignee(&a.assignee),
-            a.since.format("%Y-%m-%d")
-        )));
-    }
+    let mut history = Vec::new();
     if app.is_manager() {
-        right.push(Line::styled("history", theme.dim()));
+        history.push(Line::styled("history", theme.dim()));
         match &app.audit {
             Some((id, History::Loaded(entries))) if *id == l.id => {
                 for e in entries {
-                    right.push(Line::raw(format!(
+                    history.push(Line::raw(format!(
                         "  {} {:<8} {}",
                         e.at.format("%Y-%m-%d %H:%M"),
                         e.action.as_str(),
@@ -493,16 +498,32 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
                     )));
                 }
                 if entries.is_empty() {
-                    right.push(Line::styled("  no changes recorded", theme.dim()));
+                    history.push(Line::styled("  no changes recorded", theme.dim()));
                 }
             }
             Some((id, History::Failed(e))) if *id == l.id => {
-                right.push(Line::styled(format!("  {e}"), theme.error()))
+                history.push(Line::styled(format!("  {e}"), theme.error()))
             }
-            _ => right.push(Line::styled("  loading…", theme.dim())),
+            _ => history.push(Line::styled("  loading…", theme.dim())),
         }
     }
-    if inner.width >= 100 {
+    // Many seat holders (a class, a school) give way to the history: as many as fit, then
+    // how many more, and where they are all listed.
+    let wide = inner.width >= 100;
+    let room = usize::from(inner.height).saturating_sub(if wide { 0 } else { left.len() });
+    let fit = room.saturating_sub(1 + history.len().min(room / 2)).max(2);
+    if holders.len() > fit {
+        let more = holders.len() - (fit - 1);
+        holders.truncate(fit - 1);
+        holders.push(Line::styled(
+            format!("  … and {more} more (`lm show` lists them all)"),
+            theme.dim(),
+        ));
+    }
+    let mut right = vec![seats];
+    right.extend(holders);
+    right.extend(history);
+    if wide {
         let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(inner);
         frame.render_widget(Paragraph::new(left).wrap(Wrap { trim: true }), a);

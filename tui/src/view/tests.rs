@@ -61,6 +61,49 @@ fn detail_pane_with_history() {
 }
 
 #[test]
+fn detail_pane_of_a_class_seat_license_lists_the_holders_that_fit_and_keeps_the_history() {
+    let mut three = three();
+    three[0].seats = Some(200);
+    three[0].seats_used = 150;
+    three[0].assignments = (0..150)
+        .map(|n| {
+            serde_json::from_value(serde_json::json!({
+                "id": format!("as-{n}"), "employee": format!("student{n:03}"),
+                "since": "2026-09-01T08:00:00Z",
+            }))
+            .unwrap()
+        })
+        .collect();
+    let mut app = app_with(Role::Manager, three);
+    app.update(Msg::Resize(110, 24));
+    app.update(key(KeyCode::Enter));
+    let id = app.current().unwrap().id.clone();
+    let entry: lm_protocol::AuditEntry = serde_json::from_value(serde_json::json!({
+        "id": 7, "at": "2026-09-01T08:00:00Z", "actor": "bob", "action": "create",
+        "record_type": "license", "record_id": id,
+    }))
+    .unwrap();
+    app.update(Msg::AuditLoaded {
+        license: id,
+        result: Ok(vec![entry]),
+    });
+    let wide = screen(&app, 110, 24);
+    assert!(
+        wide.contains("… and 145 more (`lm show` lists them all)"),
+        "{wide}"
+    );
+    assert!(wide.contains("bob"), "the history stays in view: {wide}");
+    insta::assert_snapshot!(wide);
+    // Narrow: the fields come first, and the holders still give way.
+    app.update(Msg::Resize(80, 40));
+    let narrow = screen(&app, 80, 40);
+    assert!(
+        narrow.contains("more (`lm show") && narrow.contains("bob"),
+        "{narrow}"
+    );
+}
+
+#[test]
 fn detail_pane_of_an_employee_hides_the_key() {
     let mut three = three();
     three[0].key = None;
