@@ -859,6 +859,11 @@ mod tests {
             "assigned:employee kind:perpetual sort:-expires",
             "currency:EUR cost>100 sort:-name",
             "assigned:device license expires<2027-06-01",
+            // Bounds far past the years of licenses (as text they would sort wrongly).
+            "expires<+9000y vendor:adobe",
+            "added>=-3000y sort:-added cost>100",
+            "expiring:4000000d sort:name",
+            "expires>+9000y",
         ];
         // And, for each query, an inventory fresh from the same licenses, with only the
         // order by name built: a range of a column not built yet is checked in each license.

@@ -10,11 +10,15 @@
 //! - `assigned` selects by whether a license has assignments at all (`no`, `yes`), or any to
 //!   an employee (`employee`) or to a device (`device`);
 //! - date ranges are inclusive; a license without `expires` never matches an `expires`
-//!   filter; `expiring_within=N` means `today <= expires <= today + N days`;
+//!   filter; `expiring_within=N` means `today <= expires <= today + N days`; a date bound
+//!   outside the years a license's dates lie in is moved to just outside them
+//!   ([`within_license_years`]), which selects the same licenses and keeps four-digit years;
 //! - when sorting, an absent value (no `seats`: unlimited; no `expires`: never) counts as
 //!   larger than every present one; ties are broken by `id`.
 
-use crate::license::{Assignee, DeviceId, EmployeeId, Kind, License, LicenseId, ProductEid};
+use crate::license::{
+    Assignee, DeviceId, EmployeeId, FIRST_DATE, Kind, LAST_DATE, License, LicenseId, ProductEid,
+};
 use crate::money::Currency;
 use crate::problem::FieldError;
 use base64::Engine;
@@ -186,7 +190,7 @@ impl LicenseFilter {
             value.parse().map_err(|e: FieldError| e.message)
         }
         fn date(value: &str) -> Result<NaiveDate, String> {
-            parse(value, "a date (YYYY-MM-DD)")
+            parse(value, "a date (YYYY-MM-DD)").map(within_license_years)
         }
         fn amount(value: &str) -> Result<i64, String> {
             let v: i64 = parse(
@@ -239,12 +243,23 @@ impl LicenseFilter {
     }
 
     /// Puts a filter that arrived as JSON into the form [`ListParams::from_query`] gives:
-    /// `vendor` and `q` trimmed and lowercased, empty ones dropped.
+    /// `vendor` and `q` trimmed and lowercased, empty ones dropped, dates within the years of
+    /// licenses ([`within_license_years`]).
     pub fn normalized(mut self) -> LicenseFilter {
         let lower =
             |v: Option<String>| v.map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty());
         self.vendor = lower(self.vendor);
         self.q = lower(self.q);
+        for date in [
+            &mut self.added,
+            &mut self.added_from,
+            &mut self.added_to,
+            &mut self.expires,
+            &mut self.expires_from,
+            &mut self.expires_to,
+        ] {
+            *date = date.map(within_license_years);
+        }
         self
     }
 
@@ -329,11 +344,25 @@ impl FromStr for Assigned {
     }
 }
 
-/// `today + days`, saturating at the last representable date.
+/// `today + days`, saturating past the last date a license may have (see
+/// [`within_license_years`]).
 pub fn add_days(today: NaiveDate, days: u32) -> NaiveDate {
-    today
-        .checked_add_days(Days::new(days.into()))
-        .unwrap_or(NaiveDate::MAX)
+    within_license_years(
+        today
+            .checked_add_days(Days::new(days.into()))
+            .unwrap_or(NaiveDate::MAX),
+    )
+}
+
+/// A filter's date bound, moved to the day before [`FIRST_DATE`] or the day after
+/// [`LAST_DATE`] if it lies beyond them. Every license's dates lie between those two, so the
+/// bound selects the same licenses, and its year keeps four digits: the databases and the
+/// daemon compare dates as ISO text, which sorts like the dates only then (`+10000-01-01`
+/// sorts before `2026-…`).
+pub fn within_license_years(date: NaiveDate) -> NaiveDate {
+    let before = FIRST_DATE.pred_opt().expect("a day before");
+    let after = LAST_DATE.succ_opt().expect("a day after");
+    date.clamp(before, after)
 }
 
 /// A column a listing can be ordered by.
@@ -672,6 +701,24 @@ mod tests {
             }
         );
         assert_eq!(p.limit, 50);
+    }
+
+    #[test]
+    fn date_bounds_past_the_years_of_licenses_select_the_same_and_keep_four_digits() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let p = parse(&[("expires_to", "+10000-01-01"), ("added_from", "0900-01-01")]).unwrap();
+        assert_eq!(p.filter.expires_to, Some(day("9999-12-31")));
+        assert_eq!(p.filter.added_from, Some(day("1899-12-31")));
+        assert_eq!(add_days(day("2026-12-03"), u32::MAX), day("9999-12-31"));
+        // The same from JSON, as the daemon receives a filter.
+        let json: LicenseFilter =
+            serde_json::from_str(r#"{"expires_from": "+10000-01-01", "added": "1066-10-14"}"#)
+                .unwrap();
+        let normalized = json.normalized();
+        assert_eq!(normalized.expires_from, Some(day("9999-12-31")));
+        assert_eq!(normalized.added, Some(day("1899-12-31")));
+        // Inside the years, untouched.
+        assert_eq!(within_license_years(day("2027-02-28")), day("2027-02-28"));
     }
 
     #[test]

@@ -327,10 +327,32 @@ pub struct LicenseFields {
     pub notes: Notes,
 }
 
+/// The first and last dates a license may be added or expire on. Four-digit years keep
+/// the dates' text in date order, which the databases and the daemon's indexes sort by; the
+/// last day of 9999 is the server's "never expires".
+pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a date");
+pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(9999, 12, 30).expect("a date");
+
+/// `date` if a license may be added or expire on it, else why not.
+pub fn license_date(date: NaiveDate) -> Result<NaiveDate, String> {
+    if (FIRST_DATE..=LAST_DATE).contains(&date) {
+        Ok(date)
+    } else {
+        Err(format!(
+            "{date} is not a date from {FIRST_DATE} to {LAST_DATE}"
+        ))
+    }
+}
+
 impl LicenseFields {
     /// Cross-field rules that hold for every stored license. `seats_used` is how many
     /// seats are occupied now (assignments and redeemed seats).
     pub fn validate(&self, seats_used: u32) -> Result<(), FieldError> {
+        for (field, date) in [("added", Some(self.added)), ("expires", self.expires)] {
+            if let Some(date) = date {
+                license_date(date).map_err(|message| FieldError::new(field, message))?;
+            }
+        }
         if let Some(expires) = self.expires
             && expires < self.added
         {
@@ -592,6 +614,16 @@ mod tests {
                 "expires",
                 json!("2020-01-01"),
                 "expires: 2020-01-01 is before",
+            ),
+            (
+                "expires",
+                json!("+10000-01-01"),
+                "expires: +10000-01-01 is not a date from 1900-01-01 to 9999-12-30",
+            ),
+            (
+                "added",
+                json!("1066-10-14"),
+                "added: 1066-10-14 is not a date from 1900-01-01 to 9999-12-30",
             ),
             ("kind", json!("Not A Kind"), "not a license kind"),
             (

@@ -66,6 +66,10 @@ fn random_filter(draw: &mut Draw, inventory: &[License]) -> LicenseFilter {
                     filter.cost_max = Some(a.max(b));
                 }
             }
+            // Bounds past the years of licenses, whose text sorts unlike the date.
+            6 if draw.chance(10) => {
+                filter.added_from = chrono::NaiveDate::from_ymd_opt(1066, 10, 14)
+            }
             6 => {
                 let day = some(draw).added;
                 if draw.chance(50) {
@@ -73,6 +77,9 @@ fn random_filter(draw: &mut Draw, inventory: &[License]) -> LicenseFilter {
                 } else {
                     filter.added_to = Some(day);
                 }
+            }
+            7 if draw.chance(10) => {
+                filter.expires_to = chrono::NaiveDate::from_ymd_opt(12026, 1, 1)
             }
             7 => match some(draw).expires {
                 Some(day) if draw.chance(50) => filter.expires_to = Some(day),

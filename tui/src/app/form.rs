@@ -296,8 +296,9 @@ impl LicenseForm {
             };
         }
         NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map(Some)
             .map_err(|_| format!("`{raw}` is not a date like 2027-01-31"))
+            .and_then(lm_protocol::license::license_date)
+            .map(Some)
     }
 
     fn key(&self) -> Option<LicenseKey> {
@@ -423,6 +424,11 @@ mod tests {
         form.inputs[Field::Expires.index()] = TextInput::new("next year");
         assert!(form.error(Field::Cost).unwrap().contains("decimals"));
         assert!(form.error(Field::Expires).unwrap().contains("next year"));
+        form.inputs[Field::Added.index()] = TextInput::new("1066-10-14");
+        assert_eq!(
+            form.error(Field::Added).unwrap(),
+            "1066-10-14 is not a date from 1900-01-01 to 9999-12-30"
+        );
         assert_eq!(form.to_new().unwrap_err().0, Field::Cost);
         form.inputs[Field::Name.index()] = TextInput::new("");
         assert_eq!(form.first_error().unwrap().0, Field::Name);
