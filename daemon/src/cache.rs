@@ -25,8 +25,6 @@ const SCHEMA_KEY: &[u8] = b"meta/schema";
 const CURSOR_KEY: &[u8] = b"meta/cursor";
 const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
 const LICENSE_PREFIX: &[u8] = b"lic/";
-/// Pages with more changes than this drop the sort orders instead of patching each.
-const PATCHED_ORDERS_UP_TO: usize = 64;
 /// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
 const ALERT_PREFIX: &str = "alert/";
 
@@ -194,23 +192,14 @@ impl Cache {
         self.db.apply_batch(batch)?;
 
         let mut memory = self.write();
-        let licenses = &mut memory.licenses;
-        if changes.len() > PATCHED_ORDERS_UP_TO {
-            licenses.drop_orders();
-        }
-        let mut ids = Vec::with_capacity(changes.len());
-        for change in changes {
-            match change {
-                Change::Upsert { license, .. } => {
-                    ids.push(license.id.clone());
-                    licenses.upsert((**license).clone());
-                }
-                Change::Delete { id, .. } => {
-                    ids.push(id.clone());
-                    licenses.remove(id);
-                }
-            }
-        }
+        memory.licenses.apply(changes);
+        let ids = changes
+            .iter()
+            .map(|change| match change {
+                Change::Upsert { license, .. } => license.id.clone(),
+                Change::Delete { id, .. } => id.clone(),
+            })
+            .collect();
         memory.cursor = next;
         Ok(Applied { ids, cursor: next })
     }
@@ -321,7 +310,7 @@ impl Cache {
     }
 
     /// Builds, on a thread of its own, every sort order not built yet — after the first
-    /// sync or a large page of changes dropped them — so that the first list sorted or
+    /// sync or a very large page of changes dropped them — so that the first list sorted or
     /// ranged by a column does not wait for a sort of the whole inventory. Each order is
     /// built under the read lock alone: changes wait for one order at most.
     pub fn prepare_orders(&self) {

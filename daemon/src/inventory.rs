@@ -9,7 +9,8 @@
 //! - Sort orders: per sort column, every slot in ascending (value, id) order — the
 //!   definition of [`License::compare`]. An order is built ahead on a thread or when a list
 //!   sorts by it (by one thread; others needing it wait), and then patched by each change
-//!   (a large page of changes drops it instead). A range filter (cost, added, expires,
+//!   (mended once for a page of changes; a page larger than a sixteenth of the inventory
+//!   drops it instead). A range filter (cost, added, expires,
 //!   expiring within) is two binary searches in its column's order.
 //! - Free text: the hits of [`crate::search`].
 //!
@@ -23,7 +24,9 @@
 
 use crate::search::SearchTexts;
 use chrono::NaiveDate;
-use lm_protocol::{Assignee, CursorValue, License, LicenseFilter, LicenseId, Sort, SortField};
+use lm_protocol::{
+    Assignee, Change, CursorValue, License, LicenseFilter, LicenseId, Sort, SortField,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -38,6 +41,14 @@ pub type Slot = u32;
 /// (a cache miss each), walking tests a bit per license: about 500 times cheaper.
 const SORT_AT_MOST_ONE_IN: usize = 512;
 const SORT_AT_MOST: usize = 64;
+
+/// A batch of up to this many changes patches the sort orders change by change (a binary
+/// search and a move each); a larger one mends each order once for the whole batch.
+const PATCH_EACH_UP_TO: usize = 8;
+
+/// A batch of more changes than the inventory divided by this drops the sort orders instead
+/// of mending them: building them again on a thread costs less.
+const MEND_UP_TO_ONE_IN: usize = 16;
 
 /// Free text is looked for in each candidate's own text when other indexes leave at most
 /// the inventory divided by this; otherwise one search goes through every text.
@@ -402,6 +413,69 @@ impl Inventory {
         before
     }
 
+    /// Applies a page of the change feed. A large page mends each sort order once — the
+    /// changed licenses taken out, then merged back at their places — instead of moving
+    /// slots around it once per change; a page larger than a sixteenth of the inventory drops
+    /// the orders, to be built again.
+    pub fn apply(&mut self, changes: &[Change]) {
+        let apply = |inventory: &mut Inventory, change: &Change| match change {
+            Change::Upsert { license, .. } => {
+                inventory.upsert((**license).clone());
+            }
+            Change::Delete { id, .. } => {
+                inventory.remove(id);
+            }
+        };
+        if changes.len() <= PATCH_EACH_UP_TO {
+            changes.iter().for_each(|change| apply(self, change));
+            return;
+        }
+        // Taken out meanwhile, so that the changes below do not patch them one by one.
+        let orders = self.orders.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut built = std::mem::take(&mut orders.built);
+        if changes.len() > self.len() / MEND_UP_TO_ONE_IN {
+            built.clear();
+        }
+        // Every slot a change emptied or filled (a slot freed by one may be filled by a later).
+        let mut touched = Vec::with_capacity(changes.len() * 2);
+        for change in changes {
+            let id = match change {
+                Change::Upsert { license, .. } => &license.id,
+                Change::Delete { id, .. } => id,
+            };
+            touched.extend(self.slots.get(id).copied());
+            apply(self, change);
+            touched.extend(self.slots.get(id).copied());
+        }
+        let mut moved = SlotSet::none(self.rows.len());
+        touched.iter().for_each(|&slot| moved.add(slot));
+        let live: Vec<Slot> = moved
+            .iter()
+            .filter(|&slot| self.rows[slot as usize].is_some())
+            .collect();
+        for (&field, order) in built.iter_mut() {
+            let order = Arc::make_mut(order);
+            order.retain(|&slot| !moved.contains(slot));
+            let mut arriving: Vec<_> = live.iter().map(|&s| (self.key(s, field), s)).collect();
+            arriving.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            // One pass: each arriving slot's place is searched in what is left of the order.
+            let mut merged = Vec::with_capacity(order.len() + arriving.len());
+            let mut copied = 0;
+            for (key, slot) in arriving {
+                let at = copied + order[copied..].partition_point(|&s| self.key(s, field) < key);
+                merged.extend_from_slice(&order[copied..at]);
+                merged.push(slot);
+                copied = at;
+            }
+            merged.extend_from_slice(&order[copied..]);
+            *order = merged;
+        }
+        self.orders
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .built = built;
+    }
+
     /// Takes the license `id` out.
     pub fn remove(&mut self, id: &LicenseId) -> Option<License> {
         let slot = *self.slots.get(id)?;
@@ -441,16 +515,6 @@ impl Inventory {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .built = built;
-    }
-
-    /// Drops the sort orders, to be built again when a list needs one: cheaper than patching
-    /// them for a large batch of changes.
-    pub fn drop_orders(&mut self) {
-        self.orders
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .built
-            .clear();
     }
 
     fn orders(&self) -> MutexGuard<'_, Orders> {
@@ -883,6 +947,100 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every order by every column, both ways, and a few filters, as a full scan lists them.
+    fn assert_lists_like_a_scan(
+        inventory: &Inventory,
+        licenses: &HashMap<LicenseId, License>,
+        today: NaiveDate,
+    ) {
+        let filters = [
+            "",
+            "vendor:adobe",
+            "cost>=100 cost<300",
+            "expires<2027-05-01 l0",
+        ];
+        for field in SortField::ALL {
+            for descending in [false, true] {
+                let sort = Sort { field, descending };
+                for text in filters {
+                    let filter = lm_protocol::Query::parse(text, today).unwrap().filter;
+                    let expected = scan(licenses, &filter, sort, today);
+                    let (total, items) = inventory.list(&filter, sort, 0..1000, today);
+                    let ids: Vec<LicenseId> = items.into_iter().map(|l| l.id).collect();
+                    assert_eq!((total, ids), (expected.len(), expected), "{text} {sort:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_page_of_changes_mends_every_sort_order_or_drops_them_when_large() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let mut licenses: HashMap<LicenseId, License> =
+            (0..400).map(license).map(|l| (l.id.clone(), l)).collect();
+        let mut inventory = Inventory::build(licenses.values().cloned());
+        for field in SortField::ALL {
+            inventory.prepare(field);
+        }
+        let id = |i: u32| license(i).id;
+        let upsert = |license: License| Change::Upsert {
+            revision: 1,
+            license: Box::new(license),
+        };
+        let delete = |id: LicenseId| Change::Delete { revision: 1, id };
+        // 20 changes (more than are patched one by one, at most a sixteenth of 400): removals,
+        // moves in every column, new licenses — one into a slot a removal freed in the same
+        // page — and one added and removed again.
+        let mut page = Vec::new();
+        for i in [3, 50, 77, 120, 399] {
+            page.push(delete(id(i)));
+        }
+        for i in [1, 2, 10, 64, 65, 200, 201, 300] {
+            let mut moved = license(i);
+            moved.name = format!("Moved {}", 9 - i % 10).parse().unwrap();
+            moved.vendor = "JetBrains".parse().unwrap();
+            moved.cost.amount = 1000 - i64::from(i);
+            moved.expires = NaiveDate::from_ymd_opt(2027, 1 + i % 12, 1);
+            moved.added = NaiveDate::from_ymd_opt(2026, 1 + i % 12, 2).unwrap();
+            page.push(upsert(moved));
+        }
+        for i in 500..505 {
+            page.push(upsert(license(i)));
+        }
+        page.push(upsert(license(600)));
+        page.push(delete(id(600)));
+        assert_eq!(page.len(), 20);
+        for change in &page {
+            match change {
+                Change::Upsert { license, .. } => {
+                    licenses.insert(license.id.clone(), (**license).clone());
+                }
+                Change::Delete { id, .. } => {
+                    licenses.remove(id);
+                }
+            }
+        }
+        inventory.apply(&page);
+        assert_eq!(
+            inventory.orders().built.len(),
+            SortField::ALL.len(),
+            "mended, not dropped"
+        );
+        assert_eq!(inventory.len(), licenses.len());
+        assert_lists_like_a_scan(&inventory, &licenses, today);
+
+        // A page of more than a sixteenth drops the orders; lists build them again.
+        let large: Vec<Change> = (700..730).map(license).map(upsert).collect();
+        for change in &large {
+            if let Change::Upsert { license, .. } = change {
+                licenses.insert(license.id.clone(), (**license).clone());
+            }
+        }
+        inventory.apply(&large);
+        assert!(inventory.orders().built.is_empty());
+        assert_lists_like_a_scan(&inventory, &licenses, today);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use chrono::Utc;
 use lm_daemon::inventory::Inventory;
-use lm_protocol::{ChangePage, License, Query, Sort, SortField};
+use lm_protocol::{Change, ChangePage, License, Query, Sort, SortField};
 use lm_tests::Server;
 use std::time::{Duration, Instant};
 
@@ -70,8 +70,10 @@ async fn main() {
     server.stop();
     assert_eq!(licenses.len(), count);
 
+    // Licenses a page of changes will edit later, spread over the inventory.
+    let edited: Vec<License> = licenses.iter().step_by(13).cloned().collect();
     let started = Instant::now();
-    let inventory = Inventory::build(licenses);
+    let mut inventory = Inventory::build(licenses);
     let built = started.elapsed();
     println!(
         "\n== Inventory::list over {count} licenses, in process\nbuilt in {:.0} ms (with the order by name)",
@@ -131,4 +133,31 @@ async fn main() {
     for (took, text, total) in samples.iter().take(12) {
         println!("  {:>8.2} ms  {text:?} ({total})", ms(*took));
     }
+
+    // A page of the change feed (another manager's bulk edit or import) while every sort
+    // order is built: each change moves in name, cost and expiry.
+    let mut pages = Vec::new();
+    for size in [8, 100, 1000, count / 16] {
+        let page: Vec<Change> = edited
+            .iter()
+            .take(size)
+            .map(|license| {
+                let mut changed = license.clone();
+                changed.cost.amount = changed.cost.amount * 7 % 100_000;
+                changed.name = format!("Renamed {}", changed.name).parse().expect("a name");
+                changed.expires = changed.expires.map(|d| d + chrono::Days::new(365));
+                Change::Upsert {
+                    revision: 0,
+                    license: Box::new(changed),
+                }
+            })
+            .collect();
+        let started = Instant::now();
+        inventory.apply(&page);
+        pages.push(format!("{} in {:.1} ms", page.len(), ms(started.elapsed())));
+    }
+    println!(
+        "pages of changes applied with every order mended: {}",
+        pages.join(", ")
+    );
 }
