@@ -35,20 +35,24 @@ const READ_BATCH: i64 = 5_000;
 /// than it saves); 10 keeps PostgreSQL's round trips down.
 const INSERT_BATCH: usize = 10;
 
-/// A table as the backup sees it: its columns in order, and the unique column it is paged by.
+/// A table as the backup sees it: its columns in order, and the columns that are unique
+/// together (its primary key), which it is read in the order of, page by page.
 pub struct Table {
     pub name: &'static str,
-    key: &'static str,
+    key: &'static [&'static str],
     columns: &'static [(&'static str, Type)],
 }
 
 use Type::{Bool, Date, Int, Text, Time};
 
-/// Every table, parents before children.
-pub const TABLES: [Table; 6] = [
+/// Every table that holds what an organization owns, parents before children. Sessions and
+/// one-time codes (device and authorization codes, refresh tokens, revoked token ids) are not
+/// kept: a restore signs everyone out of nothing they could not sign in to again.
+/// `license_owners` is not kept either: it is rebuilt from the licenses' owners.
+pub const TABLES: [Table; 13] = [
     Table {
         name: "orgs",
-        key: "id",
+        key: &["id"],
         columns: &[
             ("id", Text),
             ("revision", Int),
@@ -58,7 +62,7 @@ pub const TABLES: [Table; 6] = [
     },
     Table {
         name: "users",
-        key: "name",
+        key: &["name"],
         columns: &[
             ("name", Text),
             ("org_id", Text),
@@ -74,7 +78,7 @@ pub const TABLES: [Table; 6] = [
     },
     Table {
         name: "signing_keys",
-        key: "kid",
+        key: &["kid"],
         columns: &[
             ("kid", Text),
             ("algorithm", Text),
@@ -85,8 +89,81 @@ pub const TABLES: [Table; 6] = [
         ],
     },
     Table {
+        name: "oauth_clients",
+        key: &["id"],
+        columns: &[
+            ("id", Text),
+            ("name", Text),
+            ("secret_hash", Text),
+            ("redirect_uris", Text),
+            ("grants", Text),
+            ("org_id", Text),
+            ("role", Text),
+            ("created_at", Time),
+            ("removed_at", Time),
+        ],
+    },
+    Table {
+        name: "api_keys",
+        key: &["id"],
+        columns: &[
+            ("id", Text),
+            ("secret_hash", Text),
+            ("user_name", Text),
+            ("label", Text),
+            ("created_at", Time),
+            ("expires_at", Time),
+            ("revoked_at", Time),
+        ],
+    },
+    Table {
+        name: "hierarchy_levels",
+        key: &["org_id", "name"],
+        columns: &[("org_id", Text), ("name", Text), ("level", Int)],
+    },
+    Table {
+        name: "entities",
+        key: &["org_id", "type", "eid"],
+        columns: &[
+            ("org_id", Text),
+            ("type", Text),
+            ("eid", Text),
+            ("name", Text),
+        ],
+    },
+    Table {
+        name: "memberships",
+        key: &[
+            "org_id",
+            "member_type",
+            "member_eid",
+            "parent_type",
+            "parent_eid",
+        ],
+        columns: &[
+            ("org_id", Text),
+            ("member_type", Text),
+            ("member_eid", Text),
+            ("parent_type", Text),
+            ("parent_eid", Text),
+        ],
+    },
+    Table {
+        name: "products",
+        key: &["org_id", "eid"],
+        columns: &[
+            ("org_id", Text),
+            ("eid", Text),
+            ("name", Text),
+            ("description", Text),
+            ("permissions", Text),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+    },
+    Table {
         name: "licenses",
-        key: "id",
+        key: &["id"],
         columns: &[
             ("id", Text),
             ("org_id", Text),
@@ -120,7 +197,7 @@ pub const TABLES: [Table; 6] = [
     },
     Table {
         name: "assignments",
-        key: "id",
+        key: &["id"],
         columns: &[
             ("id", Text),
             ("org_id", Text),
@@ -128,11 +205,25 @@ pub const TABLES: [Table; 6] = [
             ("employee", Text),
             ("device", Text),
             ("since", Time),
+            ("redeemed", Bool),
+            ("last_seen", Time),
+        ],
+    },
+    Table {
+        name: "purchases",
+        key: &["license_id"],
+        columns: &[
+            ("license_id", Text),
+            ("org_id", Text),
+            ("purchaser", Text),
+            ("hierarchy_provider", Text),
+            ("valid_from", Date),
+            ("created_at", Time),
         ],
     },
     Table {
         name: "audit",
-        key: "id",
+        key: &["id"],
         columns: &[
             ("id", Int),
             ("org_id", Text),
@@ -159,11 +250,17 @@ impl Table {
         self.columns.iter().map(|(_, t)| *t).collect()
     }
 
-    fn key_index(&self) -> usize {
-        self.columns
+    /// Where the key's columns are in a row.
+    fn key_indexes(&self) -> Vec<usize> {
+        self.key
             .iter()
-            .position(|(n, _)| *n == self.key)
-            .unwrap_or(0)
+            .map(|k| {
+                self.columns
+                    .iter()
+                    .position(|(n, _)| n == k)
+                    .expect("a key column is a column")
+            })
+            .collect()
     }
 }
 
@@ -301,8 +398,9 @@ async fn write_to(db: &Db, out: impl Write) -> Result<Summary, BackupError> {
     let mut rows = BTreeMap::new();
     for table in &TABLES {
         let types = table.types();
-        let key = table.key_index();
-        let mut after: Option<Value> = None;
+        let key = table.key_indexes();
+        let key_list = table.key.join(", ");
+        let mut after: Option<Vec<Value>> = None;
         let mut count = 0u64;
         loop {
             let mut q = SqlBuf::new(&format!(
@@ -311,9 +409,17 @@ async fn write_to(db: &Db, out: impl Write) -> Result<Summary, BackupError> {
                 table.name
             ));
             if let Some(after) = after.take() {
-                q.push(&format!(" WHERE {} > ", table.key)).arg(after);
+                // Keyset paging, also over a key of several columns (a row value).
+                q.push(&format!(" WHERE ({key_list}) > ("));
+                for (i, value) in after.into_iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    q.arg(value);
+                }
+                q.push(")");
             }
-            q.push(&format!(" ORDER BY {} LIMIT ", table.key))
+            q.push(&format!(" ORDER BY {key_list} LIMIT "))
                 .arg(READ_BATCH);
             let page = tx.exec().fetch_values(q.sql, q.args, &types).await?;
             for row in &page {
@@ -325,7 +431,9 @@ async fn write_to(db: &Db, out: impl Write) -> Result<Summary, BackupError> {
             if page.len() < READ_BATCH as usize {
                 break;
             }
-            after = page.last().map(|row| row[key].clone());
+            after = page
+                .last()
+                .map(|row| key.iter().map(|&i| row[i].clone()).collect());
         }
         rows.insert(table.name.to_owned(), count);
     }
@@ -479,6 +587,11 @@ impl Reader {
             )));
         }
         for table in &TABLES {
+            if header["tables"].get(table.name).is_none() {
+                // A backup from before the table existed: it restores empty.
+                self.widths.push(0);
+                continue;
+            }
             let expected: Vec<&str> = table.columns.iter().map(|(n, _)| *n).collect();
             let found: Vec<&str> = header["tables"][table.name]
                 .as_array()
@@ -526,10 +639,13 @@ impl Reader {
         }
     }
 
+    /// The rows read of every table the backup has (one from before a table existed lacks it).
     fn counts_of_every_table(&self) -> BTreeMap<String, u64> {
         TABLES
             .iter()
-            .map(|t| (t.name.to_owned(), *self.counts.get(t.name).unwrap_or(&0)))
+            .zip(&self.widths)
+            .filter(|(_, width)| **width > 0)
+            .map(|(t, _)| (t.name.to_owned(), *self.counts.get(t.name).unwrap_or(&0)))
             .collect()
     }
 
@@ -572,9 +688,6 @@ impl Reader {
                 from_json(v, *ty).map_err(|e| self.invalid(format!("{name}.{column}: {e}")))?,
             );
         }
-        for (_, ty) in &table.columns[raw.len()..] {
-            values.push(Value::null(*ty));
-        }
         *self.counts.entry(name.to_owned()).or_default() += 1;
         Ok(Line::Row {
             table: index,
@@ -611,7 +724,21 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
         .await?
         .into_iter()
         .collect();
-    for table in ["assignments", "licenses", "users", "orgs"] {
+    // Children before parents. Signing keys and the audit log are merged, not replaced.
+    for table in [
+        "purchases",
+        "license_owners",
+        "assignments",
+        "licenses",
+        "products",
+        "memberships",
+        "entities",
+        "hierarchy_levels",
+        "api_keys",
+        "oauth_clients",
+        "users",
+        "orgs",
+    ] {
         tx.exec()
             .execute(format!("DELETE FROM {table}"), vec![])
             .await?;
@@ -627,6 +754,22 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
         pending.push(values);
     }
     insert_rows(&mut tx, &TABLES[pending_table], &pending).await?;
+    // Who owns each license (a class, a school) is indexed beside the licenses.
+    let owners = match tx.dialect() {
+        Dialect::Sqlite => {
+            "INSERT INTO license_owners (license_id, org_id, owner_type, owner_eid) \
+                     SELECT l.id, l.org_id, l.owner_level, j.value \
+                     FROM licenses l, json_each(l.owner_eids) j \
+                     WHERE l.owner_level IS NOT NULL AND l.owner_eids IS NOT NULL"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO license_owners (license_id, org_id, owner_type, owner_eid) \
+                     SELECT l.id, l.org_id, l.owner_level, j.value \
+                     FROM licenses l, jsonb_array_elements_text(l.owner_eids::jsonb) j \
+                     WHERE l.owner_level IS NOT NULL AND l.owner_eids IS NOT NULL"
+        }
+    };
+    tx.exec().execute(owners, vec![]).await?;
     if tx.dialect() == Dialect::Postgres {
         tx.exec()
             .execute(
@@ -680,10 +823,16 @@ async fn insert_rows(tx: &mut Tx, table: &Table, rows: &[Vec<Value>]) -> Result<
     if rows.is_empty() {
         return Ok(());
     }
+    // The columns the backup has: a backup from before a column was added lacks it, and
+    // the column's default fills it.
+    let present: Vec<&str> = table.columns[..rows[0].len()]
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
     let mut q = SqlBuf::new(&format!(
         "INSERT INTO {} ({}) ",
         table.name,
-        table.column_list()
+        present.join(", ")
     ));
     if table.name == "audit" && tx.dialect() == Dialect::Postgres {
         // `audit.id` is GENERATED ALWAYS; the backup's ids keep the log's order.

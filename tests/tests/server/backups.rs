@@ -181,25 +181,40 @@ async fn a_damaged_backup_is_refused_and_the_database_is_left_untouched(backend:
 
 /// Rewrites a backup as an lm-server from before the users' second-factor columns would have
 /// written it: without the last two columns of `users`, checksum and all.
-fn as_before_the_second_factor(text: &str) -> String {
+/// `text` as an older lm-server would have written it: without the tables in `absent` and
+/// without the last columns named in `fewer` — with its trailer's counts and checksum.
+fn as_before(text: &str, absent: &[&str], fewer: &[(&str, usize)]) -> String {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
     let mut out = String::new();
     for line in text.lines() {
         let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
         if value.get("end").is_some() {
+            for table in absent {
+                value["end"]["rows"].as_object_mut().unwrap().remove(*table);
+            }
             value["end"]["sha256"] = json!(format!("{:x}", hash.clone().finalize()));
             out.push_str(&format!("{value}\n"));
             continue;
         }
-        let users = if value["t"] == "users" {
-            value["r"].as_array_mut()
-        } else {
-            value["tables"]["users"].as_array_mut()
-        };
-        if let Some(columns) = users {
-            let kept = columns.len() - 2;
-            columns.truncate(kept);
+        if let Some(tables) = value["tables"].as_object_mut() {
+            for table in absent {
+                tables.remove(*table);
+            }
+        }
+        if absent.iter().any(|t| value["t"] == *t) {
+            continue;
+        }
+        for (table, dropped) in fewer {
+            let columns = if value["t"] == *table {
+                value["r"].as_array_mut()
+            } else {
+                value["tables"][table].as_array_mut()
+            };
+            if let Some(columns) = columns {
+                let kept = columns.len() - dropped;
+                columns.truncate(kept);
+            }
         }
         let line = value.to_string();
         hash.update(line.as_bytes());
@@ -212,7 +227,17 @@ fn as_before_the_second_factor(text: &str) -> String {
 async fn a_backup_from_before_a_schema_change_restores(backend: Backend) {
     let server = Server::start(backend).await;
     let alice = server.manager("alice");
-    create(&alice, creative_cloud()).await;
+    let license = create(&alice, creative_cloud()).await;
+    alice
+        .post(
+            &format!(
+                "/v1/licenses/{}/assignments",
+                license["id"].as_str().unwrap()
+            ),
+            &json!({"employee": "bob"}),
+        )
+        .await
+        .expect(201);
     let before = by_id(list_all(&alice, "").await);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("now.lmbackup");
@@ -222,7 +247,22 @@ async fn a_backup_from_before_a_schema_change_restores(backend: Backend) {
     let old = dir.path().join("older.lmbackup");
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("totp_secret"));
-    std::fs::write(&old, as_before_the_second_factor(&text)).unwrap();
+    // As written before the second factor (two user columns), seat licensing (the
+    // hierarchy, products and purchases tables, two assignment columns) and API keys.
+    let older = as_before(
+        &text,
+        &[
+            "oauth_clients",
+            "api_keys",
+            "hierarchy_levels",
+            "entities",
+            "memberships",
+            "products",
+            "purchases",
+        ],
+        &[("users", 2), ("assignments", 2)],
+    );
+    std::fs::write(&old, older).unwrap();
     server
         .admin(&["restore", "--from", old.to_str().unwrap()])
         .expect("an older backup restores; the newer columns are empty");
@@ -291,7 +331,86 @@ async fn scheduled_backups_keep_the_newest(backend: Backend) {
     }
 }
 
+/// What a school's seat licensing needs besides the licenses: the hierarchy, the products,
+/// the purchases, the seats taken, and a script's API key.
+async fn school_state(manager: &lm_tests::Client) -> serde_json::Value {
+    let mut permissions = super::seats::permissions(manager, "ada").await;
+    // Issued afresh on every check.
+    for fresh in ["grant", "grant_expires"] {
+        permissions.as_object_mut().unwrap().remove(fresh);
+    }
+    json!({
+        "levels": manager.get("/hierarchy/levels").await.expect(200).body,
+        "ada": manager.get("/hierarchy/users/ada/membership").await.expect(200).body,
+        "cy": manager.get("/hierarchy/users/cy/membership").await.expect(200).body,
+        "products": manager.get("/v1/products").await.expect(200).body,
+        "ada's permissions": permissions,
+    })
+}
+
+async fn a_restore_brings_back_a_school_with_its_seats_also_onto_a_new_database(backend: Backend) {
+    let (server, alice) = super::seats::school_server(backend).await;
+    alice
+        .post(
+            "/v1/users/ada/purchases",
+            &super::seats::purchase("class", &["4b"], 30, "2026-01-01", "2099-12-31"),
+        )
+        .await
+        .expect(201);
+    // ada takes a seat by asking for her permissions.
+    let state = school_state(&alice).await;
+    assert!(
+        state["ada's permissions"]["products"][0]["license"].is_string(),
+        "{state}"
+    );
+    let key = server
+        .admin(&["apikey", "create", "--user", "alice", "--label", "nightly"])
+        .expect("an API key");
+    let licenses = by_id(list_all(&alice, "").await);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("school.lmbackup");
+    server
+        .admin(&["backup", "--to", file.to_str().unwrap()])
+        .expect("backup");
+
+    // In place, over a changed school: cy's class gone, the product renamed.
+    alice
+        .delete("/v1/hierarchy/entities/class/3a")
+        .await
+        .expect(204);
+    alice
+        .send(
+            reqwest::Method::PATCH,
+            "/v1/products/fractions",
+            Some(&json!({"name": "Renamed"})),
+            &[],
+        )
+        .await
+        .expect(200);
+    server
+        .admin(&["restore", "--from", file.to_str().unwrap()])
+        .expect("restore over a database with a hierarchy and products");
+    assert_eq!(school_state(&alice).await, state);
+    assert_eq!(by_id(list_all(&alice, "").await), licenses);
+
+    // Onto a new database (the old machine is gone): the same, and the key still works.
+    let mut fresh = Server::stopped(backend).await;
+    fresh
+        .admin(&["restore", "--from", file.to_str().unwrap()])
+        .expect("restore onto a new database");
+    fresh.launch(&["--rate-limit", "0"]).await;
+    let moved = fresh.client(alice.token().map(str::to_owned));
+    assert_eq!(school_state(&moved).await, state);
+    assert_eq!(by_id(list_all(&moved, "").await), licenses);
+    fresh
+        .client(Some(key.trim().to_owned()))
+        .get("/v1/licenses")
+        .await
+        .expect(200);
+}
+
 crate::on_both_databases!(
+    a_restore_brings_back_a_school_with_its_seats_also_onto_a_new_database,
     a_restore_brings_back_what_a_rogue_manager_deleted_and_the_log_names_them,
     a_damaged_backup_is_refused_and_the_database_is_left_untouched,
     a_backup_from_before_a_schema_change_restores,

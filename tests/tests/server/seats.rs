@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 /// A school `north` with classes `4b` (students ada, bob) and `3a` (student cy), a teacher
 /// tom in 4b, and a product `fractions`.
-async fn school(manager: &Client) {
+pub(crate) async fn school(manager: &Client) {
     manager
         .put(
             "/v1/hierarchy/levels",
@@ -55,21 +55,27 @@ async fn school(manager: &Client) {
 }
 
 /// A server with [`school`] in it, and its manager alice.
-async fn school_server(backend: Backend) -> (Server, Client) {
+pub(crate) async fn school_server(backend: Backend) -> (Server, Client) {
     let server = Server::start(backend).await;
     let manager = server.manager("alice");
     school(&manager).await;
     (server, manager)
 }
 
-fn purchase(owner_level: &str, owners: &[&str], seats: u32, from: &str, to: &str) -> Value {
+pub(crate) fn purchase(
+    owner_level: &str,
+    owners: &[&str],
+    seats: u32,
+    from: &str,
+    to: &str,
+) -> Value {
     json!({
         "product_eid": "fractions", "owner_hierarchy_level": owner_level, "owner_eids": owners,
         "seats": seats, "valid_from": from, "valid_to": to,
     })
 }
 
-async fn permissions(manager: &Client, user: &str) -> Value {
+pub(crate) async fn permissions(manager: &Client, user: &str) -> Value {
     manager
         .get(&format!("/v1/users/{user}/permissions"))
         .await
