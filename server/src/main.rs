@@ -126,7 +126,7 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body: usize,
-    /// Deadline of one request, e.g. 30s.
+    /// Deadline of one request, e.g. 30s; imports get ten times as long.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     request_timeout: Duration,
     /// How long removed licenses stay restorable (and in the change feed as tombstones).

@@ -89,7 +89,18 @@ pub async fn rate_limit(
     next.run(req).await
 }
 
+/// An import (a body of up to 64 MiB: 100,000 licenses take tens of seconds to check and
+/// write) gets this many times the request deadline.
+pub const IMPORT_DEADLINE_TIMES: u32 = 10;
+
+/// Abandons a request that outlives its deadline (its transaction rolls back).
 pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let import = req.method() == axum::http::Method::POST && req.uri().path().ends_with("/import");
+    let limit = if import {
+        limit * IMPORT_DEADLINE_TIMES
+    } else {
+        limit
+    };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
