@@ -609,5 +609,5 @@ pub(super) async fn insert_license(
         n + 4
     );
     tx.exec().execute(sql, values).await?;
-    super::seats::index_owners(tx, org, id, fields.owner.as_ref()).await
+    super::seats::index_new_owners(tx, org, id, fields.owner.as_ref()).await
 }
