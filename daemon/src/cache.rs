@@ -353,7 +353,7 @@ impl Cache {
 
 /// Hands memory the allocator holds but no longer uses back to the system, after work that
 /// freed a lot of it (glibc keeps it otherwise; other allocators manage by themselves).
-pub fn release_freed_memory() {
+fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it has no
     // preconditions and may be called from any thread at any time.

@@ -431,8 +431,7 @@ impl Inventory {
             return;
         }
         // Taken out meanwhile, so that the changes below do not patch them one by one.
-        let orders = self.orders.get_mut().unwrap_or_else(|e| e.into_inner());
-        let mut built = std::mem::take(&mut orders.built);
+        let mut built = self.take_built_orders();
         if changes.len() > self.len() / MEND_UP_TO_ONE_IN {
             built.clear();
         }
@@ -470,10 +469,7 @@ impl Inventory {
             merged.extend_from_slice(&order[copied..]);
             *order = merged;
         }
-        self.orders
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .built = built;
+        self.put_back_built_orders(built);
     }
 
     /// Takes the license `id` out.
@@ -502,15 +498,24 @@ impl Inventory {
     /// Applies `patch` to every sort order built so far at the place of `slot` (whose
     /// license is in `rows`): where it is, or where it belongs.
     fn patch_orders(&mut self, slot: Slot, patch: impl Fn(&mut Vec<Slot>, usize)) {
-        // Taken out while patched: finding the place reads the rows through `self`. No order
-        // is being built: that happens under `&self`, never beside `&mut self`.
-        let orders = self.orders.get_mut().unwrap_or_else(|e| e.into_inner());
-        let mut built = std::mem::take(&mut orders.built);
+        // Taken out while patched: finding the place reads the rows through `self`.
+        let mut built = self.take_built_orders();
         for (&field, order) in built.iter_mut() {
             let key = self.key(slot, field);
             let at = order.partition_point(|&s| self.key(s, field) < key);
             patch(Arc::make_mut(order), at);
         }
+        self.put_back_built_orders(built);
+    }
+
+    /// The built orders, taken out to be changed while the rows are read through `self`. None
+    /// is being built meanwhile: that happens under `&self`, never beside `&mut self`.
+    fn take_built_orders(&mut self) -> HashMap<SortField, Arc<Vec<Slot>>> {
+        let orders = self.orders.get_mut().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut orders.built)
+    }
+
+    fn put_back_built_orders(&mut self, built: HashMap<SortField, Arc<Vec<Slot>>>) {
         self.orders
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
@@ -764,16 +769,12 @@ impl Inventory {
             }
         };
         let few = (self.len() / SORT_AT_MOST_ONE_IN).max(SORT_AT_MOST);
-        let smallest = sources.iter().map(Source::len).min();
-        if let Some(smallest) = smallest
-            && smallest <= few
-            && smallest < path.len()
+        let smallest = (0..sources.len()).min_by_key(|&i| sources[i].len());
+        if let Some(i) = smallest
+            && sources[i].len() <= few
+            && sources[i].len() < path.len()
         {
-            let set = sources
-                .into_iter()
-                .min_by_key(Source::len)
-                .expect("a source");
-            return (Candidates::Few(set.collect()), text);
+            return (Candidates::Few(sources.swap_remove(i).collect()), text);
         }
         // Every index asked agrees on the slots within: one bit per license for each, far
         // cheaper than reaching the licenses to check what the indexes already answer.

@@ -130,22 +130,22 @@ impl SearchTexts {
     /// texts): kept from a recent search, narrowed from the hits of a recent phrase it
     /// contains, or searched for.
     pub fn find(&self, phrase: &str, slots: usize) -> SlotSet {
-        let recent = |phrase: &str| {
+        // The narrowest few hits of an earlier phrase this one contains, if any.
+        let within = {
             let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((_, hits)) = recent.iter().find(|(earlier, _)| earlier == phrase) {
-                return Ok(hits.clone());
+                return hits.clone();
             }
-            Err(recent
+            recent
                 .iter()
                 .filter(|(earlier, _)| phrase.contains(earlier.as_str()))
                 .map(|(_, hits)| hits)
                 .min_by_key(|hits| hits.len())
                 .filter(|hits| hits.len() <= self.starts.len() / NARROW_UP_TO_ONE_IN)
-                .cloned())
+                .cloned()
         };
-        let hits = match recent(phrase) {
-            Ok(hits) => return hits,
-            Err(Some(within)) => {
+        let hits = match within {
+            Some(within) => {
                 let finder = memchr::memmem::Finder::new(phrase.as_bytes());
                 let mut hits = SlotSet::none(slots);
                 for slot in within.iter().filter(|&slot| self.contains(slot, &finder)) {
@@ -153,7 +153,7 @@ impl SearchTexts {
                 }
                 hits
             }
-            Err(None) => self.search(phrase, slots),
+            None => self.search(phrase, slots),
         };
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT_PHRASES {

@@ -41,6 +41,9 @@ pub struct Table {
     pub name: &'static str,
     key: &'static [&'static str],
     columns: &'static [(&'static str, Type)],
+    /// A restore merges the backup's rows into this table (keeping rows made since) instead
+    /// of replacing its contents.
+    merged: bool,
 }
 
 use Type::{Bool, Date, Int, Text, Time};
@@ -52,6 +55,7 @@ use Type::{Bool, Date, Int, Text, Time};
 pub const TABLES: [Table; 13] = [
     Table {
         name: "orgs",
+        merged: false,
         key: &["id"],
         columns: &[
             ("id", Text),
@@ -62,6 +66,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "users",
+        merged: false,
         key: &["name"],
         columns: &[
             ("name", Text),
@@ -78,6 +83,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "signing_keys",
+        merged: true,
         key: &["kid"],
         columns: &[
             ("kid", Text),
@@ -90,6 +96,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "oauth_clients",
+        merged: false,
         key: &["id"],
         columns: &[
             ("id", Text),
@@ -105,6 +112,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "api_keys",
+        merged: false,
         key: &["id"],
         columns: &[
             ("id", Text),
@@ -118,11 +126,13 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "hierarchy_levels",
+        merged: false,
         key: &["org_id", "name"],
         columns: &[("org_id", Text), ("name", Text), ("level", Int)],
     },
     Table {
         name: "entities",
+        merged: false,
         key: &["org_id", "type", "eid"],
         columns: &[
             ("org_id", Text),
@@ -133,6 +143,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "memberships",
+        merged: false,
         key: &[
             "org_id",
             "member_type",
@@ -150,6 +161,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "products",
+        merged: false,
         key: &["org_id", "eid"],
         columns: &[
             ("org_id", Text),
@@ -163,6 +175,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "licenses",
+        merged: false,
         key: &["id"],
         columns: &[
             ("id", Text),
@@ -197,6 +210,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "assignments",
+        merged: false,
         key: &["id"],
         columns: &[
             ("id", Text),
@@ -211,6 +225,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "purchases",
+        merged: false,
         key: &["license_id"],
         columns: &[
             ("license_id", Text),
@@ -223,6 +238,7 @@ pub const TABLES: [Table; 13] = [
     },
     Table {
         name: "audit",
+        merged: true,
         key: &["id"],
         columns: &[
             ("id", Int),
@@ -724,21 +740,10 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
         .await?
         .into_iter()
         .collect();
-    // Children before parents. Signing keys and the audit log are merged, not replaced.
-    for table in [
-        "purchases",
-        "license_owners",
-        "assignments",
-        "licenses",
-        "products",
-        "memberships",
-        "entities",
-        "hierarchy_levels",
-        "api_keys",
-        "oauth_clients",
-        "users",
-        "orgs",
-    ] {
+    // Children before parents: the index of license owners (rebuilt below), then every
+    // table replaced, in the reverse of their order.
+    let replaced = TABLES.iter().rev().filter(|t| !t.merged).map(|t| t.name);
+    for table in std::iter::once("license_owners").chain(replaced) {
         tx.exec()
             .execute(format!("DELETE FROM {table}"), vec![])
             .await?;
@@ -849,14 +854,11 @@ async fn insert_rows(tx: &mut Tx, table: &Table, rows: &[Vec<Value>]) -> Result<
         }
         q.push(")");
     }
-    match table.name {
-        "signing_keys" => {
-            q.push(" ON CONFLICT (kid) DO NOTHING");
-        }
-        "audit" => {
-            q.push(" ON CONFLICT (id) DO NOTHING");
-        }
-        _ => {}
+    if table.merged {
+        q.push(&format!(
+            " ON CONFLICT ({}) DO NOTHING",
+            table.key.join(", ")
+        ));
     }
     tx.exec().execute(q.sql, q.args).await?;
     Ok(())

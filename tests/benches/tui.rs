@@ -195,58 +195,44 @@ async fn main() {
     row("keystroke → frame, later rounds, typing", typing);
     row("keystroke → frame, later rounds, erasing", erasing);
     row("drawing a frame (part of the above)", drawing);
+    // lmd's own share: how long it took to list, by its log.
+    let log = daemon.log();
+    let micros = |line: &str| -> Option<u64> {
+        line.split("micros=")
+            .nth(1)?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    };
+    let listing: Vec<Duration> = log
+        .lines()
+        .filter(|line| line.contains("listed"))
+        .filter_map(micros)
+        .map(Duration::from_micros)
+        .collect();
+    if !listing.is_empty() {
+        row("lmd's own time per list, by its log", listing);
+    }
     slowest.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
     println!("slowest keystrokes, with the filter they left:");
     for (took, filter) in slowest.iter().take(8) {
         println!("  {:>9.2} ms  {filter}", ms(*took));
     }
     println!("CPU time stolen by the VM's host while typing: {steal:.1} %");
-    // lmd's own share: how long it took to list, by its log.
-    let mut listing: Vec<Duration> = daemon
-        .log()
-        .lines()
-        .filter(|line| line.contains("listed"))
-        .filter_map(|line| {
-            line.split("micros=")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .map(Duration::from_micros)
-        .collect();
-    listing.sort();
     if std::env::var_os("LM_BENCH_VERBOSE").is_some() {
-        let log = daemon.log();
+        // lmd's slowest lists and its order building, with their times of day.
         let mut lines: Vec<&str> = log
             .lines()
             .filter(|l| l.contains("listed") || l.contains("prepared"))
             .collect();
-        lines.sort_by_key(|l| {
-            std::cmp::Reverse(
-                l.split("micros=")
-                    .nth(1)
-                    .and_then(|m| m.parse::<u64>().ok())
-                    .unwrap_or(u64::MAX),
-            )
-        });
+        lines.sort_by_key(|l| std::cmp::Reverse(micros(l).unwrap_or(u64::MAX)));
         for line in lines.iter().take(12) {
             println!("  {line}");
         }
         let kept = lm_tests::target_dir().join("tui-bench-lmd.log");
         std::fs::write(&kept, &log).expect("keep lmd's log");
         println!("lmd's whole log: {}", kept.display());
-    }
-    if let Some(max) = listing.last() {
-        let at = |q: f64| listing[((listing.len() - 1) as f64 * q).round() as usize];
-        println!(
-            "lmd listing, by its log: {} lists, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            listing.len(),
-            ms(at(0.5)),
-            ms(at(0.99)),
-            ms(*max)
-        );
     }
     tui.quit().await;
     drop(daemon);

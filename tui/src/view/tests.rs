@@ -42,14 +42,13 @@ fn filter_with_an_error_underlined_inline() {
     insta::assert_snapshot!(screen(&app, 80, 10));
 }
 
-#[test]
-fn detail_pane_with_history() {
-    let mut app = manager();
+/// Opens the detail pane of the selected license, whose history is one `action` by bob.
+fn detail_with_history(app: &mut App, at: &str, action: &str) {
     app.update(Msg::Resize(110, 24));
     app.update(key(KeyCode::Enter));
     let id = app.current().unwrap().id.clone();
     let entry: lm_protocol::AuditEntry = serde_json::from_value(serde_json::json!({
-        "id": 7, "at": "2026-11-20T10:00:00Z", "actor": "bob", "action": "assign",
+        "id": 7, "at": at, "actor": "bob", "action": action,
         "record_type": "license", "record_id": id,
     }))
     .unwrap();
@@ -57,6 +56,12 @@ fn detail_pane_with_history() {
         license: id,
         result: Ok(vec![entry]),
     });
+}
+
+#[test]
+fn detail_pane_with_history() {
+    let mut app = manager();
+    detail_with_history(&mut app, "2026-11-20T10:00:00Z", "assign");
     insta::assert_snapshot!(screen(&app, 110, 24));
 }
 
@@ -75,18 +80,7 @@ fn detail_pane_of_a_class_seat_license_lists_the_holders_that_fit_and_keeps_the_
         })
         .collect();
     let mut app = app_with(Role::Manager, three);
-    app.update(Msg::Resize(110, 24));
-    app.update(key(KeyCode::Enter));
-    let id = app.current().unwrap().id.clone();
-    let entry: lm_protocol::AuditEntry = serde_json::from_value(serde_json::json!({
-        "id": 7, "at": "2026-09-01T08:00:00Z", "actor": "bob", "action": "create",
-        "record_type": "license", "record_id": id,
-    }))
-    .unwrap();
-    app.update(Msg::AuditLoaded {
-        license: id,
-        result: Ok(vec![entry]),
-    });
+    detail_with_history(&mut app, "2026-09-01T08:00:00Z", "create");
     let wide = screen(&app, 110, 24);
     assert!(
         wide.contains("… and 145 more (`lm show` lists them all)"),
