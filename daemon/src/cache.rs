@@ -37,6 +37,11 @@ pub enum CacheError {
         key: String,
         source: serde_json::Error,
     },
+    #[error("cannot make the cache at {path} private to its owner: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot set the cache aside at {path}: {source}")]
     SetAside {
         path: PathBuf,
@@ -74,6 +79,8 @@ impl Cache {
             Ok(cache) => Ok(cache),
             // Held by another process: not a broken cache, and not ours to move aside.
             Err(e) if is_locked(&e) => Err(e),
+            // A folder lmd may not change is not a broken cache either.
+            Err(e @ CacheError::Private { .. }) => Err(e),
             Err(reason) => {
                 let aside = set_aside_path(dir);
                 tracing::warn!(
@@ -106,6 +113,10 @@ impl Cache {
     }
 
     fn open_as_is(dir: &Path) -> Result<Cache> {
+        make_private(dir).map_err(|source| CacheError::Private {
+            path: dir.to_owned(),
+            source,
+        })?;
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(200))
@@ -375,6 +386,34 @@ fn encode(license: &License) -> Vec<u8> {
 /// Whether opening failed because another handle holds sled's lock on the directory.
 fn is_locked(e: &CacheError) -> bool {
     matches!(e, CacheError::Sled(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock"))
+}
+
+/// Makes the cache folder 0700 and everything in it owner-only: it holds product keys. A
+/// new folder is created so; one an older lmd (or a loose umask) left open is closed up.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() {
+                let mode = entry.metadata()?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    let private = std::fs::Permissions::from_mode(mode & 0o700);
+                    std::fs::set_permissions(entry.path(), private)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_i64(db: &sled::Db, key: &[u8]) -> Result<Option<i64>> {

@@ -19,6 +19,7 @@ pub mod alerts;
 pub mod cache;
 pub mod config;
 pub mod grant;
+pub mod import_file;
 pub mod inventory;
 pub mod keyring;
 pub mod login;

@@ -51,6 +51,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Everything lmd writes (the cache with its product keys, the login, the socket) is for
+    // its user alone, whatever umask it was started with.
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LM_LOG").unwrap_or_else(|_| "info".into()),

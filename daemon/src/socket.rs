@@ -330,15 +330,7 @@ impl Connection {
                 Ok(Reply::Done)
             }
             Request::Import(ImportRequest { path, dry_run }) => {
-                if !path.is_absolute() {
-                    return Err(field_problem(
-                        "path",
-                        format!("`{}` is not an absolute path", path.display()),
-                    ));
-                }
-                let csv = tokio::fs::read(&path).await.map_err(|e| {
-                    field_problem("path", format!("cannot read {}: {e}", path.display()))
-                })?;
+                let csv = crate::import_file::read(&path).await?;
                 let report = self.remote()?.import(csv, dry_run).await?;
                 if !report.dry_run && report.problems.is_empty() {
                     // Fetch the imported licenses now rather than at the next event.

@@ -21,6 +21,10 @@ use crate::problem::FieldError;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+/// The largest CSV file an import takes (about 100,000 rows): the server refuses a larger
+/// body, and lmd reads no more of a file than this.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
 /// Every column, in the order an export writes them.
 pub const COLUMNS: [&str; 17] = [
     "id",

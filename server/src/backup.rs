@@ -474,7 +474,7 @@ fn hex(bytes: &[u8]) -> String {
 /// complete, so `path` is never a partial backup.
 pub async fn backup_to(db: &Db, path: &Path) -> Result<Summary, BackupError> {
     let partial = path.with_extension("partial");
-    let file = owner_only_file(&partial).map_err(io_error(&partial))?;
+    let file = crate::private_files::create_file(&partial).map_err(io_error(&partial))?;
     let mut out = BufWriter::new(file);
     let result = write_to(db, &mut out).await;
     let finished = result.and_then(|summary| {
@@ -498,15 +498,6 @@ pub async fn backup_to(db: &Db, path: &Path) -> Result<Summary, BackupError> {
     })
 }
 
-fn owner_only_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::File::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-}
 
 /// One parsed line of a backup file.
 enum Line {

@@ -191,6 +191,8 @@ pub enum ConnectError {
     Open(#[from] sqlx::Error),
     #[error("cannot migrate the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Exposed(#[from] crate::private_files::ExposedFile),
 }
 
 /// How long a PostgreSQL connection may sit idle before it is pinged again before use.
@@ -221,11 +223,20 @@ impl Default for PoolConfig {
     }
 }
 
+/// Whether a SQLite URL names a database that lives in memory only (no file to protect).
+fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite::memory:") || url.contains("mode=memory")
+}
+
 impl Db {
-    /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+    /// Opens (creating a SQLite file if needed, owner-only: `private_files`) and migrates the database at `url`.
     pub async fn connect(url: &str, config: PoolConfig) -> Result<Db, ConnectError> {
         let db = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)?;
+            if !is_in_memory(url) {
+                crate::private_files::prepare_sqlite(options.get_filename())?;
+            }
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

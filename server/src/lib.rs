@@ -8,6 +8,7 @@ pub mod db;
 pub mod events;
 pub mod hierarchy_providers;
 pub mod oauth;
+pub mod private_files;
 pub mod sample;
 pub mod sample_school;
 pub mod store;

@@ -474,8 +474,9 @@ enum TokenCommand {
     Issue {
         #[arg(long)]
         user: String,
-        /// How long the token is valid, e.g. 1h, 8h, 30d.
-        #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+        /// How long the token is valid, e.g. 1h, 8h, 7days; at most 30 days (API keys are
+        /// for longer-lived automation).
+        #[arg(long, default_value = "8h", value_parser = issued_token_ttl)]
         ttl: Duration,
     },
 }
@@ -484,11 +485,31 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
+/// The longest lifetime `token issue` gives: a token cannot be revoked one by one, only by
+/// disabling its user, so long-lived automation takes an API key (revocable, audited).
+const MAX_ISSUED_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn issued_token_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl > MAX_ISSUED_TOKEN_TTL {
+        return Err(format!(
+            "at most {}; for longer-lived automation make an API key \
+             (`lm-server apikey create --user NAME --expires 90days`)",
+            humantime::format_duration(MAX_ISSUED_TOKEN_TTL)
+        ));
+    }
+    if ttl.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(ttl)
+}
+
 fn default_database_url() -> Result<String> {
     let dir = dirs::data_dir()
         .context("no data directory for this user; pass --database")?
         .join("lm");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    lm_server::private_files::create_dir(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(format!("sqlite://{}", dir.join("lm-server.db").display()))
 }
 
@@ -982,7 +1003,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         args.tombstone_retention,
     )));
     if let (Some(every), Some(dir)) = (args.backup_every, args.backup_dir) {
-        std::fs::create_dir_all(&dir)
+        lm_server::private_files::create_dir(&dir)
             .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
         tracing::info!(every = %humantime::format_duration(every), dir = %dir.display(), keep = args.backup_keep, "scheduled backups");
         tokio::spawn(lm_server::db::in_background(lm_server::backup::every(

@@ -15,8 +15,7 @@ use chrono::Utc;
 use lm_protocol::csv::ImportReport;
 use lm_protocol::{ListParams, Principal};
 
-/// The largest CSV file an import takes (about 100,000 rows).
-pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+pub use lm_protocol::csv::MAX_IMPORT_BYTES;
 
 #[utoipa::path(get, path = "/v1/licenses/export.csv", tag = "licenses",
     params(("sort" = Option<String>, Query, description = "and every filter of GET /v1/licenses; no limit or cursor")),

@@ -37,7 +37,7 @@ impl Authenticator {
             Authenticator::BuiltIn(tokens) if token.starts_with(lm_protocol::api_key::PREFIX) => {
                 tokens.verify_api_key(token)
             }
-            Authenticator::BuiltIn(tokens) => tokens.verify(token),
+            Authenticator::BuiltIn(tokens) => tokens.verify(token).await,
             Authenticator::External(issuer) => issuer.verify(token).await,
             Authenticator::Introspection(introspector) => introspector.verify(token).await,
         }

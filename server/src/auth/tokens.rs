@@ -64,8 +64,8 @@ pub enum AuthError {
     WrongIssuerOrAudience,
     #[error("the token's claims are invalid")]
     Claims,
-    #[error("the token's user is disabled")]
-    Disabled,
+    #[error("the token's subject is not an active user or client of its organization")]
+    Subject,
     #[error("the token was revoked")]
     Revoked,
     #[error("the token is not active: revoked, expired or unknown")]
@@ -89,7 +89,7 @@ impl AuthError {
             AuthError::NotYetValid => "not_yet_valid",
             AuthError::WrongIssuerOrAudience => "issuer_or_audience",
             AuthError::Claims => "claims",
-            AuthError::Disabled => "disabled",
+            AuthError::Subject => "subject",
             AuthError::Revoked => "revoked",
             AuthError::Inactive => "inactive",
             AuthError::NoRole => "no_role",
@@ -109,7 +109,7 @@ impl AuthError {
             AuthError::NotYetValid => "token_not_yet_valid",
             AuthError::WrongIssuerOrAudience => "token_issuer_or_audience",
             AuthError::Claims => "token_claims",
-            AuthError::Disabled => "token_user_disabled",
+            AuthError::Subject => "token_subject",
             AuthError::Revoked => "token_revoked",
             AuthError::Inactive => "token_inactive",
             AuthError::NoRole => "token_no_role",
@@ -163,9 +163,15 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     keys: Arc<RwLock<KeyRing>>,
-    /// Subjects whose tokens no longer count — disabled users and removed clients
-    /// (`client:ID`) — refreshed by [`TokenService::keep_current`].
-    disabled: Arc<RwLock<std::collections::HashSet<String>>>,
+    /// Who may hold tokens, by subject, with the organization and role they have now: active
+    /// users and the service accounts of clients not removed (`client:ID`). A token counts
+    /// only for a subject here, in its organization, and with this role whatever it claims:
+    /// a disabled user, a removed client or a demotion takes effect at the next reload.
+    subjects: Arc<RwLock<std::collections::HashMap<String, Standing>>>,
+    /// Subjects looked up since the last reload and not found: a token of a user made after
+    /// the reload is looked up once, and a disabled user's retries cost no more reads.
+    absent: Arc<RwLock<std::collections::HashSet<String>>>,
+    store: Store,
     /// The API keys that work, by the SHA-256 of the key; reloaded with the rest, and a key
     /// made on this replica is added at once.
     api_keys: Arc<RwLock<std::collections::HashMap<String, LiveKey>>>,
@@ -174,8 +180,16 @@ pub struct TokenService {
     revoked: Arc<RwLock<std::collections::HashSet<String>>>,
 }
 
-/// How often a server re-reads its signing keys and the disabled users: a rotated key is used
-/// and a disabled user's tokens stop working within this long, on every replica.
+/// Where a token's subject stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Standing {
+    org: String,
+    role: Role,
+}
+
+/// How often a server re-reads its signing keys and the users: a rotated key is used, and a
+/// disabled or demoted user's tokens stop working or lose their role, within this long on
+/// every replica.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 impl TokenService {
@@ -187,7 +201,9 @@ impl TokenService {
             issuer: issuer.to_owned(),
             audience: Self::DEFAULT_AUDIENCE.to_owned(),
             keys: Arc::new(RwLock::new(ring)),
-            disabled: Arc::default(),
+            subjects: Arc::default(),
+            absent: Arc::default(),
+            store: store.clone(),
             api_keys: Arc::default(),
             revoked: Arc::default(),
         };
@@ -195,11 +211,15 @@ impl TokenService {
         Ok(service)
     }
 
-    /// Re-reads the signing keys, the disabled users, the API keys and the revoked tokens.
+    /// Re-reads the signing keys, the users and clients, the API keys and the revoked tokens.
     pub async fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let ring = KeyRing::load_or_create(store).await?;
-        let mut disabled = store.disabled_users().await?;
-        disabled.extend(store.removed_client_subjects().await?);
+        let subjects = store
+            .token_subjects()
+            .await?
+            .into_iter()
+            .map(|(subject, org, role)| (subject, Standing { org, role }))
+            .collect();
         let api_keys = store
             .live_api_keys()
             .await?
@@ -210,7 +230,11 @@ impl TokenService {
         *self.api_keys.write().unwrap_or_else(|p| p.into_inner()) = api_keys;
         *self.revoked.write().unwrap_or_else(|p| p.into_inner()) = revoked.into_iter().collect();
         *self.keys.write().unwrap_or_else(|p| p.into_inner()) = ring;
-        *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = disabled.into_iter().collect();
+        *self.subjects.write().unwrap_or_else(|p| p.into_inner()) = subjects;
+        self.absent
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(())
     }
 
@@ -221,7 +245,7 @@ impl TokenService {
         loop {
             every.tick().await;
             if let Err(e) = self.reload(&store).await {
-                tracing::warn!(error = %e, "cannot reload signing keys and disabled users");
+                tracing::warn!(error = %e, "cannot reload signing keys and users");
             }
         }
     }
@@ -375,9 +399,11 @@ impl TokenService {
         })
     }
 
-    /// Checks the token's shape, algorithm, key, signature and claims, cheapest first.
-    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let c = self.verify_claims(token)?;
+    /// Checks the token's shape, algorithm, key, signature and claims, cheapest first; then
+    /// that its subject is an active user or client of its organization, whose current role
+    /// it carries.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let c = self.verify_claims(token).await?;
         Ok(Principal {
             subject: c.sub,
             org: c.org,
@@ -385,8 +411,70 @@ impl TokenService {
         })
     }
 
-    /// [`TokenService::verify`], answering the token's claims.
-    pub fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
+    /// [`TokenService::verify`], answering the token's claims (with the subject's current role).
+    pub async fn verify_claims(&self, token: &str) -> Result<Claims, AuthError> {
+        let mut c = self.verify_signature(token)?;
+        let standing = match self.standing(&c.sub) {
+            Some(standing) => standing,
+            None => self.look_up(&c.sub).await?,
+        };
+        if standing.org != c.org {
+            return Err(AuthError::Subject);
+        }
+        c.role = standing.role;
+        let revoked = self.revoked.read().unwrap_or_else(|p| p.into_inner());
+        if revoked.contains(&c.jti) || c.sid.as_ref().is_some_and(|s| revoked.contains(s)) {
+            return Err(AuthError::Revoked);
+        }
+        drop(revoked);
+        Ok(c)
+    }
+
+    fn standing(&self, subject: &str) -> Option<Standing> {
+        self.subjects
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(subject)
+            .cloned()
+    }
+
+    /// A subject the last reload did not know: made since (a user added a moment ago on any
+    /// replica), or not active. Read once until the next reload either way.
+    async fn look_up(&self, subject: &str) -> Result<Standing, AuthError> {
+        if self
+            .absent
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(subject)
+        {
+            return Err(AuthError::Subject);
+        }
+        let found = self.store.token_subject(subject).await.map_err(|e| {
+            tracing::warn!(error = %e, "cannot look up a token's subject");
+            AuthError::ProviderUnavailable
+        })?;
+        match found {
+            Some((org, role)) => {
+                let standing = Standing { org, role };
+                self.subjects
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(subject.to_owned(), standing.clone());
+                Ok(standing)
+            }
+            None => {
+                self.absent
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(subject.to_owned());
+                Err(AuthError::Subject)
+            }
+        }
+    }
+
+    /// The token's claims once its shape, algorithm, key, signature, issuer, audience and
+    /// times check out — before anything is known of its subject.
+    fn verify_signature(&self, token: &str) -> Result<Claims, AuthError> {
         check_shape(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Algorithm)?;
         if header.alg != Algorithm::EdDSA {
@@ -407,19 +495,6 @@ impl TokenService {
         if c.sub.is_empty() || c.org.is_empty() {
             return Err(AuthError::Claims);
         }
-        if self
-            .disabled
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&c.sub)
-        {
-            return Err(AuthError::Disabled);
-        }
-        let revoked = self.revoked.read().unwrap_or_else(|p| p.into_inner());
-        if revoked.contains(&c.jti) || c.sid.as_ref().is_some_and(|s| revoked.contains(s)) {
-            return Err(AuthError::Revoked);
-        }
-        drop(revoked);
         Ok(c)
     }
 }

@@ -60,7 +60,7 @@ impl OAuthClient {
 }
 
 /// A client's token subject: `client:ID`, never a user's name (those have no `:`).
-fn subject(id: &str) -> String {
+pub(super) fn subject(id: &str) -> String {
     format!("client:{id}")
 }
 
@@ -172,19 +172,6 @@ impl Store {
             )
             .await?;
         rows.into_iter().map(OAuthClient::try_from).collect()
-    }
-
-    /// The token subjects of removed clients, whose tokens no longer count.
-    pub async fn removed_client_subjects(&self) -> Result<Vec<String>> {
-        let mut conn = self.db.read().await?;
-        let rows: Vec<(String,)> = conn
-            .exec()
-            .fetch_all(
-                "SELECT id FROM oauth_clients WHERE removed_at IS NOT NULL",
-                vec![],
-            )
-            .await?;
-        Ok(rows.into_iter().map(|(id,)| subject(&id)).collect())
     }
 
     /// Removes a client and revokes its refresh tokens; its access tokens stop working at the

@@ -1,4 +1,5 @@
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
+use lm_protocol::Role;
 use crate::db::args;
 use chrono::{DateTime, Utc};
 
@@ -64,13 +65,63 @@ impl Store {
     }
 
     /// The names of disabled users.
-    pub async fn disabled_users(&self) -> Result<Vec<String>> {
+    /// The organization and role of one token subject (a user's name or `client:ID`), when it
+    /// is an active user or the service account of a client not removed.
+    pub async fn token_subject(&self, subject: &str) -> Result<Option<(String, Role)>> {
         let mut conn = self.db.read().await?;
-        let rows: Vec<(String,)> = conn
+        let row: Option<(String, String)> = match subject.strip_prefix("client:") {
+            Some(id) => {
+                conn.exec()
+                    .fetch_optional(
+                        "SELECT org_id, role FROM oauth_clients WHERE id = $1 \
+                         AND removed_at IS NULL AND org_id IS NOT NULL AND role IS NOT NULL",
+                        args![id],
+                    )
+                    .await?
+            }
+            None => {
+                conn.exec()
+                    .fetch_optional(
+                        "SELECT org_id, role FROM users WHERE name = $1 AND disabled = $2",
+                        args![subject, false],
+                    )
+                    .await?
+            }
+        };
+        row.map(|(org, role)| Ok((org, role.parse().map_err(StoreError::Corrupt)?)))
+            .transpose()
+    }
+
+    /// Who may hold the server's tokens now, by token subject: every user not disabled and
+    /// every service account of a client not removed, each with its organization and role.
+    pub async fn token_subjects(&self) -> Result<Vec<(String, String, Role)>> {
+        let mut conn = self.db.read().await?;
+        let users: Vec<(String, String, String)> = conn
             .exec()
-            .fetch_all("SELECT name FROM users WHERE disabled = $1", args![true])
+            .fetch_all(
+                "SELECT name, org_id, role FROM users WHERE disabled = $1",
+                args![false],
+            )
             .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        let clients: Vec<(String, String, String)> = conn
+            .exec()
+            .fetch_all(
+                "SELECT id, org_id, role FROM oauth_clients \
+                 WHERE removed_at IS NULL AND org_id IS NOT NULL AND role IS NOT NULL",
+                vec![],
+            )
+            .await?;
+        let clients = clients
+            .into_iter()
+            .map(|(id, org, role)| (super::clients::subject(&id), org, role));
+        users
+            .into_iter()
+            .chain(clients)
+            .map(|(subject, org, role)| {
+                let role = role.parse().map_err(StoreError::Corrupt)?;
+                Ok((subject, org, role))
+            })
+            .collect()
     }
 
     pub async fn add_signing_key(&self, key: &StoredKey) -> Result<()> {

@@ -270,3 +270,51 @@ async fn lm_import_goes_through_the_daemon_all_or_nothing() {
         .wait_for(Duration::from_secs(2), |s| s.licenses == 2)
         .await;
 }
+
+/// An import names a file that lmd reads on the client's behalf. Only a regular file within
+/// the server's import limit is read: a device, a FIFO nobody writes to, a folder, a link to
+/// any of them or an oversized file gets a problem naming the path at once, and lmd carries on.
+#[tokio::test]
+async fn an_import_reads_only_regular_files_within_the_limit() {
+    let (server, token) = crate::server_with(0).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut client = daemon.connect().await;
+    client.wait_live().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("nobody-writes.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let link = dir.path().join("zeros.csv");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    let huge = dir.path().join("huge.csv");
+    let sparse = std::fs::File::create(&huge).unwrap();
+    sparse
+        .set_len(lm_protocol::csv::MAX_IMPORT_BYTES as u64 + 1)
+        .unwrap();
+
+    for path in [
+        fifo.as_path(),
+        std::path::Path::new("/dev/zero"),
+        link.as_path(),
+        dir.path(),
+        huge.as_path(),
+    ] {
+        let request = Request::Import(lm_protocol::socket::ImportRequest {
+            path: path.to_owned(),
+            dry_run: true,
+        });
+        let Ok(answer) =
+            tokio::time::timeout(Duration::from_secs(10), client.request(request)).await
+        else {
+            panic!("no answer within 10 s for {}", path.display())
+        };
+        let problem = answer.expect_err("refused");
+        assert_eq!(problem.field.as_deref(), Some("path"), "{problem:?}");
+        assert!(
+            problem.detail.contains(&path.display().to_string()),
+            "names the path: {}",
+            problem.detail
+        );
+    }
+    assert_eq!(client.status().await.licenses, 0, "lmd still answers");
+}

@@ -209,3 +209,45 @@ async fn removals_reach_the_cache_and_a_purged_history_triggers_a_resync() {
     );
     assert!(daemon.log().contains("resyncing"), "{}", daemon.log());
 }
+
+/// The cache holds product keys: only the user who runs lmd may read it, also when an older
+/// lmd or a loose umask left it readable.
+#[tokio::test]
+async fn the_cache_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (server, token) = server_with(3).await;
+    let mut daemon = Daemon::start(&server.url, &token).await;
+    daemon
+        .connect()
+        .await
+        .wait_for(Duration::from_secs(10), |s| s.licenses == 3)
+        .await;
+    let loose = |dir: &std::path::Path| -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_owned()];
+        while let Some(path) = stack.pop() {
+            let meta = std::fs::metadata(&path).unwrap();
+            if meta.permissions().mode() & 0o077 != 0 {
+                found.push(format!("{} {:o}", path.display(), meta.permissions().mode()));
+            }
+            if meta.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+        found
+    };
+    assert_eq!(loose(&daemon.cache_dir), Vec::<String>::new(), "made private");
+
+    daemon.stop();
+    let open_up = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open_up(&daemon.cache_dir, 0o755);
+    for entry in std::fs::read_dir(&daemon.cache_dir).unwrap() {
+        let path = entry.unwrap().path();
+        open_up(&path, if path.is_dir() { 0o755 } else { 0o644 });
+    }
+    daemon.launch().await;
+    daemon.connect().await.wait_live().await;
+    assert_eq!(loose(&daemon.cache_dir), Vec::<String>::new(), "made private again");
+}

@@ -122,6 +122,18 @@ async fn bad_tokens_are_rejected_with_401(backend: Backend) {
             "unknown role",
             sign(&kid, &pkcs8, &claims(json!({"role": "root"}))),
         ),
+        (
+            "a subject who is no user",
+            sign(&kid, &pkcs8, &claims(json!({"sub": "mallory"}))),
+        ),
+        (
+            "a user of another organization",
+            sign(&kid, &pkcs8, &claims(json!({"org": "globex"}))),
+        ),
+        (
+            "a client that was never registered",
+            sign(&kid, &pkcs8, &claims(json!({"sub": "client:ghost"}))),
+        ),
     ];
     for (what, token) in cases {
         let reply = alice.with_token(&token).get("/v1/licenses").await;
@@ -186,7 +198,55 @@ async fn employees_cannot_change_anything(backend: Backend) {
     eve.get(&path).await.expect(200);
 }
 
+/// A token carries its holder's role as it is now, not as it was when the token was issued:
+/// a manager demoted to employee loses manager powers within seconds, on a token that claims
+/// `manager` until it expires (and on a forged one that claims it).
+async fn a_demoted_manager_loses_manager_powers_before_the_token_expires(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    let (kid, pkcs8, _) = server.signing_key().await;
+    let claiming_manager = alice.with_token(&sign(&kid, &pkcs8, &claims(json!({}))));
+    alice
+        .post("/v1/licenses", &super::creative_cloud())
+        .await
+        .expect(201);
+    server
+        .admin(&["user", "set-role", "alice", "--role", "employee"])
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alice.get("/v1/me").await.expect(200).body["role"] != "employee" {
+        assert!(std::time::Instant::now() < deadline, "still a manager");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for holder in [&alice, &claiming_manager] {
+        holder
+            .post("/v1/licenses", &super::creative_cloud())
+            .await
+            .expect_problem(403, "only managers");
+        let listed = holder.get("/v1/licenses").await.expect(200);
+        assert!(listed.body["items"][0].get("key").is_none(), "keys hidden");
+    }
+}
+
+/// `token issue` gives tokens of a bounded lifetime; longer automation takes an API key.
+async fn issued_tokens_live_thirty_days_at_most(backend: Backend) {
+    let server = Server::start(backend).await;
+    server
+        .admin(&["user", "add", "alice", "--role", "manager"])
+        .unwrap();
+    let refused = server
+        .admin(&["token", "issue", "--user", "alice", "--ttl", "3650days"])
+        .unwrap_err();
+    assert!(refused.contains("--ttl"), "{refused}");
+    assert!(refused.contains("API key"), "{refused}");
+    server
+        .admin(&["token", "issue", "--user", "alice", "--ttl", "30days"])
+        .unwrap();
+}
+
 crate::on_both_databases!(
+    a_demoted_manager_loses_manager_powers_before_the_token_expires,
+    issued_tokens_live_thirty_days_at_most,
     bad_tokens_are_rejected_with_401,
     employees_cannot_change_anything
 );

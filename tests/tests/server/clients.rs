@@ -180,7 +180,33 @@ async fn a_resource_server_introspects_tokens(backend: Backend) {
     assert_eq!(info.body["role"], "manager");
 }
 
+/// A service account of one organization cannot learn about another's tokens: they are
+/// inactive to it, access and refresh tokens alike, while its own organization's are active.
+async fn a_service_account_introspects_only_its_own_organizations_tokens(backend: Backend) {
+    let server = Server::start(backend).await;
+    let secret = add_client(&server, &["acme-sync", "--role", "employee", "--org", "acme"]);
+    let acme = server.token("alice", "manager", "acme");
+    let globex = server.token("gus", "manager", "globex");
+    let ask = |token: String| {
+        let (server, secret) = (&server, &secret);
+        async move {
+            post_form(
+                server,
+                "/oauth2/introspect",
+                Some(("acme-sync", secret)),
+                &[("token", &token)],
+            )
+            .await
+        }
+    };
+    let (status, own) = ask(acme).await;
+    assert_eq!((status, &own["active"]), (200, &Value::Bool(true)), "{own}");
+    let (status, other) = ask(globex).await;
+    assert_eq!((status, other), (200, serde_json::json!({"active": false})));
+}
+
 crate::on_both_databases!(
+    a_service_account_introspects_only_its_own_organizations_tokens,
     a_service_account_gets_tokens_with_client_credentials,
     a_resource_server_introspects_tokens,
 );

@@ -157,6 +157,14 @@ impl Client {
         }
     }
 
+    /// The organization a service account acts in; `None` for any other client.
+    pub(super) fn service_org(&self) -> Option<&str> {
+        self.registered
+            .as_ref()
+            .and_then(|c| c.service_account.as_ref())
+            .map(|(org, _)| org.as_str())
+    }
+
     pub(super) fn is_confidential(&self) -> bool {
         self.registered
             .as_ref()

@@ -310,7 +310,7 @@ pub async fn revoke(
     let params = form(&headers, &body)?;
     client(&state, &headers, &params).await?;
     let token = required(&params, "token")?;
-    if let Ok(claims) = state.tokens.verify_claims(token) {
+    if let Ok(claims) = state.tokens.verify_claims(token).await {
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now)
             + chrono::Duration::minutes(1);
         state
@@ -348,8 +348,15 @@ pub async fn introspect(
     }
     let token = required(&params, "token")?;
     let hint = params.get("token_type_hint").map(String::as_str);
-    let access = || -> Option<serde_json::Value> {
-        let claims = state.tokens.verify_claims(token).ok()?;
+    // A service account answers for its own organization only; a client registered without
+    // one (a resource server an operator set up) for every organization.
+    let own_org = client.service_org();
+    let of_caller = |org: &str| own_org.is_none_or(|own| own == org);
+    let access = async || -> Option<serde_json::Value> {
+        let claims = state.tokens.verify_claims(token).await.ok()?;
+        if !of_caller(&claims.org) {
+            return None;
+        }
         Some(json!({
             "active": true, "token_type": "Bearer", "sub": claims.sub, "username": claims.sub,
             "iss": claims.iss, "aud": claims.aud, "exp": claims.exp, "iat": claims.iat,
@@ -362,7 +369,16 @@ pub async fn introspect(
             .refresh_token_info(token, Utc::now())
             .await
             .map_err(OAuthError::server)?;
-        Ok(stored.map(|t| {
+        let Some(t) = stored else { return Ok(None) };
+        let holder = state
+            .store
+            .user(&t.user_name)
+            .await
+            .map_err(OAuthError::server)?;
+        if !holder.is_some_and(|u| of_caller(&u.org)) {
+            return Ok(None);
+        }
+        Ok(Some(t).map(|t| {
             json!({
                 "active": true, "token_type": "refresh_token", "sub": t.user_name,
                 "username": t.user_name, "client_id": t.client_id, "scope": t.scope,
@@ -373,10 +389,10 @@ pub async fn introspect(
     let answer = if hint == Some("refresh_token") {
         match refresh().await? {
             Some(answer) => Some(answer),
-            None => access(),
+            None => access().await,
         }
     } else {
-        match access() {
+        match access().await {
             Some(answer) => Some(answer),
             None => refresh().await?,
         }
