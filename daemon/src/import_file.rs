@@ -109,7 +109,11 @@ mod tests {
     #[tokio::test]
     async fn a_relative_path_is_refused() {
         let problem = read(Path::new("a.csv")).await.unwrap_err();
-        assert!(problem.detail.contains("not an absolute path"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("not an absolute path"),
+            "{}",
+            problem.detail
+        );
     }
 
     #[test]

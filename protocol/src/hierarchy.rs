@@ -212,11 +212,22 @@ pub struct NewPurchase {
     pub hierarchy_provider_url: Option<String>,
 }
 
+/// The most seats one purchase buys (a district's students, with room to spare).
+pub const MAX_PURCHASE_SEATS: u32 = 100_000;
+/// The longest an employee's own purchase may run, from `valid_from` to `valid_to`.
+pub const MAX_SELF_PURCHASE_DAYS: i64 = 366;
+
 impl NewPurchase {
     /// The rules that need nothing but the body.
     pub fn validate(&self) -> Result<(), FieldError> {
         if self.seats < 1 {
             return Err(FieldError::new("seats", "must be at least 1"));
+        }
+        if self.seats > MAX_PURCHASE_SEATS {
+            return Err(FieldError::new(
+                "seats",
+                format!("must be at most {MAX_PURCHASE_SEATS}"),
+            ));
         }
         if self.valid_from > self.valid_to {
             return Err(FieldError::new(
@@ -238,6 +249,29 @@ impl NewPurchase {
                     format!("`{eid}` is listed twice"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The further rules of an employee buying for their own units: at most `max_seats` seats
+    /// (the organization's setting), valid for at most [`MAX_SELF_PURCHASE_DAYS`].
+    pub fn validate_self_purchase(&self, max_seats: u32) -> Result<(), FieldError> {
+        if self.seats > max_seats {
+            return Err(FieldError::new(
+                "seats",
+                format!(
+                    "your organization lets employees buy at most {max_seats} seats; ask a manager for more"
+                ),
+            ));
+        }
+        let days = (self.valid_to - self.valid_from).num_days();
+        if days > MAX_SELF_PURCHASE_DAYS {
+            return Err(FieldError::new(
+                "valid_to",
+                format!(
+                    "an employee's purchase runs at most {MAX_SELF_PURCHASE_DAYS} days from valid_from; this one runs {days}"
+                ),
+            ));
         }
         Ok(())
     }

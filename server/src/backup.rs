@@ -62,6 +62,7 @@ pub const TABLES: [Table; 13] = [
             ("revision", Int),
             ("created_at", Time),
             ("purged_through", Int),
+            ("self_purchase_max_seats", Int),
         ],
     },
     Table {
@@ -497,7 +498,6 @@ pub async fn backup_to(db: &Db, path: &Path) -> Result<Summary, BackupError> {
         other => other,
     })
 }
-
 
 /// One parsed line of a backup file.
 enum Line {

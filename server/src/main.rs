@@ -74,6 +74,9 @@ enum Command {
     /// Manage the keys tokens are signed with.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Set an organization's policies.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Delete removed licenses older than a duration now (`serve` does this hourly).
     Purge {
         /// Removed longer ago than this, e.g. 90days; they can no longer be restored.
@@ -386,6 +389,20 @@ enum MfaCommand {
 }
 
 #[derive(Subcommand)]
+enum OrgCommand {
+    /// Let the organization's employees buy seat licenses for their own units (at most
+    /// --max-seats seats, valid up to a year), or with --off leave buying to managers (the
+    /// default).
+    SelfPurchase {
+        org: String,
+        #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+        max_seats: Option<u32>,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Sign with a new key from now on; the old keys keep verifying the tokens they signed.
     /// Running servers switch within seconds.
@@ -653,6 +670,21 @@ async fn main() -> Result<()> {
         }
         Command::Client(command) => client_command(&cli.common, command).await,
         Command::Apikey(command) => api_key_command(&cli.common, command).await,
+        Command::Org(OrgCommand::SelfPurchase {
+            org,
+            max_seats,
+            off: _,
+        }) => {
+            let store = open_store(&cli.common, PoolConfig::default()).await?;
+            store.set_self_purchase(&org, max_seats).await?;
+            match max_seats {
+                Some(max) => eprintln!(
+                    "employees of {org} may buy seat licenses of up to {max} seats for their own units"
+                ),
+                None => eprintln!("only managers of {org} buy seat licenses"),
+            }
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
             let kid = lm_server::auth::KeyRing::rotate(&store).await?;

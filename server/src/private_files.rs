@@ -122,7 +122,10 @@ mod tests {
         assert!(why.contains("mode 640"), "{why}");
         assert!(why.contains("my lm.db-wal"), "{why}");
         assert!(
-            why.contains(&format!("chmod 600 '{0}/my lm.db' '{0}/my lm.db-wal'", dir.path().display())),
+            why.contains(&format!(
+                "chmod 600 '{0}/my lm.db' '{0}/my lm.db-wal'",
+                dir.path().display()
+            )),
             "{why}"
         );
     }

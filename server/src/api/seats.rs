@@ -143,7 +143,7 @@ pub async fn update_product(
 #[utoipa::path(post, path = "/v1/users/{eid}/purchases", tag = "seats", request_body = NewPurchase,
     params(("eid" = String, Path, description = "the purchaser: the caller, or anyone for a manager")),
     responses((status = 201, body = License, description = "the license whose seats the owners share"),
-        (status = 403, body = lm_protocol::Problem), (status = 409, body = lm_protocol::Problem, description = "bought already"),
+        (status = 403, body = lm_protocol::Problem, description = "an employee buying for someone else, or where the organization leaves buying to managers"), (status = 409, body = lm_protocol::Problem, description = "bought already"),
         (status = 422, body = lm_protocol::Problem, description = "names the field; also a provider URL not on the allowlist"),
         (status = 502, body = lm_protocol::Problem, description = "the Hierarchy Provider failed")),
     security(("bearer" = [])))]
@@ -156,6 +156,17 @@ pub async fn purchase(
     acting_for(&caller, &eid, "buy licenses for this user's units")?;
     let user = user_eid(&eid)?;
     purchase.validate()?;
+    if !caller.principal.role.is_manager() {
+        // Buying is for managers unless the organization lets employees buy for their own
+        // units, within its limits.
+        let org = &caller.principal.org;
+        let Some(max_seats) = state.store.self_purchase_max_seats(org).await? else {
+            return Err(ApiError::Forbidden(
+                "only managers buy seat licenses in this organization".into(),
+            ));
+        };
+        purchase.validate_self_purchase(max_seats)?;
+    }
     // Before anything else, and long before any request leaves the server: only a
     // configured provider is ever called.
     let provider = match &purchase.hierarchy_provider_url {

@@ -1,7 +1,7 @@
 use super::{Result, Store, StoreError};
-use lm_protocol::Role;
 use crate::db::args;
 use chrono::{DateTime, Utc};
+use lm_protocol::Role;
 
 /// A signing key as stored: the private key (PKCS#8, base64) stays in the database.
 #[derive(Clone, sqlx::FromRow)]

@@ -13,6 +13,7 @@ mod keys;
 mod licenses;
 mod listing;
 pub mod oauth;
+mod orgs;
 mod quiet_reads;
 pub mod seats;
 mod users;

@@ -228,7 +228,11 @@ async fn the_cache_is_readable_by_its_owner_only() {
         while let Some(path) = stack.pop() {
             let meta = std::fs::metadata(&path).unwrap();
             if meta.permissions().mode() & 0o077 != 0 {
-                found.push(format!("{} {:o}", path.display(), meta.permissions().mode()));
+                found.push(format!(
+                    "{} {:o}",
+                    path.display(),
+                    meta.permissions().mode()
+                ));
             }
             if meta.is_dir() {
                 stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
@@ -236,7 +240,11 @@ async fn the_cache_is_readable_by_its_owner_only() {
         }
         found
     };
-    assert_eq!(loose(&daemon.cache_dir), Vec::<String>::new(), "made private");
+    assert_eq!(
+        loose(&daemon.cache_dir),
+        Vec::<String>::new(),
+        "made private"
+    );
 
     daemon.stop();
     let open_up = |path: &std::path::Path, mode: u32| {
@@ -249,5 +257,9 @@ async fn the_cache_is_readable_by_its_owner_only() {
     }
     daemon.launch().await;
     daemon.connect().await.wait_live().await;
-    assert_eq!(loose(&daemon.cache_dir), Vec::<String>::new(), "made private again");
+    assert_eq!(
+        loose(&daemon.cache_dir),
+        Vec::<String>::new(),
+        "made private again"
+    );
 }

@@ -184,7 +184,10 @@ async fn a_resource_server_introspects_tokens(backend: Backend) {
 /// inactive to it, access and refresh tokens alike, while its own organization's are active.
 async fn a_service_account_introspects_only_its_own_organizations_tokens(backend: Backend) {
     let server = Server::start(backend).await;
-    let secret = add_client(&server, &["acme-sync", "--role", "employee", "--org", "acme"]);
+    let secret = add_client(
+        &server,
+        &["acme-sync", "--role", "employee", "--org", "acme"],
+    );
     let acme = server.token("alice", "manager", "acme");
     let globex = server.token("gus", "manager", "globex");
     let ask = |token: String| {

@@ -39,7 +39,10 @@ fn the_embedded_database_is_created_owner_only_and_refused_once_others_can_read_
     // Someone loosened it: the server says so, with the command that fixes it, and stops.
     std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).unwrap();
     let refused = lm_server(home.path(), "user list");
-    assert!(!refused.status.success(), "started over a readable database");
+    assert!(
+        !refused.status.success(),
+        "started over a readable database"
+    );
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(why.contains(&database.display().to_string()), "{why}");
     assert!(why.contains("chmod 600"), "{why}");

@@ -382,6 +382,54 @@ async fn purchases_are_checked_field_by_field(backend: Backend) {
     .expect(403);
 }
 
+/// Buying seat licenses is for managers unless the organization lets employees buy for their
+/// own units, and then within its limits; every purchase is audited under whoever bought.
+async fn employees_buy_only_where_the_organization_allows_within_its_limits(backend: Backend) {
+    let (server, manager) = school_server(backend).await;
+    let ada = server.employee("ada");
+    let buy = async |seats: u32, to: &str| {
+        ada.post(
+            "/v1/users/ada/purchases",
+            &purchase("class", &["4b"], seats, "2026-09-01", to),
+        )
+        .await
+    };
+    buy(3, "2027-07-31")
+        .await
+        .expect_problem(403, "only managers buy");
+
+    server
+        .admin(&["org", "self-purchase", "acme", "--max-seats", "30"])
+        .unwrap();
+    let too_many = buy(31, "2027-07-31").await.expect(422);
+    assert_eq!(too_many.body["field"], "seats", "{}", too_many.body);
+    let too_long = buy(30, "2099-12-31").await.expect(422);
+    assert_eq!(too_long.body["field"], "valid_to", "{}", too_long.body);
+    let bought = buy(30, "2027-07-31").await.expect(201).body;
+    let audit = manager
+        .get(&format!("/v1/audit?record={}", id(&bought)))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(audit["items"][0]["actor"], "ada", "{audit}");
+    assert_eq!(audit["items"][0]["action"], "create", "{audit}");
+
+    // Managers are not bound by the employees' limits, but by sanity.
+    let huge = manager
+        .post(
+            "/v1/users/ada/purchases",
+            &purchase("school", &["north"], 999_999, "2026-01-01", "2099-12-31"),
+        )
+        .await
+        .expect(422);
+    assert_eq!(huge.body["field"], "seats", "{}", huge.body);
+
+    server
+        .admin(&["org", "self-purchase", "acme", "--off"])
+        .unwrap();
+    buy(3, "2027-06-30").await.expect(403);
+}
+
 async fn license(manager: &Client, id: &str) -> Value {
     manager
         .get(&format!("/v1/licenses/{id}"))
@@ -934,6 +982,7 @@ crate::on_both_databases!(
     a_check_sees_every_change_made_since_the_last,
     the_hierarchy_provider_answers_what_managers_edit,
     purchases_are_checked_field_by_field,
+    employees_buy_only_where_the_organization_allows_within_its_limits,
     hierarchy_and_product_edits_are_audited,
     a_csv_import_brings_units_and_memberships_all_or_nothing,
     a_first_check_takes_a_free_seat_of_the_users_unit,
