@@ -169,25 +169,48 @@ pub fn write_license<W: std::io::Write>(
     let (employees, devices) = (assigned(false), assigned(true));
     out.write_record([
         l.id.as_str(),
-        l.product.as_str(),
-        l.name.as_str(),
-        l.kind.as_str(),
-        l.vendor.as_str(),
+        &inert(l.product.as_str()),
+        &inert(l.name.as_str()),
+        &inert(l.kind.as_str()),
+        &inert(l.vendor.as_str()),
         &l.cost.major(),
         l.cost.currency.as_str(),
         &l.seats.map(|s| s.to_string()).unwrap_or_default(),
         &l.seats_used.to_string(),
         &l.added.to_string(),
         &l.expires.map(|d| d.to_string()).unwrap_or_default(),
-        l.owner.as_ref().map_or("", |o| o.level.as_str()),
-        &l.owner.as_ref().map_or_else(String::new, |o| {
+        &inert(l.owner.as_ref().map_or("", |o| o.level.as_str())),
+        &inert(&l.owner.as_ref().map_or_else(String::new, |o| {
             list(o.eids.iter().map(HierarchyName::as_str).collect())
-        }),
-        l.key.as_ref().map_or("", LicenseKey::expose),
-        l.notes.as_str(),
-        &employees,
-        &devices,
+        })),
+        &inert(l.key.as_ref().map_or("", LicenseKey::expose)),
+        &inert(l.notes.as_str()),
+        &inert(&employees),
+        &inert(&devices),
     ])
+}
+
+/// What makes a spreadsheet read a cell as a formula when it starts the cell (OWASP, "CSV
+/// Injection"): `=`, `+`, `-`, `@`, a tab or a carriage return.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A text cell as a spreadsheet shows it without running it: one that a spreadsheet would take
+/// for a formula gets a leading `'` (which spreadsheets hide), and so does one that starts
+/// with `'` already, so that [`as_written`] gives back exactly the text.
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some(c) if c == '\'' || FORMULA_STARTS.contains(&c) => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
+/// The text of a cell written by [`inert`]: a `'` before a formula character or another `'`
+/// is taken away; any other cell (one typed by hand) is as it is.
+pub fn as_written(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with('\'') || rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
 }
 
 /// Reads an import file: the header, then every row. Returns the rows that parsed and the
@@ -363,12 +386,13 @@ struct RowParser<'a> {
 }
 
 impl<'a> RowParser<'a> {
-    /// The trimmed cell of `column`, or `None` when the file has no such column.
+    /// The trimmed cell of `column` as it was before an export made it inert, or `None` when
+    /// the file has no such column.
     fn cell(&self, column: &str) -> Option<&'a str> {
         self.cells
             .iter()
             .find(|(c, _)| *c == column)
-            .map(|(_, v)| v.trim())
+            .map(|(_, v)| as_written(v.trim()))
     }
 
     fn fail(&mut self, column: &str, message: impl Into<String>) {
@@ -611,6 +635,59 @@ mod tests {
         let (_, problems) = parse_import(&csv);
         assert_eq!((problems[0].row, problems[0].field.as_str()), (2, "name"));
         assert!(problems[0].problem.contains("UTF-8"));
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_written_inert_and_read_back_as_they_were() {
+        for (text, written) in [
+            (
+                "=HYPERLINK(\"http://evil\")",
+                "'=HYPERLINK(\"http://evil\")",
+            ),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("'quoted", "''quoted"),
+            ("'=x", "''=x"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(inert(text), written, "{text:?}");
+            assert_eq!(as_written(&inert(text)), text, "{text:?}");
+        }
+        // A cell typed by hand keeps a leading quote that protects nothing.
+        assert_eq!(as_written("'plain"), "'plain");
+    }
+
+    #[test]
+    fn a_license_with_formulas_in_its_text_exports_inert_and_imports_unchanged() {
+        let license: License = serde_json::from_value(serde_json::json!({
+            "id": "0190d5a0-0000-7000-8000-000000000002", "product": "evil", "name": "=1+1",
+            "kind": "subscription", "vendor": "@Vendor", "cost": {"amount": 100, "currency": "EUR"},
+            "added": "2026-01-01", "key": "-K", "notes": "+cmd|' /C calc'!A0",
+            "assignments": [], "seats_used": 0, "version": 1, "revision": 1
+        }))
+        .unwrap();
+        let mut out = ::csv::Writer::from_writer(Vec::new());
+        write_header(&mut out).unwrap();
+        write_license(&mut out, &license).unwrap();
+        let bytes = out.into_inner().unwrap();
+        let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(FORMULA_STARTS),
+                    "a live formula: {cell:?}"
+                );
+            }
+        }
+        let row = parse_import(&bytes).0.remove(0);
+        assert_eq!(row.name.as_ref(), Some(&license.name));
+        assert_eq!(row.vendor.as_ref(), Some(&license.vendor));
+        assert_eq!(row.key, Some(license.key.clone()));
+        assert_eq!(row.notes, Some(license.notes.clone()));
     }
 
     #[test]

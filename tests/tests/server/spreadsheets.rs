@@ -166,6 +166,37 @@ async fn an_export_filters_like_the_list_and_reimports_unchanged(backend: Backen
         .expect_problem(422, "limit");
 }
 
+/// Text that a spreadsheet would run as a formula (OWASP's CSV injection) is exported with a
+/// leading `'`, so it shows as text; importing the export gives back the text exactly.
+async fn formulas_in_license_text_are_exported_inert_and_reimport_unchanged(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    create(
+        &alice,
+        with(
+            creative_cloud(),
+            json!({"name": "=HYPERLINK(\"http://evil.example\",\"x\")", "vendor": "@Adobe",
+                   "notes": "+cmd|' /C calc'!A0", "key": "-1+1"}),
+        ),
+    )
+    .await;
+    let exported = alice.get("/v1/licenses/export.csv").await.expect(200).text;
+    let mut cells = csv::Reader::from_reader(exported.as_bytes());
+    for record in cells.records() {
+        for cell in record.unwrap().iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a live formula in {exported}"
+            );
+        }
+    }
+    assert!(exported.contains("'=HYPERLINK"), "{exported}");
+    let before = list_all(&alice, "").await;
+    let report = import(&alice, "", &exported).await.expect(200).body;
+    assert_eq!(report["unchanged"], 1, "{report:#}");
+    assert_eq!(list_all(&alice, "").await, before);
+}
+
 async fn a_bad_file_is_reported_by_row_and_field_and_nothing_is_written(backend: Backend) {
     let server = Server::start(backend).await;
     let alice = server.manager("alice");
@@ -278,6 +309,7 @@ async fn an_import_respects_seats_and_matches_by_id(backend: Backend) {
 }
 
 crate::on_both_databases!(
+    formulas_in_license_text_are_exported_inert_and_reimport_unchanged,
     an_import_creates_then_a_second_import_changes_nothing,
     an_export_filters_like_the_list_and_reimports_unchanged,
     a_bad_file_is_reported_by_row_and_field_and_nothing_is_written,
