@@ -22,6 +22,7 @@ pub mod principal;
 pub mod problem;
 pub mod query;
 pub mod socket;
+pub mod strict_json;
 pub mod text;
 
 pub use api_key::{ApiKeyInfo, CreatedApiKey, KeyLabel, NewApiKey};

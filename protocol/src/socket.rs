@@ -67,8 +67,11 @@ impl ClientFrame {
     /// so the reply can still be matched to its request.
     pub fn parse(line: &str) -> Result<ClientFrame, FrameError> {
         let fail = |id, message: String| FrameError { id, message };
-        let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
-            .map_err(|e| fail(None, format!("not a JSON object: {e}")))?;
+        let serde_json::Value::Object(mut object) = crate::strict_json::parse(line)
+            .map_err(|e| fail(None, format!("not a JSON object: {e}")))?
+        else {
+            return Err(fail(None, "not a JSON object".into()));
+        };
         let id = match object.remove("id") {
             Some(serde_json::Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
             Some(_) => return Err(fail(None, "id: must be a whole number".into())),
@@ -576,5 +579,16 @@ mod tests {
         let nested =
             ClientFrame::parse(r#"{"id":4,"op":"list","filter":{"cost_min":"ten"}}"#).unwrap_err();
         assert!(nested.message.starts_with("filter.cost_min:"), "{nested}");
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_not_read_one_way() {
+        for line in [
+            r#"{"id":1,"op":"status","op":"logout"}"#,
+            r#"{"id":1,"op":"list","filter":{"kind":"a","kind":"b"}}"#,
+        ] {
+            let err = ClientFrame::parse(line).unwrap_err();
+            assert!(err.message.contains("appears twice"), "{err}");
+        }
     }
 }

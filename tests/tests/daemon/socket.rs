@@ -114,8 +114,17 @@ async fn bad_messages_get_errors_and_harm_no_one() {
     let (_, too_big) = expect_error(client.send_line(&huge).await);
     assert_eq!(too_big.status, 413);
 
+    // A key given twice is not read one way or the other (the last `op` would log out).
+    let (_, twice) = expect_error(
+        client
+            .send_line(r#"{"id":8,"op":"status","op":"logout"}"#)
+            .await,
+    );
+    assert!(twice.detail.contains("appears twice"), "{}", twice.detail);
+
     // The same connection, and everyone else's, still work.
     assert_eq!(client.status().await.licenses, 5);
+    assert!(client.status().await.user.is_some(), "still logged in");
     assert_eq!(bystander.status().await.licenses, 5);
 }
 
