@@ -248,7 +248,7 @@ impl Connection {
                     ));
                 }
                 let filter = filter.normalized();
-                if let Err(e) = filter.check_ranges() {
+                if let Err(e) = filter.check() {
                     return Err(field_problem(&e.field, e.message));
                 }
                 let started = std::time::Instant::now();

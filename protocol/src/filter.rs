@@ -263,9 +263,19 @@ impl LicenseFilter {
         self
     }
 
-    /// Refuses a range whose start is after its end, naming the start's field: the server
-    /// and the daemon refuse the same filters.
-    pub fn check_ranges(&self) -> Result<(), FieldError> {
+    /// Refuses free text or a vendor longer than [`MAX_FILTER_TEXT`] characters, and a range
+    /// whose start is after its end, naming the field: the server and the daemon refuse the
+    /// same filters.
+    pub fn check(&self) -> Result<(), FieldError> {
+        for (field, text) in [("q", &self.q), ("vendor", &self.vendor)] {
+            let chars = text.as_deref().map_or(0, |t| t.chars().count());
+            if chars > MAX_FILTER_TEXT {
+                return Err(FieldError::new(
+                    field,
+                    format!("is {chars} characters long; at most {MAX_FILTER_TEXT}"),
+                ));
+            }
+        }
         fn ordered<T: PartialOrd + fmt::Display>(
             from: Option<T>,
             to: Option<T>,
@@ -290,6 +300,10 @@ impl LicenseFilter {
         )
     }
 }
+
+/// The longest free text (`q`) or vendor a filter takes, in characters: far more than anyone
+/// types, and well within SQLite's limit on a LIKE pattern (50,000 bytes, with escapes).
+pub const MAX_FILTER_TEXT: usize = 1_000;
 
 /// Which assignments a license has, for the `assigned` filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -653,7 +667,7 @@ impl ListParams {
             };
             result.map_err(|m| FieldError::new(key, m))?;
         }
-        params.filter.check_ranges()?;
+        params.filter.check()?;
         if let Some(cursor) = &params.cursor
             && cursor.sort != params.sort
         {
@@ -737,6 +751,10 @@ mod tests {
         for (query, field) in cases {
             assert_eq!(parse(query).unwrap_err().field, *field, "{query:?}");
         }
+        let long = "a".repeat(MAX_FILTER_TEXT + 1);
+        assert_eq!(parse(&[("q", &long)]).unwrap_err().field, "q");
+        assert_eq!(parse(&[("vendor", &long)]).unwrap_err().field, "vendor");
+        assert!(parse(&[("q", &long[1..])]).is_ok());
     }
 
     #[test]

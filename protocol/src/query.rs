@@ -206,7 +206,7 @@ impl Query {
             let phrase = text.join(" ").to_lowercase();
             query.filter.q = Some(phrase).filter(|q| !q.trim().is_empty());
         }
-        query.filter.check_ranges().map_err(|e| QueryError {
+        query.filter.check().map_err(|e| QueryError {
             span: 0..input.len(),
             message: e.message,
         })?;
