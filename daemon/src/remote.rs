@@ -30,8 +30,12 @@ impl RemoteError {
         matches!(self, RemoteError::Problem(p) if p.status == 401)
     }
 
+    /// Whether the server's feed no longer continues from the cursor asked for: its history
+    /// was purged past it (410), or the cursor is beyond its newest revision (422 on `after`:
+    /// a database restored from elsewhere or made anew). Either way, resync from the start.
     pub fn is_feed_expired(&self) -> bool {
-        matches!(self, RemoteError::Problem(p) if p.kind == kinds::FEED_EXPIRED)
+        matches!(self, RemoteError::Problem(p) if p.kind == kinds::FEED_EXPIRED
+            || (p.status == 422 && p.field.as_deref() == Some("after")))
     }
 
     /// The problem to show a socket client.

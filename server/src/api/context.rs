@@ -74,35 +74,6 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// Turns axum's plain-text rejections (unknown route, wrong method) into problems.
-pub async fn problem_for_plain_errors(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
-    let status = response.status();
-    if (status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED)
-        && response.extensions().get::<Problem>().is_none()
-    {
-        let problem = if status == StatusCode::NOT_FOUND {
-            ApiError::NotFound.problem()
-        } else {
-            Problem {
-                kind: lm_protocol::problem::kinds::VALIDATION.into(),
-                title: "Method not allowed".into(),
-                status: status.as_u16(),
-                detail: "this route does not accept that method".into(),
-                field: None,
-                request_id: None,
-            }
-        };
-        let allow = response.headers().get(axum::http::header::ALLOW).cloned();
-        let mut out = problem_response(problem);
-        if let Some(allow) = allow {
-            out.headers_mut().insert(axum::http::header::ALLOW, allow);
-        }
-        return out;
-    }
-    response
-}
-
 /// The authenticated caller of a request, with the request's context.
 #[derive(Debug, Clone)]
 pub struct Caller {

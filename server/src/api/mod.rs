@@ -2,6 +2,7 @@
 //! request context → metrics → rate limit → deadline → body limit → handler (which authenticates
 //! before it reads the body or touches the database).
 
+mod answers;
 mod api_keys;
 mod audit;
 mod changes;
@@ -163,7 +164,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/v1/changes", get(changes::list))
         .route("/v1/events", get(events::stream))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(middleware::from_fn(context::problem_for_plain_errors))
+        .layer(middleware::from_fn(answers::policy))
         .layer(middleware::from_fn_with_state(
             limits.request_timeout,
             limits::deadline,

@@ -15,6 +15,12 @@ impl Store {
             )
             .await?
             .unwrap_or((0, 0));
+        if after > head {
+            return Err(StoreError::Invalid(lm_protocol::FieldError::new(
+                "after",
+                format!("{after} is beyond the newest revision, {head}; start again from 0"),
+            )));
+        }
         if after > 0 && after < purged_through {
             return Err(StoreError::FeedExpired {
                 after,

@@ -152,6 +152,8 @@ async fn feed_shows_removals_and_hides_keys_from_employees(backend: Backend) {
 
     for (query, field) in [
         ("after=-1", "after"),
+        // Beyond the head: once answered with that number as the head revision.
+        ("after=9007199254740991", "after"),
         ("limit=0", "limit"),
         ("since=3", "since"),
     ] {

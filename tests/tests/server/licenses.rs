@@ -30,6 +30,15 @@ async fn add_license(backend: Backend) {
     assert_eq!(got["expires"], "2027-01-14");
     assert_eq!(got["key"], "XXXX-YYYY-ZZZZ");
     assert_eq!(got["version"], 1);
+    // An answer that carries a product key is kept by no cache on the way.
+    for path in [
+        format!("/v1/licenses/{id}"),
+        "/v1/licenses".into(),
+        "/v1/changes".into(),
+    ] {
+        let answer = alice.get(&path).await.expect(200);
+        assert_eq!(answer.header("cache-control"), Some("no-store"), "{path}");
+    }
 
     // `added` defaults to today; optional fields may be left out.
     let minimal = with(

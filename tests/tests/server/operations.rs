@@ -77,7 +77,34 @@ async fn oversized_bodies_are_refused(backend: Backend) {
     let server = Server::start_with(backend, &["--rate-limit", "0", "--max-body", "2048"]).await;
     let alice = server.manager("alice");
     let huge = super::with(super::creative_cloud(), json!({"notes": "x".repeat(4096)}));
-    alice.post("/v1/licenses", &huge).await.expect(413);
+    let refused = alice.post("/v1/licenses", &huge).await.expect(413);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    // OAuth endpoints answer what OAuth libraries parse; the HTML forms a problem, not text.
+    let form = format!("grant_type=client_credentials&pad={}", "x".repeat(4096));
+    let token = alice
+        .post_bytes(
+            "/oauth2/token",
+            "application/x-www-form-urlencoded",
+            form.clone().into_bytes(),
+        )
+        .await
+        .expect(413);
+    assert_eq!(token.body["error"], "invalid_request", "{}", token.text);
+    let page = alice
+        .post_bytes(
+            "/device",
+            "application/x-www-form-urlencoded",
+            form.into_bytes(),
+        )
+        .await
+        .expect(413);
+    assert_eq!(
+        page.header("content-type"),
+        Some("application/problem+json")
+    );
     let unknown = alice.get("/v2/nothing").await.expect(404);
     assert_eq!(
         unknown.header("content-type"),
