@@ -10,7 +10,7 @@ use chrono::Utc;
 use lm_protocol::socket::{
     AssignRequest, AuditRequest, ClientFrame, CreateRequest, DaemonFrame, Hello, ImportRequest,
     LicenseRef, LicenseWindow, ListRequest, MAX_FRAME, MAX_LIST_LIMIT, PROTOCOL_VERSION,
-    RemoveRequest, Reply, Request, UnassignRequest, UpdateRequest, kinds,
+    RemoveRequest, Reply, Request, UnassignRequest, UpdateRequest, keep_within_frame, kinds,
 };
 use lm_protocol::{License, LicenseId, Problem};
 use std::io;
@@ -127,6 +127,9 @@ impl Connection {
         let writer = tokio::spawn(async move {
             while let Some(frame) = outgoing.recv().await {
                 let mut line = serde_json::to_vec(&frame).expect("frames always serialize");
+                if line.len() > MAX_FRAME {
+                    line = oversized(&frame, line.len());
+                }
                 line.push(b'\n');
                 if write.write_all(&line).await.is_err() {
                     break;
@@ -252,10 +255,12 @@ impl Connection {
                     return Err(field_problem(&e.field, e.message));
                 }
                 let started = std::time::Instant::now();
-                let (total, items) =
+                let (total, mut items) =
                     shared
                         .cache
                         .list(&filter, sort, offset, limit, Utc::now().date_naive());
+                // The rest of a long answer is for the next window (offset + items).
+                keep_within_frame(&mut items);
                 tracing::debug!(
                     total,
                     rows = items.len(),
@@ -318,7 +323,11 @@ impl Connection {
                 Ok(Reply::Done)
             }
             Request::Audit(AuditRequest { query }) => {
-                let page = self.remote()?.audit(&query).await?;
+                let mut page = self.remote()?.audit(&query).await?;
+                if keep_within_frame(&mut page.items) {
+                    // The server's cursor is the id of the last entry given (older come next).
+                    page.next = page.items.last().map(|e| e.id.to_string());
+                }
                 Ok(Reply::Audit(page))
             }
             Request::Login(_) => {
@@ -404,6 +413,27 @@ impl Connection {
         let mut applied = self.shared.applied.subscribe();
         let _ = tokio::time::timeout(EDIT_VISIBLE_WITHIN, applied.wait_for(|_| done())).await;
     }
+}
+
+/// What a client gets instead of a frame longer than it would read: an error for the
+/// request it answers (an event that long is dropped with the same error, with no id).
+fn oversized(frame: &DaemonFrame, size: usize) -> Vec<u8> {
+    let id = match frame {
+        DaemonFrame::Reply { id, .. } => Some(*id),
+        DaemonFrame::Error { id, .. } => *id,
+        DaemonFrame::Event { .. } => None,
+    };
+    tracing::warn!(size, ?id, "an answer over the frame limit was not sent");
+    let error = DaemonFrame::Error {
+        id,
+        problem: Problem::local(
+            kinds::BAD_REQUEST,
+            413,
+            "Answer too large",
+            format!("the answer was {size} bytes, over the {MAX_FRAME}-byte limit of a message"),
+        ),
+    };
+    serde_json::to_vec(&error).expect("frames always serialize")
 }
 
 fn field_problem(field: &str, message: String) -> Box<Problem> {

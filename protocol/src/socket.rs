@@ -27,6 +27,38 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// skipped; the connection stays usable.
 pub const MAX_FRAME: usize = 1 << 20;
 
+/// How many bytes the items of one reply (licenses of a list, entries of the audit log) may
+/// take: a frame less room for the rest of the reply. Longer answers come in several windows.
+pub const MAX_REPLY_ITEMS_BYTES: usize = MAX_FRAME - 64 * 1024;
+
+/// Keeps the leading `items` whose JSON fits [`MAX_REPLY_ITEMS_BYTES`] together (the first
+/// always, so that a reader paging through makes progress); answers whether any were dropped.
+pub fn keep_within_frame<T: Serialize>(items: &mut Vec<T>) -> bool {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut used = Count(0);
+    for (i, item) in items.iter().enumerate() {
+        let before = used.0;
+        // A comma between items; serializing to a counter cannot fail for our types.
+        let _ = serde_json::to_writer(&mut used, item);
+        used.0 += 1;
+        if i > 0 && used.0 > MAX_REPLY_ITEMS_BYTES {
+            debug_assert!(before <= MAX_REPLY_ITEMS_BYTES);
+            items.truncate(i);
+            return true;
+        }
+    }
+    false
+}
+
 /// Where `lmd` listens unless told otherwise: `$XDG_RUNTIME_DIR/lm/lmd.sock`, or
 /// `~/.cache/lm/lmd.sock` when there is no runtime directory. `LM_SOCKET` overrides both.
 pub fn default_socket_path() -> Option<std::path::PathBuf> {
@@ -579,6 +611,20 @@ mod tests {
         let nested =
             ClientFrame::parse(r#"{"id":4,"op":"list","filter":{"cost_min":"ten"}}"#).unwrap_err();
         assert!(nested.message.starts_with("filter.cost_min:"), "{nested}");
+    }
+
+    #[test]
+    fn a_reply_keeps_the_items_that_fit_a_frame_and_at_least_one() {
+        let item = "x".repeat(100_000);
+        let mut many = vec![item.clone(); 30];
+        assert!(keep_within_frame(&mut many));
+        assert_eq!(many.len(), MAX_REPLY_ITEMS_BYTES / 100_003);
+        let mut few = vec![item.clone(); 3];
+        assert!(!keep_within_frame(&mut few));
+        assert_eq!(few.len(), 3);
+        let mut huge = vec!["y".repeat(2 * MAX_FRAME), item];
+        assert!(keep_within_frame(&mut huge));
+        assert_eq!(huge.len(), 1, "the first stays, so paging goes on");
     }
 
     #[test]

@@ -8,9 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::license::{LicenseName, Notes, Vendor};
 use lm_protocol::query::amount;
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, CreateRequest, ExpiryAlert, HeldPermissions, ImportRequest,
-    LicenseRef, ListRequest, MAX_LIST_LIMIT, NoArgs, RemoveRequest, Reply, Request, Status,
-    UnassignRequest, UpdateRequest,
+    AssignRequest, CreateRequest, ExpiryAlert, HeldPermissions, ImportRequest, LicenseRef, NoArgs,
+    RemoveRequest, Reply, Request, Status, UnassignRequest, UpdateRequest,
 };
 use lm_protocol::{
     Assignee, AuditAction, AuditQuery, Currency, Kind, License, LicenseFilter, LicenseId,
@@ -368,7 +367,7 @@ async fn license_reply(client: &DaemonClient, request: Request) -> Result<Licens
     }
 }
 
-fn unexpected(reply: Reply) -> ClientError {
+pub(crate) fn unexpected(reply: Reply) -> ClientError {
     ClientError::Protocol(format!("unexpected answer {reply:?}"))
 }
 
@@ -410,7 +409,7 @@ pub fn print_status(status: &Status, json: bool, out: &mut impl Write) -> anyhow
     Ok(())
 }
 
-/// Every license matching `filter`, in `sort` order, fetched in windows.
+/// Every license matching `filter`, in `sort` order (at most `limit`), fetched in windows.
 pub async fn list_all(
     client: &DaemonClient,
     filter: LicenseFilter,
@@ -418,28 +417,11 @@ pub async fn list_all(
     limit: Option<usize>,
 ) -> Result<Vec<License>, ClientError> {
     let mut out = Vec::new();
-    loop {
-        let want = limit.map_or(MAX_LIST_LIMIT, |l| (l - out.len()).min(MAX_LIST_LIMIT));
-        if want == 0 {
-            break;
-        }
-        let reply = client
-            .request(Request::List(ListRequest {
-                filter: filter.clone(),
-                sort,
-                offset: out.len(),
-                limit: want,
-            }))
-            .await?;
-        let Reply::Licenses(window) = reply else {
-            return Err(unexpected(reply));
-        };
-        let got = window.items.len();
-        out.extend(window.items);
-        if got < want || out.len() >= window.total {
-            break;
-        }
-    }
+    crate::listing::each_license(client, filter, sort, limit, |window| {
+        out.extend(window);
+        Ok::<_, ClientError>(())
+    })
+    .await?;
     Ok(out)
 }
 
@@ -526,17 +508,6 @@ pub fn print_table(
         writeln!(out, "{}", text.trim_end())?;
     }
     Ok(())
-}
-
-/// Writes licenses as CSV in the server's import/export format (`lm_protocol::csv`), so that
-/// what `lm ls --csv` or `lm export` writes imports back unchanged.
-pub fn print_csv(licenses: &[License], out: &mut impl Write) -> std::io::Result<()> {
-    let mut csv = ::csv::Writer::from_writer(out);
-    lm_protocol::csv::write_header(&mut csv)?;
-    for l in licenses {
-        lm_protocol::csv::write_license(&mut csv, l)?;
-    }
-    csv.flush()
 }
 
 /// Logs lmd in with the device flow: shows where to approve, then waits for the outcome.
@@ -803,24 +774,16 @@ impl AuditArgs {
     }
 }
 
-pub async fn audit(
-    client: &DaemonClient,
-    query: AuditQuery,
-) -> Result<Vec<lm_protocol::AuditEntry>, ClientError> {
-    match client
-        .request(Request::Audit(AuditRequest { query }))
-        .await?
-    {
-        Reply::Audit(page) => Ok(page.items),
-        other => Err(unexpected(other)),
-    }
+/// The header line of [`print_audit`]'s table.
+pub fn print_audit_header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "WHEN              ACTOR         ACTION    RECORD")
 }
 
+/// Audit entries as rows of a table under [`print_audit_header`].
 pub fn print_audit(
     entries: &[lm_protocol::AuditEntry],
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    writeln!(out, "WHEN              ACTOR         ACTION    RECORD")?;
     for e in entries {
         let name = e
             .after

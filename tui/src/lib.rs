@@ -5,7 +5,8 @@
 //! - [`view`]: pure rendering of that state;
 //! - [`runtime`]: the terminal, the daemon connection and the event loop;
 //! - [`client`]: the socket client shared by the TUI and the CLI;
-//! - [`cli`]: the scriptable commands; [`demo`]: `lm demo`;
+//! - [`cli`]: the scriptable commands, [`listing`]: their long answers window by window;
+//!   [`demo`]: `lm demo`;
 //! - [`format`]: how values read to people.
 
 pub mod app;
@@ -13,5 +14,6 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod format;
+pub mod listing;
 pub mod runtime;
 pub mod view;

@@ -5,9 +5,11 @@
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use lm_protocol::socket::{NoArgs, Request};
+use lm_protocol::{LicenseFilter, Sort};
 use lm_tui::app::keys::KeyMap;
 use lm_tui::cli::{self, AuditArgs, LicenseArgs};
 use lm_tui::client::{ClientError, DaemonClient};
+use lm_tui::listing;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -279,16 +281,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         } => {
             let (filter, sort) = cli::parse_query(&query, sort.as_deref(), today)?;
             let client = connect(&socket).await?;
-            let licenses = cli::list_all(&client, filter, sort, limit).await?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &licenses)?;
-                writeln!(out)?;
+                write_json(&client, filter, sort, limit, &mut out).await
             } else if csv {
-                cli::print_csv(&licenses, &mut out)?;
+                write_csv(&client, filter, sort, limit, &mut out).await
             } else {
-                cli::print_table(&licenses, today, &mut out)?;
+                // A table's columns fit its widest cell: the whole list first.
+                let licenses = cli::list_all(&client, filter, sort, limit).await?;
+                Ok(cli::print_table(&licenses, today, &mut out)?)
             }
-            Ok(())
         }
         Cmd::Import {
             file,
@@ -303,15 +304,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         Cmd::Export { json } => {
             let client = connect(&socket).await?;
-            let licenses =
-                cli::list_all(&client, Default::default(), Default::default(), None).await?;
+            let (filter, sort) = (LicenseFilter::default(), Sort::default());
             if json {
-                serde_json::to_writer_pretty(&mut out, &licenses)?;
-                writeln!(out)?;
+                write_json(&client, filter, sort, None, &mut out).await
             } else {
-                cli::print_csv(&licenses, &mut out)?;
+                write_csv(&client, filter, sort, None, &mut out).await
             }
-            Ok(())
         }
         Cmd::Show { id, json } => {
             let client = connect(&socket).await?;
@@ -417,14 +415,56 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Cmd::Audit(audit) => {
             let query = audit.to_query()?;
             let client = connect(&socket).await?;
-            let entries = cli::audit(&client, query).await?;
             if audit.json {
-                serde_json::to_writer_pretty(&mut out, &entries)?;
-                writeln!(out)?;
+                let mut array = listing::JsonArray::new(&mut out);
+                listing::each_audit_entry(&client, query, |entries| {
+                    entries.iter().try_for_each(|e| array.push(e))?;
+                    anyhow::Ok(())
+                })
+                .await?;
+                array.finish()?;
             } else {
-                cli::print_audit(&entries, &mut out)?;
+                cli::print_audit_header(&mut out)?;
+                listing::each_audit_entry(&client, query, |entries| {
+                    anyhow::Ok(cli::print_audit(&entries, &mut out)?)
+                })
+                .await?;
             }
             Ok(())
         }
     }
+}
+
+/// `--json` of a list: a JSON array, written as lmd's windows arrive.
+async fn write_json(
+    client: &DaemonClient,
+    filter: LicenseFilter,
+    sort: Sort,
+    limit: Option<usize>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut array = listing::JsonArray::new(out);
+    listing::each_license(client, filter, sort, limit, |window| {
+        window.iter().try_for_each(|l| array.push(l))?;
+        anyhow::Ok(())
+    })
+    .await?;
+    Ok(array.finish()?)
+}
+
+/// `--csv` of a list and `lm export`: the import/export CSV, written as lmd's windows arrive.
+async fn write_csv(
+    client: &DaemonClient,
+    filter: LicenseFilter,
+    sort: Sort,
+    limit: Option<usize>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut csv = listing::CsvLicenses::new(out)?;
+    listing::each_license(client, filter, sort, limit, |window| {
+        window.iter().try_for_each(|l| csv.push(l))?;
+        anyhow::Ok(())
+    })
+    .await?;
+    Ok(csv.finish()?)
 }

@@ -327,3 +327,66 @@ async fn an_import_reads_only_regular_files_within_the_limit() {
     }
     assert_eq!(client.status().await.licenses, 0, "lmd still answers");
 }
+
+/// Answers longer than one socket message (1 MiB) come in windows: `lm ls`, `lm export` and
+/// `lm audit` list everything, in every format, instead of losing the connection.
+#[tokio::test]
+async fn lists_and_the_audit_log_longer_than_a_message_come_whole() {
+    let (server, token) = crate::server_with(3_000).await;
+    let manager = server.login("alice");
+    // 130 audit entries of ~9 kB each: more than a message holds.
+    for i in 0..130 {
+        let mut body = crate::new_license(&format!("Audited {i}"));
+        body["notes"] = "n".repeat(9_000).into();
+        manager.post("/v1/licenses", &body).await.expect(201);
+    }
+    let daemon = Daemon::start(&server.url, &token).await;
+    daemon
+        .connect()
+        .await
+        .wait_for(Duration::from_secs(30), |s| s.licenses == 3_130)
+        .await;
+    let lm = |args: &[&str]| {
+        let out = Command::new(lm_tests::binary("lm"))
+            .arg("--socket")
+            .arg(&daemon.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let over_a_message = |bytes: Vec<u8>| {
+        assert!(
+            bytes.len() > lm_protocol::socket::MAX_FRAME,
+            "{} bytes",
+            bytes.len()
+        );
+        bytes
+    };
+    let csv_records = |bytes: Vec<u8>| csv::Reader::from_reader(bytes.as_slice()).records().count();
+
+    let listed: Vec<lm_protocol::License> =
+        serde_json::from_slice(&over_a_message(lm(&["ls", "--json"]))).unwrap();
+    assert_eq!(listed.len(), 3_130);
+    assert_eq!(csv_records(over_a_message(lm(&["ls", "--csv"]))), 3_130);
+    assert_eq!(
+        String::from_utf8(lm(&["ls"])).unwrap().lines().count(),
+        3_131
+    );
+    assert_eq!(csv_records(over_a_message(lm(&["export"]))), 3_130);
+    let exported: Vec<lm_protocol::License> =
+        serde_json::from_slice(&lm(&["export", "--json"])).unwrap();
+    assert_eq!(exported.len(), 3_130);
+
+    let audit: Vec<lm_protocol::AuditEntry> =
+        serde_json::from_slice(&over_a_message(lm(&["audit", "--limit", "130", "--json"])))
+            .unwrap();
+    assert_eq!(audit.len(), 130);
+    let ids: std::collections::BTreeSet<i64> = audit.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), 130, "each entry once");
+}
