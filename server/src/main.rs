@@ -150,10 +150,12 @@ struct ServeArgs {
     /// The least time a device must wait between two polls of the token endpoint.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     device_poll_interval: Duration,
-    /// Failed password logins in a row that lock an account for --login-lockout.
+    /// Failed sign-ins in a row, from one address for one account, after which that address
+    /// waits --login-lockout before trying that account again (others are not held up).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     max_failed_logins: u32,
-    /// How long an account stays locked after too many failed logins.
+    /// How long an address waits after too many failed sign-ins for one account; each further
+    /// failure doubles it (up to 64 times).
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     login_lockout: Duration,
     /// How long a permission grant (the signed answer of a permission check) is good for at

@@ -190,42 +190,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed password login; after `limit` in a row the user is locked until
-    /// `lock_until`. Returns the count of failures in a row.
-    pub async fn login_failed(
-        &self,
-        user: &str,
-        limit: i64,
-        lock_until: DateTime<Utc>,
-    ) -> Result<i64> {
-        let mut tx = self.db.begin().await?;
-        let failures: Option<(i64,)> = tx
-            .exec()
-            .fetch_optional(
-                "UPDATE users SET failed_logins = failed_logins + 1 WHERE name = $1 RETURNING failed_logins",
-                args![user],
-            )
-            .await?;
-        let failures = failures.map_or(0, |f| f.0);
-        if failures >= limit {
-            // The lock is temporary and the count starts over after it: an attacker can
-            // keep a user locked only by guessing again every lock period, never forever.
-            tx.exec()
-                .execute(
-                    "UPDATE users SET locked_until = $2, failed_logins = 0 WHERE name = $1",
-                    args![user, lock_until],
-                )
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(failures)
-    }
-
-    pub async fn login_succeeded(&self, user: &str) -> Result<()> {
-        self.update_user("failed_logins = 0, locked_until = NULL", args![user])
-            .await
-    }
-
     /// Stores a new device authorization.
     #[allow(clippy::too_many_arguments)]
     pub async fn create_device_code(

@@ -300,31 +300,61 @@ async fn denied_and_expired_device_codes_get_no_token(backend: Backend) {
     assert_eq!(expired["error"], "expired_token");
 }
 
-async fn guessing_passwords_locks_the_account_for_a_while_only(backend: Backend) {
+/// Guessing passwords slows the guesser's address for that account, doubling, and never the
+/// owner signing in from elsewhere; an account name that does not exist is answered exactly
+/// like one that does, so the answers tell nobody which accounts exist.
+async fn guessing_slows_the_guessers_address_not_the_owner(backend: Backend) {
     let server = server_with(
         backend,
         &["--max-failed-logins", "3", "--login-lockout", "2s"],
     )
     .await;
+    // The guesser signs in from another loopback address than the owner.
+    let guesser = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let guess = async |code: &str, user: &str, password: &str| {
+        let response = guesser
+            .post(format!("{}/device", server.url))
+            .form(&[
+                ("user_code", code),
+                ("username", user),
+                ("password", password),
+                ("action", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
     let device = start_device_login(&server).await;
     let code = device["user_code"].as_str().unwrap();
-    for _ in 0..3 {
-        assert_eq!(
-            decide(&server, code, "alice", "guess guess guess", "approve")
-                .await
-                .0,
-            401
-        );
+    let mut answers = Vec::new();
+    for user in ["alice", "nobody"] {
+        for _ in 0..3 {
+            let (status, html) = guess(code, user, "guess guess guess").await;
+            assert_eq!(status, 401);
+            answers.push(html);
+        }
+        let (status, html) = guess(code, user, PASSWORD).await;
+        assert_eq!(status, 401, "the guesser waits, even with the password");
+        assert!(html.contains("Too many failed attempts"), "{html}");
+        answers.push(html);
     }
-    let (status, html) = decide(&server, code, "alice", PASSWORD, "approve").await;
-    assert_eq!(status, 401);
-    assert!(
-        html.contains("locked"),
-        "even the right password waits out the lock: {html}"
+    assert_eq!(
+        answers[..4],
+        answers[4..],
+        "an unknown name answers like a known one"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+
     let (status, html) = decide(&server, code, "alice", PASSWORD, "approve").await;
-    assert_eq!(status, 200, "the lock ends by itself: {html}");
+    assert_eq!(status, 200, "the owner is not held up: {html}");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let again = start_device_login(&server).await;
+    let (status, html) = guess(again["user_code"].as_str().unwrap(), "alice", PASSWORD).await;
+    assert_eq!(status, 200, "the wait ends by itself: {html}");
 }
 
 /// Polls `/v1/licenses` with `token` until it answers `status`, for at most 10 s (servers
@@ -426,6 +456,6 @@ crate::on_both_databases!(
     a_terminal_logs_in_with_the_device_flow,
     refresh_tokens_rotate_and_a_replay_revokes_the_login,
     denied_and_expired_device_codes_get_no_token,
-    guessing_passwords_locks_the_account_for_a_while_only,
+    guessing_slows_the_guessers_address_not_the_owner,
     a_disabled_user_cannot_log_in_or_refresh,
 );

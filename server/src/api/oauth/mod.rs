@@ -10,6 +10,7 @@
 
 mod authorize;
 mod device;
+mod guesses;
 mod sign_in;
 mod token;
 
@@ -36,8 +37,10 @@ use std::collections::HashMap;
 #[derive(Clone)]
 pub struct AuthorizationServer {
     pub settings: Settings,
-    /// Password attempts per client address, apart from the per-user lockout.
+    /// Sign-in attempts per client address, whatever the account.
     pub login_attempts: RateLimiter,
+    /// Failed sign-ins per client address and account.
+    pub failed_sign_ins: guesses::FailedSignIns,
 }
 
 impl AuthorizationServer {
@@ -46,6 +49,10 @@ impl AuthorizationServer {
             settings,
             // 10 attempts a minute per address, in bursts of 10.
             login_attempts: RateLimiter::with_rate(10.0 / 60.0, 10),
+            failed_sign_ins: guesses::FailedSignIns::new(
+                u32::try_from(settings.max_failed_logins).unwrap_or(u32::MAX),
+                settings.lockout,
+            ),
         }
     }
 }

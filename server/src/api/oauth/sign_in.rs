@@ -2,6 +2,7 @@
 //! the per-address rate limit, the password with its per-user lockout, and the optional
 //! one-time code (RFC 6238 TOTP).
 
+use super::guesses;
 use crate::api::AppState;
 use crate::api::context::RequestContext;
 use crate::oauth;
@@ -111,31 +112,48 @@ pub(super) async fn sign_in(
             "Too many sign-in attempts from your address; wait a minute and try again.".into(),
         ));
     }
-    authenticate(state, attempt)
-        .await
-        .map_err(|message| (StatusCode::UNAUTHORIZED, message))
+    let guesses = &state.authorization.failed_sign_ins;
+    if let Some(wait) = guesses.wait(address, attempt.username, Instant::now()) {
+        return Err((StatusCode::UNAUTHORIZED, guesses::waiting_message(wait)));
+    }
+    match authenticate(state, attempt).await {
+        Ok(()) => {
+            guesses.succeeded(address, attempt.username);
+            Ok(())
+        }
+        Err(Refused::Failed(message)) => {
+            let message = match guesses.failed(address, attempt.username, Instant::now()) {
+                Some(wait) => {
+                    tracing::warn!(%address, "sign-ins from this address wait after failed attempts");
+                    guesses::waiting_message(wait)
+                }
+                None => message,
+            };
+            Err((StatusCode::UNAUTHORIZED, message))
+        }
+        Err(Refused::Incomplete(message)) => Err((StatusCode::UNAUTHORIZED, message)),
+    }
 }
 
-/// Checks a user's password and one-time code, with the per-user lockout. The message never
-/// tells whether the user exists; a wrong one-time code counts as a failed attempt.
-async fn authenticate(state: &AppState, attempt: &Attempt<'_>) -> Result<(), String> {
+/// Why credentials were refused: a failed guess (counted against the address), or something
+/// to fix that is no guess (a missing one-time code, a server failure).
+enum Refused {
+    Failed(String),
+    Incomplete(String),
+}
+
+/// Checks a user's password and one-time code. The message never tells whether the user
+/// exists; a wrong one-time code is a failed attempt like a wrong password.
+async fn authenticate(state: &AppState, attempt: &Attempt<'_>) -> Result<(), Refused> {
     const WRONG: &str = "Wrong user name or password.";
-    const FAILED: &str = "The server failed; try again.";
+    let failure = || Refused::Incomplete("The server failed; try again.".into());
     let username = attempt.username;
     let credentials = state
         .store
         .credentials(username)
         .await
-        .map_err(|_| FAILED.to_owned())?;
+        .map_err(|_| failure())?;
     let now = Utc::now();
-    if let Some(until) = credentials.as_ref().and_then(|c| c.locked_until)
-        && until > now
-    {
-        let minutes = (until - now).num_minutes() + 1;
-        return Err(format!(
-            "Too many failed attempts: this account is locked for {minutes} more minute(s)."
-        ));
-    }
     let hash = credentials.as_ref().and_then(|c| c.password_hash.clone());
     let password = attempt.password.to_owned();
     let matches =
@@ -147,52 +165,32 @@ async fn authenticate(state: &AppState, attempt: &Attempt<'_>) -> Result<(), Str
         _ => true,
     };
     if !matches || disabled {
-        failed(state, username, credentials.is_some()).await;
-        return Err(WRONG.to_owned());
+        return Err(Refused::Failed(WRONG.to_owned()));
     }
     let second_factor = credentials
         .as_ref()
         .and_then(|c| c.totp_secret.as_deref())
-        .map(|s| TotpSecret::from_base32(s).ok_or(FAILED));
+        .map(TotpSecret::from_base32);
     if let Some(secret) = second_factor {
-        let secret = secret.map_err(str::to_owned)?;
+        let secret = secret.ok_or_else(failure)?;
         if attempt.one_time_code.trim().is_empty() {
-            return Err(
+            return Err(Refused::Incomplete(
                 "This account also needs the one-time code from your authenticator app.".into(),
-            );
+            ));
         }
         let Some(step) = secret.matching_step(attempt.one_time_code, now.timestamp()) else {
-            failed(state, username, true).await;
-            return Err("Wrong one-time code.".into());
+            return Err(Refused::Failed("Wrong one-time code.".into()));
         };
         if !state
             .store
             .use_totp_step(username, step)
             .await
-            .map_err(|_| FAILED.to_owned())?
+            .map_err(|_| failure())?
         {
-            failed(state, username, true).await;
-            return Err("That one-time code was used already; wait for the next one.".into());
+            return Err(Refused::Failed(
+                "That one-time code was used already; wait for the next one.".into(),
+            ));
         }
     }
-    let _ = state.store.login_succeeded(username).await;
     Ok(())
-}
-
-/// Counts a failed attempt against a user that exists; enough in a row lock it for a while.
-async fn failed(state: &AppState, username: &str, exists: bool) {
-    if !exists {
-        return;
-    }
-    let settings = state.authorization.settings;
-    let lock_until = Utc::now()
-        + chrono::Duration::from_std(settings.lockout).unwrap_or(chrono::Duration::minutes(15));
-    if let Ok(failures) = state
-        .store
-        .login_failed(username, settings.max_failed_logins, lock_until)
-        .await
-        && failures >= settings.max_failed_logins
-    {
-        tracing::warn!(user = username, "account locked after failed logins");
-    }
 }
