@@ -263,13 +263,16 @@ async fn a_person_approves_the_login_in_a_real_browser() {
     // The page kept the code; the person corrects the password.
     browser.type_into("input[name=username]", "alice").await;
     browser.type_into("input[name=password]", PASSWORD).await;
-    let page = browser.source().await;
-    assert!(page.contains("asks to sign in"), "{page}");
     browser.click("button[value=approve]").await;
     let result = browser.text("#result").await;
     assert!(
         result.contains("You approved the login of lm as alice"),
         "{result}"
+    );
+    let page = browser.source().await;
+    assert!(
+        page.contains("asked to sign in"),
+        "who asked, once signed in: {page}"
     );
     client
         .wait_for(Duration::from_secs(10), logged_in_as_alice)

@@ -149,20 +149,26 @@ async fn a_terminal_logs_in_with_the_device_flow(backend: Backend) {
         (400, Some("authorization_pending"))
     );
 
-    // The page shows which client asks, from where, for the code the terminal shows.
-    let page = reqwest::get(format!(
-        "{}/device?user_code={}",
-        server.url,
-        user_code.to_lowercase()
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    // The page holds the code the terminal shows, and tells nothing more before sign-in:
+    // a made-up code gets the same page.
+    let page_for = async |code: &str| {
+        reqwest::get(format!("{}/device?user_code={code}", server.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let page = page_for(&user_code.to_lowercase()).await;
+    assert!(page.contains(user_code), "{page}");
     assert!(
-        page.contains(user_code) && page.contains("asks to sign in") && page.contains("127.0.0.1"),
-        "{page}"
+        !page.contains("127.0.0.1"),
+        "no requester before sign-in: {page}"
+    );
+    assert_eq!(
+        page.replace(user_code, "CODE"),
+        page_for("BCDF-GHJK").await.replace("BCDF-GHJK", "CODE"),
+        "a valid code and a made-up one read alike"
     );
 
     let (status, html) = decide(&server, user_code, "alice", "wrong password!", "approve").await;
@@ -175,6 +181,10 @@ async fn a_terminal_logs_in_with_the_device_flow(backend: Backend) {
     let (status, html) = decide(&server, user_code, "alice", PASSWORD, "approve").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("You approved"));
+    assert!(
+        html.contains("asked to sign in") && html.contains("127.0.0.1"),
+        "once signed in, the person sees who asked, from where: {html}"
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, tokens) = poll(&server, device_code).await;
     assert_eq!(status, 200, "{tokens}");
@@ -357,6 +367,72 @@ async fn guessing_slows_the_guessers_address_not_the_owner(backend: Backend) {
     assert_eq!(status, 200, "the wait ends by itself: {html}");
 }
 
+/// A sign-in form posted from another site's page (login CSRF) is refused before anything is
+/// checked; the server's own pages, and clients that are no browser page, are not.
+async fn sign_in_forms_sent_from_another_site_are_refused(backend: Backend) {
+    let server = server_with(backend, &[]).await;
+    let device = start_device_login(&server).await;
+    let code = device["user_code"].as_str().unwrap();
+    let post = async |path: &str, headers: &[(&str, &str)]| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", server.url))
+            .form(&[
+                ("user_code", code),
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("action", "approve"),
+            ]);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[("origin", "null")],
+        &[("sec-fetch-site", "cross-site")],
+    ] {
+        for path in ["/device", "/oauth2/authorize"] {
+            let (status, html) = post(path, headers).await;
+            assert_eq!(status, 403, "{path} {headers:?}: {html}");
+            assert!(html.contains("another site"), "{html}");
+        }
+    }
+    let (_, pending) = poll(&server, device["device_code"].as_str().unwrap()).await;
+    assert_eq!(
+        pending["error"], "authorization_pending",
+        "nothing was approved"
+    );
+    let own = server.url.clone();
+    let (status, html) = post(
+        "/device",
+        &[("origin", &own), ("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(status, 200, "the server's own page: {html}");
+}
+
+/// Made-up device codes spend the address's sign-in attempts like wrong passwords do, so
+/// codes cannot be tried faster than passwords.
+async fn made_up_device_codes_spend_sign_in_attempts(backend: Backend) {
+    let server = server_with(backend, &[]).await;
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        let (status, _) = decide(
+            &server,
+            &format!("BCDF-GH{:02}", i),
+            "alice",
+            PASSWORD,
+            "approve",
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses[..10], [400; 10]);
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+}
+
 /// Polls `/v1/licenses` with `token` until it answers `status`, for at most 10 s (servers
 /// re-read keys and disabled users every 5 s).
 pub(crate) async fn eventually(server: &Server, token: &str, status: u16) {
@@ -457,5 +533,7 @@ crate::on_both_databases!(
     refresh_tokens_rotate_and_a_replay_revokes_the_login,
     denied_and_expired_device_codes_get_no_token,
     guessing_slows_the_guessers_address_not_the_owner,
+    sign_in_forms_sent_from_another_site_are_refused,
+    made_up_device_codes_spend_sign_in_attempts,
     a_disabled_user_cannot_log_in_or_refresh,
 );

@@ -6,7 +6,7 @@
 //! Until the client and its redirect URI are known good, errors are shown to the person and
 //! never redirected (§4.1.2.1): an open redirector would hand codes to anyone.
 
-use super::sign_in::{Attempt, CREDENTIAL_FIELDS, error_paragraph, escape, page, sign_in};
+use super::sign_in::{Attempt, CREDENTIAL_FIELDS, admit, error_paragraph, escape, page, sign_in};
 use super::{OAuthError, form, unique_params};
 use crate::api::AppState;
 use crate::api::context::RequestContext;
@@ -291,6 +291,11 @@ pub async fn authorize_decide(
             return Refusal::Page(description).into_response(&issuer);
         }
     };
+    if let Err((status, message)) = admit(&state, &context, &headers) {
+        let mut response = Refusal::Page(message).into_response(&issuer);
+        *response.status_mut() = status;
+        return response;
+    }
     let request = match check(&state, &params).await {
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(&issuer),

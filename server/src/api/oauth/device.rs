@@ -1,7 +1,7 @@
 //! The device authorization grant (RFC 8628 §3.1–3.2) and its approval page, where the user
 //! types the code their terminal shows and signs in.
 
-use super::sign_in::{Attempt, CREDENTIAL_FIELDS, error_paragraph, escape, page, sign_in};
+use super::sign_in::{Attempt, CREDENTIAL_FIELDS, admit, error_paragraph, escape, page, sign_in};
 use super::{OAuthError, client, form, no_store, refuse_grant, scope_of};
 use crate::api::AppState;
 use crate::api::context::RequestContext;
@@ -94,10 +94,11 @@ fn login_form(user_code: &str, asking: &str, error: Option<&str>) -> Response {
     )
 }
 
-/// Describes which device asks, for the approval page.
-fn asking(code: &crate::store::oauth::DeviceCode) -> String {
+/// Describes which device asked, for the page shown once the login is approved (not before:
+/// whoever holds a code learns nothing of it without signing in).
+fn asked(code: &crate::store::oauth::DeviceCode) -> String {
     format!(
-        "<strong>{}</strong> (the lm terminal client) asks to sign in, from {} at {} UTC.",
+        "<strong>{}</strong> (the lm terminal client) asked to sign in, from {} at {} UTC.",
         escape(&code.client_id),
         escape(
             code.requested_from
@@ -114,18 +115,14 @@ pub struct DevicePageQuery {
     user_code: String,
 }
 
+const ENTER_THE_CODE: &str = "Enter the code your terminal shows, then sign in.";
+
 /// `GET /device`: where the user enters the code (or arrives with it from
-/// `verification_uri_complete`) and signs in.
-pub async fn device_page(
-    State(state): State<AppState>,
-    Query(query): Query<DevicePageQuery>,
-) -> Response {
+/// `verification_uri_complete`) and signs in. The page is the same for any code, valid or
+/// not: it tells nothing until someone signs in.
+pub async fn device_page(Query(query): Query<DevicePageQuery>) -> Response {
     let user_code = oauth::normalize_user_code(&query.user_code);
-    let asking = match state.store.device_code_by_user_code(&user_code).await {
-        Ok(Some(code)) if code.status == "pending" && code.expires_at > Utc::now() => asking(&code),
-        _ => "Enter the code your terminal shows, then sign in.".to_owned(),
-    };
-    login_form(&user_code, &asking, None)
+    login_form(&user_code, ENTER_THE_CODE, None)
 }
 
 /// `POST /device`: checks the code and the password, then approves or denies.
@@ -140,16 +137,18 @@ pub async fn device_decide(
     let user_code = oauth::normalize_user_code(params.get("user_code").map_or("", String::as_str));
     let attempt = Attempt::from_form(&params);
     let (username, approve) = (attempt.username, attempt.approve);
-    let refuse = |status: StatusCode, asking: &str, error: &str| {
-        (status, login_form(&user_code, asking, Some(error))).into_response()
+    let refuse = |status: StatusCode, error: &str| {
+        (status, login_form(&user_code, ENTER_THE_CODE, Some(error))).into_response()
     };
-
+    // Every post pays, also one with a made-up code.
+    if let Err((status, message)) = admit(&state, &context, &headers) {
+        return refuse(status, &message);
+    }
     let code = match state.store.device_code_by_user_code(&user_code).await {
         Ok(Some(code)) if code.status == "pending" && code.expires_at > Utc::now() => code,
         Ok(_) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                "Enter the code your terminal shows, then sign in.",
                 "That code is not valid or has expired. Start the login again in your terminal.",
             );
         }
@@ -157,14 +156,12 @@ pub async fn device_decide(
             tracing::error!(error = %e, "device page");
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "",
                 "The server failed; try again.",
             );
         }
     };
-    let asking = asking(&code);
     if let Err((status, message)) = sign_in(&state, &context, &attempt).await {
-        return refuse(status, &asking, &message);
+        return refuse(status, &message);
     }
     match state
         .store
@@ -174,9 +171,11 @@ pub async fn device_decide(
         Ok(true) if approve => page(
             "Signed in",
             &format!(
-                r#"<p id="result">You approved the login of <strong>{}</strong> as <strong>{}</strong>. You can close this window and return to your terminal.</p>"#,
+                r#"<p id="result">You approved the login of <strong>{}</strong> as <strong>{}</strong>. You can close this window and return to your terminal.</p>
+<p class="muted">{} If that was not you, sign out everywhere: ask a manager to disable and re-enable your account.</p>"#,
                 escape(&code.client_id),
-                escape(username)
+                escape(username),
+                asked(&code),
             ),
         )
         .into_response(),
@@ -187,12 +186,11 @@ pub async fn device_decide(
         .into_response(),
         Ok(false) => refuse(
             StatusCode::BAD_REQUEST,
-            &asking,
             "That code was already used or has expired.",
         ),
         Err(e) => {
             tracing::error!(error = %e, "device decision");
-            refuse(StatusCode::INTERNAL_SERVER_ERROR, &asking, "The server failed; try again.")
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, "The server failed; try again.")
         }
     }
 }

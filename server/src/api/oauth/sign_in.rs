@@ -7,8 +7,8 @@ use crate::api::AppState;
 use crate::api::context::RequestContext;
 use crate::oauth;
 use crate::oauth::totp::TotpSecret;
-use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, HeaderName, REFERRER_POLICY, X_FRAME_OPTIONS};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use std::collections::HashMap;
@@ -33,7 +33,8 @@ pub(super) fn page(title: &str, body: &str) -> Response {
             HeaderName::from_static("content-security-policy"),
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ),
-        (REFERRER_POLICY, "no-referrer"),
+        // Nothing to other sites; this site's own origin on its form posts.
+        (REFERRER_POLICY, "same-origin"),
     ];
     let html = Html(format!(
         r#"<!doctype html>
@@ -91,20 +92,31 @@ impl<'a> Attempt<'a> {
     }
 }
 
-/// Signs a person in: the address's attempt budget, then the credentials. On refusal, the
-/// status and the message to show on the form.
-pub(super) async fn sign_in(
+fn address(context: &RequestContext) -> IpAddr {
+    context
+        .client_addr
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+}
+
+/// What every post of a sign-in form pays first, whether its code, client or credentials turn
+/// out valid or not: it must come from a page of this server (a browser's `Origin`, or
+/// `Sec-Fetch-Site`, says where a form was sent from), and it spends one of the address's
+/// attempts. On refusal, the status and the message to show on the form.
+pub(super) fn admit(
     state: &AppState,
     context: &RequestContext,
-    attempt: &Attempt<'_>,
+    headers: &HeaderMap,
 ) -> Result<(), (StatusCode, String)> {
-    let address = context
-        .client_addr
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    if !from_this_site(state, headers) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site. Open the sign-in page of lm itself.".into(),
+        ));
+    }
     if state
         .authorization
         .login_attempts
-        .check(address, Instant::now())
+        .check(address(context), Instant::now())
         .is_err()
     {
         return Err((
@@ -112,6 +124,46 @@ pub(super) async fn sign_in(
             "Too many sign-in attempts from your address; wait a minute and try again.".into(),
         ));
     }
+    Ok(())
+}
+
+/// Whether a form post comes from this server's own pages. Browsers say where a form was
+/// posted from in `Sec-Fetch-Site` (current ones) or `Origin` (older ones; the pages'
+/// `Referrer-Policy: same-origin` keeps it from being `null`); a request with neither comes
+/// from no browser page (a script, which forges nothing by posting: no cookie rides along,
+/// lm sets none). The origin must be the public URL's, or the one the request was addressed
+/// to (`Host`), so that the pages work however they were reached.
+fn from_this_site(state: &AppState, headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Set by the browser alone; pages cannot forge it.
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = header("origin") else {
+        return true;
+    };
+    let authority = |url: &str| {
+        url.split_once("://").map(|(_, rest)| {
+            rest.split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
+    };
+    let origin = authority(origin);
+    origin.is_some()
+        && (origin == authority(state.tokens.issuer())
+            || origin.as_deref() == header("host").map(str::to_ascii_lowercase).as_deref())
+}
+
+/// Signs a person in with the credentials of a form [`admit`]ted already. On refusal, the
+/// status and the message to show on the form.
+pub(super) async fn sign_in(
+    state: &AppState,
+    context: &RequestContext,
+    attempt: &Attempt<'_>,
+) -> Result<(), (StatusCode, String)> {
+    let address = address(context);
     let guesses = &state.authorization.failed_sign_ins;
     if let Some(wait) = guesses.wait(address, attempt.username, Instant::now()) {
         return Err((StatusCode::UNAUTHORIZED, guesses::waiting_message(wait)));
