@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod backup;
+pub mod connections;
 pub mod db;
 pub mod events;
 pub mod hierarchy_providers;

@@ -1,7 +1,6 @@
 //! `lm-server`: serve the License Manager API, and administer its database.
 
 use anyhow::{Context, Result, bail};
-use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use lm_protocol::Role;
 use lm_server::api::{AppState, Limits, app};
@@ -132,6 +131,13 @@ struct ServeArgs {
     /// Deadline of one request, e.g. 30s; imports get ten times as long.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     request_timeout: Duration,
+    /// How long a connection may take to send a request's head, from its opening or its
+    /// previous answer; then it is closed (slow or idle clients).
+    #[arg(long, env = "LM_IDLE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// How many connections one client address may hold at once; more are closed at once.
+    #[arg(long, env = "LM_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_client: u32,
     /// How long removed licenses stay restorable (and in the change feed as tombstones).
     #[arg(long, env = "LM_TOMBSTONE_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
     tombstone_retention: Duration,
@@ -1053,24 +1059,17 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local_addr = listener.local_addr()?;
-    // Without TCP_NODELAY, the last small segment of a response on a kept-alive connection
-    // waits for the client's delayed ACK (40 ms): measured as a p99 spike in the list bench.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     tracing::info!(
         listen = %local_addr,
         database = store.dialect().as_str(),
         issuer = %common.public_url,
         "lm-server ready"
     );
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let connection_limits = lm_server::connections::ConnectionLimits {
+        idle: args.idle_timeout,
+        per_address: args.max_connections_per_client as usize,
+    };
+    lm_server::connections::serve(listener, router, connection_limits, async move {
         shutdown_signal().await;
         // End event streams, or graceful shutdown would wait for them forever.
         let _ = stopping.send(true);

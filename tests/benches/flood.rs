@@ -11,9 +11,14 @@
 //! addresses than the limit can tell apart), where only the cheap checks shield the work.
 //! Attackers and server share this machine's cores, so the figures are a floor.
 //!
+//! Then (d) a slowloris: connections that send a request head a byte a second and never end
+//! it, from one address and from sixteen, with the manager's latency meanwhile and how many
+//! the server closed (its share per address at once, the rest after the idle timeout).
+//!
 //! Environment: `LM_BENCH_SECONDS` per flood (default 5), `LM_BENCH_FLOOD_MAX` requests per
 //! flood at most (default 200000), `LM_BENCH_FLOODERS` concurrent attackers (default 32),
-//! `LM_BENCH_BACKENDS` (default `sqlite`).
+//! `LM_BENCH_SLOWLORIS` connections (default 2000) held `LM_BENCH_SLOWLORIS_SECONDS`
+//! (default 15), `LM_BENCH_BACKENDS` (default `sqlite`).
 
 use base64::Engine;
 use lm_tests::{Backend, Server};
@@ -145,6 +150,52 @@ async fn legitimate(url: String, token: String, stop: Arc<AtomicBool>) -> Vec<Du
     latencies
 }
 
+/// A slowloris: `connections` connections from `addresses` loopback addresses (127.0.0.2…),
+/// each sending a request head one byte a second and never finishing it, until `stop`.
+/// Answers how many the server had closed by then.
+async fn slowloris(url: String, connections: usize, addresses: u8, stop: Arc<AtomicBool>) -> usize {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let mut held = Vec::new();
+    for i in 0..connections {
+        let from = Ipv4Addr::new(127, 0, 0, 2 + (i % addresses as usize) as u8);
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((from, 0).into()).unwrap();
+        let Ok(stream) = socket.connect(server).await else {
+            closed.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let (stop, closed) = (stop.clone(), closed.clone());
+        held.push(tokio::spawn(async move {
+            let (mut read, mut write) = stream.into_split();
+            let head = b"GET /v1/licenses HTTP/1.1\r\nHost: lm\r\nX-Slow: ";
+            let _ = write.write_all(head).await;
+            let mut buf = [0u8; 512];
+            while !stop.load(Ordering::Relaxed) {
+                tokio::select! {
+                    n = read.read(&mut buf) => {
+                        if matches!(n, Ok(0) | Err(_)) {
+                            closed.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    }
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {
+                        if write.write_all(b"a").await.is_err() {
+                            closed.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for task in held {
+        let _ = task.await;
+    }
+    closed.load(Ordering::Relaxed)
+}
+
 fn percentiles(mut all: Vec<Duration>) -> String {
     all.sort();
     let pick = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
@@ -163,6 +214,9 @@ async fn main() {
     let max: usize = env_or("LM_BENCH_FLOOD_MAX", 200_000);
     let flooders: usize = env_or("LM_BENCH_FLOODERS", 32);
     let backends: String = env_or("LM_BENCH_BACKENDS", "sqlite".to_owned());
+    let slow_connections: usize = env_or("LM_BENCH_SLOWLORIS", 2_000);
+    // Longer than the server's idle timeout (set to 10 s below), so that it shows.
+    let slow_seconds: u64 = env_or("LM_BENCH_SLOWLORIS_SECONDS", 15);
     for backend in backends.split(',') {
         let backend = match backend.trim() {
             "sqlite" => Backend::Sqlite,
@@ -177,7 +231,9 @@ async fn main() {
             server
                 .admin(&["seed", "--org", "acme", "--licenses", "10000"])
                 .expect("seed");
-            server.launch(&["--rate-limit", rate_limit]).await;
+            server
+                .launch(&["--rate-limit", rate_limit, "--idle-timeout", "10s"])
+                .await;
             let token = server.login("alice").token().unwrap().to_owned();
             println!(
                 "\n== {backend:?}, rate limit {}; {flooders} attackers, {seconds} s or {max} requests per flood",
@@ -255,6 +311,32 @@ async fn main() {
                     db,
                     percentiles(latencies),
                     statuses
+                );
+            }
+            // (d) A slowloris of held-open connections: from one address (its share is
+            // capped), then spread over 16 addresses (each within its share, every one
+            // closed once the idle timeout passes).
+            for (connections, addresses) in [(slow_connections, 1u8), (slow_connections, 16)] {
+                let stop = Arc::new(AtomicBool::new(false));
+                let legit =
+                    tokio::spawn(legitimate(server.url.clone(), token.clone(), stop.clone()));
+                let attack = tokio::spawn(slowloris(
+                    server.url.clone(),
+                    connections,
+                    addresses,
+                    stop.clone(),
+                ));
+                tokio::time::sleep(Duration::from_secs(slow_seconds)).await;
+                stop.store(true, Ordering::Relaxed);
+                let closed = attack.await.unwrap();
+                println!(
+                    "{:<32} {:>9} {:>9} {:>10} {:>9}   legit: {}   closed by the server: {closed}",
+                    format!("(d) slowloris, {addresses} address(es)"),
+                    connections,
+                    "-",
+                    "-",
+                    "-",
+                    percentiles(legit.await.unwrap()),
                 );
             }
             server.stop();

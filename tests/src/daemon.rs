@@ -313,6 +313,31 @@ impl SocketClient {
         }
     }
 
+    /// Every license `filter` selects, in the default order, fetched window by window (lmd
+    /// puts in one reply only what fits a socket message).
+    pub async fn list_all(&mut self, filter: LicenseFilter) -> Vec<lm_protocol::License> {
+        let mut all = Vec::new();
+        loop {
+            let window = match self
+                .request(Request::List(ListRequest {
+                    filter: filter.clone(),
+                    offset: all.len(),
+                    limit: lm_protocol::socket::MAX_LIST_LIMIT,
+                    ..ListRequest::default()
+                }))
+                .await
+            {
+                Ok(Reply::Licenses(window)) => window,
+                other => panic!("list: {other:?}"),
+            };
+            let got = window.items.len();
+            all.extend(window.items);
+            if got == 0 || all.len() >= window.total {
+                return all;
+            }
+        }
+    }
+
     /// The next pushed event, if one comes within `within`.
     pub async fn next_event(&mut self, within: Duration) -> Option<Event> {
         if let Some(event) = self.events.pop_front() {

@@ -149,6 +149,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     counter(
         &mut out,
+        "lm_connections_refused_over_share_total",
+        "Connections closed at once because their client address held its share already.",
+        crate::connections::REFUSED_OVER_SHARE.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
         "lm_jwks_fetches_total",
         "Downloads of an external identity provider's keys.",
         crate::auth::external::JWKS_FETCHES.load(Ordering::Relaxed),

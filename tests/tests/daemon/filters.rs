@@ -174,7 +174,7 @@ async fn random_filters_and_sorts_select_the_same_licenses_in_the_cache_and_on_t
     let daemon = Daemon::start(&server.url, &token).await;
     let mut client = daemon.connect().await;
     client.wait_live().await;
-    let inventory = client.list(LicenseFilter::default(), 10_000).await.items;
+    let inventory = client.list_all(LicenseFilter::default()).await;
     assert_eq!(inventory.len(), 600);
     let manager = server.login("alice");
 

@@ -9,6 +9,7 @@ mod authorization_code;
 mod backups;
 mod changes;
 mod clients;
+mod connections;
 mod data_files;
 mod events;
 mod external_provider;
