@@ -57,7 +57,25 @@ pub const REQUIRED_TO_CREATE: [&str; 6] = [
 ];
 
 /// Most problems one import reports; a file this broken is the wrong file.
-pub(crate) const MAX_PROBLEMS: usize = 1_000;
+pub const MAX_PROBLEMS: usize = 1_000;
+
+/// Most data rows one import takes (the largest inventories export about this many).
+pub const MAX_IMPORT_ROWS: usize = 100_000;
+
+/// Keeps the first [`MAX_PROBLEMS`] of `problems` in row order, and says how many more
+/// there were, so that a report stays small however broken the file.
+pub fn cap_problems(problems: &mut Vec<RowProblem>) {
+    problems.sort_by_key(|p| p.row);
+    if problems.len() > MAX_PROBLEMS {
+        let more = problems.len() - MAX_PROBLEMS;
+        problems.truncate(MAX_PROBLEMS);
+        problems.push(problem(
+            problems.last().map_or(1, |p| p.row),
+            "file",
+            format!("and {more} more problems not listed; fix these first"),
+        ));
+    }
+}
 
 /// One problem of an import: the row (the header is row 1), the column, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,6 +313,14 @@ pub(crate) fn each_data_row<R: Record>(
 ) {
     for (i, record) in records.enumerate() {
         let row = i + 2;
+        if i >= MAX_IMPORT_ROWS {
+            problems.push(problem(
+                row,
+                "file",
+                format!("more than {MAX_IMPORT_ROWS} data rows; split the file"),
+            ));
+            break;
+        }
         if problems.len() >= MAX_PROBLEMS {
             problems.push(problem(
                 row,
@@ -592,6 +618,35 @@ mod tests {
         assert_eq!(r.notes.as_ref().unwrap().as_str(), "two\nlines");
         assert_eq!(r.id, None);
         assert_eq!(r.added, None, "absent column");
+    }
+
+    #[test]
+    fn a_file_of_more_rows_than_an_import_takes_is_refused_at_the_first_row_too_many() {
+        let mut csv = String::from("product,name,kind,vendor,cost_amount,cost_currency\n");
+        for i in 0..=MAX_IMPORT_ROWS {
+            csv.push_str(&format!("p,n{i},subscription,V,1,EUR\n"));
+        }
+        let (rows, problems) = parse_import(csv.as_bytes());
+        assert_eq!(rows.len(), MAX_IMPORT_ROWS);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            (problems[0].row, problems[0].field.as_str()),
+            (MAX_IMPORT_ROWS + 2, "file")
+        );
+    }
+
+    #[test]
+    fn a_report_lists_the_first_problems_and_counts_the_rest() {
+        let mut problems: Vec<RowProblem> = (0..MAX_PROBLEMS + 500)
+            .rev()
+            .map(|i| problem(i + 2, "cost_amount", "bad"))
+            .collect();
+        cap_problems(&mut problems);
+        assert_eq!(problems.len(), MAX_PROBLEMS + 1);
+        assert_eq!(problems[0].row, 2, "in row order");
+        let last = problems.last().unwrap();
+        assert_eq!(last.field, "file");
+        assert!(last.problem.contains("500 more"), "{}", last.problem);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod db;
 pub mod events;
 pub mod hierarchy_providers;
+pub mod memory;
 pub mod oauth;
 pub mod private_files;
 pub mod sample;

@@ -194,8 +194,10 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let _turn = super::import_turns::take(&caller.principal.org)?;
     let (dry_run, bytes) = csv_upload(&raw, &headers, body).await?;
     let (rows, unreadable) = lm_protocol::hierarchy_csv::parse(&bytes);
+    drop(bytes);
     // With rows that did not parse, the others are still checked, so that one report names
     // every problem of the file; nothing is written.
     let mut report = state
@@ -215,7 +217,7 @@ pub async fn import(
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         report.problems.extend(unreadable);
-        report.problems.sort_by_key(|p| p.row);
+        lm_protocol::csv::cap_problems(&mut report.problems);
     }
     let status = if report.problems.is_empty() {
         StatusCode::OK

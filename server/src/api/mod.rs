@@ -11,6 +11,7 @@ pub mod error;
 mod events;
 mod health;
 mod hierarchy;
+mod import_turns;
 mod licenses;
 pub mod limits;
 mod me;

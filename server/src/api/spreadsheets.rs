@@ -118,8 +118,10 @@ pub async fn import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let _turn = super::import_turns::take(&caller.principal.org)?;
     let (dry_run, bytes) = csv_upload(&raw, &headers, body).await?;
     let (rows, unreadable) = lm_protocol::csv::parse_import(&bytes);
+    drop(bytes);
     let today = Utc::now().date_naive();
     let context = caller.change_context();
     // With rows that did not parse, the rest is still checked (as a dry run) so that one
@@ -138,7 +140,7 @@ pub async fn import(
             problems: report.problems.into_iter().chain(unreadable).collect(),
             ..ImportReport::default()
         };
-        report.problems.sort_by_key(|p| p.row);
+        lm_protocol::csv::cap_problems(&mut report.problems);
     }
     let status = if report.problems.is_empty() {
         StatusCode::OK

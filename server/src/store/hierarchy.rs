@@ -444,7 +444,7 @@ impl Store {
                 added.push((r.entity.clone(), parent.clone()));
             }
         }
-        report.problems.sort_by_key(|p| p.row);
+        lm_protocol::csv::cap_problems(&mut report.problems);
         report.entities_created = created.len();
         report.entities_renamed = renamed.len();
         report.memberships_added = added.len();

@@ -131,12 +131,14 @@ fn plan(
                     row,
                     if key.is_some() { "key" } else { "name" },
                     format!(
-                        "matches {} licenses ({}); add an id column to say which",
+                        "matches {} licenses ({}{}); add an id column to say which",
                         many.len(),
                         many.iter()
+                            .take(3)
                             .map(|l| l.id.as_str())
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        if many.len() > 3 { ", …" } else { "" }
                     ),
                 )),
             }
@@ -172,7 +174,7 @@ fn plan(
     if problems.is_empty() {
         Ok(steps)
     } else {
-        problems.sort_by_key(|p| p.row);
+        lm_protocol::csv::cap_problems(&mut problems);
         Err(problems)
     }
 }

@@ -197,6 +197,31 @@ async fn formulas_in_license_text_are_exported_inert_and_reimport_unchanged(back
     assert_eq!(list_all(&alice, "").await, before);
 }
 
+/// However broken a file, the report lists the first thousand problems and counts the rest:
+/// 3,000 rows naming licenses that do not exist once got 3,000 problems back.
+async fn a_report_of_a_very_broken_file_stays_small(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    let mut csv = String::from("id,product,name,kind,vendor,cost_amount,cost_currency\n");
+    for i in 0..3_000 {
+        csv.push_str(&format!(
+            "01a248b0-ffb6-7678-b36d-{i:012},p,n{i},subscription,V,1,EUR\n"
+        ));
+    }
+    let report = import(&alice, "", &csv).await.expect(422).body;
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1_001, "{:#}", problems.last().unwrap());
+    assert!(
+        problems[1_000]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("2000 more"),
+        "{:#}",
+        problems[1_000]
+    );
+    assert_eq!(list_all(&alice, "").await.len(), 0, "nothing written");
+}
+
 async fn a_bad_file_is_reported_by_row_and_field_and_nothing_is_written(backend: Backend) {
     let server = Server::start(backend).await;
     let alice = server.manager("alice");
@@ -310,6 +335,7 @@ async fn an_import_respects_seats_and_matches_by_id(backend: Backend) {
 
 crate::on_both_databases!(
     formulas_in_license_text_are_exported_inert_and_reimport_unchanged,
+    a_report_of_a_very_broken_file_stays_small,
     an_import_creates_then_a_second_import_changes_nothing,
     an_export_filters_like_the_list_and_reimports_unchanged,
     a_bad_file_is_reported_by_row_and_field_and_nothing_is_written,
