@@ -60,9 +60,24 @@ macro_rules! validated_string {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allow_empty:literal, $allowed:path, $whole:path) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        // By hand, not derived: the contract says how long the text may be.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .max_length(Some($max))
+                    .min_length((!$allow_empty).then_some(1))
+                    .description(Some(concat!($what, ", at most ", $max, " characters")))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub fn new(raw: &str) -> Result<Self, $crate::problem::FieldError> {

@@ -8,6 +8,7 @@ pub mod hierarchy_provider;
 pub mod http;
 pub mod oidc;
 pub mod pg;
+pub mod schemathesis;
 pub mod server;
 pub mod tmux;
 pub mod totp;

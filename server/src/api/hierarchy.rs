@@ -36,6 +36,14 @@ pub async fn levels(
     Ok(Json(state.store.levels(&caller.principal.org).await?))
 }
 
+/// `GET /v1/hierarchy/levels`: the same as [`levels`], beside the edit of them.
+#[utoipa::path(get, path = "/v1/hierarchy/levels", tag = "hierarchy",
+    responses((status = 200, body = std::collections::BTreeMap<String, u32>, description = "level by type, members at 0")),
+    security(("bearer" = [])))]
+pub async fn levels_v1(caller: Caller, state: State<AppState>) -> Result<Json<Levels>, ApiError> {
+    levels(caller, state).await
+}
+
 /// `GET /hierarchy/users/{eid}/membership`: every entity the user belongs to, the user
 /// included, as `(type)(eid)`.
 #[utoipa::path(get, path = "/hierarchy/users/{eid}/membership", tag = "hierarchy",

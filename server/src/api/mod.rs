@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod changes;
 pub mod context;
+mod contract;
 pub mod error;
 mod events;
 mod health;
@@ -132,7 +133,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         )
         .route(
             "/v1/hierarchy/levels",
-            put(hierarchy::set_levels).get(hierarchy::levels),
+            put(hierarchy::set_levels).get(hierarchy::levels_v1),
         )
         .route("/v1/hierarchy/entities", get(hierarchy::entities))
         .route(

@@ -1,5 +1,6 @@
 //! `GET /openapi.json`: the contract, generated from the handlers and the protocol types.
 
+use super::contract::Contract;
 use axum::Json;
 use lm_protocol::{AuditEntry, License};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -52,16 +53,21 @@ impl Modify for BearerAuth {
         super::events::stream,
         super::spreadsheets::export, super::spreadsheets::import,
         super::licenses::seats, super::licenses::release_seat,
-        super::hierarchy::levels, super::hierarchy::membership, super::hierarchy::set_levels,
+        super::hierarchy::levels, super::hierarchy::levels_v1, super::hierarchy::membership, super::hierarchy::set_levels,
         super::hierarchy::entities, super::hierarchy::put_entity, super::hierarchy::delete_entity,
         super::hierarchy::add_parent, super::hierarchy::remove_parent, super::hierarchy::import,
         super::seats::list_products, super::seats::create_product, super::seats::update_product,
         super::seats::purchase, super::seats::permissions, super::seats::grant_keys,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Contract),
 )]
 pub struct ApiDoc;
 
+/// The whole contract.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document())
 }

@@ -10,6 +10,7 @@ mod backups;
 mod changes;
 mod clients;
 mod connections;
+mod contract_fuzzing;
 mod data_files;
 mod events;
 mod external_provider;
