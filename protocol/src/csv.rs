@@ -357,12 +357,20 @@ pub(crate) fn each_data_row<R: Record>(
 fn parse_header(header: &::csv::ByteRecord) -> Result<Vec<&'static str>, Vec<RowProblem>> {
     let mut columns = Vec::new();
     let mut problems = Vec::new();
-    for cell in header.iter() {
+    for (i, cell) in header.iter().enumerate() {
         let Ok(name) = std::str::from_utf8(cell) else {
             problems.push(problem(1, "header", "is not UTF-8 text"));
             continue;
         };
         let name = name.trim();
+        if name.is_empty() {
+            problems.push(problem(
+                1,
+                "header",
+                format!("column {} has no name", i + 1),
+            ));
+            continue;
+        }
         match COLUMNS.iter().find(|c| **c == name) {
             Some(c) if columns.contains(c) => {
                 problems.push(problem(1, name, "the column appears twice"));
@@ -618,6 +626,37 @@ mod tests {
         assert_eq!(r.notes.as_ref().unwrap().as_str(), "two\nlines");
         assert_eq!(r.id, None);
         assert_eq!(r.added, None, "absent column");
+    }
+
+    proptest::proptest! {
+        /// Any file — bytes of any kind, or rows of real columns with cells of any text —
+        /// reads as rows and problems without a panic, each problem placed in the file.
+        #[test]
+        fn any_file_reads_as_rows_and_placed_problems(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let (rows, problems) = parse_import(&bytes);
+            proptest::prop_assert!(problems.len() <= MAX_PROBLEMS + 1);
+            for p in &problems {
+                proptest::prop_assert!(p.row >= 1 && !p.field.is_empty() && !p.problem.is_empty());
+            }
+            proptest::prop_assert!(rows.len() <= MAX_IMPORT_ROWS);
+        }
+
+        #[test]
+        fn any_cells_under_a_real_header_read_as_rows_or_named_problems(
+            cells in proptest::collection::vec(proptest::collection::vec("[ -~é;'=+\\-]{0,14}", COLUMNS.len()), 0..6)
+        ) {
+            let mut out = ::csv::Writer::from_writer(Vec::new());
+            out.write_record(COLUMNS).unwrap();
+            for row in &cells {
+                out.write_record(row).unwrap();
+            }
+            let bytes = out.into_inner().unwrap();
+            let (rows, problems) = parse_import(&bytes);
+            for p in &problems {
+                proptest::prop_assert!(p.field == "row" || p.field == "file" || COLUMNS.contains(&p.field.as_str()), "{:?}", p);
+            }
+            proptest::prop_assert!(rows.len() + problems.len() >= cells.len().min(1) || cells.iter().all(|r| r.iter().all(|c| c.trim().is_empty())));
+        }
     }
 
     #[test]

@@ -144,6 +144,17 @@ pub fn parse(bytes: &[u8]) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// Any file reads as rows and problems placed in it, without a panic.
+        #[test]
+        fn any_file_reads_as_rows_and_placed_problems(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let (_, problems) = super::parse(&bytes);
+            for p in &problems {
+                proptest::prop_assert!(p.row >= 1 && !p.field.is_empty() && !p.problem.is_empty(), "{:?}", p);
+            }
+        }
+    }
+
     use super::*;
 
     fn fields(problems: &[RowProblem]) -> Vec<(usize, &str)> {

@@ -236,3 +236,52 @@ pub fn if_match(parts: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError> 
 pub fn etag(version: i64) -> (axum::http::HeaderName, String) {
     (axum::http::header::ETAG, format!("\"{version}\""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lm_protocol::hierarchy::{NewProduct, NewPurchase, ProductPatch};
+    use lm_protocol::{LicensePatch, NewApiKey, NewLicense};
+    use proptest::strategy::Strategy;
+
+    fn refused_by_name<T: DeserializeOwned>(bytes: &[u8]) -> Result<(), String> {
+        match parse_json::<T>(bytes) {
+            Ok(_) => Ok(()),
+            Err(ApiError::Validation(e)) if !e.field.is_empty() && !e.message.is_empty() => Ok(()),
+            Err(other) => Err(format!("{other:?}")),
+        }
+    }
+
+    proptest::proptest! {
+        /// Any body — bytes of any kind, or JSON objects of the real field names with values
+        /// of every type — reads as the body or a 422 that names a field, never a panic.
+        #[test]
+        fn any_body_reads_or_is_refused_naming_a_field(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            for check in [refused_by_name::<NewLicense>, refused_by_name::<LicensePatch>,
+                          refused_by_name::<NewPurchase>, refused_by_name::<NewProduct>,
+                          refused_by_name::<ProductPatch>, refused_by_name::<NewApiKey>] {
+                proptest::prop_assert!(check(&bytes).is_ok(), "{:?}", check(&bytes));
+            }
+        }
+
+        #[test]
+        fn any_object_of_license_fields_reads_or_is_refused_naming_a_field(
+            fields in proptest::collection::btree_map(
+                proptest::sample::select(vec!["product", "name", "kind", "vendor", "cost", "seats", "added",
+                    "expires", "owner", "key", "notes", "assignments", "amount", "currency"]),
+                proptest::prop_oneof![
+                    proptest::strategy::Just(serde_json::Value::Null),
+                    proptest::prelude::any::<i64>().prop_map(serde_json::Value::from),
+                    "[ -~]{0,12}".prop_map(serde_json::Value::from),
+                    proptest::strategy::Just(serde_json::json!({"amount": 1, "currency": "EUR"})),
+                    proptest::strategy::Just(serde_json::json!([{"employee": "a"}, {"device": ""}])),
+                ],
+                0..8,
+            )
+        ) {
+            let body = serde_json::to_vec(&fields).unwrap();
+            proptest::prop_assert!(refused_by_name::<NewLicense>(&body).is_ok());
+            proptest::prop_assert!(refused_by_name::<LicensePatch>(&body).is_ok());
+        }
+    }
+}
