@@ -235,18 +235,32 @@ pub fn as_written(cell: &str) -> &str {
 /// problems of those that did not (a bad header yields no rows), so that a caller can still
 /// check the good rows and report every problem of the file at once.
 pub fn parse_import(bytes: &[u8]) -> (Vec<ImportRow>, Vec<RowProblem>) {
-    match parse(bytes) {
+    parse_import_from(bytes)
+}
+
+/// [`parse_import`] of a file read as it arrives: each row is checked as it is read, and the
+/// file itself is never held whole.
+pub fn parse_import_from(file: impl std::io::Read) -> (Vec<ImportRow>, Vec<RowProblem>) {
+    match parse(file) {
         Ok(parsed) => parsed,
         Err(header) => (Vec::new(), header),
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProblem>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // a spreadsheet's BOM
+fn parse(file: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProblem>> {
+    use std::io::BufRead;
+    let mut file = std::io::BufReader::with_capacity(64 * 1024, file);
+    // A spreadsheet's byte order mark.
+    if file
+        .fill_buf()
+        .is_ok_and(|start| start.starts_with(b"\xEF\xBB\xBF"))
+    {
+        file.consume(3);
+    }
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(file);
     let mut records = reader.byte_records();
     let header = match records.next() {
         None => return Err(vec![problem(1, "header", "the file is empty")]),
@@ -331,6 +345,11 @@ pub(crate) fn each_data_row<R: Record>(
         }
         let record = match record {
             Ok(r) => r,
+            // The file itself failed (too large, the sender gone): nothing more will come.
+            Err(e) if matches!(e.kind(), ::csv::ErrorKind::Io(_)) => {
+                problems.push(problem(row, "file", format!("cannot be read: {e}")));
+                break;
+            }
             Err(e) => {
                 problems.push(problem(row, "row", format!("cannot be read: {e}")));
                 continue;

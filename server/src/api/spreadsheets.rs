@@ -119,9 +119,9 @@ pub async fn import(
     body: Body,
 ) -> Result<Response, ApiError> {
     let _turn = super::import_turns::take(&caller.principal.org)?;
-    let (dry_run, bytes) = csv_upload(&raw, &headers, body).await?;
-    let (rows, unreadable) = lm_protocol::csv::parse_import(&bytes);
-    drop(bytes);
+    let dry_run = dry_run_param(&raw)?;
+    require_csv(&headers)?;
+    let (rows, unreadable) = read_import(body).await?;
     let today = Utc::now().date_naive();
     let context = caller.change_context();
     // With rows that did not parse, the rest is still checked (as a dry run) so that one
@@ -148,6 +148,59 @@ pub async fn import(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, Json(report)).into_response())
+}
+
+/// The rows of an import's CSV file and the problems of those that could not be read, each
+/// row checked as it arrives, off the runtime's threads: the file is never held whole, and
+/// parsing a large one holds up no other request. More than [`MAX_IMPORT_BYTES`] is a 413.
+async fn read_import(
+    body: Body,
+) -> Result<
+    (
+        Vec<lm_protocol::csv::ImportRow>,
+        Vec<lm_protocol::csv::RowProblem>,
+    ),
+    ApiError,
+> {
+    use tokio_stream::StreamExt;
+    let chunks = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    let file = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(chunks));
+    let (parsed, too_large) = tokio::task::spawn_blocking(move || {
+        let mut bounded = Bounded {
+            inner: file,
+            left: MAX_IMPORT_BYTES,
+            exceeded: false,
+        };
+        let parsed = lm_protocol::csv::parse_import_from(&mut bounded);
+        (parsed, bounded.exceeded)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
+    if too_large {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(parsed)
+}
+
+/// A reader that fails once more than `left` bytes have come.
+struct Bounded<R> {
+    inner: R,
+    left: usize,
+    exceeded: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > self.left {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the file is over the import limit"));
+        }
+        self.left -= n;
+        Ok(n)
+    }
 }
 
 /// An import's request: whether it is a dry run, and the CSV file (at most

@@ -220,6 +220,24 @@ async fn a_report_of_a_very_broken_file_stays_small(backend: Backend) {
         problems[1_000]
     );
     assert_eq!(list_all(&alice, "").await.len(), 0, "nothing written");
+
+    // A file over the limit is refused as it arrives, whole rows or not.
+    let row = format!("p,a name,subscription,V,1,EUR,{}\n", "n".repeat(1_000));
+    let mut huge = String::from("product,name,kind,vendor,cost_amount,cost_currency,notes\n");
+    while huge.len() <= lm_protocol::csv::MAX_IMPORT_BYTES {
+        huge.push_str(&row);
+    }
+    let refused = import(&alice, "?dry_run=true", &huge).await;
+    assert_eq!(
+        refused.status,
+        413,
+        "{}",
+        &refused.text[..refused.text.len().min(300)]
+    );
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
 }
 
 async fn a_bad_file_is_reported_by_row_and_field_and_nothing_is_written(backend: Backend) {
