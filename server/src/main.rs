@@ -51,6 +51,24 @@ struct Common {
         default_value = "http://127.0.0.1:7878"
     )]
     public_url: String,
+    /// A private file of at least 32 random bytes that the private signing keys are sealed
+    /// with in the database (ChaCha20-Poly1305); keys stored plain are sealed at start. Every
+    /// command and replica that signs needs it, and a backup's keys open only with it.
+    #[arg(long, global = true, env = "LM_KEY_SECRET_FILE")]
+    key_secret_file: Option<PathBuf>,
+}
+
+impl Common {
+    fn key_secret(&self) -> Result<Option<std::sync::Arc<lm_server::auth::KeySecret>>> {
+        self.key_secret_file
+            .as_deref()
+            .map(|path| {
+                Ok(std::sync::Arc::new(lm_server::auth::KeySecret::from_file(
+                    path,
+                )?))
+            })
+            .transpose()
+    }
 }
 
 #[derive(Subcommand)]
@@ -672,7 +690,9 @@ async fn main() -> Result<()> {
             if u.disabled {
                 bail!("user `{user}` is disabled");
             }
-            let tokens = TokenService::load(&store, &cli.common.public_url).await?;
+            let tokens =
+                TokenService::load(&store, &cli.common.public_url, cli.common.key_secret()?)
+                    .await?;
             println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl, None)?);
             Ok(())
         }
@@ -695,7 +715,8 @@ async fn main() -> Result<()> {
         }
         Command::Keys(KeysCommand::Rotate) => {
             let store = open_store(&cli.common, PoolConfig::default()).await?;
-            let kid = lm_server::auth::KeyRing::rotate(&store).await?;
+            let secret = cli.common.key_secret()?;
+            let kid = lm_server::auth::KeyRing::rotate(&store, secret.as_deref()).await?;
             eprintln!("tokens are now signed with key {kid}; older keys keep verifying");
             Ok(())
         }
@@ -1000,7 +1021,7 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         ..PoolConfig::default()
     };
     let store = open_store(common, pool).await?;
-    let tokens = TokenService::load(&store, &common.public_url).await?;
+    let tokens = TokenService::load(&store, &common.public_url, common.key_secret()?).await?;
     let authenticator = args.provider.authenticator(&tokens).await?;
     tokio::spawn(lm_server::db::in_background(
         tokens.clone().keep_current(store.clone()),

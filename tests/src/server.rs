@@ -271,6 +271,22 @@ impl Server {
         )
     }
 
+    /// The first column of what `sql` selects in the server's database, as text.
+    pub async fn column(&self, sql: &'static str) -> Vec<String> {
+        let rows: Vec<(String,)> = if self.database_url.starts_with("sqlite:") {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
+                .await
+                .expect("open sqlite");
+            sqlx::query_as(sql).fetch_all(&mut c).await.expect("query")
+        } else {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
+                .await
+                .expect("open postgres");
+            sqlx::query_as(sql).fetch_all(&mut c).await.expect("query")
+        };
+        rows.into_iter().map(|(v,)| v).collect()
+    }
+
     /// The server's `/metrics` as `series → value` (`name{labels}` → number).
     pub async fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
         let text = reqwest::get(format!("{}/metrics", self.url))

@@ -553,7 +553,7 @@ mod tests {
 
     impl Provider {
         fn new() -> Provider {
-            let key = crate::auth::keys::generate().unwrap();
+            let key = crate::auth::keys::generate(None).unwrap();
             let der = base64::engine::general_purpose::STANDARD
                 .decode(&key.private_pkcs8)
                 .unwrap();

@@ -1,3 +1,4 @@
+use super::key_secret::{KeySecret, is_sealed};
 use crate::store::{Store, StoreError, StoredKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -39,8 +40,8 @@ pub enum KeyError {
     Random(String),
 }
 
-/// A new Ed25519 signing key, as stored.
-pub(crate) fn generate() -> Result<StoredKey, KeyError> {
+/// A new Ed25519 signing key, as stored (its private key sealed when there is a secret).
+pub(crate) fn generate(secret: Option<&KeySecret>) -> Result<StoredKey, KeyError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
     let public = ed25519_dalek::SigningKey::from_bytes(&seed)
@@ -49,10 +50,16 @@ pub(crate) fn generate() -> Result<StoredKey, KeyError> {
     let mut pkcs8 = PKCS8_ED25519_PREFIX.to_vec();
     pkcs8.extend_from_slice(&seed);
     let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+    let mut private_pkcs8 = STANDARD.encode(&pkcs8);
+    if let Some(secret) = secret {
+        private_pkcs8 = secret
+            .seal(&kid, &private_pkcs8)
+            .map_err(KeyError::Random)?;
+    }
     Ok(StoredKey {
         kid,
         algorithm: "EdDSA".into(),
-        private_pkcs8: STANDARD.encode(&pkcs8),
+        private_pkcs8,
         public_key: URL_SAFE_NO_PAD.encode(public),
         created_at: Utc::now(),
         retired_at: None,
@@ -62,23 +69,39 @@ pub(crate) fn generate() -> Result<StoredKey, KeyError> {
 impl KeyRing {
     /// Loads the stored keys, generating the first one on a fresh database. When several
     /// replicas start at once each may add a key; all verify, and all sign with the newest.
-    pub async fn load_or_create(store: &Store) -> Result<KeyRing, KeyError> {
+    /// With a `secret`, private keys stored plain are sealed on the way.
+    pub async fn load_or_create(
+        store: &Store,
+        secret: Option<&KeySecret>,
+    ) -> Result<KeyRing, KeyError> {
         let mut stored = store.signing_keys().await?;
         if stored.iter().all(|k| k.retired_at.is_some()) {
-            store.add_signing_key(&generate()?).await?;
+            store.add_signing_key(&generate(secret)?).await?;
             stored = store.signing_keys().await?;
         }
-        Self::from_stored(&stored)
+        if let Some(secret) = secret {
+            for key in stored.iter_mut().filter(|k| !is_sealed(&k.private_pkcs8)) {
+                let sealed = secret
+                    .seal(&key.kid, &key.private_pkcs8)
+                    .map_err(KeyError::Random)?;
+                store
+                    .seal_signing_key(&key.kid, &key.private_pkcs8, &sealed)
+                    .await?;
+                tracing::info!(kid = %key.kid, "sealed a signing key stored plain");
+                key.private_pkcs8 = sealed;
+            }
+        }
+        Self::from_stored(&stored, secret)
     }
 
     /// Makes a new signing key and retires the others (they keep verifying). Returns its kid.
-    pub async fn rotate(store: &Store) -> Result<String, KeyError> {
-        let key = generate()?;
+    pub async fn rotate(store: &Store, secret: Option<&KeySecret>) -> Result<String, KeyError> {
+        let key = generate(secret)?;
         store.rotate_signing_key(&key).await?;
         Ok(key.kid)
     }
 
-    fn from_stored(stored: &[StoredKey]) -> Result<KeyRing, KeyError> {
+    fn from_stored(stored: &[StoredKey], secret: Option<&KeySecret>) -> Result<KeyRing, KeyError> {
         let mut verifying = HashMap::new();
         let mut public_keys = Vec::new();
         let mut active = None;
@@ -95,8 +118,19 @@ impl KeyRing {
             verifying.insert(key.kid.clone(), decoding);
             public_keys.push((key.kid.clone(), key.public_key.clone()));
             if key.retired_at.is_none() {
+                let private = match secret {
+                    Some(secret) => secret.open(&key.kid, &key.private_pkcs8).map_err(|why| {
+                        malformed(&format!("its private key cannot be opened: {why}"))
+                    })?,
+                    None if is_sealed(&key.private_pkcs8) => {
+                        return Err(malformed(
+                            "its private key is sealed; start with the --key-secret-file it was sealed with",
+                        ));
+                    }
+                    None => key.private_pkcs8.clone(),
+                };
                 let pkcs8 = STANDARD
-                    .decode(&key.private_pkcs8)
+                    .decode(&private)
                     .map_err(|e| malformed(&e.to_string()))?;
                 active = Some(SigningKey {
                     kid: key.kid.clone(),

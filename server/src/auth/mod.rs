@@ -10,10 +10,12 @@
 //! or another provider's, verified locally by its JWK Set or remotely by introspection.
 
 pub mod external;
+pub mod key_secret;
 pub(crate) mod keys;
 mod tokens;
 
 pub use external::{ClaimRules, ExternalIssuer, IntrospectionCache, Introspector, OrgRule};
+pub use key_secret::KeySecret;
 pub use keys::{KeyRing, SigningKey};
 pub use tokens::{AuthError, Claims, SIGNATURES_VERIFIED, TokenService};
 

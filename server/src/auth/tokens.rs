@@ -172,6 +172,8 @@ pub struct TokenService {
     /// the reload is looked up once, and a disabled user's retries cost no more reads.
     absent: Arc<RwLock<std::collections::HashSet<String>>>,
     store: Store,
+    /// What the private keys are sealed with at rest, if anything.
+    key_secret: Option<Arc<super::KeySecret>>,
     /// The API keys that work, by the SHA-256 of the key; reloaded with the rest, and a key
     /// made on this replica is added at once.
     api_keys: Arc<RwLock<std::collections::HashMap<String, LiveKey>>>,
@@ -195,8 +197,12 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 impl TokenService {
     pub const DEFAULT_AUDIENCE: &'static str = "lm";
 
-    pub async fn load(store: &Store, issuer: &str) -> Result<TokenService, KeyError> {
-        let ring = KeyRing::load_or_create(store).await?;
+    pub async fn load(
+        store: &Store,
+        issuer: &str,
+        key_secret: Option<Arc<super::KeySecret>>,
+    ) -> Result<TokenService, KeyError> {
+        let ring = KeyRing::load_or_create(store, key_secret.as_deref()).await?;
         let service = TokenService {
             issuer: issuer.to_owned(),
             audience: Self::DEFAULT_AUDIENCE.to_owned(),
@@ -204,6 +210,7 @@ impl TokenService {
             subjects: Arc::default(),
             absent: Arc::default(),
             store: store.clone(),
+            key_secret,
             api_keys: Arc::default(),
             revoked: Arc::default(),
         };
@@ -213,7 +220,7 @@ impl TokenService {
 
     /// Re-reads the signing keys, the users and clients, the API keys and the revoked tokens.
     pub async fn reload(&self, store: &Store) -> Result<(), KeyError> {
-        let ring = KeyRing::load_or_create(store).await?;
+        let ring = KeyRing::load_or_create(store, self.key_secret.as_deref()).await?;
         let subjects = store
             .token_subjects()
             .await?

@@ -37,6 +37,20 @@ impl Store {
             .await?)
     }
 
+    /// Replaces the plain private key of `kid` with its sealed form (only if it is still the
+    /// plain one: another replica may have sealed it meanwhile).
+    pub async fn seal_signing_key(&self, kid: &str, plain: &str, sealed: &str) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "UPDATE signing_keys SET private_pkcs8 = $3 WHERE kid = $1 AND private_pkcs8 = $2",
+                args![kid, plain, sealed],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Adds `key` and retires every other key in one transaction: from then on the new key
     /// signs, and the retired ones only verify.
     pub async fn rotate_signing_key(&self, key: &StoredKey) -> Result<()> {

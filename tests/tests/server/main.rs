@@ -21,6 +21,7 @@ mod licenses;
 mod oauth;
 mod operations;
 mod seats;
+mod signing_keys;
 mod spreadsheets;
 mod standard_client;
 mod tenancy;
