@@ -61,6 +61,14 @@ pub fn parse(bytes: &[u8]) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
     let mut position = [usize::MAX; COLUMNS.len()];
     let mut problems = Vec::new();
     for (i, name) in header.iter().enumerate() {
+        if name.trim().is_empty() {
+            problems.push(problem(
+                1,
+                "header",
+                format!("column {} has no name", i + 1),
+            ));
+            continue;
+        }
         match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
             Some(c) if position[c] == usize::MAX => position[c] = i,
             Some(_) => problems.push(problem(1, name, "appears twice in the header")),

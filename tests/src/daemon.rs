@@ -170,6 +170,16 @@ impl Daemon {
     }
 
     /// A client that has said hello.
+    /// Runs `lm ARGS` against this daemon; answers what it did.
+    pub fn lm(&self, args: &[&str]) -> std::process::Output {
+        Command::new(crate::binary("lm"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run lm")
+    }
+
     pub async fn connect(&self) -> SocketClient {
         let mut client = SocketClient::connect(&self.socket)
             .await

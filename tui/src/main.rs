@@ -444,11 +444,7 @@ async fn write_json(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let mut array = listing::JsonArray::new(out);
-    listing::each_license(client, filter, sort, limit, |window| {
-        window.iter().try_for_each(|l| array.push(l))?;
-        anyhow::Ok(())
-    })
-    .await?;
+    write_each(client, filter, sort, limit, |l| Ok(array.push(l)?)).await?;
     Ok(array.finish()?)
 }
 
@@ -461,10 +457,20 @@ async fn write_csv(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let mut csv = listing::CsvLicenses::new(out)?;
-    listing::each_license(client, filter, sort, limit, |window| {
-        window.iter().try_for_each(|l| csv.push(l))?;
-        anyhow::Ok(())
-    })
-    .await?;
+    write_each(client, filter, sort, limit, |l| Ok(csv.push(l)?)).await?;
     Ok(csv.finish()?)
+}
+
+/// Hands `write` each license of the list, as lmd's windows arrive.
+async fn write_each(
+    client: &DaemonClient,
+    filter: LicenseFilter,
+    sort: Sort,
+    limit: Option<usize>,
+    mut write: impl FnMut(&lm_protocol::License) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    listing::each_license(client, filter, sort, limit, |window| {
+        window.iter().try_for_each(&mut write)
+    })
+    .await
 }

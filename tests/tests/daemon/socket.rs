@@ -221,12 +221,7 @@ async fn lm_import_goes_through_the_daemon_all_or_nothing() {
     client.wait_live().await;
     let dir = tempfile::tempdir().unwrap();
     let lm = |args: &[&str]| {
-        let out = std::process::Command::new(lm_tests::binary("lm"))
-            .arg("--socket")
-            .arg(&daemon.socket)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = daemon.lm(args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -347,12 +342,7 @@ async fn lists_and_the_audit_log_longer_than_a_message_come_whole() {
         .wait_for(Duration::from_secs(30), |s| s.licenses == 3_130)
         .await;
     let lm = |args: &[&str]| {
-        let out = Command::new(lm_tests::binary("lm"))
-            .arg("--socket")
-            .arg(&daemon.socket)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = daemon.lm(args);
         assert!(
             out.status.success(),
             "lm {args:?}: {}",
