@@ -33,6 +33,35 @@ pub(crate) fn printable_or_newline(c: char) -> bool {
     !c.is_control() || c == '\n' || c == '\t'
 }
 
+/// The JSON Schema `pattern` (ECMA-262, as Python's `re` reads it too) of the values a
+/// validated string takes: its characters (`allowed`, by the rule's name), a character that
+/// is not white space unless it may be empty (values are trimmed), and no `.`/`..` segment.
+#[cfg(feature = "openapi")]
+pub(crate) fn schema_pattern(allowed: &str, allow_empty: bool, whole: &str) -> Option<String> {
+    const CONTROL: &str = "\\u0000-\\u001f\\u007f-\\u009f";
+    // White space around the value is trimmed before the rules apply.
+    let (any, some) = match allowed {
+        "identifier" => return Some("^\\s*[A-Za-z0-9._:@-]+\\s*$".into()),
+        "printable" => (format!("[^{CONTROL}]"), format!("[^\\s{CONTROL}]")),
+        "printable_or_newline" => (
+            "[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]".to_owned(),
+            format!("[^\\s{CONTROL}]"),
+        ),
+        _ => return None,
+    };
+    let body = if allow_empty {
+        format!("{any}*")
+    } else {
+        format!("{any}*{some}{any}*")
+    };
+    let guard = if whole == "not_a_dot_segment" {
+        "(?!\\s*\\.\\.?\\s*$)"
+    } else {
+        ""
+    };
+    Some(format!("^{guard}\\s*{body}\\s*$"))
+}
+
 /// Every value whose characters are allowed is allowed.
 pub(crate) fn any_whole(_: &str, _: &str) -> Result<(), String> {
     Ok(())
@@ -71,6 +100,11 @@ macro_rules! validated_string {
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .max_length(Some($max))
                     .min_length((!$allow_empty).then_some(1))
+                    .pattern($crate::text::schema_pattern(
+                        stringify!($allowed),
+                        $allow_empty,
+                        stringify!($whole),
+                    ))
                     .description(Some(concat!($what, ", at most ", $max, " characters")))
                     .into()
             }

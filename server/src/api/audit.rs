@@ -10,10 +10,10 @@ use lm_protocol::{AuditEntry, AuditQuery, Page};
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit",
     params(
-        ("actor" = Option<String>, Query), ("action" = Option<String>, Query, description = "create, update, delete, restore, assign, unassign"),
+        ("actor" = Option<String>, Query), ("action" = Option<String>, Query, pattern = r"^(create|update|delete|restore|assign|unassign|import)$", description = "create, update, delete, restore, assign, unassign, import"),
         ("record" = Option<String>, Query, description = "a record id"),
         ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339"),
-        ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000), ("cursor" = Option<String>, Query),
     ),
     responses((status = 200, body = super::openapi::AuditPage), (status = 403, body = lm_protocol::Problem)),
     security(("bearer" = [])))]

@@ -52,8 +52,8 @@ fn parse(pairs: &[(String, String)]) -> Result<(i64, u32), ApiError> {
 
 #[utoipa::path(get, path = "/v1/changes", tag = "sync",
     params(
-        ("after" = Option<i64>, Query, description = "the `next` of the previous page; 0 for a full snapshot"),
-        ("limit" = Option<u32>, Query, description = "at most this many changes (1 to 1000, default 500)"),
+        ("after" = Option<i64>, Query, minimum = 0, description = "the `next` of the previous page; 0 for a full snapshot; not beyond the head"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "at most this many changes (1 to 1000, default 500)"),
     ),
     responses((status = 200, body = ChangePage), (status = 422, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
