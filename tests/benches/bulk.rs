@@ -89,29 +89,39 @@ async fn main() {
         );
 
         let rows = without_ids(&export);
+        let file_mib = rows.len() as f64 / (1 << 20) as f64;
+        let before = server.resident_mib().unwrap_or(0);
         let t = Instant::now();
-        let report = bob
-            .post_bytes("/v1/licenses/import", "text/csv", rows.clone())
-            .await
-            .expect(200)
-            .body;
+        let (report, peak) = with_peak_memory(&server, async {
+            bob.post_bytes("/v1/licenses/import", "text/csv", rows.clone())
+                .await
+                .expect(200)
+                .body
+        })
+        .await;
         let imported = t.elapsed();
         println!(
-            "CSV import into an empty organization: {} created in {:.2} s = {:.0} rows/s",
+            "CSV import into an empty organization: {} created in {:.2} s = {:.0} rows/s; \
+             server memory {before} MiB before, peak {peak} MiB, {} MiB after (file {file_mib:.1} MiB)",
             report["created"],
             imported.as_secs_f64(),
-            report["created"].as_f64().unwrap_or(0.0) / imported.as_secs_f64()
+            report["created"].as_f64().unwrap_or(0.0) / imported.as_secs_f64(),
+            server.resident_mib().unwrap_or(0),
         );
         let t = Instant::now();
-        let again = bob
-            .post_bytes("/v1/licenses/import", "text/csv", rows)
-            .await
-            .expect(200)
-            .body;
+        let (again, peak) = with_peak_memory(&server, async {
+            bob.post_bytes("/v1/licenses/import", "text/csv", rows)
+                .await
+                .expect(200)
+                .body
+        })
+        .await;
         println!(
-            "CSV re-import of the same file: {} unchanged in {:.2} s",
+            "CSV re-import of the same file: {} unchanged in {:.2} s; server memory peak {peak} MiB, \
+             {} MiB after",
             again["unchanged"],
-            t.elapsed().as_secs_f64()
+            t.elapsed().as_secs_f64(),
+            server.resident_mib().unwrap_or(0),
         );
 
         let dir = tempfile::tempdir().unwrap();
@@ -133,5 +143,22 @@ async fn main() {
             t.elapsed().as_secs_f64()
         );
         server.stop();
+    }
+}
+
+/// Runs `work` while sampling the server's resident memory every 20 ms; answers its result
+/// and the highest sample, in MiB.
+async fn with_peak_memory<T>(
+    server: &Server,
+    work: impl std::future::Future<Output = T>,
+) -> (T, u64) {
+    let mut peak = server.resident_mib().unwrap_or(0);
+    let mut work = std::pin::pin!(work);
+    let mut every = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            done = &mut work => return (done, peak.max(server.resident_mib().unwrap_or(0))),
+            _ = every.tick() => peak = peak.max(server.resident_mib().unwrap_or(0)),
+        }
     }
 }

@@ -56,7 +56,11 @@ fn installed() -> PathBuf {
 /// with at most `examples` cases per operation and a fixed `seed`. Every check is on but
 /// `positive_data_acceptance` (see the peer's schemathesis.toml for why).
 pub fn run(url: &str, token: &str, examples: u32, seed: u64) -> Output {
+    // Schemathesis keeps a cache of what it found in its working folder: keep it in target/.
+    let work = crate::target_dir().join("lm-schemathesis-work");
+    std::fs::create_dir_all(&work).expect("schemathesis work folder");
     Command::new(installed())
+        .current_dir(&work)
         .arg("--no-color")
         .arg("--config-file")
         .arg(peer_dir().join("schemathesis.toml"))

@@ -271,6 +271,20 @@ impl Server {
         )
     }
 
+    /// The server process's resident memory now, in MiB (Linux `/proc`).
+    pub fn resident_mib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches(" kB")
+            .parse()
+            .ok()?;
+        Some(kib / 1024)
+    }
+
     /// The first column of what `sql` selects in the server's database, as text.
     pub async fn column(&self, sql: &'static str) -> Vec<String> {
         let rows: Vec<(String,)> = if self.database_url.starts_with("sqlite:") {
