@@ -262,3 +262,46 @@ async fn the_cache_is_readable_by_its_owner_only() {
         "made private again"
     );
 }
+
+/// A server whose database was put back to an older state from elsewhere (a `pg_dump`, a
+/// copied file) has a head below the daemon's cursor: it answers 422 on `after`, and lmd
+/// resyncs from the start instead of waiting for revisions that will never come.
+#[tokio::test]
+async fn a_server_whose_history_went_back_is_resynced_from_the_start() {
+    let (mut server, token) = server_with(30).await;
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut client = daemon.connect().await;
+    client.wait_live().await;
+
+    server.stop();
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&server.database_url)
+        .await
+        .unwrap();
+    for sql in [
+        "PRAGMA foreign_keys = OFF",
+        "DELETE FROM assignments",
+        "DELETE FROM license_owners",
+        "DELETE FROM licenses",
+        "UPDATE orgs SET revision = 0, purged_through = 0",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    drop(db);
+    server.relaunch(&[]).await;
+    let manager = server.login("alice");
+    manager
+        .post("/v1/licenses", &new_license("After the restore"))
+        .await
+        .expect(201);
+
+    client
+        .wait_for(Duration::from_secs(20), |s| {
+            s.connection == Connection::Live && s.licenses == 1
+        })
+        .await;
+    assert_eq!(
+        cache_inventory(&mut client).await,
+        server_inventory(&manager).await
+    );
+    assert!(daemon.log().contains("resyncing"), "{}", daemon.log());
+}
