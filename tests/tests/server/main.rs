@@ -20,6 +20,7 @@ mod hierarchy_providers;
 mod licenses;
 mod oauth;
 mod operations;
+mod schema;
 mod seats;
 mod signing_keys;
 mod spreadsheets;
