@@ -247,16 +247,21 @@ pub fn parse_import_from(file: impl std::io::Read) -> (Vec<ImportRow>, Vec<RowPr
     }
 }
 
-fn parse(file: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProblem>> {
+/// `file`, buffered, after the byte order mark a spreadsheet may have put at its start.
+pub(crate) fn without_bom(file: impl std::io::Read) -> impl std::io::Read {
     use std::io::BufRead;
     let mut file = std::io::BufReader::with_capacity(64 * 1024, file);
-    // A spreadsheet's byte order mark.
     if file
         .fill_buf()
         .is_ok_and(|start| start.starts_with(b"\xEF\xBB\xBF"))
     {
         file.consume(3);
     }
+    file
+}
+
+fn parse(file: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowProblem>), Vec<RowProblem>> {
+    let file = without_bom(file);
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

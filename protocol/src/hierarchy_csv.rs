@@ -46,12 +46,16 @@ pub struct HierarchyImportReport {
 
 /// Reads a hierarchy CSV into rows, and every problem found in it.
 pub fn parse(bytes: &[u8]) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes); // a spreadsheet's BOM
+    parse_from(bytes)
+}
+
+/// [`parse`] of a file read as it arrives, never held whole.
+pub fn parse_from(file: impl std::io::Read) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(::csv::Trim::All)
-        .from_reader(bytes);
+        .from_reader(crate::csv::without_bom(file));
     let mut records = reader.records();
     let header = match records.next() {
         None => return (Vec::new(), vec![problem(1, "header", "the file is empty")]),

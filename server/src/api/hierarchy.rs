@@ -6,7 +6,7 @@
 use super::AppState;
 use super::context::{Caller, JsonBody, Manager};
 use super::error::ApiError;
-use super::spreadsheets::csv_upload;
+use super::spreadsheets::{csv_upload, read_csv};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -203,9 +203,9 @@ pub async fn import(
     body: Body,
 ) -> Result<Response, ApiError> {
     let _turn = super::import_turns::take(&caller.principal.org)?;
-    let (dry_run, bytes) = csv_upload(&raw, &headers, body).await?;
-    let (rows, unreadable) = lm_protocol::hierarchy_csv::parse(&bytes);
-    drop(bytes);
+    let dry_run = csv_upload(&raw, &headers)?;
+    let (rows, unreadable) =
+        read_csv(body, |file| lm_protocol::hierarchy_csv::parse_from(file)).await?;
     // With rows that did not parse, the others are still checked, so that one report names
     // every problem of the file; nothing is written.
     let mut report = state

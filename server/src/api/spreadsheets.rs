@@ -119,9 +119,9 @@ pub async fn import(
     body: Body,
 ) -> Result<Response, ApiError> {
     let _turn = super::import_turns::take(&caller.principal.org)?;
-    let dry_run = dry_run_param(&raw)?;
-    require_csv(&headers)?;
-    let (rows, unreadable) = read_import(body).await?;
+    let dry_run = csv_upload(&raw, &headers)?;
+    let (rows, unreadable) =
+        read_csv(body, |file| lm_protocol::csv::parse_import_from(file)).await?;
     let today = Utc::now().date_naive();
     let context = caller.change_context();
     // With rows that did not parse, the rest is still checked (as a dry run) so that one
@@ -150,18 +150,13 @@ pub async fn import(
     Ok((status, Json(report)).into_response())
 }
 
-/// The rows of an import's CSV file and the problems of those that could not be read, each
-/// row checked as it arrives, off the runtime's threads: the file is never held whole, and
-/// parsing a large one holds up no other request. More than [`MAX_IMPORT_BYTES`] is a 413.
-async fn read_import(
+/// What `parse` makes of an import's CSV file, read as it arrives, off the runtime's threads:
+/// each row is checked as it is read, the file is never held whole, and parsing a large one
+/// holds up no other request. More than [`MAX_IMPORT_BYTES`] is a 413.
+pub(super) async fn read_csv<Parsed: Send + 'static>(
     body: Body,
-) -> Result<
-    (
-        Vec<lm_protocol::csv::ImportRow>,
-        Vec<lm_protocol::csv::RowProblem>,
-    ),
-    ApiError,
-> {
+    parse: impl FnOnce(&mut dyn std::io::Read) -> Parsed + Send + 'static,
+) -> Result<Parsed, ApiError> {
     use tokio_stream::StreamExt;
     let chunks = body
         .into_data_stream()
@@ -173,7 +168,7 @@ async fn read_import(
             left: MAX_IMPORT_BYTES,
             exceeded: false,
         };
-        let parsed = lm_protocol::csv::parse_import_from(&mut bounded);
+        let parsed = parse(&mut bounded);
         (parsed, bounded.exceeded)
     })
     .await
@@ -203,19 +198,11 @@ impl<R: std::io::Read> std::io::Read for Bounded<R> {
     }
 }
 
-/// An import's request: whether it is a dry run, and the CSV file (at most
-/// [`MAX_IMPORT_BYTES`]).
-pub(super) async fn csv_upload(
-    raw: &Option<String>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(bool, Bytes), ApiError> {
+/// An import's request: whether it is a dry run (the file is read by [`read_csv`]).
+pub(super) fn csv_upload(raw: &Option<String>, headers: &HeaderMap) -> Result<bool, ApiError> {
     let dry_run = dry_run_param(raw)?;
     require_csv(headers)?;
-    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge)?;
-    Ok((dry_run, bytes))
+    Ok(dry_run)
 }
 
 /// `?dry_run=true|false` (the only parameter of an import).
