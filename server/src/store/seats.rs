@@ -866,7 +866,7 @@ impl Store {
             .exec()
             .fetch_all(
                 "SELECT l.owner_eids FROM purchases p JOIN licenses l ON l.id = p.license_id AND l.deleted_at IS NULL \
-                 WHERE p.org_id = $1 AND l.product = $2 AND l.owner_level = $3 AND p.valid_from = $4 \
+                 WHERE p.org_id = $1 AND l.org_id = $1 AND l.product = $2 AND l.owner_level = $3 AND p.valid_from = $4 \
                  AND l.expires = $5 AND COALESCE(p.hierarchy_provider, '') = $6",
                 args![
                     org,

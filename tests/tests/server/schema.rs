@@ -72,3 +72,82 @@ async fn every_joined_column_has_the_collation_of_the_column_it_references() {
         .collect();
     assert!(mismatched.is_empty(), "collations differ: {mismatched:#?}");
 }
+
+/// Sequential scans of `table` counted by PostgreSQL so far.
+/// Sequential scans so far, and rows, of each table that holds a thousand rows or more (for a
+/// smaller one a scan is what the planner should choose).
+async fn sequential_scans(
+    db: &mut sqlx::PgConnection,
+) -> std::collections::BTreeMap<String, (i64, i64)> {
+    sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT relname::text, seq_scan, n_live_tup FROM pg_stat_user_tables \
+         WHERE relname IN ('purchases', 'assignments', 'licenses', 'audit', 'license_owners') \
+         AND n_live_tup >= 1000",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(table, scans, rows)| (table, (scans, rows)))
+    .collect()
+}
+
+/// How long a PostgreSQL backend may hold its statistics before reporting them (15's
+/// `PGSTAT_IDLE_INTERVAL` is 10 s).
+const STATISTICS_SETTLE: std::time::Duration = std::time::Duration::from_secs(11);
+
+/// The hot paths of seat licensing — a permission check that takes a seat, one that keeps it,
+/// a purchase — read the big tables through their indexes: over an inventory of thousands of
+/// licenses and purchases, none of them scans `purchases`, `assignments`, `licenses`,
+/// `license_owners` or `audit` (PostgreSQL's own counters say so).
+#[tokio::test]
+async fn seat_checks_and_purchases_scan_no_big_table() {
+    let server = Server::start(Backend::Postgres).await;
+    server
+        .admin(&["seed", "--org", "acme", "--licenses", "3000", "--school"])
+        .expect("seed");
+    let manager = server.manager("alice");
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url)
+        .await
+        .unwrap();
+    // A district's purchases: one for each license the seed made.
+    for sql in [
+        "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at) \
+         SELECT id, org_id, 'district', NULL, added, now() FROM licenses \
+         WHERE org_id = 'acme' AND id NOT IN (SELECT license_id FROM purchases)",
+        "ANALYZE",
+    ] {
+        sqlx::query(sql).execute(&mut db).await.unwrap();
+    }
+    tokio::time::sleep(STATISTICS_SETTLE).await;
+    let before = sequential_scans(&mut db).await;
+
+    for student in ["chloe.3a", "ada.3a", "ben.4a", "mia.4b"] {
+        for _ in 0..2 {
+            manager
+                .get(&format!("/v1/users/{student}/permissions"))
+                .await
+                .expect(200);
+        }
+    }
+    manager
+        .post(
+            "/v1/users/ada.3a/purchases",
+            &serde_json::json!({"product_eid": "typing", "owner_hierarchy_level": "class",
+                "owner_eids": ["3a"], "seats": 5, "valid_from": "2026-01-01", "valid_to": "2031-01-01"}),
+        )
+        .await
+        .expect(201);
+
+    tokio::time::sleep(STATISTICS_SETTLE).await;
+    let after = sequential_scans(&mut db).await;
+    assert!(after.len() >= 3, "the big tables are big: {after:?}");
+    let scanned: Vec<String> = after
+        .iter()
+        .filter_map(|(table, (scans, rows))| {
+            let earlier = before.get(table).map_or(0, |(n, _)| *n);
+            (*scans > earlier).then(|| format!("{table} ({rows} rows): {} scans", scans - earlier))
+        })
+        .collect();
+    assert!(scanned.is_empty(), "sequential scans: {scanned:?}");
+}
