@@ -709,13 +709,14 @@ impl Store {
                 .await?;
             let revision = revisions.next().unwrap_or(first);
             let after = touch(&mut tx, org, &before, revision, &remaining).await?;
-            write_audit(
+            let seat_entry = serde_json::json!({"id": seat.assignment.as_str(), "employee": user});
+            write_seat_audit(
                 &mut tx,
                 ctx,
                 AuditAction::Unassign,
-                &seat.license,
-                Some(&before),
-                Some(&after),
+                &before,
+                &after,
+                seat_entry,
             )
             .await?;
             changed += 1;
@@ -771,13 +772,18 @@ impl Store {
                 assignments.push(assignment);
                 let revision = revisions.next().unwrap_or(first);
                 let after = touch(&mut tx, org, &before, revision, &assignments).await?;
-                write_audit(
+                let seat_entry = serde_json::json!({
+                    "id": assignments.last().map(|a| a.id.to_string()),
+                    "employee": user,
+                    "unit": offer.owner.to_string(),
+                });
+                write_seat_audit(
                     &mut tx,
                     ctx,
                     AuditAction::Assign,
-                    &offer.license,
-                    Some(&before),
-                    Some(&after),
+                    &before,
+                    &after,
+                    seat_entry,
                 )
                 .await?;
                 evaluation.held.extend(holding(
@@ -941,6 +947,44 @@ impl Store {
         self.commit_change(tx, org, revision).await?;
         Ok(created)
     }
+}
+
+/// The audit entry of a seat taken or released by a permission check: the license (by id and
+/// name), its seat count before and after, and the seat — who holds it, through which unit —
+/// rather than two copies of a license whose assignments grow with every seat (1.47 MB an
+/// entry at 7,108 seats).
+async fn write_seat_audit(
+    tx: &mut crate::db::Tx,
+    ctx: &ChangeContext,
+    action: AuditAction,
+    before: &License,
+    after: &License,
+    seat: serde_json::Value,
+) -> Result<()> {
+    let state = |l: &License, seat: Option<&serde_json::Value>| {
+        let mut state = serde_json::json!({"name": l.name.as_str(), "seats": l.seats, "seats_used": l.seats_used});
+        if let Some(seat) = seat {
+            state["seat"] = seat.clone();
+        }
+        state.to_string()
+    };
+    let (was, is) = match action {
+        AuditAction::Unassign => (state(before, Some(&seat)), state(after, None)),
+        _ => (state(before, None), state(after, Some(&seat))),
+    };
+    super::audit::record(
+        tx,
+        &ctx.org,
+        ctx,
+        super::audit::Audited {
+            action,
+            record_type: "license",
+            record_id: after.id.as_str(),
+            before: Some(was),
+            after: Some(is),
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

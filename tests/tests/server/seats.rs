@@ -430,6 +430,51 @@ async fn employees_buy_only_where_the_organization_allows_within_its_limits(back
     buy(3, "2027-06-30").await.expect(403);
 }
 
+/// A seat taken or released by a check is audited as the seat — license, holder, unit, seat
+/// count — not as two copies of a license whose holders grow with every seat.
+async fn a_seat_is_audited_as_a_seat_of_bounded_size(backend: Backend) {
+    let (_server, manager) = school_server(backend).await;
+    let class = buy(&manager, "class", &["4b"], 60, "2099-12-31").await;
+    for i in 0..40 {
+        let student = format!("pupil{i}");
+        manager
+            .put(
+                &format!("/v1/hierarchy/entities/student/{student}"),
+                &json!({}),
+            )
+            .await
+            .expect(201);
+        manager
+            .put(
+                &format!("/v1/hierarchy/entities/student/{student}/parents/class/4b"),
+                &json!({}),
+            )
+            .await
+            .expect(201);
+        permissions(&manager, &student).await;
+    }
+    let audit = manager
+        .get(&format!(
+            "/v1/audit?record={}&action=assign&limit=1",
+            id(&class)
+        ))
+        .await
+        .expect(200)
+        .body;
+    let entry = &audit["items"][0];
+    assert_eq!(entry["after"]["seat"]["employee"], "pupil39", "{entry:#}");
+    assert_eq!(entry["after"]["seat"]["unit"], "(class)(4b)", "{entry:#}");
+    assert_eq!(
+        (
+            &entry["before"]["seats_used"],
+            &entry["after"]["seats_used"]
+        ),
+        (&json!(39), &json!(40))
+    );
+    let size = entry.to_string().len();
+    assert!(size < 2_000, "{size} bytes: {entry:#}");
+}
+
 async fn license(manager: &Client, id: &str) -> Value {
     manager
         .get(&format!("/v1/licenses/{id}"))
@@ -983,6 +1028,7 @@ crate::on_both_databases!(
     the_hierarchy_provider_answers_what_managers_edit,
     purchases_are_checked_field_by_field,
     employees_buy_only_where_the_organization_allows_within_its_limits,
+    a_seat_is_audited_as_a_seat_of_bounded_size,
     hierarchy_and_product_edits_are_audited,
     a_csv_import_brings_units_and_memberships_all_or_nothing,
     a_first_check_takes_a_free_seat_of_the_users_unit,
