@@ -76,7 +76,7 @@ fn without_trailing_slash(mut url: Url) -> Url {
 }
 
 /// Why a provider gave no usable answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     #[error("the Hierarchy Provider `{provider}` did not answer within {} ms", .after.as_millis())]
     Timeout { provider: String, after: Duration },
@@ -131,6 +131,8 @@ impl HierarchyProviders {
                 client,
                 timeout,
                 levels: tokio::sync::Mutex::new(None),
+                asking: std::sync::Mutex::default(),
+                calls: tokio::sync::Semaphore::new(CALLS_AT_ONCE),
             });
         }
         Ok(HierarchyProviders { remote })
@@ -161,6 +163,14 @@ impl HierarchyProviders {
     }
 }
 
+/// Calls one process makes to one provider at once; more wait their turn (within the
+/// timeout), so a rush of first checks cannot open hundreds of connections to a provider
+/// that has room for a few.
+pub const CALLS_AT_ONCE: usize = 32;
+
+/// A membership lookup under way, which every concurrent check of the same user awaits.
+type Lookup = Arc<tokio::sync::OnceCell<Result<Option<Vec<Member>>, ProviderError>>>;
+
 /// One remote provider.
 #[derive(Debug)]
 pub struct RemoteProvider {
@@ -170,6 +180,10 @@ pub struct RemoteProvider {
     client: reqwest::Client,
     timeout: Duration,
     levels: tokio::sync::Mutex<Option<(Instant, Levels)>>,
+    /// Membership lookups under way, by user: concurrent checks of one user share one call.
+    asking: std::sync::Mutex<std::collections::HashMap<String, Lookup>>,
+    /// Turns to call the provider ([`CALLS_AT_ONCE`]).
+    calls: tokio::sync::Semaphore,
 }
 
 impl RemoteProvider {
@@ -187,6 +201,13 @@ impl RemoteProvider {
     }
 
     async fn get(&self, url: Url, what: &'static str) -> Result<Option<Vec<u8>>, ProviderError> {
+        // Waiting for a turn counts against the same timeout as the call.
+        let Ok(Ok(_turn)) = tokio::time::timeout(self.timeout, self.calls.acquire()).await else {
+            return Err(ProviderError::Timeout {
+                provider: self.name.to_string(),
+                after: self.timeout,
+            });
+        };
         let mut request = self
             .client
             .get(url)
@@ -266,7 +287,34 @@ impl RemoteProvider {
 
     /// Every entity `user` belongs to by this provider, with levels; `None` when the provider
     /// does not know the user.
+    /// Whom `user` belongs to, by the provider; checks of the same user that arrive while a
+    /// lookup is under way share its answer instead of calling again.
     pub async fn membership(
+        &self,
+        user: &HierarchyName,
+    ) -> Result<Option<Vec<Member>>, ProviderError> {
+        let lookup: Lookup = self
+            .asking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(user.as_str().to_owned())
+            .or_default()
+            .clone();
+        let answer = lookup
+            .get_or_init(|| self.ask_membership(user))
+            .await
+            .clone();
+        let mut asking = self.asking.lock().unwrap_or_else(|p| p.into_inner());
+        if asking
+            .get(user.as_str())
+            .is_some_and(|current| Arc::ptr_eq(current, &lookup))
+        {
+            asking.remove(user.as_str());
+        }
+        answer
+    }
+
+    async fn ask_membership(
         &self,
         user: &HierarchyName,
     ) -> Result<Option<Vec<Member>>, ProviderError> {

@@ -382,7 +382,43 @@ async fn no_database_connection_waits_for_a_provider(backend: Backend) {
     }
 }
 
+/// Checks of one user that arrive together — an application opening on a student's every
+/// device at the bell — share one call to the provider instead of one each.
+async fn concurrent_checks_of_one_user_share_one_provider_call(backend: Backend) {
+    let hp = district().await;
+    let server = Server::start_with(
+        backend,
+        &["--hierarchy-provider", &format!("district={}", hp.url)],
+    )
+    .await;
+    let manager = server.manager("alice");
+    with_product(&manager).await;
+    manager
+        .post(
+            "/v1/users/ada/purchases",
+            &purchase_from(&hp.url, &["344"], 5),
+        )
+        .await
+        .expect(201);
+    hp.behave(Behaviour::Slow(Duration::from_millis(400)));
+    hp.forget_requests();
+    let checks = (0..20).map(|_| manager.get("/v1/users/ada/permissions"));
+    for reply in futures_util::future::join_all(checks).await {
+        assert_eq!(
+            reply.expect(200).body["permissions"],
+            json!(["book:fractions:read"])
+        );
+    }
+    let asked = hp
+        .requests()
+        .iter()
+        .filter(|r| r.user.as_deref() == Some("ada"))
+        .count();
+    assert!(asked <= 2, "{asked} membership calls for 20 checks at once");
+}
+
 crate::on_both_databases!(
+    concurrent_checks_of_one_user_share_one_provider_call,
     only_configured_providers_are_ever_called,
     units_of_a_remote_provider_share_their_seats,
     eids_cannot_change_the_providers_path,
