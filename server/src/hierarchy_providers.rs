@@ -133,9 +133,20 @@ impl HierarchyProviders {
                 levels: tokio::sync::Mutex::new(None),
                 asking: std::sync::Mutex::default(),
                 calls: tokio::sync::Semaphore::new(CALLS_AT_ONCE),
+                max_age: Duration::ZERO,
+                answers: std::sync::Mutex::default(),
             });
         }
         Ok(HierarchyProviders { remote })
+    }
+
+    /// Keeps membership answers as long as a provider's `Cache-Control: max-age` says, up to
+    /// `ceiling` (zero: ask every time).
+    pub fn with_max_age(mut self, ceiling: Duration) -> HierarchyProviders {
+        for provider in &mut self.remote {
+            provider.max_age = ceiling;
+        }
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -168,8 +179,45 @@ impl HierarchyProviders {
 /// that has room for a few.
 pub const CALLS_AT_ONCE: usize = 32;
 
+/// A membership answer, and how long the provider lets it be kept.
+type Membership = (Option<Vec<Member>>, Duration);
+
 /// A membership lookup under way, which every concurrent check of the same user awaits.
-type Lookup = Arc<tokio::sync::OnceCell<Result<Option<Vec<Member>>, ProviderError>>>;
+type Lookup = Arc<tokio::sync::OnceCell<Result<Membership, ProviderError>>>;
+
+/// Membership answers kept, by user: until when, and the answer.
+type Kept = std::collections::HashMap<String, (Instant, Option<Vec<Member>>)>;
+
+/// Kept membership answers beyond which the stale ones are dropped.
+const ANSWERS_KEPT: usize = 100_000;
+
+/// The `max-age` of a `Cache-Control` header, or zero (also for `no-store` and `no-cache`).
+fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
+    let Some(value) = headers
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Duration::ZERO;
+    };
+    let directives: Vec<&str> = value.split(',').map(str::trim).collect();
+    if directives
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache"))
+    {
+        return Duration::ZERO;
+    }
+    directives
+        .iter()
+        .find_map(|d| d.strip_prefix("max-age=")?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+}
+
+/// A provider's answer: the body, and how long it may be kept (its `max-age`, up to the
+/// configured ceiling).
+struct Answer {
+    body: Vec<u8>,
+    fresh_for: Duration,
+}
 
 /// One remote provider.
 #[derive(Debug)]
@@ -184,6 +232,10 @@ pub struct RemoteProvider {
     asking: std::sync::Mutex<std::collections::HashMap<String, Lookup>>,
     /// Turns to call the provider ([`CALLS_AT_ONCE`]).
     calls: tokio::sync::Semaphore,
+    /// The longest a membership answer is kept, whatever the provider's `max-age` says.
+    max_age: Duration,
+    /// Membership answers kept, by user, until when.
+    answers: std::sync::Mutex<Kept>,
 }
 
 impl RemoteProvider {
@@ -200,7 +252,7 @@ impl RemoteProvider {
         url
     }
 
-    async fn get(&self, url: Url, what: &'static str) -> Result<Option<Vec<u8>>, ProviderError> {
+    async fn get(&self, url: Url, what: &'static str) -> Result<Option<Answer>, ProviderError> {
         // Waiting for a turn counts against the same timeout as the call.
         let Ok(Ok(_turn)) = tokio::time::timeout(self.timeout, self.calls.acquire()).await else {
             return Err(ProviderError::Timeout {
@@ -240,6 +292,7 @@ impl RemoteProvider {
                 what,
             });
         }
+        let fresh_for = max_age(response.headers()).min(self.max_age);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len() + chunk.len() > MAX_ANSWER {
@@ -251,7 +304,7 @@ impl RemoteProvider {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Some(body))
+        Ok(Some(Answer { body, fresh_for }))
     }
 
     fn malformed(&self, what: &'static str, e: impl std::fmt::Display) -> ProviderError {
@@ -280,7 +333,8 @@ impl RemoteProvider {
                 status: StatusCode::NOT_FOUND,
                 what: WHAT,
             })?;
-        let levels: Levels = serde_json::from_slice(&body).map_err(|e| self.malformed(WHAT, e))?;
+        let levels: Levels =
+            serde_json::from_slice(&body.body).map_err(|e| self.malformed(WHAT, e))?;
         *cached = Some((Instant::now(), levels.clone()));
         Ok(levels)
     }
@@ -293,6 +347,15 @@ impl RemoteProvider {
         &self,
         user: &HierarchyName,
     ) -> Result<Option<Vec<Member>>, ProviderError> {
+        if let Some((until, kept)) = self
+            .answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user.as_str())
+            && *until > Instant::now()
+        {
+            return Ok(kept.clone());
+        }
         let lookup: Lookup = self
             .asking
             .lock()
@@ -310,18 +373,28 @@ impl RemoteProvider {
             .is_some_and(|current| Arc::ptr_eq(current, &lookup))
         {
             asking.remove(user.as_str());
+            if let Ok((members, fresh_for)) = &answer
+                && !fresh_for.is_zero()
+            {
+                let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+                if answers.len() >= ANSWERS_KEPT {
+                    let now = Instant::now();
+                    answers.retain(|_, (until, _)| *until > now);
+                }
+                answers.insert(
+                    user.as_str().to_owned(),
+                    (Instant::now() + *fresh_for, members.clone()),
+                );
+            }
         }
-        answer
+        answer.map(|(members, _)| members)
     }
 
-    async fn ask_membership(
-        &self,
-        user: &HierarchyName,
-    ) -> Result<Option<Vec<Member>>, ProviderError> {
+    async fn ask_membership(&self, user: &HierarchyName) -> Result<Membership, ProviderError> {
         const WHAT: &str = "the membership";
         let url = self.url(&["hierarchy", "users", user.as_str(), "membership"]);
-        let Some(body) = self.get(url, WHAT).await? else {
-            return Ok(None);
+        let Some(Answer { body, fresh_for }) = self.get(url, WHAT).await? else {
+            return Ok((None, Duration::ZERO));
         };
         let entries: Vec<MembershipEntry> =
             serde_json::from_slice(&body).map_err(|e| self.malformed(WHAT, e))?;
@@ -358,7 +431,7 @@ impl RemoteProvider {
                 provider: Some(self.name.clone()),
             });
         }
-        Ok(Some(members))
+        Ok((Some(members), fresh_for))
     }
 }
 

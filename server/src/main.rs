@@ -220,6 +220,10 @@ struct HierarchyProviderArgs {
     /// How long a call to a Hierarchy Provider may take before it fails (502).
     #[arg(long = "hierarchy-provider-timeout", default_value = "2s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// The longest a provider's membership answer is kept when its `Cache-Control: max-age`
+    /// allows (0s: ask on every check).
+    #[arg(long = "hierarchy-provider-max-age", default_value = "60s", value_parser = humantime::parse_duration)]
+    max_age: Duration,
 }
 
 impl HierarchyProviderArgs {
@@ -244,7 +248,9 @@ impl HierarchyProviderArgs {
             );
             config.token = Some(token.to_owned());
         }
-        HierarchyProviders::new(configs, self.timeout).map_err(anyhow::Error::msg)
+        Ok(HierarchyProviders::new(configs, self.timeout)
+            .map_err(anyhow::Error::msg)?
+            .with_max_age(self.max_age))
     }
 }
 

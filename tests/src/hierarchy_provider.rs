@@ -44,6 +44,8 @@ struct Inner {
     seen: Vec<Seen>,
     peers: HashSet<SocketAddr>,
     record: bool,
+    /// `Cache-Control: max-age` of membership answers.
+    max_age: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -93,6 +95,11 @@ impl HierarchyProvider {
     /// What `/hierarchy/users/{user}/membership` answers: a JSON array in either form.
     pub fn set_membership(&self, user: &str, entries: Value) {
         self.with(|i| i.memberships.insert(user.to_owned(), entries));
+    }
+
+    /// Membership answers say they may be kept this many seconds (`Cache-Control: max-age`).
+    pub fn set_max_age(&self, seconds: Option<u64>) {
+        self.with(|i| i.max_age = seconds);
     }
 
     pub fn behave(&self, behaviour: Behaviour) {
@@ -159,7 +166,7 @@ async fn answer(
         ["", "hp", "hierarchy", "users", eid, "membership"] => percent_decode(eid),
         _ => None,
     };
-    let (behaviour, body) = {
+    let (behaviour, body, max_age) = {
         let mut i = inner.lock().expect("provider state");
         if i.record {
             i.seen.push(Seen {
@@ -179,7 +186,12 @@ async fn answer(
             (_, Some(user)) => i.memberships.get(user).cloned(),
             _ => None,
         };
-        (i.behaviour.clone().unwrap_or(Behaviour::Answer), body)
+        let max_age = i.max_age.filter(|_| user.is_some());
+        (
+            i.behaviour.clone().unwrap_or(Behaviour::Answer),
+            body,
+            max_age,
+        )
     };
     match behaviour {
         Behaviour::Answer => {}
@@ -191,8 +203,16 @@ async fn answer(
         }
         Behaviour::Garbage => return (StatusCode::OK, "<html>oops</html>").into_response(),
     }
-    match body {
-        Some(body) => axum::Json(body).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+    match (body, max_age) {
+        (Some(body), Some(seconds)) => (
+            [(
+                axum::http::header::CACHE_CONTROL,
+                format!("max-age={seconds}"),
+            )],
+            axum::Json(body),
+        )
+            .into_response(),
+        (Some(body), None) => axum::Json(body).into_response(),
+        (None, _) => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -417,7 +417,64 @@ async fn concurrent_checks_of_one_user_share_one_provider_call(backend: Backend)
     assert!(asked <= 2, "{asked} membership calls for 20 checks at once");
 }
 
+/// A provider that says how long its answers keep (`Cache-Control: max-age`) is asked again
+/// only after that (up to `--hierarchy-provider-max-age`); one that does not say is asked on
+/// every check.
+async fn a_providers_max_age_is_honoured_up_to_the_ceiling(backend: Backend) {
+    let hp = district().await;
+    let server = Server::start_with(
+        backend,
+        &[
+            "--hierarchy-provider",
+            &format!("district={}", hp.url),
+            "--hierarchy-provider-max-age",
+            "1s",
+        ],
+    )
+    .await;
+    let manager = server.manager("alice");
+    with_product(&manager).await;
+    manager
+        .post(
+            "/v1/users/ada/purchases",
+            &purchase_from(&hp.url, &["344"], 5),
+        )
+        .await
+        .expect(201);
+    let asked = |hp: &HierarchyProvider| {
+        hp.requests()
+            .iter()
+            .filter(|r| r.user.as_deref() == Some("ada"))
+            .count()
+    };
+    let check = async || {
+        manager.get("/v1/users/ada/permissions").await.expect(200);
+    };
+    check().await;
+    hp.forget_requests();
+    for _ in 0..3 {
+        check().await;
+    }
+    assert_eq!(asked(&hp), 3, "no max-age: asked every time");
+
+    hp.set_max_age(Some(3600));
+    check().await;
+    hp.forget_requests();
+    for _ in 0..3 {
+        check().await;
+    }
+    assert_eq!(asked(&hp), 0, "kept while fresh");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    check().await;
+    assert_eq!(
+        asked(&hp),
+        1,
+        "an hour's max-age is kept one second, the ceiling"
+    );
+}
+
 crate::on_both_databases!(
+    a_providers_max_age_is_honoured_up_to_the_ceiling,
     concurrent_checks_of_one_user_share_one_provider_call,
     only_configured_providers_are_ever_called,
     units_of_a_remote_provider_share_their_seats,
