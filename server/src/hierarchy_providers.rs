@@ -149,6 +149,14 @@ impl HierarchyProviders {
         self
     }
 
+    /// Lets each provider be called at most `calls` times at once by this process.
+    pub fn with_calls_at_once(mut self, calls: usize) -> HierarchyProviders {
+        for provider in &mut self.remote {
+            provider.calls = tokio::sync::Semaphore::new(calls.max(1));
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.remote.is_empty()
     }
@@ -174,9 +182,10 @@ impl HierarchyProviders {
     }
 }
 
-/// Calls one process makes to one provider at once; more wait their turn (within the
-/// timeout), so a rush of first checks cannot open hundreds of connections to a provider
-/// that has room for a few.
+/// Calls one process makes to one provider at once unless told otherwise
+/// ([`HierarchyProviders::with_calls_at_once`]); more wait their turn (within the timeout),
+/// so a rush of first checks cannot open hundreds of connections to a provider that has
+/// room for a few.
 pub const CALLS_AT_ONCE: usize = 32;
 
 /// A membership answer, and how long the provider lets it be kept.
@@ -230,7 +239,7 @@ pub struct RemoteProvider {
     levels: tokio::sync::Mutex<Option<(Instant, Levels)>>,
     /// Membership lookups under way, by user: concurrent checks of one user share one call.
     asking: std::sync::Mutex<std::collections::HashMap<String, Lookup>>,
-    /// Turns to call the provider ([`CALLS_AT_ONCE`]).
+    /// Turns to call the provider ([`CALLS_AT_ONCE`] unless configured).
     calls: tokio::sync::Semaphore,
     /// The longest a membership answer is kept, whatever the provider's `max-age` says.
     max_age: Duration,

@@ -224,6 +224,10 @@ struct HierarchyProviderArgs {
     /// allows (0s: ask on every check).
     #[arg(long = "hierarchy-provider-max-age", default_value = "60s", value_parser = humantime::parse_duration)]
     max_age: Duration,
+    /// How many calls this process makes to one provider at once; more wait their turn within
+    /// the timeout.
+    #[arg(long = "hierarchy-provider-concurrency", default_value_t = lm_server::hierarchy_providers::CALLS_AT_ONCE as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    calls_at_once: u32,
 }
 
 impl HierarchyProviderArgs {
@@ -250,7 +254,8 @@ impl HierarchyProviderArgs {
         }
         Ok(HierarchyProviders::new(configs, self.timeout)
             .map_err(anyhow::Error::msg)?
-            .with_max_age(self.max_age))
+            .with_max_age(self.max_age)
+            .with_calls_at_once(self.calls_at_once as usize))
     }
 }
 

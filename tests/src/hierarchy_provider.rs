@@ -46,6 +46,9 @@ struct Inner {
     record: bool,
     /// `Cache-Control: max-age` of membership answers.
     max_age: Option<u64>,
+    /// Requests being answered now, and the most there were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -116,6 +119,11 @@ impl HierarchyProvider {
         self.with(|i| i.record = false);
     }
 
+    /// The most requests it was answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.with(|i| i.most_in_flight)
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.with(|i| i.seen.clone())
     }
@@ -129,6 +137,7 @@ impl HierarchyProvider {
         self.with(|i| {
             i.seen.clear();
             i.peers.clear();
+            i.most_in_flight = 0;
         });
     }
 }
@@ -187,12 +196,20 @@ async fn answer(
             _ => None,
         };
         let max_age = i.max_age.filter(|_| user.is_some());
+        i.in_flight += 1;
+        i.most_in_flight = i.most_in_flight.max(i.in_flight);
         (
             i.behaviour.clone().unwrap_or(Behaviour::Answer),
             body,
             max_age,
         )
     };
+    let response = respond(behaviour, body, max_age).await;
+    inner.lock().expect("provider state").in_flight -= 1;
+    response
+}
+
+async fn respond(behaviour: Behaviour, body: Option<Value>, max_age: Option<u64>) -> Response {
     match behaviour {
         Behaviour::Answer => {}
         Behaviour::Slow(delay) => tokio::time::sleep(delay).await,

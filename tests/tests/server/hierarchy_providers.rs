@@ -473,7 +473,61 @@ async fn a_providers_max_age_is_honoured_up_to_the_ceiling(backend: Backend) {
     );
 }
 
+/// A rush of checks of different users reaches the provider at most
+/// `--hierarchy-provider-concurrency` calls at a time; the rest wait their turn and are
+/// answered.
+async fn a_rush_of_checks_calls_the_provider_a_few_at_a_time(backend: Backend) {
+    let hp = district().await;
+    let server = Server::start_with(
+        backend,
+        &[
+            "--hierarchy-provider",
+            &format!("district={}", hp.url),
+            "--hierarchy-provider-concurrency",
+            "2",
+        ],
+    )
+    .await;
+    let manager = server.manager("alice");
+    with_product(&manager).await;
+    manager
+        .post(
+            "/v1/users/ada/purchases",
+            &purchase_from(&hp.url, &["344"], 20),
+        )
+        .await
+        .expect(201);
+    let students: Vec<String> = (0..10).map(|i| format!("pupil{i}")).collect();
+    for student in &students {
+        hp.set_membership(
+            student,
+            json!([
+                "(school)(999)",
+                "(class)(344)",
+                format!("(student)({student})")
+            ]),
+        );
+    }
+    hp.behave(Behaviour::Slow(Duration::from_millis(100)));
+    hp.forget_requests();
+    let paths: Vec<String> = students
+        .iter()
+        .map(|s| format!("/v1/users/{s}/permissions"))
+        .collect();
+    let checks = paths.iter().map(|path| manager.get(path));
+    for reply in futures_util::future::join_all(checks).await {
+        reply.expect(200);
+    }
+    assert!(
+        hp.most_at_once() <= 2,
+        "{} calls at once",
+        hp.most_at_once()
+    );
+    assert!(hp.most_at_once() >= 1);
+}
+
 crate::on_both_databases!(
+    a_rush_of_checks_calls_the_provider_a_few_at_a_time,
     a_providers_max_age_is_honoured_up_to_the_ceiling,
     concurrent_checks_of_one_user_share_one_provider_call,
     only_configured_providers_are_ever_called,
