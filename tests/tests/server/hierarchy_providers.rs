@@ -382,24 +382,35 @@ async fn no_database_connection_waits_for_a_provider(backend: Backend) {
     }
 }
 
-/// Checks of one user that arrive together — an application opening on a student's every
-/// device at the bell — share one call to the provider instead of one each.
-async fn concurrent_checks_of_one_user_share_one_provider_call(backend: Backend) {
-    let hp = district().await;
-    let server = Server::start_with(
-        backend,
-        &["--hierarchy-provider", &format!("district={}", hp.url)],
-    )
-    .await;
+/// A server that calls `hp` (with `extra` flags), its manager alice, and `seats` seats of
+/// fractions bought for class 344 of the district.
+async fn selling_to_class_344(
+    backend: Backend,
+    hp: &HierarchyProvider,
+    extra: &[&str],
+    seats: u32,
+) -> (Server, Client) {
+    let provider = format!("district={}", hp.url);
+    let mut args = vec!["--hierarchy-provider", provider.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start_with(backend, &args).await;
     let manager = server.manager("alice");
     with_product(&manager).await;
     manager
         .post(
             "/v1/users/ada/purchases",
-            &purchase_from(&hp.url, &["344"], 5),
+            &purchase_from(&hp.url, &["344"], seats),
         )
         .await
         .expect(201);
+    (server, manager)
+}
+
+/// Checks of one user that arrive together — an application opening on a student's every
+/// device at the bell — share one call to the provider instead of one each.
+async fn concurrent_checks_of_one_user_share_one_provider_call(backend: Backend) {
+    let hp = district().await;
+    let (_server, manager) = selling_to_class_344(backend, &hp, &[], 5).await;
     hp.behave(Behaviour::Slow(Duration::from_millis(400)));
     hp.forget_requests();
     let checks = (0..20).map(|_| manager.get("/v1/users/ada/permissions"));
@@ -422,25 +433,8 @@ async fn concurrent_checks_of_one_user_share_one_provider_call(backend: Backend)
 /// every check.
 async fn a_providers_max_age_is_honoured_up_to_the_ceiling(backend: Backend) {
     let hp = district().await;
-    let server = Server::start_with(
-        backend,
-        &[
-            "--hierarchy-provider",
-            &format!("district={}", hp.url),
-            "--hierarchy-provider-max-age",
-            "1s",
-        ],
-    )
-    .await;
-    let manager = server.manager("alice");
-    with_product(&manager).await;
-    manager
-        .post(
-            "/v1/users/ada/purchases",
-            &purchase_from(&hp.url, &["344"], 5),
-        )
-        .await
-        .expect(201);
+    let (_server, manager) =
+        selling_to_class_344(backend, &hp, &["--hierarchy-provider-max-age", "1s"], 5).await;
     let asked = |hp: &HierarchyProvider| {
         hp.requests()
             .iter()
@@ -478,25 +472,8 @@ async fn a_providers_max_age_is_honoured_up_to_the_ceiling(backend: Backend) {
 /// answered.
 async fn a_rush_of_checks_calls_the_provider_a_few_at_a_time(backend: Backend) {
     let hp = district().await;
-    let server = Server::start_with(
-        backend,
-        &[
-            "--hierarchy-provider",
-            &format!("district={}", hp.url),
-            "--hierarchy-provider-concurrency",
-            "2",
-        ],
-    )
-    .await;
-    let manager = server.manager("alice");
-    with_product(&manager).await;
-    manager
-        .post(
-            "/v1/users/ada/purchases",
-            &purchase_from(&hp.url, &["344"], 20),
-        )
-        .await
-        .expect(201);
+    let (_server, manager) =
+        selling_to_class_344(backend, &hp, &["--hierarchy-provider-concurrency", "2"], 20).await;
     let students: Vec<String> = (0..10).map(|i| format!("pupil{i}")).collect();
     for student in &students {
         hp.set_membership(
