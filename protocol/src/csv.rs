@@ -231,16 +231,11 @@ pub fn as_written(cell: &str) -> &str {
     }
 }
 
-/// Reads an import file: the header, then every row. Returns the rows that parsed and the
-/// problems of those that did not (a bad header yields no rows), so that a caller can still
-/// check the good rows and report every problem of the file at once.
-pub fn parse_import(bytes: &[u8]) -> (Vec<ImportRow>, Vec<RowProblem>) {
-    parse_import_from(bytes)
-}
-
-/// [`parse_import`] of a file read as it arrives: each row is checked as it is read, and the
-/// file itself is never held whole.
-pub fn parse_import_from(file: impl std::io::Read) -> (Vec<ImportRow>, Vec<RowProblem>) {
+/// Reads an import file as it arrives (each row checked as it is read; the file is never held
+/// whole): the header, then every row. Returns the rows that parsed and the problems of those
+/// that did not (a bad header yields no rows), so that a caller can still check the good rows
+/// and report every problem of the file at once.
+pub fn parse_import(file: impl std::io::Read) -> (Vec<ImportRow>, Vec<RowProblem>) {
     match parse(file) {
         Ok(parsed) => parsed,
         Err(header) => (Vec::new(), header),

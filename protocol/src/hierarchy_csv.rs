@@ -44,13 +44,8 @@ pub struct HierarchyImportReport {
     pub problems: Vec<RowProblem>,
 }
 
-/// Reads a hierarchy CSV into rows, and every problem found in it.
-pub fn parse(bytes: &[u8]) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
-    parse_from(bytes)
-}
-
-/// [`parse`] of a file read as it arrives, never held whole.
-pub fn parse_from(file: impl std::io::Read) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
+/// Reads a hierarchy CSV, as it arrives, into rows, and every problem found in it.
+pub fn parse(file: impl std::io::Read) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -156,11 +151,16 @@ pub fn parse_from(file: impl std::io::Read) -> (Vec<HierarchyRow>, Vec<RowProble
 
 #[cfg(test)]
 mod tests {
+    /// A file given whole.
+    fn parse(bytes: &[u8]) -> (Vec<HierarchyRow>, Vec<RowProblem>) {
+        super::parse(bytes)
+    }
+
     proptest::proptest! {
         /// Any file reads as rows and problems placed in it, without a panic.
         #[test]
         fn any_file_reads_as_rows_and_placed_problems(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            let (_, problems) = super::parse(&bytes);
+            let (_, problems) = super::parse(bytes.as_slice());
             for p in &problems {
                 proptest::prop_assert!(p.row >= 1 && !p.field.is_empty() && !p.problem.is_empty(), "{:?}", p);
             }

@@ -28,7 +28,7 @@ proptest::proptest! {
     /// reads as rows and problems without a panic, each problem placed in the file.
     #[test]
     fn any_file_reads_as_rows_and_placed_problems(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-        let (rows, problems) = parse_import(&bytes);
+        let (rows, problems) = parse_import(bytes.as_slice());
         proptest::prop_assert!(problems.len() <= MAX_PROBLEMS + 1);
         for p in &problems {
             proptest::prop_assert!(p.row >= 1 && !p.field.is_empty() && !p.problem.is_empty());
@@ -46,7 +46,7 @@ proptest::proptest! {
             out.write_record(row).unwrap();
         }
         let bytes = out.into_inner().unwrap();
-        let (rows, problems) = parse_import(&bytes);
+        let (rows, problems) = parse_import(bytes.as_slice());
         for p in &problems {
             proptest::prop_assert!(p.field == "row" || p.field == "file" || COLUMNS.contains(&p.field.as_str()), "{:?}", p);
         }
@@ -107,7 +107,7 @@ fn every_problem_names_its_row_and_field() {
 
 #[test]
 fn unknown_and_missing_columns_are_refused_in_the_header() {
-    let (_, problems) = parse_import(b"product,name,colour\nx,y,red\n");
+    let (_, problems) = parse_import(&b"product,name,colour\nx,y,red\n"[..]);
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(
         fields,
@@ -120,7 +120,7 @@ fn unknown_and_missing_columns_are_refused_in_the_header() {
 fn text_that_is_not_utf8_is_named() {
     let mut csv = HEADER.as_bytes().to_vec();
     csv.extend_from_slice(b"adobe-cc,Caf\xe9,subscription,Adobe,5,EUR,,,,,\n");
-    let (_, problems) = parse_import(&csv);
+    let (_, problems) = parse_import(csv.as_slice());
     assert_eq!((problems[0].row, problems[0].field.as_str()), (2, "name"));
     assert!(problems[0].problem.contains("UTF-8"));
 }
@@ -171,7 +171,7 @@ fn a_license_with_formulas_in_its_text_exports_inert_and_imports_unchanged() {
             );
         }
     }
-    let row = parse_import(&bytes).0.remove(0);
+    let row = parse_import(bytes.as_slice()).0.remove(0);
     assert_eq!(row.name.as_ref(), Some(&license.name));
     assert_eq!(row.vendor.as_ref(), Some(&license.vendor));
     assert_eq!(row.key, Some(license.key.clone()));
@@ -194,7 +194,7 @@ fn an_export_reads_back_as_the_same_license() {
     write_header(&mut out).unwrap();
     write_license(&mut out, &license).unwrap();
     let bytes = out.into_inner().unwrap();
-    let row = parse_import(&bytes).0.remove(0);
+    let row = parse_import(bytes.as_slice()).0.remove(0);
     assert_eq!(row.id.as_ref(), Some(&license.id));
     assert_eq!(row.cost, Some(license.cost));
     assert_eq!(row.owner, Some(license.owner.clone()));

@@ -204,8 +204,7 @@ pub async fn import(
 ) -> Result<Response, ApiError> {
     let _turn = super::import_turns::take(&caller.principal.org)?;
     let dry_run = csv_upload(&raw, &headers)?;
-    let (rows, unreadable) =
-        read_csv(body, |file| lm_protocol::hierarchy_csv::parse_from(file)).await?;
+    let (rows, unreadable) = read_csv(body, |file| lm_protocol::hierarchy_csv::parse(file)).await?;
     // With rows that did not parse, the others are still checked, so that one report names
     // every problem of the file; nothing is written.
     let mut report = state

@@ -120,8 +120,7 @@ pub async fn import(
 ) -> Result<Response, ApiError> {
     let _turn = super::import_turns::take(&caller.principal.org)?;
     let dry_run = csv_upload(&raw, &headers)?;
-    let (rows, unreadable) =
-        read_csv(body, |file| lm_protocol::csv::parse_import_from(file)).await?;
+    let (rows, unreadable) = read_csv(body, |file| lm_protocol::csv::parse_import(file)).await?;
     let today = Utc::now().date_naive();
     let context = caller.change_context();
     // With rows that did not parse, the rest is still checked (as a dry run) so that one
