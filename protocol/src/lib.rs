@@ -21,6 +21,7 @@ pub mod page;
 pub mod principal;
 pub mod problem;
 pub mod query;
+pub mod seat_query;
 pub mod socket;
 pub mod strict_json;
 pub mod text;

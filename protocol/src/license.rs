@@ -223,6 +223,13 @@ pub struct Assignment {
     pub since: DateTime<Utc>,
 }
 
+/// How many assignments a license lists: its oldest ones. `seats_used` counts them all, and
+/// the rest are read through the license's seats. A seat license of 100,000 seats is then
+/// as small as one of five, in a list, in the change feed and in the audit log, and taking
+/// a seat rewrites a bounded row; an IT inventory license with a handful of holders still
+/// lists every one.
+pub const LISTED_ASSIGNMENTS: usize = 10;
+
 /// A license as the API and the socket show it. `key` is absent for employees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -242,6 +249,7 @@ pub struct License {
     pub expires: Option<NaiveDate>,
     #[serde(default)]
     pub owner: Option<Owner>,
+    /// The oldest [`LISTED_ASSIGNMENTS`] assignments; `seats_used` counts all of them.
     #[serde(default)]
     pub assignments: Vec<Assignment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,6 +289,12 @@ impl License {
             self.id.as_str(),
             self.assignments.iter().map(|a| &a.assignee),
         )
+    }
+
+    /// How many holders the license has beyond the ones it lists.
+    pub fn unlisted_assignments(&self) -> u32 {
+        let listed = u32::try_from(self.assignments.len()).unwrap_or(u32::MAX);
+        self.seats_used.saturating_sub(listed)
     }
 
     /// Seats still free, or `None` when the license has no seat limit.

@@ -635,6 +635,13 @@ pub fn print_license(l: &License, out: &mut impl Write) -> std::io::Result<()> {
             ),
         )?;
     }
+    if l.unlisted_assignments() > 0 {
+        row(
+            out,
+            "assigned",
+            &format!("and {} more", l.unlisted_assignments()),
+        )?;
+    }
     Ok(())
 }
 

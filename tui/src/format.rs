@@ -41,14 +41,15 @@ pub fn seats(license: &License) -> String {
     }
 }
 
-/// `alice, LAPTOP-7 +2`: the first assignees, then how many more.
+/// `alice, LAPTOP-7 +2`: the first assignees, then how many more (also those the license
+/// does not list).
 pub fn assignees(license: &License, shown: usize) -> String {
     let mut labels: Vec<&str> = license
         .assignments
         .iter()
         .map(|a| a.assignee.label())
         .collect();
-    let more = labels.len().saturating_sub(shown);
+    let more = labels.len().saturating_sub(shown) + license.unlisted_assignments() as usize;
     labels.truncate(shown);
     let mut text = labels.join(", ");
     if more > 0 {

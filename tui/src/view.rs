@@ -508,17 +508,20 @@ fn render_detail(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
         }
     }
     // Many seat holders (a class, a school) give way to the history: as many as fit, then
-    // how many more, and where they are all listed.
+    // how many more, counting those the license does not list.
     let wide = inner.width >= 100;
     let room = usize::from(inner.height).saturating_sub(if wide { 0 } else { left.len() });
     let fit = room.saturating_sub(1 + history.len().min(room / 2)).max(2);
-    if holders.len() > fit {
-        let more = holders.len() - (fit - 1);
-        holders.truncate(fit - 1);
-        holders.push(Line::styled(
-            format!("  … and {more} more (`lm show` lists them all)"),
-            theme.dim(),
-        ));
+    let unlisted = l.unlisted_assignments() as usize;
+    if holders.len() > fit || unlisted > 0 {
+        let shown = if holders.len() > fit {
+            fit - 1
+        } else {
+            holders.len()
+        };
+        let more = holders.len() - shown + unlisted;
+        holders.truncate(shown);
+        holders.push(Line::styled(format!("  … and {more} more"), theme.dim()));
     }
     let mut right = vec![seats];
     right.extend(holders);

@@ -190,20 +190,30 @@ pub async fn assign(
 }
 
 /// `GET /v1/licenses/{id}/seats`: who holds a seat of the license, since when, and when
-/// they last checked their permissions. Release one with
+/// they last checked their permissions; oldest first, a page at a time (`next` is the
+/// `cursor` of the following page). Release one with
 /// `DELETE /v1/licenses/{id}/seats/{assignment}` (the same as unassigning it).
 #[utoipa::path(get, path = "/v1/licenses/{id}/seats", tag = "seats",
-    responses((status = 200, body = Vec<lm_protocol::hierarchy::Seat>), (status = 403, body = lm_protocol::Problem), (status = 404, body = lm_protocol::Problem)),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, pattern = r"^[0-9]{1,20}_[A-Za-z0-9._:@-]{1,64}$", description = "the `next` of the previous page"),
+    ),
+    responses((status = 200, body = super::openapi::SeatPage), (status = 403, body = lm_protocol::Problem), (status = 404, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
 pub async fn seats(
     Manager(caller): Manager,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Vec<lm_protocol::hierarchy::Seat>>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Page<lm_protocol::hierarchy::Seat>>, ApiError> {
     let id = license_id(&id)?;
+    let pairs = query_pairs(&raw);
+    let query = lm_protocol::seat_query::SeatQuery::from_query(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )?;
     state
         .store
-        .license_seats(&caller.principal.org, id.as_str())
+        .license_seats(&caller.principal.org, id.as_str(), &query)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)

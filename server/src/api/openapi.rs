@@ -23,6 +23,14 @@ pub struct AuditPage {
     next: Option<String>,
 }
 
+/// A page of a license's seats, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SeatPage {
+    items: Vec<lm_protocol::hierarchy::Seat>,
+    next: Option<String>,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {

@@ -6,17 +6,20 @@
 //! license (a row that changes nothing leaves it alone, so re-importing a file is
 //! idempotent); an unmatched row creates one.
 
+use super::assignments::{
+    delete_assignment, insert_assignment, insert_assignment_if_new, listed_json, new_assignment,
+    read_listed,
+};
 use super::audit::Audited;
 use super::licenses::{
-    COLUMNS, FIELD_COLUMNS, LicenseRow, assignments_json, field_values, insert_assignment,
-    insert_license, into_licenses, new_assignment,
+    COLUMNS, FIELD_COLUMNS, LicenseRow, field_values, insert_license, into_licenses,
 };
 use super::{ChangeContext, Result, Store, bump_revision, now};
 use crate::db::{SqlBuf, Tx, args};
 use chrono::NaiveDate;
 use lm_protocol::csv::{ImportReport, ImportRow, Outcome, RowOutcome, RowProblem};
 use lm_protocol::license::{LicenseFields, search_text};
-use lm_protocol::{Assignee, Assignment, AuditAction, License};
+use lm_protocol::{Assignee, AuditAction, License};
 use std::collections::{BTreeSet, HashMap};
 
 /// What applying one row does.
@@ -254,8 +257,10 @@ fn step(r: ImportRow, matched: Option<&License>, today: NaiveDate) -> Result<Ste
             }
         }
     };
+    // Holders beyond the listed ones stay (see `rewrite`) and count.
+    let unlisted = matched.map_or(0, License::unlisted_assignments);
     fields
-        .validate(assignees.len() as u32)
+        .validate(unlisted.saturating_add(assignees.len() as u32))
         .map_err(|e| problem(row, &e.field, e.message))?;
     Ok(match matched {
         None => Step::Create {
@@ -293,27 +298,23 @@ async fn rewrite(
     revision: i64,
 ) -> Result<()> {
     let id = before.id.as_str();
-    // Keep the assignments that stay (with their `since`), add the new ones.
-    let mut assignments: Vec<Assignment> = Vec::new();
+    // The row names the listed holders (the ones an export shows): the listed ones it does
+    // not name leave, the ones it names that hold nothing yet come; holders beyond the list
+    // stay as they are.
+    let mut used = i64::from(before.seats_used);
     for a in &before.assignments {
-        if assignees.contains(&a.assignee) {
-            assignments.push(a.clone());
-        } else {
-            tx.exec()
-                .execute(
-                    "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
-                    args![a.id.as_str(), id],
-                )
-                .await?;
+        if !assignees.contains(&a.assignee) && delete_assignment(tx, id, a.id.as_str()).await? {
+            used -= 1;
         }
     }
     for assignee in assignees {
-        if !before.assignments.iter().any(|a| a.assignee == assignee) {
-            let assignment = new_assignment(assignee)?;
-            insert_assignment(tx, org, id, &assignment).await?;
-            assignments.push(assignment);
+        if !before.assignments.iter().any(|a| a.assignee == assignee)
+            && insert_assignment_if_new(tx, org, id, &new_assignment(assignee)?).await?
+        {
+            used += 1;
         }
     }
+    let assignments = read_listed(tx, id).await?;
     let search = search_text(fields, id, assignments.iter().map(|a| &a.assignee));
     let mut values = field_values(fields, search);
     let mut sql = String::from("UPDATE licenses SET ");
@@ -332,8 +333,8 @@ async fn rewrite(
         n + 6
     ));
     values.extend(args![
-        assignments_json(&assignments),
-        assignments.len() as i64,
+        listed_json(&assignments),
+        used,
         revision,
         now(),
         org,

@@ -1,9 +1,13 @@
+use super::assignments::{
+    HolderChange, delete_assignment, insert_assignment, listed, listed_json, new_assignment,
+    record_holders,
+};
 use super::audit::Audited;
 use super::{ChangeContext, Result, Store, StoreError, bump_revision, now};
 use crate::db::{Executes, Tx, Value, args};
 use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::license::{LicenseFields, search_text};
-use lm_protocol::{Assignee, Assignment, AssignmentId, AuditAction, License, LicensePatch, Owner};
+use lm_protocol::{Assignee, Assignment, AuditAction, License, LicensePatch, Owner};
 use sha2::{Digest, Sha256};
 
 /// Stored in `seats_sort` for "unlimited", above every real seat count.
@@ -53,8 +57,10 @@ fn corrupt(id: &str, what: impl std::fmt::Display) -> StoreError {
 impl LicenseRow {
     pub(super) fn into_license(self) -> Result<Stored> {
         let id = self.id.clone();
-        let assignments: Vec<Assignment> =
+        let mut assignments: Vec<Assignment> =
             serde_json::from_str(&self.assignments).map_err(|e| corrupt(&id, e))?;
+        // A row written before licenses listed a bounded number of holders lists them all.
+        assignments.truncate(lm_protocol::license::LISTED_ASSIGNMENTS);
         let bad = |e: lm_protocol::FieldError| corrupt(&id, e);
         let owner = match (self.owner_level, self.owner_eids) {
             (Some(level), Some(eids)) => {
@@ -225,84 +231,6 @@ pub(super) const FIELD_COLUMNS: [&str; 18] = [
     "search",
 ];
 
-/// A new assignment, not yet stored.
-pub(super) fn new_assignment(assignee: Assignee) -> Result<Assignment> {
-    let id: AssignmentId = uuid::Uuid::now_v7()
-        .to_string()
-        .parse()
-        .map_err(|e| StoreError::Corrupt(format!("assignment id: {e}")))?;
-    Ok(Assignment {
-        id,
-        assignee,
-        // What PostgreSQL keeps: an answer made from memory equals the one read back later.
-        since: chrono::SubsecRound::trunc_subsecs(now(), 6),
-    })
-}
-
-pub(super) fn assignments_json(assignments: &[Assignment]) -> String {
-    serde_json::to_string(assignments).unwrap_or_else(|_| "[]".into())
-}
-
-/// Stores an assignment's row; the caller writes the license's JSON copy of its assignments.
-pub(super) async fn insert_assignment(
-    tx: &mut Tx,
-    org: &str,
-    license_id: &str,
-    assignment: &Assignment,
-) -> Result<()> {
-    let assignee = &assignment.assignee;
-    let (employee, device) = match assignee {
-        Assignee::Employee(e) => (Some(e.to_string()), None),
-        Assignee::Device(d) => (None, Some(d.to_string())),
-    };
-    tx.exec()
-        .execute(
-            "INSERT INTO assignments (id, org_id, license_id, employee, device, since) VALUES ($1, $2, $3, $4, $5, $6)",
-            args![assignment.id.as_str(), org, license_id, employee, device, assignment.since],
-        )
-        .await
-        .map_err(|e| StoreError::unique_or(e, || format!("{assignee} is already assigned to this license")))?;
-    Ok(())
-}
-
-/// Rewrites the assignment-derived columns and bumps version and revision after the
-/// assignments of `license` became `assignments`; answers the license as it is now.
-pub(super) async fn touch(
-    tx: &mut Tx,
-    org: &str,
-    license: &License,
-    revision: i64,
-    assignments: &[Assignment],
-) -> Result<License> {
-    let search = search_text(
-        &license.fields(),
-        license.id.as_str(),
-        assignments.iter().map(|a| &a.assignee),
-    );
-    tx.exec()
-        .execute(
-            "UPDATE licenses SET assignments = $3, seats_used = $4, search = $5, version = version + 1, \
-             revision = $6, updated_at = $7 WHERE org_id = $1 AND id = $2",
-            args![
-                org,
-                license.id.as_str(),
-                assignments_json(assignments),
-                assignments.len() as i64,
-                search,
-                revision,
-                now()
-            ],
-        )
-        .await?;
-    Ok(License {
-        assignments: assignments.to_vec(),
-        seats_used: u32::try_from(assignments.len()).unwrap_or(u32::MAX),
-        version: license.version + 1,
-        revision,
-        ..license.clone()
-    })
-}
-
 impl Store {
     pub async fn create_license(
         &self,
@@ -435,11 +363,6 @@ impl Store {
             expected_version,
             AuditAction::Assign,
             async |tx, before, revision| {
-                if before.assignments.iter().any(|a| a.assignee == assignee) {
-                    return Err(StoreError::Conflict(format!(
-                        "{assignee} is already assigned to this license"
-                    )));
-                }
                 if let Some(seats) = before.seats
                     && before.seats_used >= seats
                 {
@@ -450,11 +373,15 @@ impl Store {
                 }
                 let assignment = new_assignment(assignee)?;
                 insert_assignment(tx, &ctx.org, id, &assignment).await?;
-                let mut assignments = before.assignments.clone();
-                assignments.push(assignment);
-                touch(tx, &ctx.org, before, revision, &assignments)
-                    .await
-                    .map(drop)
+                record_holders(
+                    tx,
+                    &ctx.org,
+                    before,
+                    revision,
+                    HolderChange::Added(&assignment),
+                )
+                .await
+                .map(drop)
             },
         )
         .await
@@ -473,28 +400,18 @@ impl Store {
             expected_version,
             AuditAction::Unassign,
             async |tx, before, revision| {
-                if !before
-                    .assignments
-                    .iter()
-                    .any(|a| a.id.as_str() == assignment)
-                {
+                if !delete_assignment(tx, id, assignment).await? {
                     return Err(StoreError::NotFound);
                 }
-                tx.exec()
-                    .execute(
-                        "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
-                        args![assignment, id],
-                    )
-                    .await?;
-                let remaining: Vec<Assignment> = before
-                    .assignments
-                    .iter()
-                    .filter(|a| a.id.as_str() != assignment)
-                    .cloned()
-                    .collect();
-                touch(tx, &ctx.org, before, revision, &remaining)
-                    .await
-                    .map(drop)
+                record_holders(
+                    tx,
+                    &ctx.org,
+                    before,
+                    revision,
+                    HolderChange::Removed(assignment),
+                )
+                .await
+                .map(drop)
             },
         )
         .await
@@ -587,11 +504,11 @@ pub(super) async fn insert_license(
     revision: i64,
 ) -> Result<()> {
     let mut values = args![id, org];
-    let assignees = assignments.iter().map(|a| &a.assignee);
+    let assignees = listed(assignments).iter().map(|a| &a.assignee);
     values.extend(field_values(fields, search_text(fields, id, assignees)));
     let n = values.len();
     values.extend(args![
-        assignments_json(assignments),
+        listed_json(assignments),
         assignments.len() as i64,
         revision,
         now()

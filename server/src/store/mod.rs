@@ -4,6 +4,7 @@
 //! (3) appends the audit entry. Either all three happen or none.
 
 pub mod api_keys;
+mod assignments;
 mod audit;
 mod changes;
 pub mod clients;

@@ -435,22 +435,7 @@ async fn employees_buy_only_where_the_organization_allows_within_its_limits(back
 async fn a_seat_is_audited_as_a_seat_of_bounded_size(backend: Backend) {
     let (_server, manager) = school_server(backend).await;
     let class = buy(&manager, "class", &["4b"], 60, "2099-12-31").await;
-    for i in 0..40 {
-        let student = format!("pupil{i}");
-        manager
-            .put(
-                &format!("/v1/hierarchy/entities/student/{student}"),
-                &json!({}),
-            )
-            .await
-            .expect(201);
-        manager
-            .put(
-                &format!("/v1/hierarchy/entities/student/{student}/parents/class/4b"),
-                &json!({}),
-            )
-            .await
-            .expect(201);
+    for student in pupils(&manager, "4b", 0..40).await {
         permissions(&manager, &student).await;
     }
     let audit = manager
@@ -475,7 +460,35 @@ async fn a_seat_is_audited_as_a_seat_of_bounded_size(backend: Backend) {
     assert!(size < 2_000, "{size} bytes: {entry:#}");
 }
 
-async fn license(manager: &Client, id: &str) -> Value {
+/// Students `pupil<n>` for each n of `numbers`, members of class `class`; their names.
+pub(crate) async fn pupils(
+    manager: &Client,
+    class: &str,
+    numbers: std::ops::Range<u32>,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for i in numbers {
+        let student = format!("pupil{i}");
+        manager
+            .put(
+                &format!("/v1/hierarchy/entities/student/{student}"),
+                &json!({}),
+            )
+            .await
+            .expect(201);
+        manager
+            .put(
+                &format!("/v1/hierarchy/entities/student/{student}/parents/class/{class}"),
+                &json!({}),
+            )
+            .await
+            .expect(201);
+        names.push(student);
+    }
+    names
+}
+
+pub(crate) async fn license(manager: &Client, id: &str) -> Value {
     manager
         .get(&format!("/v1/licenses/{id}"))
         .await
@@ -483,12 +496,18 @@ async fn license(manager: &Client, id: &str) -> Value {
         .body
 }
 
-fn id(license: &Value) -> &str {
+pub(crate) fn id(license: &Value) -> &str {
     license["id"].as_str().unwrap()
 }
 
 /// Buys `fractions` for `owners` as ada (a manager acting for her).
-async fn buy(manager: &Client, owner_level: &str, owners: &[&str], seats: u32, to: &str) -> Value {
+pub(crate) async fn buy(
+    manager: &Client,
+    owner_level: &str,
+    owners: &[&str],
+    seats: u32,
+    to: &str,
+) -> Value {
     buy_as(manager, "ada", owner_level, owners, seats, to).await
 }
 
@@ -650,7 +669,7 @@ async fn without_a_free_seat_there_is_no_permission_and_a_reason(backend: Backen
         .delete(&format!(
             "/v1/licenses/{}/seats/{}",
             id(&class),
-            seats[0]["id"].as_str().unwrap()
+            seats["items"][0]["id"].as_str().unwrap()
         ))
         .await
         .expect(200);
@@ -743,13 +762,14 @@ async fn managers_list_the_seats_of_a_license_and_release_one(backend: Backend) 
         .await
         .expect(200)
         .body;
-    let holders: Vec<&str> = seats
+    let holders: Vec<&str> = seats["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["user"].as_str().unwrap())
         .collect();
     assert_eq!(holders, ["ada", "bob"]);
+    let seats = &seats["items"];
     assert_eq!(seats[0]["redeemed"], true);
     assert!(
         seats[0]["since"].is_string() && seats[0]["last_seen"].is_string(),
@@ -939,7 +959,7 @@ async fn a_check_sees_every_change_made_since_the_last(backend: Backend) {
         .await
         .expect(200)
         .body;
-    let seat = seats[0]["id"].as_str().unwrap();
+    let seat = seats["items"][0]["id"].as_str().unwrap();
     elsewhere
         .delete(&format!("/v1/licenses/{}/seats/{seat}", id(&three_a)))
         .await

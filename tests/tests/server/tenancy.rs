@@ -42,6 +42,25 @@ async fn organizations_are_invisible_to_each_other(backend: Backend) {
         .post(&format!("{path}/assignments"), &json!({"employee": "gus"}))
         .await
         .expect(404);
+    let assigned = acme
+        .post(&format!("{path}/assignments"), &json!({"employee": "bob"}))
+        .await
+        .expect(201)
+        .body;
+    let assignment = assigned["assignments"][0]["id"].as_str().unwrap();
+    globex.get(&format!("{path}/seats")).await.expect(404);
+    globex
+        .get(&format!("{path}/seats?limit=1"))
+        .await
+        .expect(404);
+    globex
+        .delete(&format!("{path}/seats/{assignment}"))
+        .await
+        .expect(404);
+    globex
+        .delete(&format!("{path}/assignments/{assignment}"))
+        .await
+        .expect(404);
     assert_eq!(
         globex
             .get(&format!("/v1/audit?record={id}"))
@@ -53,8 +72,8 @@ async fn organizations_are_invisible_to_each_other(backend: Backend) {
     assert_eq!(globex.get("/v1/audit").await.body["items"], json!([]));
 
     let untouched = acme.get(&path).await.expect(200).body;
-    assert_eq!(untouched["version"], 1);
-    assert_eq!(untouched["seats_used"], 0);
+    assert_eq!(untouched["version"], 2);
+    assert_eq!(untouched["seats_used"], 1);
 }
 
 crate::on_both_databases!(organizations_are_invisible_to_each_other);

@@ -3,8 +3,9 @@
 use super::plan::{Candidate, Evaluation, HeldSeat, Holding, all_taken, member_set, plan};
 use super::reads::{UserSeats, held_seats};
 use crate::db::args;
+use crate::store::assignments::{HolderChange, delete_assignment, new_assignment, record_holders};
 use crate::store::hierarchy::Member;
-use crate::store::licenses::{load_live, new_assignment, touch};
+use crate::store::licenses::load_live;
 use crate::store::{ChangeContext, Result, Store, StoreError, bump_revision};
 use chrono::{NaiveDate, Utc};
 use lm_protocol::hierarchy::EntityRef;
@@ -92,23 +93,12 @@ impl Store {
             let Ok(before) = load_live(&mut tx, org, &seat.license).await else {
                 continue;
             };
-            let remaining: Vec<_> = before
-                .assignments
-                .iter()
-                .filter(|a| a.id.as_str() != seat.assignment)
-                .cloned()
-                .collect();
-            if remaining.len() == before.assignments.len() {
+            if !delete_assignment(&mut tx, &seat.license, &seat.assignment).await? {
                 continue;
             }
-            tx.exec()
-                .execute(
-                    "DELETE FROM assignments WHERE id = $1",
-                    args![seat.assignment.as_str()],
-                )
-                .await?;
             let revision = revisions.next().unwrap_or(first);
-            let after = touch(&mut tx, org, &before, revision, &remaining).await?;
+            let removed = HolderChange::Removed(&seat.assignment);
+            let after = record_holders(&mut tx, org, &before, revision, removed).await?;
             let seat_entry = serde_json::json!({"id": seat.assignment.as_str(), "employee": user});
             write_seat_audit(
                 &mut tx,
@@ -167,13 +157,12 @@ impl Store {
                         ],
                     )
                     .await?;
-                let mut assignments = before.assignments.clone();
                 let since = assignment.since;
-                assignments.push(assignment);
                 let revision = revisions.next().unwrap_or(first);
-                let after = touch(&mut tx, org, &before, revision, &assignments).await?;
+                let added = HolderChange::Added(&assignment);
+                let after = record_holders(&mut tx, org, &before, revision, added).await?;
                 let seat_entry = serde_json::json!({
-                    "id": assignments.last().map(|a| a.id.to_string()),
+                    "id": assignment.id.as_str(),
                     "employee": user,
                     "unit": offer.owner.to_string(),
                 });

@@ -7,7 +7,9 @@ use crate::store::hierarchy::{Member, ProductRow, membership_on};
 use crate::store::quiet_reads::QuietReads;
 use crate::store::{Result, Store};
 use chrono::{DateTime, NaiveDate, Utc};
-use lm_protocol::hierarchy::{EntityRef, Product};
+use lm_protocol::Page;
+use lm_protocol::hierarchy::{EntityRef, Product, Seat};
+use lm_protocol::seat_query::{SeatCursor, SeatQuery};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -274,13 +276,14 @@ impl Store {
         Ok(owned)
     }
 
-    /// The seats of a license that people hold (device assignments are not seats of a
-    /// person), oldest first; `None` when no live license has that id.
+    /// A page of the seats of a license that people hold (device assignments are not seats
+    /// of a person), oldest first; `None` when no live license has that id.
     pub async fn license_seats(
         &self,
         org: &str,
         license: &str,
-    ) -> Result<Option<Vec<lm_protocol::hierarchy::Seat>>> {
+        query: &SeatQuery,
+    ) -> Result<Option<Page<Seat>>> {
         #[derive(sqlx::FromRow)]
         struct SeatRow {
             id: String,
@@ -300,18 +303,33 @@ impl Store {
         if live.is_none() {
             return Ok(None);
         }
+        // A range of `assignments_by_license` (license_id, since), however many seats.
+        let mut values = args![org, license];
+        let mut after = String::new();
+        if let Some(cursor) = &query.after {
+            values.extend(args![cursor.since, cursor.id.as_str()]);
+            after = " AND (since > $3 OR (since = $3 AND id > $4))".into();
+        }
+        let limit = query.limit as usize;
         let rows: Vec<SeatRow> = conn
             .exec()
             .fetch_all(
-                "SELECT id, employee, since, last_seen, redeemed FROM assignments \
-                 WHERE org_id = $1 AND license_id = $2 AND employee IS NOT NULL ORDER BY since, id",
-                args![org, license],
+                format!(
+                    "SELECT id, employee, since, last_seen, redeemed FROM assignments \
+                     WHERE org_id = $1 AND license_id = $2 AND employee IS NOT NULL{after} \
+                     ORDER BY since, id LIMIT {}",
+                    limit + 1
+                ),
+                values,
             )
             .await?;
-        let seats = rows
+        let next = (rows.len() > limit)
+            .then(|| SeatCursor::new(rows[limit - 1].since, &rows[limit - 1].id).to_string());
+        let items = rows
             .into_iter()
+            .take(limit)
             .filter_map(|row| {
-                Some(lm_protocol::hierarchy::Seat {
+                Some(Seat {
                     id: lm_protocol::license::AssignmentId::new(&row.id).ok()?,
                     user: row.employee?,
                     since: row.since,
@@ -320,7 +338,7 @@ impl Store {
                 })
             })
             .collect();
-        Ok(Some(seats))
+        Ok(Some(Page { items, next }))
     }
 
     /// What a permission check of `user` reads before it asks any remote provider.

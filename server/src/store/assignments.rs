@@ -1,0 +1,230 @@
+//! A license's assignments (seats a person or device holds): one row each in `assignments`,
+//! the record; and in the license row its oldest [`LISTED_ASSIGNMENTS`] as JSON, which lists,
+//! the change feed and audit snapshots show, with `seats_used` counting all of them.
+//!
+//! Every change of holders goes through here, so the copy and the count agree with the rows,
+//! and no change costs more as holders grow: a holder added after the listed ones, or one
+//! removed from beyond them, leaves the copy as it is; one removed from among them reads the
+//! next few rows by `assignments_by_license`.
+
+use super::{Result, StoreError, now};
+use crate::db::{Executes, Tx, args};
+use chrono::{DateTime, Utc};
+use lm_protocol::license::{LISTED_ASSIGNMENTS, search_text};
+use lm_protocol::{Assignee, Assignment, AssignmentId, License};
+
+/// A new assignment, not yet stored.
+pub(super) fn new_assignment(assignee: Assignee) -> Result<Assignment> {
+    let id: AssignmentId = uuid::Uuid::now_v7()
+        .to_string()
+        .parse()
+        .map_err(|e| StoreError::Corrupt(format!("assignment id: {e}")))?;
+    Ok(Assignment {
+        id,
+        assignee,
+        // What PostgreSQL keeps: an answer made from memory equals the one read back later.
+        since: chrono::SubsecRound::trunc_subsecs(now(), 6),
+    })
+}
+
+/// The license row's copy of `assignments` (all of them, oldest first): the listed ones.
+pub(super) fn listed_json(assignments: &[Assignment]) -> String {
+    let listed = &assignments[..assignments.len().min(LISTED_ASSIGNMENTS)];
+    serde_json::to_string(listed).unwrap_or_else(|_| "[]".into())
+}
+
+/// The listed ones of `assignments`, oldest first.
+pub(super) fn listed(assignments: &[Assignment]) -> &[Assignment] {
+    &assignments[..assignments.len().min(LISTED_ASSIGNMENTS)]
+}
+
+/// Stores an assignment's row; a holder who has one already is a conflict. The caller
+/// records the change in the license with [`record_holders`].
+pub(super) async fn insert_assignment(
+    tx: &mut Tx,
+    org: &str,
+    license_id: &str,
+    assignment: &Assignment,
+) -> Result<()> {
+    insert(tx, org, license_id, assignment, false)
+        .await
+        .map_err(|e| {
+            StoreError::unique_or(e, || {
+                format!(
+                    "{} is already assigned to this license",
+                    assignment.assignee
+                )
+            })
+        })?;
+    Ok(())
+}
+
+/// Stores an assignment's row unless its holder has one already; answers whether it did.
+pub(super) async fn insert_assignment_if_new(
+    tx: &mut Tx,
+    org: &str,
+    license_id: &str,
+    assignment: &Assignment,
+) -> Result<bool> {
+    Ok(insert(tx, org, license_id, assignment, true).await? == 1)
+}
+
+async fn insert(
+    tx: &mut Tx,
+    org: &str,
+    license_id: &str,
+    assignment: &Assignment,
+    unless_held: bool,
+) -> std::result::Result<u64, sqlx::Error> {
+    let (employee, device) = match &assignment.assignee {
+        Assignee::Employee(e) => (Some(e.to_string()), None),
+        Assignee::Device(d) => (None, Some(d.to_string())),
+    };
+    let unless = if unless_held {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
+    tx.exec()
+        .execute(
+            format!(
+                "INSERT INTO assignments (id, org_id, license_id, employee, device, since) \
+                 VALUES ($1, $2, $3, $4, $5, $6){unless}"
+            ),
+            args![
+                assignment.id.as_str(),
+                org,
+                license_id,
+                employee,
+                device,
+                assignment.since
+            ],
+        )
+        .await
+}
+
+/// Deletes an assignment of `license_id`; answers whether there was one.
+pub(super) async fn delete_assignment(tx: &mut Tx, license_id: &str, id: &str) -> Result<bool> {
+    let deleted = tx
+        .exec()
+        .execute(
+            "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
+            args![id, license_id],
+        )
+        .await?;
+    Ok(deleted == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct AssignmentRow {
+    id: String,
+    employee: Option<String>,
+    device: Option<String>,
+    since: DateTime<Utc>,
+}
+
+/// The oldest [`LISTED_ASSIGNMENTS`] assignments of a license, read from their rows.
+pub(super) async fn read_listed(
+    e: &mut impl Executes,
+    license_id: &str,
+) -> Result<Vec<Assignment>> {
+    let rows: Vec<AssignmentRow> = e
+        .exec()
+        .fetch_all(
+            format!(
+                "SELECT id, employee, device, since FROM assignments WHERE license_id = $1 \
+                 ORDER BY since, id LIMIT {LISTED_ASSIGNMENTS}"
+            ),
+            args![license_id],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let corrupt = |e: lm_protocol::FieldError| {
+                StoreError::Corrupt(format!("assignment {}: {e}", row.id))
+            };
+            let assignee = match (&row.employee, &row.device) {
+                (Some(e), None) => Assignee::Employee(e.parse().map_err(corrupt)?),
+                (None, Some(d)) => Assignee::Device(d.parse().map_err(corrupt)?),
+                _ => {
+                    return Err(StoreError::Corrupt(format!(
+                        "assignment {}: neither one employee nor one device",
+                        row.id
+                    )));
+                }
+            };
+            Ok(Assignment {
+                id: row.id.parse().map_err(corrupt)?,
+                assignee,
+                since: row.since,
+            })
+        })
+        .collect()
+}
+
+/// A change of one holder, already made to the rows.
+pub(super) enum HolderChange<'a> {
+    Added(&'a Assignment),
+    Removed(&'a str),
+}
+
+/// Records in the license row that one holder came or went (already written to the rows):
+/// the count, the listed copy and the search text, a new version and `revision`. Answers the
+/// license as it is now. Reads rows only when a listed holder left and others wait beyond
+/// the list.
+pub(super) async fn record_holders(
+    tx: &mut Tx,
+    org: &str,
+    before: &License,
+    revision: i64,
+    change: HolderChange<'_>,
+) -> Result<License> {
+    let (listed, used) = match change {
+        HolderChange::Added(added) => {
+            let mut listed = before.assignments.clone();
+            if listed.len() < LISTED_ASSIGNMENTS && before.unlisted_assignments() == 0 {
+                listed.push(added.clone());
+            }
+            (listed, before.seats_used.saturating_add(1))
+        }
+        HolderChange::Removed(id) => {
+            let listed = if !before.assignments.iter().any(|a| a.id.as_str() == id) {
+                before.assignments.clone()
+            } else if before.unlisted_assignments() > 0 {
+                read_listed(tx, before.id.as_str()).await?
+            } else {
+                let mut listed = before.assignments.clone();
+                listed.retain(|a| a.id.as_str() != id);
+                listed
+            };
+            (listed, before.seats_used.saturating_sub(1))
+        }
+    };
+    let search = search_text(
+        &before.fields(),
+        before.id.as_str(),
+        listed.iter().map(|a| &a.assignee),
+    );
+    tx.exec()
+        .execute(
+            "UPDATE licenses SET assignments = $3, seats_used = $4, search = $5, version = version + 1, \
+             revision = $6, updated_at = $7 WHERE org_id = $1 AND id = $2",
+            args![
+                org,
+                before.id.as_str(),
+                listed_json(&listed),
+                i64::from(used),
+                search,
+                revision,
+                now()
+            ],
+        )
+        .await?;
+    Ok(License {
+        assignments: listed,
+        seats_used: used,
+        version: before.version + 1,
+        revision,
+        ..before.clone()
+    })
+}
