@@ -304,6 +304,8 @@ pub enum BackupError {
         "{path} is corrupt: its content does not match the checksum it was written with; nothing was restored"
     )]
     Checksum { path: PathBuf },
+    #[error("restoring: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// What a backup holds.
@@ -766,6 +768,8 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
         }
     };
     tx.exec().execute(owners, vec![]).await?;
+    // A purchase's identity is derived, like the owners: given again to the purchases restored.
+    crate::store::seats::complete_purchase_identities_in(&mut tx).await?;
     if tx.dialect() == Dialect::Postgres {
         tx.exec()
             .execute(

@@ -575,7 +575,15 @@ async fn open_store(common: &Common, pool: PoolConfig) -> Result<Store> {
     let db = Db::connect(&url, pool)
         .await
         .with_context(|| format!("opening {}", redact(&url)))?;
-    Ok(Store::new(db))
+    let store = Store::new(db);
+    let named = store
+        .complete_purchase_identities()
+        .await
+        .context("giving earlier purchases their identity")?;
+    if named > 0 {
+        tracing::info!(purchases = named, "earlier purchases given their identity");
+    }
+    Ok(store)
 }
 
 /// The URL without its password, for messages.

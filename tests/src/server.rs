@@ -301,6 +301,22 @@ impl Server {
         rows.into_iter().map(|(v,)| v).collect()
     }
 
+    /// Runs one statement on the server's database, behind its back: to make a database
+    /// look like one an older version left.
+    pub async fn execute(&self, sql: &'static str) {
+        if self.database_url.starts_with("sqlite:") {
+            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
+                .await
+                .expect("open sqlite");
+            sqlx::query(sql).execute(&mut c).await.expect("statement");
+        } else {
+            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
+                .await
+                .expect("open postgres");
+            sqlx::query(sql).execute(&mut c).await.expect("statement");
+        }
+    }
+
     /// The server's `/metrics` as `series → value` (`name{labels}` → number).
     pub async fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
         let text = reqwest::get(format!("{}/metrics", self.url))

@@ -320,7 +320,7 @@ impl Store {
                     args![ctx.org.as_str(), id, now(), ctx.actor.as_str(), revision],
                 )
                 .await?;
-                Ok(())
+                super::seats::follow_removal(tx, id, true).await
             },
         )
         .await
@@ -343,6 +343,7 @@ impl Store {
                 args![ctx.org.as_str(), id, revision, now()],
             )
             .await?;
+        super::seats::follow_removal(&mut tx, id, false).await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
         write_audit(&mut tx, ctx, AuditAction::Restore, id, None, Some(&after)).await?;
         self.commit_change(tx, &ctx.org, revision).await?;

@@ -174,7 +174,65 @@ async fn re_importing_an_export_keeps_the_holders_it_did_not_show(backend: Backe
     assert!(holders.contains(&"bob".to_owned()) && holders.contains(&"pupil19".to_owned()));
 }
 
+/// The same purchase — same product, owners in any order, provider and dates — is made once:
+/// the second is refused by the purchase's identity. A removed purchase may be made again, and
+/// restoring it then leaves the newer one in charge. Purchases made before purchases had an
+/// identity get theirs when the server starts.
+async fn a_purchase_is_made_once_until_its_license_is_removed(backend: Backend) {
+    let (mut server, manager) = school_server(backend).await;
+    // ada, who buys, is in both classes.
+    manager
+        .put(
+            "/v1/hierarchy/entities/student/ada/parents/class/3a",
+            &serde_json::json!({}),
+        )
+        .await
+        .expect(201);
+    let bought = |owners: [&str; 2], to: &str| {
+        let manager = manager.clone();
+        let body = super::seats::purchase("class", &owners, 5, "2026-01-01", to);
+        async move { manager.post("/v1/users/ada/purchases", &body).await }
+    };
+    let first = bought(["4b", "3a"], "2099-12-31").await.expect(201).body;
+    bought(["3a", "4b"], "2099-12-31")
+        .await
+        .expect_problem(409, "already");
+    bought(["3a", "4b"], "2098-12-31").await.expect(201);
+
+    manager
+        .delete(&format!("/v1/licenses/{}", id(&first)))
+        .await
+        .expect(204);
+    let again = bought(["4b", "3a"], "2099-12-31").await.expect(201).body;
+    manager
+        .post(
+            &format!("/v1/licenses/{}/restore", id(&first)),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect(200);
+    manager
+        .delete(&format!("/v1/licenses/{}", id(&again)))
+        .await
+        .expect(204);
+    // The restored purchase gave its identity up to the newer one, which is removed now.
+    bought(["4b", "3a"], "2099-12-31").await.expect(201);
+
+    // A database of an older lm-server: no purchase has an identity.
+    server.execute("UPDATE purchases SET identity = NULL").await;
+    server.stop();
+    server.relaunch(&[]).await;
+    manager
+        .post(
+            "/v1/users/ada/purchases",
+            &super::seats::purchase("class", &["3a", "4b"], 5, "2026-01-01", "2098-12-31"),
+        )
+        .await
+        .expect_problem(409, "already");
+}
+
 crate::on_both_databases!(
+    a_purchase_is_made_once_until_its_license_is_removed,
     a_seat_license_lists_its_oldest_holders_and_counts_them_all,
     releasing_a_seat_keeps_the_list_the_oldest_holders,
     re_importing_an_export_keeps_the_holders_it_did_not_show,

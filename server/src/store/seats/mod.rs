@@ -34,5 +34,7 @@ mod reads;
 pub(in crate::store) use changes::SeatChanges;
 pub(in crate::store) use owners::{index_new_owners, index_owners};
 pub use plan::{Candidate, Evaluation, HeldSeat, Holding, Plan, plan};
+pub use purchases::complete_purchase_identities_in;
+pub(in crate::store) use purchases::follow_removal;
 pub(in crate::store) use reads::SeatReads;
 pub use reads::UserSeats;

@@ -1,15 +1,51 @@
 //! Buying seats for units: a purchase is one license whose seats its owners share.
 
+use crate::db::Tx;
 use crate::db::args;
 use crate::store::licenses::{insert_license, load_live, write_audit};
 use crate::store::{ChangeContext, Result, Store, StoreError, bump_revision};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
 use chrono::Utc;
 use lm_protocol::hierarchy::{NewPurchase, Product};
 use lm_protocol::license::{LicenseFields, Notes};
 use lm_protocol::{AuditAction, License, Money, Owner};
+use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
+/// What a purchase bought: what makes two purchases the same.
+struct Bought<'a> {
+    product: &'a str,
+    level: &'a str,
+    owners: Vec<&'a str>,
+    provider: Option<&'a str>,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+}
+
+/// A purchase's identity: the SHA-256 of what it bought, the owners sorted, one line each
+/// (no name holds a line break). Hashed so that any number of owners makes a short key.
+fn identity(bought: &Bought<'_>) -> String {
+    let mut owners = bought.owners.clone();
+    owners.sort_unstable();
+    let mut lines = vec![bought.product, bought.level];
+    lines.extend(owners);
+    let from = bought.from.to_string();
+    let to = bought.to.map(|d| d.to_string()).unwrap_or_default();
+    lines.extend([bought.provider.unwrap_or_default(), &from, &to]);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(lines.join("\n")))
+}
+
 impl Store {
+    /// See [`complete_purchase_identities_in`]; run when lm-server opens a database.
+    pub async fn complete_purchase_identities(&self) -> Result<usize> {
+        let mut tx = self.db.begin().await?;
+        let named = complete_purchase_identities_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(named)
+    }
+
     /// Buys seats of a product for units: one license whose seats all the owners share.
     pub async fn purchase(
         &self,
@@ -22,36 +58,6 @@ impl Store {
         let org = ctx.org.as_str();
         let mut tx = self.db.begin().await?;
         let revision = bump_revision(&mut tx, org, 1).await?;
-        let same: Vec<(Option<String>,)> = tx
-            .exec()
-            .fetch_all(
-                "SELECT l.owner_eids FROM purchases p JOIN licenses l ON l.id = p.license_id AND l.deleted_at IS NULL \
-                 WHERE p.org_id = $1 AND l.org_id = $1 AND l.product = $2 AND l.owner_level = $3 AND p.valid_from = $4 \
-                 AND l.expires = $5 AND COALESCE(p.hierarchy_provider, '') = $6",
-                args![
-                    org,
-                    purchase.product_eid.as_str(),
-                    purchase.owner_hierarchy_level.as_str(),
-                    purchase.valid_from,
-                    purchase.valid_to,
-                    hierarchy_provider.unwrap_or_default()
-                ],
-            )
-            .await?;
-        let wanted: HashSet<&str> = purchase.owner_eids.iter().map(|e| e.as_str()).collect();
-        let duplicate = same.iter().any(|(eids,)| {
-            let eids: Vec<String> = eids
-                .as_deref()
-                .and_then(|e| serde_json::from_str(e).ok())
-                .unwrap_or_default();
-            eids.iter().map(String::as_str).collect::<HashSet<_>>() == wanted
-        });
-        if duplicate {
-            return Err(StoreError::Conflict(format!(
-                "these owners bought {} for {} to {} already",
-                purchase.product_eid, purchase.valid_from, purchase.valid_to
-            )));
-        }
         let owners: Vec<String> = purchase
             .owner_eids
             .iter()
@@ -82,23 +88,135 @@ impl Store {
         fields.validate(0)?;
         let id = uuid::Uuid::now_v7().to_string();
         insert_license(&mut tx, org, &id, &fields, &[], revision).await?;
+        let owners: Vec<&str> = purchase.owner_eids.iter().map(|e| e.as_str()).collect();
+        let identity = identity(&Bought {
+            product: purchase.product_eid.as_str(),
+            level: purchase.owner_hierarchy_level.as_str(),
+            owners,
+            provider: hierarchy_provider,
+            from: purchase.valid_from,
+            to: Some(purchase.valid_to),
+        });
+        // The index on the identity refuses a duplicate; nothing reads earlier purchases.
         tx.exec()
             .execute(
-                "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at, identity) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 args![
                     id.as_str(),
                     org,
                     purchaser,
                     hierarchy_provider.map(str::to_owned),
                     purchase.valid_from,
-                    Utc::now()
+                    Utc::now(),
+                    identity
                 ],
             )
-            .await?;
+            .await
+            .map_err(|e| {
+                StoreError::unique_or(e, || {
+                    format!(
+                        "these owners bought {} for {} to {} already",
+                        purchase.product_eid, purchase.valid_from, purchase.valid_to
+                    )
+                })
+            })?;
         let created = load_live(&mut tx, org, &id).await?;
         write_audit(&mut tx, ctx, AuditAction::Create, &id, None, Some(&created)).await?;
         self.commit_change(tx, org, revision).await?;
         Ok(created)
     }
+}
+
+/// Marks the purchase of a license removed or live again with it: a removed license's
+/// purchase does not stop the same purchase being made again. A restored one whose identity
+/// was bought again meanwhile gives it up (it stays, and the newer purchase keeps the
+/// identity), rather than refusing the restore.
+pub(in crate::store) async fn follow_removal(
+    tx: &mut Tx,
+    license: &str,
+    removed: bool,
+) -> Result<()> {
+    if removed {
+        tx.exec()
+            .execute(
+                "UPDATE purchases SET removed = TRUE WHERE license_id = $1",
+                args![license],
+            )
+            .await?;
+    } else {
+        tx.exec()
+            .execute(
+                "UPDATE purchases SET removed = FALSE, identity = CASE WHEN EXISTS \
+                 (SELECT 1 FROM purchases q WHERE q.org_id = purchases.org_id AND q.identity = purchases.identity AND NOT q.removed) \
+                 THEN NULL ELSE identity END WHERE license_id = $1",
+                args![license],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct UnnamedPurchase {
+    license_id: String,
+    org_id: String,
+    product: String,
+    owner_level: Option<String>,
+    owner_eids: Option<String>,
+    hierarchy_provider: Option<String>,
+    valid_from: NaiveDate,
+    expires: Option<NaiveDate>,
+}
+
+/// Gives every live purchase without an identity its identity (purchases made before there
+/// was one, and all of them after a restore), oldest first; one whose identity a live
+/// purchase has already keeps none. `removed` is set from the licenses first. Idempotent, so
+/// replicas starting together agree.
+pub async fn complete_purchase_identities_in(tx: &mut Tx) -> Result<usize> {
+    tx.exec()
+        .execute(
+            "UPDATE purchases SET removed = (SELECT l.deleted_at IS NOT NULL FROM licenses l WHERE l.id = purchases.license_id) \
+             WHERE identity IS NULL",
+            vec![],
+        )
+        .await?;
+    let unnamed: Vec<UnnamedPurchase> = tx
+        .exec()
+        .fetch_all(
+            "SELECT p.license_id, p.org_id, l.product, l.owner_level, l.owner_eids, p.hierarchy_provider, \
+             p.valid_from, l.expires FROM purchases p JOIN licenses l ON l.id = p.license_id \
+             WHERE p.identity IS NULL AND NOT p.removed ORDER BY p.created_at, p.license_id",
+            vec![],
+        )
+        .await?;
+    let mut named = 0;
+    let mut taken: HashSet<(String, String)> = HashSet::new();
+    for p in unnamed {
+        let eids: Vec<String> = p
+            .owner_eids
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+            .unwrap_or_default();
+        let key = identity(&Bought {
+            product: &p.product,
+            level: p.owner_level.as_deref().unwrap_or_default(),
+            owners: eids.iter().map(String::as_str).collect(),
+            provider: p.hierarchy_provider.as_deref(),
+            from: p.valid_from,
+            to: p.expires,
+        });
+        if !taken.insert((p.org_id.clone(), key.clone())) {
+            continue;
+        }
+        named += tx
+            .exec()
+            .execute(
+                "UPDATE purchases SET identity = $2 WHERE license_id = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM purchases q WHERE q.org_id = $3 AND q.identity = $2 AND NOT q.removed)",
+                args![p.license_id.as_str(), key.as_str(), p.org_id.as_str()],
+            )
+            .await?;
+    }
+    Ok(named as usize)
 }
