@@ -20,6 +20,10 @@
 //! floor. Environment: `LM_BENCH_SECONDS` (default 10), `LM_BENCH_CLIENTS` (default
 //! `50,200`), `LM_BENCH_BACKENDS` (default `sqlite,postgres`), `LM_BENCH_STUDENTS`
 //! (default 5000; classes of 25 with 20 seats each).
+//!
+//! With `LM_BENCH_ONE_LICENSE_SEATS=N` it measures instead how a seat's cost grows: one
+//! license of N seats owned by one school of N students, and the first checks (each takes a
+//! seat) in ten slices of N/10, one row each — the 1st seat's slice beside the Nth's.
 
 use lm_tests::{Backend, HierarchyProvider, Server};
 use serde_json::json;
@@ -70,10 +74,12 @@ async fn run(
     url: &str,
     token: &str,
     clients: usize,
-    students: usize,
+    students: std::ops::Range<usize>,
     until: Option<Duration>,
 ) -> Outcome {
-    let next = Arc::new(AtomicUsize::new(0));
+    let first_student = students.start;
+    let students = students.end;
+    let next = Arc::new(AtomicUsize::new(first_student));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -105,7 +111,7 @@ async fn run(
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
-                        (x % students as u64) as usize
+                        first_student + (x % (students - first_student) as u64) as usize
                     }
                 };
                 let t = Instant::now();
@@ -187,6 +193,80 @@ async fn analyze(backend: Backend, server: &Server) {
         .expect("ANALYZE");
 }
 
+/// One school of `seats` students owning one license of `seats` seats: the first checks, a
+/// tenth at a time.
+async fn one_license(hp: &HierarchyProvider, backend: Backend, clients: usize, seats: usize) {
+    for s in 0..seats {
+        hp.set_membership(
+            &format!("s{s}"),
+            json!(["(school)(big)", format!("(student)(s{s})")]),
+        );
+    }
+    let mut server = Server::stopped(backend).await;
+    server
+        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+        .expect("user add");
+    server
+        .launch(&[
+            "--rate-limit",
+            "0",
+            "--hierarchy-provider",
+            &format!("district={}", hp.url),
+        ])
+        .await;
+    let manager = server.login("alice");
+    manager
+        .post(
+            "/v1/products",
+            &json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
+        )
+        .await
+        .expect(201);
+    hp.set_membership("s0", json!(["(school)(big)", "(student)(s0)"]));
+    manager
+        .post(
+            "/v1/users/s0/purchases",
+            &json!({
+                "product_eid": "fractions", "owner_hierarchy_level": "school",
+                "owner_eids": ["big"], "seats": seats,
+                "valid_from": "2026-01-01", "valid_to": "2099-12-31",
+                "hierarchy_provider_url": hp.url,
+            }),
+        )
+        .await
+        .expect(201);
+    analyze(backend, &server).await;
+    let token = manager.token().unwrap().to_owned();
+    println!("\n== {backend:?}, one license of {seats} seats, {clients} concurrent clients");
+    println!(
+        "{:<22} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "seats taken",
+        "checks",
+        "checks/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "granted",
+        "refused",
+        "errors"
+    );
+    let tenth = seats.div_ceil(10);
+    for slice in 0..10 {
+        let range = slice * tenth..((slice + 1) * tenth).min(seats);
+        let label = format!("{}–{}", range.start + 1, range.end);
+        let outcome = run(&server.url, &token, clients, range, None).await;
+        println!("{}", outcome.row(&label));
+        if slice == 4 {
+            analyze(backend, &server).await;
+        }
+    }
+    let used =
+        manager.get("/v1/licenses?kind=seat").await.expect(200).body["items"][0]["seats_used"]
+            .clone();
+    println!("seats_used at the end: {used}");
+    server.stop();
+}
+
 #[tokio::main]
 async fn main() {
     let seconds: u64 = env_or("LM_BENCH_SECONDS", 10);
@@ -198,6 +278,23 @@ async fn main() {
     let hp = HierarchyProvider::start().await;
     hp.stop_recording();
     hp.set_levels(json!({"student": 0, "class": 1, "school": 2}));
+    let one_license_seats: usize = env_or("LM_BENCH_ONE_LICENSE_SEATS", 0);
+    if one_license_seats > 0 {
+        for backend in backends.split(',') {
+            let backend = match backend.trim() {
+                "sqlite" => Backend::Sqlite,
+                "postgres" => Backend::Postgres,
+                other => panic!("unknown backend {other}"),
+            };
+            let clients: usize = clients
+                .split(',')
+                .next()
+                .and_then(|c| c.trim().parse().ok())
+                .expect("LM_BENCH_CLIENTS");
+            one_license(&hp, backend, clients, one_license_seats).await;
+        }
+        return;
+    }
     for s in 0..students {
         let class = s / CLASS_SIZE;
         hp.set_membership(
@@ -271,17 +368,17 @@ async fn main() {
                 "refused",
                 "errors"
             );
-            let first = run(&server.url, &token, clients, students, None).await;
+            let first = run(&server.url, &token, clients, 0..students, None).await;
             println!("{}", first.row("first (take seats)"));
             analyze(backend, &server).await;
             // Every seat was written since the server last read it: each check reads anew.
-            let second = run(&server.url, &token, clients, students, None).await;
+            let second = run(&server.url, &token, clients, 0..students, None).await;
             println!("{}", second.row("second (cold reads)"));
             let again = run(
                 &server.url,
                 &token,
                 clients,
-                students,
+                0..students,
                 Some(Duration::from_secs(seconds)),
             )
             .await;
