@@ -117,7 +117,10 @@ impl HierarchyProviders {
             }
             let client = reqwest::Client::builder()
                 .timeout(timeout)
-                .connect_timeout(timeout)
+                // A connection not accepted within a quarter of the deadline is tried again
+                // (`RemoteProvider::get`): a provider with a full listen backlog drops the
+                // SYN, and the kernel would try again only after a second, then three.
+                .connect_timeout(timeout / 4)
                 .pool_idle_timeout(Duration::from_secs(90))
                 .pool_max_idle_per_host(256)
                 .redirect(reqwest::redirect::Policy::none())
@@ -262,26 +265,18 @@ impl RemoteProvider {
     }
 
     async fn get(&self, url: Url, what: &'static str) -> Result<Option<Answer>, ProviderError> {
-        // Waiting for a turn counts against the same timeout as the call.
-        let Ok(Ok(_turn)) = tokio::time::timeout(self.timeout, self.calls.acquire()).await else {
-            return Err(ProviderError::Timeout {
-                provider: self.name.to_string(),
-                after: self.timeout,
-            });
+        // Waiting for a turn counts against the same deadline as the call.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let timed_out = || ProviderError::Timeout {
+            provider: self.name.to_string(),
+            after: self.timeout,
         };
-        let mut request = self
-            .client
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
+        let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, self.calls.acquire()).await else {
+            return Err(timed_out());
+        };
         let failed = |e: reqwest::Error| {
             if e.is_timeout() {
-                ProviderError::Timeout {
-                    provider: self.name.to_string(),
-                    after: self.timeout,
-                }
+                timed_out()
             } else {
                 tracing::warn!(provider = %self.name, error = %e, "Hierarchy Provider unreachable");
                 ProviderError::Unreachable {
@@ -289,7 +284,41 @@ impl RemoteProvider {
                 }
             }
         };
-        let mut response = request.send().await.map_err(failed)?;
+        let mut attempt = 0u32;
+        let mut response = loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                return Err(timed_out());
+            }
+            let mut request = self
+                .client
+                .get(url.clone())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .timeout(remaining);
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token);
+            }
+            match request.send().await {
+                Ok(response) => break response,
+                // Not connected (refused, or not accepted in time): nothing reached the
+                // provider, so asking again is safe; a short, spread pause first.
+                Err(e) if e.is_connect() => {
+                    attempt += 1;
+                    tracing::debug!(provider = %self.name, attempt, error = %e, "connecting again");
+                    let spread = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.subsec_nanos() % 40);
+                    let pause = Duration::from_millis(10 + u64::from(spread));
+                    if tokio::time::timeout_at(deadline, tokio::time::sleep(pause))
+                        .await
+                        .is_err()
+                    {
+                        return Err(failed(e));
+                    }
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        };
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);

@@ -503,7 +503,73 @@ async fn a_rush_of_checks_calls_the_provider_a_few_at_a_time(backend: Backend) {
     assert!(hp.most_at_once() >= 1);
 }
 
+/// A provider that closes every connection (HTTP/1.0) and has a listen backlog of 5 — one
+/// Python thread — under 50 clients checking 50 students again and again: every check is
+/// answered, none with a 502, because lm-server calls it a few at a time and shares the call
+/// of checks of one student.
+async fn a_small_http_1_0_provider_is_never_overrun(backend: Backend) {
+    use std::io::BufRead;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/peers/hierarchy_provider_http10/provider.py"
+    );
+    let mut peer = std::process::Command::new("python3")
+        .arg(script)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the HTTP/1.0 provider");
+    let mut port = String::new();
+    std::io::BufReader::new(peer.stdout.take().expect("stdout"))
+        .read_line(&mut port)
+        .expect("the provider's port");
+    let url = format!("http://127.0.0.1:{}/hp", port.trim());
+    let provider = format!("district={url}");
+    // One address sends all 200 checks: no per-address rate limit for this test.
+    let server = Server::start_with(
+        backend,
+        &["--hierarchy-provider", &provider, "--rate-limit", "0"],
+    )
+    .await;
+    let manager = server.manager("alice");
+    with_product(&manager).await;
+    manager
+        .post(
+            "/v1/users/ada/purchases",
+            &purchase_from(&url, &["344"], 60),
+        )
+        .await
+        .expect(201);
+    let clients = (0..50).map(|c| {
+        let manager = manager.clone();
+        async move {
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                let reply = manager
+                    .get(&format!("/v1/users/pupil{c}/permissions"))
+                    .await;
+                statuses.push((reply.status, reply.text));
+            }
+            statuses
+        }
+    });
+    let answers: Vec<(u16, String)> = futures_util::future::join_all(clients)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    peer.kill().ok();
+    peer.wait().ok();
+    let failed: Vec<&(u16, String)> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 200 failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+}
+
 crate::on_both_databases!(
+    a_small_http_1_0_provider_is_never_overrun,
     a_rush_of_checks_calls_the_provider_a_few_at_a_time,
     a_providers_max_age_is_honoured_up_to_the_ceiling,
     concurrent_checks_of_one_user_share_one_provider_call,
