@@ -193,15 +193,9 @@ async fn analyze(backend: Backend, server: &Server) {
         .expect("ANALYZE");
 }
 
-/// One school of `seats` students owning one license of `seats` seats: the first checks, a
-/// tenth at a time.
-async fn one_license(hp: &HierarchyProvider, backend: Backend, clients: usize, seats: usize) {
-    for s in 0..seats {
-        hp.set_membership(
-            &format!("s{s}"),
-            json!(["(school)(big)", format!("(student)(s{s})")]),
-        );
-    }
+/// A server (no rate limit) that calls `hp`, its manager alice of acme, and the product
+/// fractions.
+async fn selling_fractions(hp: &HierarchyProvider, backend: Backend) -> (Server, lm_tests::Client) {
     let mut server = Server::stopped(backend).await;
     server
         .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
@@ -222,6 +216,19 @@ async fn one_license(hp: &HierarchyProvider, backend: Backend, clients: usize, s
         )
         .await
         .expect(201);
+    (server, manager)
+}
+
+/// One school of `seats` students owning one license of `seats` seats: the first checks, a
+/// tenth at a time.
+async fn one_license(hp: &HierarchyProvider, backend: Backend, clients: usize, seats: usize) {
+    for s in 0..seats {
+        hp.set_membership(
+            &format!("s{s}"),
+            json!(["(school)(big)", format!("(student)(s{s})")]),
+        );
+    }
+    let (mut server, manager) = selling_fractions(hp, backend).await;
     hp.set_membership("s0", json!(["(school)(big)", "(student)(s0)"]));
     manager
         .post(
@@ -319,26 +326,7 @@ async fn main() {
         };
         for clients in clients.split(',') {
             let clients: usize = clients.trim().parse().expect("LM_BENCH_CLIENTS");
-            let mut server = Server::stopped(backend).await;
-            server
-                .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
-                .expect("user add");
-            server
-                .launch(&[
-                    "--rate-limit",
-                    "0",
-                    "--hierarchy-provider",
-                    &format!("district={}", hp.url),
-                ])
-                .await;
-            let manager = server.login("alice");
-            manager
-                .post(
-                    "/v1/products",
-                    &json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
-                )
-                .await
-                .expect(201);
+            let (mut server, manager) = selling_fractions(&hp, backend).await;
             for class in 0..classes {
                 manager
                     .post(
