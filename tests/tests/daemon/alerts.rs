@@ -116,10 +116,6 @@ async fn a_hung_or_missing_notification_server_never_holds_up_the_daemon() {
         let bus = SessionBus::start(kind).await;
         let (server, token) = super::server_with(0).await;
         let alice = server.client(Some(token.clone()));
-        alice
-            .post("/v1/licenses", &expiring_in(3, "Creative Cloud"))
-            .await
-            .expect(201);
         let mut daemon = Daemon::start_on_bus(&server.url, &token, &bus.address).await;
         let mut client = daemon.connect().await;
         client
@@ -127,6 +123,11 @@ async fn a_hung_or_missing_notification_server_never_holds_up_the_daemon() {
             .await
             .expect("subscribe");
         client.wait_live().await;
+        // Only now, so that the alert cannot come before the client listens.
+        alice
+            .post("/v1/licenses", &expiring_in(3, "Creative Cloud"))
+            .await
+            .expect(201);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
