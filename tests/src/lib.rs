@@ -1,6 +1,7 @@
 //! Test harness: starts the real binaries (built by cargo into the target directory) against
 //! a real database, and talks to them only through their public interfaces.
 
+pub mod bench;
 pub mod browser;
 pub mod daemon;
 pub mod dbus;
@@ -19,7 +20,7 @@ pub use dbus::{NotificationServer, SessionBus};
 pub use hierarchy_provider::HierarchyProvider;
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use oidc::OpenIdProvider;
-pub use server::{Backend, Server};
+pub use server::{Backend, Server, WriteHold};
 pub use tmux::Tmux;
 
 use std::path::PathBuf;

@@ -301,19 +301,71 @@ impl Server {
         rows.into_iter().map(|(v,)| v).collect()
     }
 
-    /// Runs one statement on the server's database, behind its back: to make a database
-    /// look like one an older version left.
+    /// Runs statements on the server's database, behind its back: to make a database look
+    /// like one an older version left, or refuse what a test wants refused.
     pub async fn execute(&self, sql: &'static str) {
         if self.database_url.starts_with("sqlite:") {
             let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
                 .await
                 .expect("open sqlite");
-            sqlx::query(sql).execute(&mut c).await.expect("statement");
+            sqlx::raw_sql(sql).execute(&mut c).await.expect("statement");
         } else {
             let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
                 .await
                 .expect("open postgres");
-            sqlx::query(sql).execute(&mut c).await.expect("statement");
+            sqlx::raw_sql(sql).execute(&mut c).await.expect("statement");
+        }
+    }
+
+    /// Takes the database's write lock behind the server's back (SQLite's writer lock, or on
+    /// PostgreSQL the `orgs` table every change bumps its revision in) until
+    /// [`WriteHold::release`]: the server's writes queue meanwhile.
+    pub async fn hold_writes(&self) -> WriteHold {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("open sqlite");
+            sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .expect("take the writer lock");
+            WriteHold::Sqlite(c)
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("open postgres");
+            sqlx::raw_sql("BEGIN; LOCK TABLE orgs IN EXCLUSIVE MODE")
+                .execute(&mut c)
+                .await
+                .expect("lock orgs");
+            WriteHold::Postgres(c)
+        }
+    }
+
+    /// The size of the server's database on disk, in bytes: PostgreSQL's
+    /// `pg_database_size`, or SQLite's file after its write-ahead log is folded in.
+    pub async fn database_bytes(&self) -> u64 {
+        use sqlx::Connection;
+        if let Some(path) = self.database_url.strip_prefix("sqlite://") {
+            let mut c = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("open sqlite");
+            sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut c)
+                .await
+                .expect("checkpoint");
+            let size = |p: String| std::fs::metadata(p).map_or(0, |m| m.len());
+            size(path.to_owned()) + size(format!("{path}-wal"))
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("open postgres");
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(&mut c)
+                .await
+                .expect("database size");
+            bytes as u64
         }
     }
 
@@ -374,5 +426,22 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The database's write lock, taken by [`Server::hold_writes`].
+pub enum WriteHold {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteHold {
+    /// Lets the server's writes go on.
+    pub async fn release(self) {
+        let released = match self {
+            WriteHold::Sqlite(mut c) => sqlx::raw_sql("COMMIT").execute(&mut c).await.map(drop),
+            WriteHold::Postgres(mut c) => sqlx::raw_sql("COMMIT").execute(&mut c).await.map(drop),
+        };
+        released.expect("release the write lock");
     }
 }

@@ -8,7 +8,7 @@
 //! next few rows by `assignments_by_license`.
 
 use super::{Result, StoreError, now};
-use crate::db::{Executes, Tx, args};
+use crate::db::{Executes, SqlBuf, Tx, args};
 use chrono::{DateTime, Utc};
 use lm_protocol::license::{LISTED_ASSIGNMENTS, search_text};
 use lm_protocol::{Assignee, Assignment, AssignmentId, License};
@@ -103,6 +103,50 @@ async fn insert(
         .await
 }
 
+/// A seat taken by a permission check: redeemed, and seen now.
+pub(super) struct TakenSeat<'a> {
+    pub license_id: &'a str,
+    pub employee: &'a str,
+    pub assignment: &'a Assignment,
+}
+
+/// Most rows one INSERT carries: within both databases' limits on bound parameters.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Stores the rows of seats taken by permission checks, a few hundred a statement. The
+/// caller has made sure no holder has one already, and records the changes in each license
+/// with [`record_holders`].
+pub(super) async fn insert_taken_seats(
+    tx: &mut Tx,
+    org: &str,
+    seats: &[TakenSeat<'_>],
+) -> Result<()> {
+    for chunk in seats.chunks(ROWS_PER_INSERT) {
+        let mut q = SqlBuf::new(
+            "INSERT INTO assignments (id, org_id, license_id, employee, since, redeemed, last_seen) VALUES ",
+        );
+        for (i, seat) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .arg(seat.assignment.id.as_str())
+                .push(", ")
+                .arg(org)
+                .push(", ")
+                .arg(seat.license_id)
+                .push(", ")
+                .arg(seat.employee)
+                .push(", ")
+                .arg(seat.assignment.since)
+                .push(", ")
+                .arg(true)
+                .push(", ")
+                .arg(seat.assignment.since)
+                .push(")");
+        }
+        tx.exec().execute(q.sql, q.args).await?;
+    }
+    Ok(())
+}
+
 /// Deletes an assignment of `license_id`; answers whether there was one.
 pub(super) async fn delete_assignment(tx: &mut Tx, license_id: &str, id: &str) -> Result<bool> {
     let deleted = tx
@@ -168,38 +212,43 @@ pub(super) enum HolderChange<'a> {
     Removed(&'a str),
 }
 
-/// Records in the license row that one holder came or went (already written to the rows):
-/// the count, the listed copy and the search text, a new version and `revision`. Answers the
-/// license as it is now. Reads rows only when a listed holder left and others wait beyond
-/// the list.
+/// Records in the license row that holders came or went (already written to the rows): the
+/// count, the listed copy and the search text, a new version and `revision`. Answers the
+/// license as it is now. One write however many changes; reads rows only when a listed
+/// holder left and others wait beyond the list.
 pub(super) async fn record_holders(
     tx: &mut Tx,
     org: &str,
     before: &License,
     revision: i64,
-    change: HolderChange<'_>,
+    changes: &[HolderChange<'_>],
 ) -> Result<License> {
-    let (listed, used) = match change {
-        HolderChange::Added(added) => {
-            let mut listed = before.assignments.clone();
-            if listed.len() < LISTED_ASSIGNMENTS && before.unlisted_assignments() == 0 {
-                listed.push(added.clone());
+    let mut listed = before.assignments.clone();
+    let mut used = before.seats_used;
+    // Whether a listed holder left while others waited beyond the list: the list is then
+    // read back from the rows, which hold every change already.
+    let mut read_back = false;
+    for change in changes {
+        let unlisted = used.saturating_sub(u32::try_from(listed.len()).unwrap_or(u32::MAX));
+        match change {
+            HolderChange::Added(added) => {
+                if listed.len() < LISTED_ASSIGNMENTS && unlisted == 0 && !read_back {
+                    listed.push((*added).clone());
+                }
+                used = used.saturating_add(1);
             }
-            (listed, before.seats_used.saturating_add(1))
+            HolderChange::Removed(id) => {
+                if let Some(at) = listed.iter().position(|a| a.id.as_str() == *id) {
+                    listed.remove(at);
+                    read_back |= unlisted > 0;
+                }
+                used = used.saturating_sub(1);
+            }
         }
-        HolderChange::Removed(id) => {
-            let listed = if !before.assignments.iter().any(|a| a.id.as_str() == id) {
-                before.assignments.clone()
-            } else if before.unlisted_assignments() > 0 {
-                read_listed(tx, before.id.as_str()).await?
-            } else {
-                let mut listed = before.assignments.clone();
-                listed.retain(|a| a.id.as_str() != id);
-                listed
-            };
-            (listed, before.seats_used.saturating_sub(1))
-        }
-    };
+    }
+    if read_back {
+        listed = read_listed(tx, before.id.as_str()).await?;
+    }
     let search = search_text(
         &before.fields(),
         before.id.as_str(),

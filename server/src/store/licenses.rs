@@ -379,7 +379,7 @@ impl Store {
                     &ctx.org,
                     before,
                     revision,
-                    HolderChange::Added(&assignment),
+                    &[HolderChange::Added(&assignment)],
                 )
                 .await
                 .map(drop)
@@ -409,7 +409,7 @@ impl Store {
                     &ctx.org,
                     before,
                     revision,
-                    HolderChange::Removed(assignment),
+                    &[HolderChange::Removed(assignment)],
                 )
                 .await
                 .map(drop)

@@ -21,6 +21,7 @@ mod licenses;
 mod oauth;
 mod operations;
 mod schema;
+mod seat_rush;
 mod seat_storage;
 mod seats;
 mod signing_keys;

@@ -1,6 +1,6 @@
 //! Seat licenses of organisational units: the built-in Hierarchy Provider, products,
-//! purchases, and permission checks that take, keep and release seats implicitly — including
-//! 200 people racing for 50 seats.
+//! purchases, and permission checks that take, keep and release seats implicitly (the
+//! first-day rush is in `seat_rush`).
 
 use lm_tests::{Backend, Client, Server};
 use serde_json::{Value, json};
@@ -845,80 +845,6 @@ async fn the_grant_verifies_offline_with_the_servers_keys(backend: Backend) {
     );
 }
 
-async fn two_hundred_people_race_for_fifty_seats(backend: Backend) {
-    let server = Server::start_with(backend, &["--rate-limit", "0"]).await;
-    let replica = match backend {
-        Backend::Postgres => Some(server.replica(&["--rate-limit", "0"]).await),
-        Backend::Sqlite => None,
-    };
-    let manager = server.manager("alice");
-    manager
-        .put("/v1/hierarchy/levels", &json!({"student": 0, "school": 1}))
-        .await
-        .expect(200);
-    manager
-        .put("/v1/hierarchy/entities/school/big", &json!({}))
-        .await
-        .expect(201);
-    for i in 0..200 {
-        manager
-            .put(&format!("/v1/hierarchy/entities/student/s{i}"), &json!({}))
-            .await
-            .expect(201);
-        manager
-            .put(
-                &format!("/v1/hierarchy/entities/student/s{i}/parents/school/big"),
-                &json!({}),
-            )
-            .await
-            .expect(201);
-    }
-    manager
-        .post(
-            "/v1/products",
-            &json!({"eid": "fractions", "name": "Fractions", "permissions": ["full_access"]}),
-        )
-        .await
-        .expect(201);
-    let license = manager
-        .post(
-            "/v1/users/s0/purchases",
-            &purchase("school", &["big"], 50, "2026-01-01", "2099-12-31"),
-        )
-        .await
-        .expect(201)
-        .body;
-    let token = manager.token().unwrap().to_owned();
-    let urls: Vec<String> = match &replica {
-        Some(r) => vec![server.url.clone(), r.url.clone()],
-        None => vec![server.url.clone()],
-    };
-    let mut racers = Vec::new();
-    for i in 0..200 {
-        let client = Client::new(&urls[i % urls.len()], Some(token.clone()));
-        racers.push(tokio::spawn(async move {
-            client
-                .get(&format!("/v1/users/s{i}/permissions"))
-                .await
-                .expect(200)
-                .body
-        }));
-    }
-    let mut granted = 0;
-    for r in racers {
-        if r.await.unwrap()["permissions"] == json!(["full_access"]) {
-            granted += 1;
-        }
-    }
-    assert_eq!(granted, 50, "exactly the seats there are");
-    let after = manager
-        .get(&format!("/v1/licenses/{}", license["id"].as_str().unwrap()))
-        .await
-        .expect(200)
-        .body;
-    assert_eq!(after["seats_used"], 50);
-}
-
 /// Checks keep what they read while nothing is written; every write — a hierarchy edit or
 /// a seat released, here through another replica on PostgreSQL — is seen by the next check.
 async fn a_check_sees_every_change_made_since_the_last(backend: Backend) {
@@ -1060,5 +986,4 @@ crate::on_both_databases!(
     seat_free_member_types_use_licenses_without_taking_seats,
     managers_list_the_seats_of_a_license_and_release_one,
     the_grant_verifies_offline_with_the_servers_keys,
-    two_hundred_people_race_for_fifty_seats,
 );

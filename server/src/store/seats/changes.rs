@@ -1,36 +1,56 @@
-//! Taking and releasing seats: the only writes of a permission check.
+//! Taking and releasing seats: the only writes of a permission check, a batch of checks at
+//! a time (the batches form in `batch`).
 
 use super::plan::{Candidate, Evaluation, HeldSeat, Holding, all_taken, member_set, plan};
-use super::reads::{UserSeats, held_seats};
+use super::reads::{UserSeats, held_seats_of};
 use crate::db::args;
-use crate::store::assignments::{HolderChange, delete_assignment, new_assignment, record_holders};
+use crate::store::assignments::{
+    HolderChange, TakenSeat, delete_assignment, insert_taken_seats, new_assignment, record_holders,
+};
+use crate::store::audit::{self, Audited};
 use crate::store::hierarchy::Member;
 use crate::store::licenses::load_live;
 use crate::store::{ChangeContext, Result, Store, StoreError, bump_revision};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::hierarchy::EntityRef;
-use lm_protocol::{Assignee, AuditAction, License};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use lm_protocol::{Assignee, Assignment, AuditAction, EmployeeId, License};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Per organization, the turn to change seats: see [`Store::evaluate_seats`].
-#[derive(Clone, Default)]
-pub(in crate::store) struct SeatChanges(Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+/// A check's seat changes, queued for its organization's next batch.
+pub(super) struct SeatJob {
+    pub ctx: ChangeContext,
+    pub user: String,
+    pub memberships: Vec<Member>,
+    /// Redeemed seats to give back.
+    pub release: Vec<HeldSeat>,
+    /// Products to take a seat for, with the licenses to try, best first.
+    pub take: BTreeMap<String, Vec<Candidate>>,
+}
 
-impl SeatChanges {
-    async fn turn(&self, org: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let gate = {
-            let mut gates = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            gates.entry(org.to_owned()).or_default().clone()
-        };
-        gate.lock_owned().await
-    }
+/// What came of a check's seat changes.
+#[derive(Debug, Default)]
+pub(super) struct SeatOutcome {
+    /// Per product to take: the seat taken, or the one a concurrent check of the same user
+    /// took first.
+    pub held: Vec<SeatHeld>,
+    /// Products whose licenses had no free seat left, and why.
+    pub refused: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub(super) struct SeatHeld {
+    pub product: String,
+    pub license: String,
+    pub owner: Option<EntityRef>,
+    pub valid_to: Option<NaiveDate>,
+    pub since: DateTime<Utc>,
 }
 
 impl Store {
     /// Evaluates `user`'s permissions: plans from a read, then, only when seats change, takes
-    /// and releases them in one transaction under the organization's write lock. `ctx.actor`
-    /// is who asked (the user, or a manager for them).
+    /// and releases them in the organization's next batch (see `batch`). `ctx.actor` is who
+    /// asked (the user, or a manager for them).
     pub async fn evaluate_seats(
         &self,
         ctx: &ChangeContext,
@@ -46,7 +66,7 @@ impl Store {
         let plan = plan(memberships, &candidates, &seats.held, today, takes_seats);
         let mut evaluation = Evaluation {
             held: Vec::new(),
-            refused: plan.refused.clone(),
+            refused: plan.refused,
         };
         let holding = |product: &str, license: &str, owner, valid_to, since| {
             products.get(product).map(|p| Holding {
@@ -79,128 +99,181 @@ impl Store {
         if plan.release.is_empty() && plan.take.is_empty() {
             return Ok(evaluation);
         }
-
-        // One seat change of an organization at a time from this process: the others wait
-        // here, without a connection, instead of queueing on the organization's row in
-        // PostgreSQL, where every commit would wake them all to race for it again.
-        let _turn = self.seat_changes.turn(org).await;
-        let mut tx = self.db.begin().await?;
-        let changes = (plan.release.len() + plan.take.len()) as i64;
-        let first = bump_revision(&mut tx, org, changes).await?;
-        let mut revisions = first..first + changes;
-        let mut changed = 0;
-        for seat in &plan.release {
-            let Ok(before) = load_live(&mut tx, org, &seat.license).await else {
-                continue;
-            };
-            if !delete_assignment(&mut tx, &seat.license, &seat.assignment).await? {
-                continue;
-            }
-            let revision = revisions.next().unwrap_or(first);
-            let removed = HolderChange::Removed(&seat.assignment);
-            let after = record_holders(&mut tx, org, &before, revision, removed).await?;
-            let seat_entry = serde_json::json!({"id": seat.assignment.as_str(), "employee": user});
-            write_seat_audit(
-                &mut tx,
-                ctx,
-                AuditAction::Unassign,
-                &before,
-                &after,
-                seat_entry,
-            )
+        // Parsed here, so that a bad name fails this check and not its batch.
+        let _: EmployeeId = user.parse().map_err(StoreError::Invalid)?;
+        let outcome = self
+            .change_seats(SeatJob {
+                ctx: ctx.clone(),
+                user: user.to_owned(),
+                memberships: memberships.to_vec(),
+                release: plan.release,
+                take: plan.take,
+            })
             .await?;
-            changed += 1;
+        for seat in outcome.held {
+            evaluation.held.extend(holding(
+                &seat.product,
+                &seat.license,
+                seat.owner,
+                seat.valid_to,
+                Some(seat.since),
+            ));
         }
-        // The seats as they are now, inside the lock: a concurrent check of the same user
-        // may have taken one already.
-        let (now_held, _) = held_seats(&mut tx, org, user).await?;
-        for (product, offers) in &plan.take {
-            if let Some(seat) = now_held.iter().find(|s| &s.product == product) {
-                let owner = seat.owner_among(&member_set(memberships));
-                evaluation.held.extend(holding(
-                    product,
-                    &seat.license,
-                    owner,
-                    seat.valid_to,
-                    Some(seat.since),
-                ));
-                continue;
-            }
-            let mut taken = false;
-            let mut as_found = Vec::new();
-            for offer in offers {
-                let Ok(before) = load_live(&mut tx, org, &offer.license).await else {
+        evaluation.refused.extend(outcome.refused);
+        Ok(evaluation)
+    }
+
+    /// Writes the seat changes of `jobs` (checks of one organization) in one transaction
+    /// that first takes the organization's write lock (the revision bump), so concurrent
+    /// batches, on any number of replicas, never hand out more seats than exist. Answers
+    /// each job's outcome, in order. Each license changed is written once, each seat is
+    /// its own row and audit entry.
+    pub(super) async fn write_seat_changes(
+        &self,
+        org: &str,
+        jobs: &[SeatJob],
+    ) -> Result<Vec<SeatOutcome>> {
+        let mut tx = self.db.begin().await?;
+        let may_change: BTreeSet<&str> = jobs
+            .iter()
+            .flat_map(|job| {
+                let released = job.release.iter().map(|s| s.license.as_str());
+                let offered = job.take.values().flatten().map(|c| c.license.as_str());
+                released.chain(offered)
+            })
+            .collect();
+        let reserved = may_change.len() as i64;
+        let first = bump_revision(&mut tx, org, reserved).await?;
+        // The seats as they are now, inside the lock: a check of the same user elsewhere may
+        // have taken one already. Kept up to date below as the batch takes and releases.
+        let mut users: Vec<&str> = jobs.iter().map(|j| j.user.as_str()).collect();
+        users.sort_unstable();
+        users.dedup();
+        let (mut held, _) = held_seats_of(&mut tx, org, &users).await?;
+        let mut licenses = Licenses::default();
+        let mut taken: Vec<(String, String, Assignment)> = Vec::new();
+        let mut audited: Vec<(usize, AuditAction, String, serde_json::Value)> = Vec::new();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (j, job) in jobs.iter().enumerate() {
+            let mut outcome = SeatOutcome::default();
+            for seat in &job.release {
+                let Some(license) = licenses.live(&mut tx, org, &seat.license).await? else {
                     continue;
                 };
-                as_found.push(Candidate {
-                    seats: before.seats,
-                    used: before.seats_used,
-                    ..offer.clone()
-                });
-                if before.seats.is_some_and(|s| before.seats_used >= s) {
+                if !delete_assignment(&mut tx, &seat.license, &seat.assignment).await? {
                     continue;
                 }
-                let assignee = Assignee::Employee(user.parse().map_err(StoreError::Invalid)?);
-                let assignment = new_assignment(assignee)?;
-                // A seat taken by a check: redeemed, and seen now.
-                tx.exec()
-                    .execute(
-                        "INSERT INTO assignments (id, org_id, license_id, employee, since, redeemed, last_seen) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $5)",
-                        args![
-                            assignment.id.as_str(),
-                            org,
-                            offer.license.as_str(),
-                            user,
-                            assignment.since,
-                            true
-                        ],
-                    )
-                    .await?;
-                let since = assignment.since;
-                let revision = revisions.next().unwrap_or(first);
-                let added = HolderChange::Added(&assignment);
-                let after = record_holders(&mut tx, org, &before, revision, added).await?;
-                let seat_entry = serde_json::json!({
-                    "id": assignment.id.as_str(),
-                    "employee": user,
-                    "unit": offer.owner.to_string(),
+                license.released.push(seat.assignment.clone());
+                let entry = json!({"id": seat.assignment.as_str(), "employee": job.user});
+                audited.push((j, AuditAction::Unassign, seat.license.clone(), entry));
+                if let Some(seats) = held.get_mut(&job.user) {
+                    seats.retain(|s| s.assignment != seat.assignment);
+                }
+            }
+            let member_of = member_set(&job.memberships);
+            for (product, offers) in &job.take {
+                let mine = held.get(&job.user).map(Vec::as_slice).unwrap_or_default();
+                if let Some(seat) = mine.iter().find(|s| &s.product == product) {
+                    outcome.held.push(SeatHeld {
+                        product: product.clone(),
+                        license: seat.license.clone(),
+                        owner: seat.owner_among(&member_of),
+                        valid_to: seat.valid_to,
+                        since: seat.since,
+                    });
+                    continue;
+                }
+                let mut as_found = Vec::new();
+                let mut took = None;
+                for offer in offers {
+                    let Some(license) = licenses.live(&mut tx, org, &offer.license).await? else {
+                        continue;
+                    };
+                    let used = license.used();
+                    as_found.push(Candidate {
+                        seats: license.before.seats,
+                        used,
+                        ..offer.clone()
+                    });
+                    if license.before.seats.is_some_and(|s| used >= s) {
+                        continue;
+                    }
+                    let assignee =
+                        Assignee::Employee(job.user.parse().map_err(StoreError::Invalid)?);
+                    let assignment = new_assignment(assignee)?;
+                    license.added += 1;
+                    taken.push((offer.license.clone(), job.user.clone(), assignment.clone()));
+                    let entry = json!({
+                        "id": assignment.id.as_str(),
+                        "employee": job.user,
+                        "unit": offer.owner.to_string(),
+                    });
+                    audited.push((j, AuditAction::Assign, offer.license.clone(), entry));
+                    took = Some((offer, assignment));
+                    break;
+                }
+                let Some((offer, assignment)) = took else {
+                    let found: Vec<&Candidate> = as_found.iter().collect();
+                    outcome.refused.push((product.clone(), all_taken(&found)));
+                    continue;
+                };
+                held.entry(job.user.clone()).or_default().push(HeldSeat {
+                    assignment: assignment.id.to_string(),
+                    license: offer.license.clone(),
+                    product: product.clone(),
+                    redeemed: true,
+                    since: assignment.since,
+                    last_seen: Some(assignment.since),
+                    valid_from: offer.valid_from,
+                    valid_to: offer.valid_to,
+                    provider: offer.provider.clone(),
+                    owners: vec![offer.owner.clone()],
                 });
-                write_seat_audit(
-                    &mut tx,
-                    ctx,
-                    AuditAction::Assign,
-                    &before,
-                    &after,
-                    seat_entry,
-                )
-                .await?;
-                evaluation.held.extend(holding(
-                    product,
-                    &offer.license,
-                    Some(offer.owner.clone()),
-                    offer.valid_to,
-                    Some(since),
-                ));
-                changed += 1;
-                taken = true;
-                break;
+                outcome.held.push(SeatHeld {
+                    product: product.clone(),
+                    license: offer.license.clone(),
+                    owner: Some(offer.owner.clone()),
+                    valid_to: offer.valid_to,
+                    since: assignment.since,
+                });
             }
-            if !taken {
-                let found: Vec<&Candidate> = as_found.iter().collect();
-                evaluation
-                    .refused
-                    .push((product.clone(), all_taken(&found)));
-            }
+            outcomes.push(outcome);
         }
-        if changed == 0 {
+        if audited.is_empty() {
             // Nothing was written but the revision bump: dropping the transaction undoes it.
-            drop(tx);
-        } else {
-            // Unused revisions (a seat gone meanwhile) stay gaps; the feed tolerates gaps.
-            self.commit_change(tx, org, first + changes - 1).await?;
+            return Ok(outcomes);
         }
-        Ok(evaluation)
+        let rows: Vec<TakenSeat> = taken
+            .iter()
+            .map(|(license_id, employee, assignment)| TakenSeat {
+                license_id,
+                employee,
+                assignment,
+            })
+            .collect();
+        insert_taken_seats(&mut tx, org, &rows).await?;
+        // Each license changed once, with its own revision of those reserved (the unused
+        // ones stay gaps; the feed tolerates gaps).
+        let mut counts: HashMap<&str, u32> = HashMap::new();
+        for (revision, (id, license)) in (first..).zip(licenses.changed()) {
+            let mut changes: Vec<HolderChange> = license
+                .released
+                .iter()
+                .map(|a| HolderChange::Removed(a))
+                .collect();
+            changes.extend(
+                taken
+                    .iter()
+                    .filter(|(l, _, _)| l == id)
+                    .map(|(_, _, a)| HolderChange::Added(a)),
+            );
+            record_holders(&mut tx, org, &license.before, revision, &changes).await?;
+            counts.insert(id, license.before.seats_used);
+        }
+        let entries = seat_audit(jobs, &licenses, &mut counts, &audited);
+        audit::record_all(&mut tx, org, &entries).await?;
+        self.commit_change(tx, org, first + reserved - 1).await?;
+        Ok(outcomes)
     }
 
     /// Records that the holders of `kept` seats checked now, at most once an hour per seat:
@@ -244,40 +317,106 @@ impl Store {
     }
 }
 
-/// The audit entry of a seat taken or released by a permission check: the license (by id and
-/// name), its seat count before and after, and the seat — who holds it, through which unit —
-/// rather than two copies of a license whose assignments grow with every seat (1.47 MB an
-/// entry at 7,108 seats).
-async fn write_seat_audit(
-    tx: &mut crate::db::Tx,
-    ctx: &ChangeContext,
-    action: AuditAction,
-    before: &License,
-    after: &License,
-    seat: serde_json::Value,
-) -> Result<()> {
-    let state = |l: &License, seat: Option<&serde_json::Value>| {
-        let mut state = serde_json::json!({"name": l.name.as_str(), "seats": l.seats, "seats_used": l.seats_used});
-        if let Some(seat) = seat {
-            state["seat"] = seat.clone();
+/// The licenses a batch reads, each once, and what it changes of them.
+#[derive(Default)]
+struct Licenses(BTreeMap<String, Option<LicenseChange>>);
+
+struct LicenseChange {
+    before: License,
+    /// Seats released (their assignment ids) and how many taken.
+    released: Vec<String>,
+    added: u32,
+}
+
+impl LicenseChange {
+    fn used(&self) -> u32 {
+        let released = u32::try_from(self.released.len()).unwrap_or(u32::MAX);
+        (self.before.seats_used + self.added).saturating_sub(released)
+    }
+}
+
+impl Licenses {
+    /// License `id` as the batch has changed it so far; `None` when it is not live.
+    async fn live(
+        &mut self,
+        tx: &mut crate::db::Tx,
+        org: &str,
+        id: &str,
+    ) -> Result<Option<&mut LicenseChange>> {
+        if !self.0.contains_key(id) {
+            let read = match load_live(tx, org, id).await {
+                Ok(before) => Some(LicenseChange {
+                    before,
+                    released: Vec::new(),
+                    added: 0,
+                }),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            self.0.insert(id.to_owned(), read);
         }
-        state.to_string()
-    };
-    let (was, is) = match action {
-        AuditAction::Unassign => (state(before, Some(&seat)), state(after, None)),
-        _ => (state(before, None), state(after, Some(&seat))),
-    };
-    crate::store::audit::record(
-        tx,
-        &ctx.org,
-        ctx,
-        crate::store::audit::Audited {
-            action,
-            record_type: "license",
-            record_id: after.id.as_str(),
-            before: Some(was),
-            after: Some(is),
-        },
-    )
-    .await
+        Ok(self.0.get_mut(id).and_then(Option::as_mut))
+    }
+
+    fn changed(&self) -> impl Iterator<Item = (&str, &LicenseChange)> {
+        self.0.iter().filter_map(|(id, change)| {
+            change
+                .as_ref()
+                .filter(|c| c.added > 0 || !c.released.is_empty())
+                .map(|c| (id.as_str(), c))
+        })
+    }
+}
+
+/// The audit entries of a batch's seats, in the order taken and released: each names the
+/// license (by id and name), its seat count before and after, and the seat — who holds it,
+/// through which unit — rather than two copies of a license whose assignments grow with
+/// every seat (1.47 MB an entry at 7,108 seats). `counts` holds, per license changed, its
+/// seats used before the batch.
+fn seat_audit<'a>(
+    jobs: &'a [SeatJob],
+    licenses: &'a Licenses,
+    counts: &mut HashMap<&str, u32>,
+    audited: &'a [(usize, AuditAction, String, serde_json::Value)],
+) -> Vec<(&'a ChangeContext, Audited<'a>)> {
+    let mut entries = Vec::with_capacity(audited.len());
+    for (job, action, license_id, seat) in audited {
+        let Some(Some(license)) = licenses.0.get(license_id) else {
+            continue;
+        };
+        let Some(used) = counts.get_mut(license_id.as_str()) else {
+            continue;
+        };
+        let was = *used;
+        *used = match action {
+            AuditAction::Unassign => was.saturating_sub(1),
+            _ => was.saturating_add(1),
+        };
+        let state = |used: u32, seat: Option<&serde_json::Value>| {
+            let mut state = json!({
+                "name": license.before.name.as_str(),
+                "seats": license.before.seats,
+                "seats_used": used,
+            });
+            if let Some(seat) = seat {
+                state["seat"] = seat.clone();
+            }
+            state.to_string()
+        };
+        let (before, after) = match action {
+            AuditAction::Unassign => (state(was, Some(seat)), state(*used, None)),
+            _ => (state(was, None), state(*used, Some(seat))),
+        };
+        entries.push((
+            &jobs[*job].ctx,
+            Audited {
+                action: *action,
+                record_type: "license",
+                record_id: license_id,
+                before: Some(before),
+                after: Some(after),
+            },
+        ));
+    }
+    entries
 }

@@ -22,16 +22,18 @@
 //! One seat per product; the permissions of all held products are merged.
 //!
 //! One job per file: [`plan`] decides (pure), `reads` reads what a check needs (and keeps it
-//! while nothing is written), `changes` takes and releases seats, `purchases` buys them,
+//! while nothing is written), `changes` takes and releases seats, `batch` commits the
+//! changes of checks that queue together in one transaction, `purchases` buys them,
 //! `owners` keeps the index of who owns which license.
 
+mod batch;
 mod changes;
 mod owners;
 mod plan;
 mod purchases;
 mod reads;
 
-pub(in crate::store) use changes::SeatChanges;
+pub(in crate::store) use batch::SeatChanges;
 pub(in crate::store) use owners::{index_new_owners, index_owners};
 pub use plan::{Candidate, Evaluation, HeldSeat, Holding, Plan, plan};
 pub use purchases::complete_purchase_identities_in;

@@ -2,7 +2,7 @@
 //! written.
 
 use super::plan::{Candidate, HeldSeat, Products};
-use crate::db::args;
+use crate::db::{SqlBuf, args};
 use crate::store::hierarchy::{Member, ProductRow, membership_on};
 use crate::store::quiet_reads::QuietReads;
 use crate::store::{Result, Store};
@@ -42,6 +42,7 @@ struct CandidateRow {
 
 #[derive(sqlx::FromRow)]
 struct HeldRow {
+    employee: String,
     assignment: String,
     license: String,
     redeemed: bool,
@@ -79,20 +80,34 @@ pub(super) async fn held_seats(
     org: &str,
     user: &str,
 ) -> Result<(Vec<HeldSeat>, Products)> {
-    let rows: Vec<HeldRow> = e
-        .exec()
-        .fetch_all(
-            format!(
-                "SELECT a.id AS assignment, l.id AS license, a.redeemed, a.since, a.last_seen, \
-                 l.owner_level, l.owner_eids, {LICENSE_COLUMNS} \
-                 FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
-                 {LICENSE_JOINS} WHERE a.org_id = $1 AND a.employee = $2 ORDER BY a.since"
-            ),
-            args![org, user],
-        )
-        .await?;
+    let (mut seats, products) = held_seats_of(e, org, &[user]).await?;
+    Ok((seats.remove(user).unwrap_or_default(), products))
+}
+
+/// The seats each of `users` holds on live licenses of products that exist (oldest first),
+/// and those products: one query for a batch of checks.
+pub(super) async fn held_seats_of(
+    e: &mut impl crate::db::Executes,
+    org: &str,
+    users: &[&str],
+) -> Result<(HashMap<String, Vec<HeldSeat>>, Products)> {
+    let mut q = SqlBuf::new(&format!(
+        "SELECT a.employee, a.id AS assignment, l.id AS license, a.redeemed, a.since, a.last_seen, \
+         l.owner_level, l.owner_eids, {LICENSE_COLUMNS} \
+         FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
+         {LICENSE_JOINS} WHERE a.org_id = "
+    ));
+    q.arg(org).push(" AND a.employee IN (");
+    for (i, user) in users.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.arg(*user);
+    }
+    q.push(") ORDER BY a.since");
+    let rows: Vec<HeldRow> = e.exec().fetch_all(q.sql, q.args).await?;
     let mut products = Products::new();
-    let mut seats = Vec::with_capacity(rows.len());
+    let mut seats: HashMap<String, Vec<HeldSeat>> = HashMap::new();
     for row in rows {
         let eids: Vec<String> = row
             .owner_eids
@@ -106,7 +121,7 @@ pub(super) async fn held_seats(
         if !products.contains_key(&product) {
             products.insert(product.clone(), row.product.into_product()?);
         }
-        seats.push(HeldSeat {
+        seats.entry(row.employee).or_default().push(HeldSeat {
             assignment: row.assignment,
             license: row.license,
             product,
