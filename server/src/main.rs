@@ -1082,6 +1082,9 @@ async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
         store.clone(),
         args.tombstone_retention,
     )));
+    tokio::spawn(lm_server::db::in_background(
+        store.clone().keep_statistics(),
+    ));
     if let (Some(every), Some(dir)) = (args.backup_every, args.backup_dir) {
         lm_server::private_files::create_dir(&dir)
             .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;

@@ -7,15 +7,9 @@
 //! Environment: `LM_BENCH_LICENSES` (default 100000), `LM_BENCH_BACKENDS` (default
 //! `sqlite,postgres`).
 
+use lm_tests::bench::env_or;
 use lm_tests::{Backend, Server};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

@@ -10,15 +10,9 @@
 
 use lm_protocol::socket::{Reply, Request};
 use lm_protocol::{LicenseFilter, Query, Sort};
+use lm_tests::bench::env_or;
 use lm_tests::{Daemon, Server};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

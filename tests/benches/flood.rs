@@ -21,6 +21,7 @@
 //! (default 15), `LM_BENCH_BACKENDS` (default `sqlite`).
 
 use base64::Engine;
+use lm_tests::bench::env_or;
 use lm_tests::{Backend, Server};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -28,13 +29,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[derive(Clone, Copy)]
 enum Flood {

@@ -11,14 +11,8 @@ use chrono::Utc;
 use lm_daemon::inventory::Inventory;
 use lm_protocol::{Change, ChangePage, License, Query, Sort, SortField};
 use lm_tests::Server;
+use lm_tests::bench::env_or;
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The rows `lm` asks for when a filter changes: two screens of a 40-line terminal.
 const WINDOW: std::ops::Range<usize> = 0..80;

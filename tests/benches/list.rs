@@ -12,15 +12,9 @@ use chrono::{Days, Utc};
 use lm_protocol::ListParams;
 use lm_server::db::{Db, PoolConfig};
 use lm_server::store::Store;
+use lm_tests::bench::env_or;
 use lm_tests::{Backend, Server};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn scenarios() -> Vec<(&'static str, String)> {
     let today = Utc::now().date_naive();

@@ -25,48 +25,16 @@
 //! license of N seats owned by one school of N students, and the first checks (each takes a
 //! seat) in ten slices of N/10, one row each — the 1st seat's slice beside the Nth's.
 
+use lm_tests::bench::env_or;
+use lm_tests::bench::{Outcome, analyze, backends};
 use lm_tests::{Backend, HierarchyProvider, Server};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 const CLASS_SIZE: usize = 25;
 const SEATS_PER_CLASS: u32 = 20;
-
-struct Outcome {
-    latencies: Vec<Duration>,
-    granted: usize,
-    refused: usize,
-    errors: usize,
-    elapsed: Duration,
-}
-
-impl Outcome {
-    fn row(mut self, label: &str) -> String {
-        self.latencies.sort();
-        let n = self.latencies.len();
-        let pick =
-            |q: f64| self.latencies[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1e3;
-        format!(
-            "{label:<22} {n:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>7}",
-            n as f64 / self.elapsed.as_secs_f64(),
-            pick(0.5),
-            pick(0.99),
-            self.latencies[n - 1].as_secs_f64() * 1e3,
-            self.granted,
-            self.refused,
-            self.errors
-        )
-    }
-}
 
 /// `clients` connections check students from `next` until it passes `students` (or, with
 /// `until`, random students until the time is up).
@@ -158,39 +126,27 @@ async fn run(
         tokio::time::sleep(duration).await;
         stop.store(true, Ordering::Relaxed);
     }
-    let mut outcome = Outcome {
-        latencies: Vec::new(),
-        granted: 0,
-        refused: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-    };
+    let mut outcome = Outcome::default();
     for t in tasks {
         let (latencies, granted, refused, errors) = t.await.unwrap();
-        outcome.latencies.extend(latencies);
-        outcome.granted += granted;
-        outcome.refused += refused;
-        outcome.errors += errors;
+        outcome.absorb(Outcome {
+            latencies,
+            granted,
+            refused,
+            errors,
+            elapsed: Duration::ZERO,
+        });
     }
     outcome.elapsed = started.elapsed();
     outcome
 }
 
-/// Refreshes PostgreSQL's statistics, as autovacuum does within a minute of a table's rows
-/// changing by a tenth: a bench runs its phases seconds apart, and without them PostgreSQL
-/// plans for the tables as they were (empty, before the first seats), and each connection
-/// caches that plan for its prepared statements.
-async fn analyze(backend: Backend, server: &Server) {
-    if backend != Backend::Postgres {
-        return;
-    }
-    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url)
-        .await
-        .expect("connect to the bench database");
-    sqlx::query("ANALYZE")
-        .execute(&mut db)
-        .await
-        .expect("ANALYZE");
+/// How the bench's servers are started: unthrottled, asking `hp`.
+async fn launch(server: &mut Server, hp: &HierarchyProvider) {
+    let provider = format!("district={}", hp.url);
+    server
+        .launch(&["--rate-limit", "0", "--hierarchy-provider", &provider])
+        .await;
 }
 
 /// A server (no rate limit) that calls `hp`, its manager alice of acme, and the product
@@ -200,14 +156,7 @@ async fn selling_fractions(hp: &HierarchyProvider, backend: Backend) -> (Server,
     server
         .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
         .expect("user add");
-    server
-        .launch(&[
-            "--rate-limit",
-            "0",
-            "--hierarchy-provider",
-            &format!("district={}", hp.url),
-        ])
-        .await;
+    launch(&mut server, hp).await;
     let manager = server.login("alice");
     manager
         .post(
@@ -245,32 +194,30 @@ async fn one_license(hp: &HierarchyProvider, backend: Backend, clients: usize, s
     analyze(backend, &server).await;
     let token = manager.token().unwrap().to_owned();
     println!("\n== {backend:?}, one license of {seats} seats, {clients} concurrent clients");
-    println!(
-        "{:<22} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
-        "seats taken",
-        "checks",
-        "checks/s",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "granted",
-        "refused",
-        "errors"
-    );
+    println!("{}", Outcome::header("seats taken", "checks"));
+    let bytes_before = server.database_bytes().await;
     let tenth = seats.div_ceil(10);
     for slice in 0..10 {
         let range = slice * tenth..((slice + 1) * tenth).min(seats);
         let label = format!("{}–{}", range.start + 1, range.end);
         let outcome = run(&server.url, &token, clients, range, None).await;
         println!("{}", outcome.row(&label));
-        if slice == 4 {
-            analyze(backend, &server).await;
-        }
     }
     let used =
         manager.get("/v1/licenses?kind=seat").await.expect(200).body["items"][0]["seats_used"]
             .clone();
-    println!("seats_used at the end: {used}");
+    let grown = server.database_bytes().await.saturating_sub(bytes_before);
+    // A server started on the grown database answers its first checks (each of a student
+    // holding a seat, read cold) as fast as the warm one answered.
+    server.stop();
+    launch(&mut server, hp).await;
+    let after_restart = run(&server.url, &token, clients, 0..tenth, None).await;
+    println!("{}", after_restart.row("after a restart"));
+    println!(
+        "seats_used at the end: {used}; the database grew {:.1} MB, {:.0} bytes a seat (audit included)",
+        grown as f64 / 1e6,
+        grown as f64 / seats as f64
+    );
     server.stop();
 }
 
@@ -279,7 +226,7 @@ async fn main() {
     let seconds: u64 = env_or("LM_BENCH_SECONDS", 10);
     let students: usize = env_or("LM_BENCH_STUDENTS", 5000);
     let clients: String = env_or("LM_BENCH_CLIENTS", "50,200".to_owned());
-    let backends: String = env_or("LM_BENCH_BACKENDS", "sqlite,postgres".to_owned());
+    let backend_names: String = env_or("LM_BENCH_BACKENDS", "sqlite,postgres".to_owned());
     let classes = students.div_ceil(CLASS_SIZE);
 
     let hp = HierarchyProvider::start().await;
@@ -287,12 +234,7 @@ async fn main() {
     hp.set_levels(json!({"student": 0, "class": 1, "school": 2}));
     let one_license_seats: usize = env_or("LM_BENCH_ONE_LICENSE_SEATS", 0);
     if one_license_seats > 0 {
-        for backend in backends.split(',') {
-            let backend = match backend.trim() {
-                "sqlite" => Backend::Sqlite,
-                "postgres" => Backend::Postgres,
-                other => panic!("unknown backend {other}"),
-            };
+        for backend in backends(&backend_names) {
             let clients: usize = clients
                 .split(',')
                 .next()
@@ -318,12 +260,7 @@ async fn main() {
          owned through a remote Hierarchy Provider on loopback; {} online cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    for backend in backends.split(',') {
-        let backend = match backend.trim() {
-            "sqlite" => Backend::Sqlite,
-            "postgres" => Backend::Postgres,
-            other => panic!("unknown backend {other}"),
-        };
+    for backend in backends(&backend_names) {
         for clients in clients.split(',') {
             let clients: usize = clients.trim().parse().expect("LM_BENCH_CLIENTS");
             let (mut server, manager) = selling_fractions(&hp, backend).await;
@@ -344,18 +281,7 @@ async fn main() {
             analyze(backend, &server).await;
             let token = manager.token().unwrap().to_owned();
             println!("\n== {backend:?}, {clients} concurrent clients");
-            println!(
-                "{:<22} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
-                "phase",
-                "checks",
-                "checks/s",
-                "p50 ms",
-                "p99 ms",
-                "max ms",
-                "granted",
-                "refused",
-                "errors"
-            );
+            println!("{}", Outcome::header("phase", "checks"));
             let first = run(&server.url, &token, clients, 0..students, None).await;
             println!("{}", first.row("first (take seats)"));
             analyze(backend, &server).await;

@@ -11,6 +11,7 @@
 //! after the first sync, while lmd still builds its sort orders in the background. Environment: `LM_BENCH_LICENSES` (default 100000),
 //! `LM_BENCH_ROUNDS` (default 5; each types every phrase and erases it again).
 
+use lm_tests::bench::env_or;
 use lm_tests::{Daemon, Server};
 use lm_tui::app::keys::KeyMap;
 use lm_tui::runtime::{FrameShown, run_driven};
@@ -18,13 +19,6 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A TUI on a test screen, driven by keys.
 struct Tui<'d> {

@@ -17,6 +17,7 @@ pub mod oauth;
 mod orgs;
 mod quiet_reads;
 pub mod seats;
+mod statistics;
 mod users;
 
 pub use keys::StoredKey;
