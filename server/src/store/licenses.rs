@@ -145,7 +145,7 @@ fn check_version(license: &License, expected: Option<i64>) -> Result<()> {
 
 /// The audit snapshot of a license: its JSON with the product key replaced by a fingerprint,
 /// so the log shows that a key changed without revealing it.
-fn snapshot(license: &License) -> serde_json::Value {
+pub(super) fn snapshot(license: &License) -> serde_json::Value {
     let mut value = serde_json::to_value(license).unwrap_or(serde_json::Value::Null);
     if let (Some(key), Some(obj)) = (&license.key, value.as_object_mut()) {
         let digest = Sha256::digest(key.expose().as_bytes());
@@ -494,6 +494,29 @@ impl Store {
             .await?;
         Ok(count)
     }
+}
+
+/// The license [`insert_license`] stored from `fields`, as reading it back would answer:
+/// version 1, at `revision`, without holders.
+pub(super) fn inserted_license(id: &str, fields: LicenseFields, revision: i64) -> Result<License> {
+    Ok(License {
+        id: id.parse().map_err(StoreError::Invalid)?,
+        product: fields.product,
+        name: fields.name,
+        kind: fields.kind,
+        vendor: fields.vendor,
+        cost: fields.cost,
+        seats: fields.seats,
+        seats_used: 0,
+        added: fields.added,
+        expires: fields.expires,
+        owner: fields.owner,
+        assignments: Vec::new(),
+        key: fields.key,
+        notes: fields.notes,
+        version: 1,
+        revision,
+    })
 }
 
 pub(super) async fn insert_license(

@@ -1,7 +1,7 @@
 //! The first-day rush: many students check at once, each taking a seat. Seat takes that
 //! queue for one organization are committed together, yet every check gets its own answer,
 //! exactly the seats there are are handed out (on PostgreSQL through two replicas), and a
-//! take that fails fails only its own check.
+//! take that fails fails only its own check. Purchases join the same batches.
 
 use super::seats::purchase;
 use lm_tests::{Backend, Client, Server};
@@ -191,4 +191,64 @@ async fn a_seat_take_that_fails_fails_only_its_own_check(backend: Backend) {
 crate::on_both_databases!(
     two_hundred_people_race_for_fifty_seats,
     a_seat_take_that_fails_fails_only_its_own_check,
+    a_purchase_made_already_is_refused_alone_in_its_batch,
 );
+
+/// Purchases queued together are written together, each answered as stored, and one bought
+/// already — here twice within the batch that makes it — is refused alone: the others in
+/// the batch are made.
+async fn a_purchase_made_already_is_refused_alone_in_its_batch(backend: Backend) {
+    let (server, manager) = super::seats::school_server(backend).await;
+    let hold = server.hold_writes().await;
+    let token = manager.token().unwrap().to_owned();
+    let days: Vec<u32> = (1..=20).chain([3, 3]).collect();
+    let buying: Vec<_> = days
+        .iter()
+        .map(|day| {
+            let client = Client::new(&server.url, Some(token.clone()));
+            let body = purchase(
+                "class",
+                &["4b"],
+                5,
+                "2026-01-01",
+                &format!("2099-12-{day:02}"),
+            );
+            tokio::spawn(async move {
+                let reply = client.post("/v1/users/ada/purchases", &body).await;
+                (reply.status, reply.body)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    hold.release().await;
+    let mut statuses = Vec::new();
+    for b in buying {
+        let (status, license) = b.await.unwrap();
+        if status == 201 {
+            // Answered as it was stored.
+            let stored = manager
+                .get(&format!("/v1/licenses/{}", license["id"].as_str().unwrap()))
+                .await
+                .expect(200)
+                .body;
+            assert_eq!(license, stored);
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        2,
+        "{statuses:?}"
+    );
+    let seat_licenses = manager
+        .get("/v1/licenses?kind=seat&limit=100")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(seat_licenses["items"].as_array().unwrap().len(), 20);
+}

@@ -1,6 +1,7 @@
 //! Taking and releasing seats: the only writes of a permission check, a batch of checks at
 //! a time (the batches form in `batch`).
 
+use super::batch::{Done, Queued};
 use super::plan::{Candidate, Evaluation, HeldSeat, Holding, all_taken, member_set, plan};
 use super::reads::{UserSeats, held_seats_of};
 use crate::db::args;
@@ -10,7 +11,7 @@ use crate::store::assignments::{
 use crate::store::audit::{self, Audited};
 use crate::store::hierarchy::Member;
 use crate::store::licenses::load_live;
-use crate::store::{ChangeContext, Result, Store, StoreError, bump_revision};
+use crate::store::{ChangeContext, Result, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::hierarchy::EntityRef;
 use lm_protocol::{Assignee, Assignment, AuditAction, EmployeeId, License};
@@ -101,15 +102,18 @@ impl Store {
         }
         // Parsed here, so that a bad name fails this check and not its batch.
         let _: EmployeeId = user.parse().map_err(StoreError::Invalid)?;
-        let outcome = self
-            .change_seats(SeatJob {
-                ctx: ctx.clone(),
-                user: user.to_owned(),
-                memberships: memberships.to_vec(),
-                release: plan.release,
-                take: plan.take,
-            })
-            .await?;
+        let job = SeatJob {
+            ctx: ctx.clone(),
+            user: user.to_owned(),
+            memberships: memberships.to_vec(),
+            release: plan.release,
+            take: plan.take,
+        };
+        let Done::Seats(outcome) = self.queue_change(org, Queued::Seats(job)).await? else {
+            return Err(StoreError::Corrupt(
+                "a seat change was answered as another change".into(),
+            ));
+        };
         for seat in outcome.held {
             evaluation.held.extend(holding(
                 &seat.product,
@@ -122,160 +126,168 @@ impl Store {
         evaluation.refused.extend(outcome.refused);
         Ok(evaluation)
     }
+}
 
-    /// Writes the seat changes of `jobs` (checks of one organization) in one transaction
-    /// that first takes the organization's write lock (the revision bump), so concurrent
-    /// batches, on any number of replicas, never hand out more seats than exist. Answers
-    /// each job's outcome, in order. Each license changed is written once, each seat is
-    /// its own row and audit entry.
-    pub(super) async fn write_seat_changes(
-        &self,
-        org: &str,
-        jobs: &[SeatJob],
-    ) -> Result<Vec<SeatOutcome>> {
-        let mut tx = self.db.begin().await?;
-        let may_change: BTreeSet<&str> = jobs
-            .iter()
-            .flat_map(|job| {
-                let released = job.release.iter().map(|s| s.license.as_str());
-                let offered = job.take.values().flatten().map(|c| c.license.as_str());
-                released.chain(offered)
-            })
-            .collect();
-        let reserved = may_change.len() as i64;
-        let first = bump_revision(&mut tx, org, reserved).await?;
-        // The seats as they are now, inside the lock: a check of the same user elsewhere may
-        // have taken one already. Kept up to date below as the batch takes and releases.
-        let mut users: Vec<&str> = jobs.iter().map(|j| j.user.as_str()).collect();
-        users.sort_unstable();
-        users.dedup();
-        let (mut held, _) = held_seats_of(&mut tx, org, &users).await?;
-        let mut licenses = Licenses::default();
-        let mut taken: Vec<(String, String, Assignment)> = Vec::new();
-        let mut audited: Vec<(usize, AuditAction, String, serde_json::Value)> = Vec::new();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for (j, job) in jobs.iter().enumerate() {
-            let mut outcome = SeatOutcome::default();
-            for seat in &job.release {
-                let Some(license) = licenses.live(&mut tx, org, &seat.license).await? else {
-                    continue;
-                };
-                if !delete_assignment(&mut tx, &seat.license, &seat.assignment).await? {
-                    continue;
-                }
-                license.released.push(seat.assignment.clone());
-                let entry = json!({"id": seat.assignment.as_str(), "employee": job.user});
-                audited.push((j, AuditAction::Unassign, seat.license.clone(), entry));
-                if let Some(seats) = held.get_mut(&job.user) {
-                    seats.retain(|s| s.assignment != seat.assignment);
-                }
+/// How many licenses the seat changes of `jobs` may change: the revisions to reserve.
+pub(super) fn licenses_touched(jobs: &[&SeatJob]) -> usize {
+    let may_change: BTreeSet<&str> = jobs
+        .iter()
+        .flat_map(|job| {
+            let released = job.release.iter().map(|s| s.license.as_str());
+            let offered = job.take.values().flatten().map(|c| c.license.as_str());
+            released.chain(offered)
+        })
+        .collect();
+    may_change.len()
+}
+
+/// Writes the seat changes of `jobs` (checks of one organization) in `tx`, which holds the
+/// organization's write lock already (see `batch`), so concurrent batches, on any number of
+/// replicas, never hand out more seats than exist. Each license changed is written once,
+/// with the next of `revisions`; each seat is its own row and audit entry. Answers each
+/// job's outcome, in order, and whether anything was written.
+pub(super) async fn write_seat_changes(
+    tx: &mut crate::db::Tx,
+    org: &str,
+    jobs: &[&SeatJob],
+    revisions: &mut std::ops::Range<i64>,
+) -> Result<(Vec<SeatOutcome>, bool)> {
+    if jobs.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    // The seats as they are now, inside the lock: a check of the same user elsewhere may
+    // have taken one already. Kept up to date below as the batch takes and releases.
+    let mut users: Vec<&str> = jobs.iter().map(|j| j.user.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    let (mut held, _) = held_seats_of(tx, org, &users).await?;
+    let mut licenses = Licenses::default();
+    let mut taken: Vec<(String, String, Assignment)> = Vec::new();
+    let mut audited: Vec<(usize, AuditAction, String, serde_json::Value)> = Vec::new();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for (j, job) in jobs.iter().enumerate() {
+        let mut outcome = SeatOutcome::default();
+        for seat in &job.release {
+            let Some(license) = licenses.live(tx, org, &seat.license).await? else {
+                continue;
+            };
+            if !delete_assignment(tx, &seat.license, &seat.assignment).await? {
+                continue;
             }
-            let member_of = member_set(&job.memberships);
-            for (product, offers) in &job.take {
-                let mine = held.get(&job.user).map(Vec::as_slice).unwrap_or_default();
-                if let Some(seat) = mine.iter().find(|s| &s.product == product) {
-                    outcome.held.push(SeatHeld {
-                        product: product.clone(),
-                        license: seat.license.clone(),
-                        owner: seat.owner_among(&member_of),
-                        valid_to: seat.valid_to,
-                        since: seat.since,
-                    });
-                    continue;
-                }
-                let mut as_found = Vec::new();
-                let mut took = None;
-                for offer in offers {
-                    let Some(license) = licenses.live(&mut tx, org, &offer.license).await? else {
-                        continue;
-                    };
-                    let used = license.used();
-                    as_found.push(Candidate {
-                        seats: license.before.seats,
-                        used,
-                        ..offer.clone()
-                    });
-                    if license.before.seats.is_some_and(|s| used >= s) {
-                        continue;
-                    }
-                    let assignee =
-                        Assignee::Employee(job.user.parse().map_err(StoreError::Invalid)?);
-                    let assignment = new_assignment(assignee)?;
-                    license.added += 1;
-                    taken.push((offer.license.clone(), job.user.clone(), assignment.clone()));
-                    let entry = json!({
-                        "id": assignment.id.as_str(),
-                        "employee": job.user,
-                        "unit": offer.owner.to_string(),
-                    });
-                    audited.push((j, AuditAction::Assign, offer.license.clone(), entry));
-                    took = Some((offer, assignment));
-                    break;
-                }
-                let Some((offer, assignment)) = took else {
-                    let found: Vec<&Candidate> = as_found.iter().collect();
-                    outcome.refused.push((product.clone(), all_taken(&found)));
-                    continue;
-                };
-                held.entry(job.user.clone()).or_default().push(HeldSeat {
-                    assignment: assignment.id.to_string(),
-                    license: offer.license.clone(),
-                    product: product.clone(),
-                    redeemed: true,
-                    since: assignment.since,
-                    last_seen: Some(assignment.since),
-                    valid_from: offer.valid_from,
-                    valid_to: offer.valid_to,
-                    provider: offer.provider.clone(),
-                    owners: vec![offer.owner.clone()],
-                });
+            license.released.push(seat.assignment.clone());
+            let entry = json!({"id": seat.assignment.as_str(), "employee": job.user});
+            audited.push((j, AuditAction::Unassign, seat.license.clone(), entry));
+            if let Some(seats) = held.get_mut(&job.user) {
+                seats.retain(|s| s.assignment != seat.assignment);
+            }
+        }
+        let member_of = member_set(&job.memberships);
+        for (product, offers) in &job.take {
+            let mine = held.get(&job.user).map(Vec::as_slice).unwrap_or_default();
+            if let Some(seat) = mine.iter().find(|s| &s.product == product) {
                 outcome.held.push(SeatHeld {
                     product: product.clone(),
-                    license: offer.license.clone(),
-                    owner: Some(offer.owner.clone()),
-                    valid_to: offer.valid_to,
-                    since: assignment.since,
+                    license: seat.license.clone(),
+                    owner: seat.owner_among(&member_of),
+                    valid_to: seat.valid_to,
+                    since: seat.since,
                 });
+                continue;
             }
-            outcomes.push(outcome);
+            let mut as_found = Vec::new();
+            let mut took = None;
+            for offer in offers {
+                let Some(license) = licenses.live(tx, org, &offer.license).await? else {
+                    continue;
+                };
+                let used = license.used();
+                as_found.push(Candidate {
+                    seats: license.before.seats,
+                    used,
+                    ..offer.clone()
+                });
+                if license.before.seats.is_some_and(|s| used >= s) {
+                    continue;
+                }
+                let assignee = Assignee::Employee(job.user.parse().map_err(StoreError::Invalid)?);
+                let assignment = new_assignment(assignee)?;
+                license.added += 1;
+                taken.push((offer.license.clone(), job.user.clone(), assignment.clone()));
+                let entry = json!({
+                    "id": assignment.id.as_str(),
+                    "employee": job.user,
+                    "unit": offer.owner.to_string(),
+                });
+                audited.push((j, AuditAction::Assign, offer.license.clone(), entry));
+                took = Some((offer, assignment));
+                break;
+            }
+            let Some((offer, assignment)) = took else {
+                let found: Vec<&Candidate> = as_found.iter().collect();
+                outcome.refused.push((product.clone(), all_taken(&found)));
+                continue;
+            };
+            held.entry(job.user.clone()).or_default().push(HeldSeat {
+                assignment: assignment.id.to_string(),
+                license: offer.license.clone(),
+                product: product.clone(),
+                redeemed: true,
+                since: assignment.since,
+                last_seen: Some(assignment.since),
+                valid_from: offer.valid_from,
+                valid_to: offer.valid_to,
+                provider: offer.provider.clone(),
+                owners: vec![offer.owner.clone()],
+            });
+            outcome.held.push(SeatHeld {
+                product: product.clone(),
+                license: offer.license.clone(),
+                owner: Some(offer.owner.clone()),
+                valid_to: offer.valid_to,
+                since: assignment.since,
+            });
         }
-        if audited.is_empty() {
-            // Nothing was written but the revision bump: dropping the transaction undoes it.
-            return Ok(outcomes);
-        }
-        let rows: Vec<TakenSeat> = taken
-            .iter()
-            .map(|(license_id, employee, assignment)| TakenSeat {
-                license_id,
-                employee,
-                assignment,
-            })
-            .collect();
-        insert_taken_seats(&mut tx, org, &rows).await?;
-        // Each license changed once, with its own revision of those reserved (the unused
-        // ones stay gaps; the feed tolerates gaps).
-        let mut counts: HashMap<&str, u32> = HashMap::new();
-        for (revision, (id, license)) in (first..).zip(licenses.changed()) {
-            let mut changes: Vec<HolderChange> = license
-                .released
-                .iter()
-                .map(|a| HolderChange::Removed(a))
-                .collect();
-            changes.extend(
-                taken
-                    .iter()
-                    .filter(|(l, _, _)| l == id)
-                    .map(|(_, _, a)| HolderChange::Added(a)),
-            );
-            record_holders(&mut tx, org, &license.before, revision, &changes).await?;
-            counts.insert(id, license.before.seats_used);
-        }
-        let entries = seat_audit(jobs, &licenses, &mut counts, &audited);
-        audit::record_all(&mut tx, org, &entries).await?;
-        self.commit_change(tx, org, first + reserved - 1).await?;
-        Ok(outcomes)
+        outcomes.push(outcome);
     }
+    if audited.is_empty() {
+        return Ok((outcomes, false));
+    }
+    let rows: Vec<TakenSeat> = taken
+        .iter()
+        .map(|(license_id, employee, assignment)| TakenSeat {
+            license_id,
+            employee,
+            assignment,
+        })
+        .collect();
+    insert_taken_seats(tx, org, &rows).await?;
+    // Each license changed once, with its own revision of those reserved (the unused
+    // ones stay gaps; the feed tolerates gaps).
+    let mut counts: HashMap<&str, u32> = HashMap::new();
+    for (id, license) in licenses.changed() {
+        let revision = revisions.next().ok_or_else(|| {
+            StoreError::Corrupt("fewer revisions reserved than licenses changed".into())
+        })?;
+        let mut changes: Vec<HolderChange> = license
+            .released
+            .iter()
+            .map(|a| HolderChange::Removed(a))
+            .collect();
+        changes.extend(
+            taken
+                .iter()
+                .filter(|(l, _, _)| l == id)
+                .map(|(_, _, a)| HolderChange::Added(a)),
+        );
+        record_holders(tx, org, &license.before, revision, &changes).await?;
+        counts.insert(id, license.before.seats_used);
+    }
+    let entries = seat_audit(jobs, &licenses, &mut counts, &audited);
+    audit::record_all(tx, org, &entries).await?;
+    Ok((outcomes, true))
+}
 
+impl Store {
     /// Records that the holders of `kept` seats checked now, at most once an hour per seat:
     /// a repeated check writes nothing.
     async fn touch_last_seen(
@@ -374,7 +386,7 @@ impl Licenses {
 /// every seat (1.47 MB an entry at 7,108 seats). `counts` holds, per license changed, its
 /// seats used before the batch.
 fn seat_audit<'a>(
-    jobs: &'a [SeatJob],
+    jobs: &'a [&'a SeatJob],
     licenses: &'a Licenses,
     counts: &mut HashMap<&str, u32>,
     audited: &'a [(usize, AuditAction, String, serde_json::Value)],

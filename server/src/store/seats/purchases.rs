@@ -1,9 +1,11 @@
 //! Buying seats for units: a purchase is one license whose seats its owners share.
 
+use super::batch::{Done, Queued};
 use crate::db::Tx;
 use crate::db::args;
-use crate::store::licenses::{insert_license, load_live, write_audit};
-use crate::store::{ChangeContext, Result, Store, StoreError, bump_revision};
+use crate::store::audit::{self, Audited};
+use crate::store::licenses::{insert_license, inserted_license, snapshot};
+use crate::store::{ChangeContext, Result, Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
@@ -47,6 +49,7 @@ impl Store {
     }
 
     /// Buys seats of a product for units: one license whose seats all the owners share.
+    /// Committed with the other changes of the organization queued meanwhile (see `batch`).
     pub async fn purchase(
         &self,
         ctx: &ChangeContext,
@@ -55,9 +58,6 @@ impl Store {
         product: &Product,
         hierarchy_provider: Option<&str>,
     ) -> Result<License> {
-        let org = ctx.org.as_str();
-        let mut tx = self.db.begin().await?;
-        let revision = bump_revision(&mut tx, org, 1).await?;
         let owners: Vec<String> = purchase
             .owner_eids
             .iter()
@@ -86,8 +86,6 @@ impl Store {
             notes: Notes::new(&format!("Bought by {purchaser}.")).map_err(bad)?,
         };
         fields.validate(0)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        insert_license(&mut tx, org, &id, &fields, &[], revision).await?;
         let owners: Vec<&str> = purchase.owner_eids.iter().map(|e| e.as_str()).collect();
         let identity = identity(&Bought {
             product: purchase.product_eid.as_str(),
@@ -97,35 +95,100 @@ impl Store {
             from: purchase.valid_from,
             to: Some(purchase.valid_to),
         });
-        // The index on the identity refuses a duplicate; nothing reads earlier purchases.
-        tx.exec()
+        let job = PurchaseJob {
+            ctx: ctx.clone(),
+            id: uuid::Uuid::now_v7().to_string(),
+            purchaser: purchaser.to_owned(),
+            provider: hierarchy_provider.map(str::to_owned),
+            fields,
+            identity,
+            bought_already: format!(
+                "these owners bought {} for {} to {} already",
+                purchase.product_eid, purchase.valid_from, purchase.valid_to
+            ),
+        };
+        let queued = Queued::Purchase(Box::new(job));
+        match self.queue_change(&ctx.org, queued).await? {
+            Done::Purchase(license) => Ok(*license),
+            Done::Seats(_) => Err(StoreError::Corrupt(
+                "a purchase was answered as another change".into(),
+            )),
+        }
+    }
+}
+
+/// A purchase, checked and ready to write, queued for its organization's next batch.
+pub(super) struct PurchaseJob {
+    ctx: ChangeContext,
+    /// The new license's id.
+    id: String,
+    purchaser: String,
+    provider: Option<String>,
+    fields: LicenseFields,
+    identity: String,
+    /// The refusal when the same purchase was made already.
+    bought_already: String,
+}
+
+/// Writes `jobs` (purchases of one organization) in `tx`, which holds the organization's
+/// write lock already: each a license with the next of `revisions`, its purchase and its
+/// audit entry. The unique index on the identity refuses a purchase made already — that one
+/// alone, as a conflict —; nothing reads earlier purchases. Answers each purchase's license
+/// or refusal, in order, and whether anything was written.
+pub(super) async fn write_purchases(
+    tx: &mut Tx,
+    org: &str,
+    jobs: &[&PurchaseJob],
+    revisions: &mut std::ops::Range<i64>,
+) -> Result<(Vec<Result<License>>, bool)> {
+    let mut answers = Vec::with_capacity(jobs.len());
+    let mut created = Vec::new();
+    for job in jobs {
+        let inserted = tx
+            .exec()
             .execute(
                 "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at, identity) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 args![
-                    id.as_str(),
+                    job.id.as_str(),
                     org,
-                    purchaser,
-                    hierarchy_provider.map(str::to_owned),
-                    purchase.valid_from,
+                    job.purchaser.as_str(),
+                    job.provider.clone(),
+                    job.fields.added,
                     Utc::now(),
-                    identity
+                    job.identity.as_str()
                 ],
             )
-            .await
-            .map_err(|e| {
-                StoreError::unique_or(e, || {
-                    format!(
-                        "these owners bought {} for {} to {} already",
-                        purchase.product_eid, purchase.valid_from, purchase.valid_to
-                    )
-                })
-            })?;
-        let created = load_live(&mut tx, org, &id).await?;
-        write_audit(&mut tx, ctx, AuditAction::Create, &id, None, Some(&created)).await?;
-        self.commit_change(tx, org, revision).await?;
-        Ok(created)
+            .await?;
+        if inserted == 0 {
+            answers.push(Err(StoreError::Conflict(job.bought_already.clone())));
+            continue;
+        }
+        let revision = revisions
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("fewer revisions reserved than purchases".into()))?;
+        insert_license(tx, org, &job.id, &job.fields, &[], revision).await?;
+        let license = inserted_license(&job.id, job.fields.clone(), revision)?;
+        created.push((&job.ctx, snapshot(&license).to_string(), job.id.as_str()));
+        answers.push(Ok(license));
     }
+    let entries: Vec<(&ChangeContext, Audited)> = created
+        .iter()
+        .map(|(ctx, after, id)| {
+            (
+                *ctx,
+                Audited {
+                    action: AuditAction::Create,
+                    record_type: "license",
+                    record_id: id,
+                    before: None,
+                    after: Some(after.clone()),
+                },
+            )
+        })
+        .collect();
+    audit::record_all(tx, org, &entries).await?;
+    Ok((answers, !created.is_empty()))
 }
 
 /// Marks the purchase of a license removed or live again with it: a removed license's

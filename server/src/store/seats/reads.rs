@@ -91,6 +91,10 @@ pub(super) async fn held_seats_of(
     org: &str,
     users: &[&str],
 ) -> Result<(HashMap<String, Vec<HeldSeat>>, Products)> {
+    if users.is_empty() {
+        // `IN ()` is no SQL to PostgreSQL.
+        return Ok((HashMap::new(), Products::new()));
+    }
     let mut q = SqlBuf::new(&format!(
         "SELECT a.employee, a.id AS assignment, l.id AS license, a.redeemed, a.since, a.last_seen, \
          l.owner_level, l.owner_eids, {LICENSE_COLUMNS} \
