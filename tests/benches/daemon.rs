@@ -10,18 +10,9 @@
 
 use lm_protocol::socket::{Reply, Request};
 use lm_protocol::{LicenseFilter, Query, Sort};
-use lm_tests::bench::env_or;
+use lm_tests::bench::{env_or, rss_mib};
 use lm_tests::{Daemon, Server};
 use std::time::{Duration, Instant};
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
 
 #[tokio::main]
 async fn main() {

@@ -23,11 +23,16 @@
 //!
 //! With `LM_BENCH_ONE_LICENSE_SEATS=N` it measures instead how a seat's cost grows: one
 //! license of N seats owned by one school of N students, and the first checks (each takes a
-//! seat) in ten slices of N/10, one row each — the 1st seat's slice beside the Nth's.
+//! seat) in ten slices of N/10, one row each — the 1st seat's slice beside the Nth's —, while
+//! an lmd follows the organization (its memory and whether it stayed live, per slice, and how
+//! soon after the last seat its cache equals the server's); then the database's growth per
+//! seat, and the first checks of a server restarted on the grown database.
 
+use lm_protocol::LicenseFilter;
+use lm_protocol::socket::Connection;
 use lm_tests::bench::env_or;
-use lm_tests::bench::{Outcome, analyze, backends};
-use lm_tests::{Backend, HierarchyProvider, Server};
+use lm_tests::bench::{Outcome, analyze, backends, rss_mib};
+use lm_tests::{Backend, Daemon, HierarchyProvider, Server};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -193,19 +198,60 @@ async fn one_license(hp: &HierarchyProvider, backend: Backend, clients: usize, s
         .expect(201);
     analyze(backend, &server).await;
     let token = manager.token().unwrap().to_owned();
+    // A daemon follows the organization through the rush: it must stay live, keep up, and
+    // keep its memory.
+    let daemon = Daemon::start(&server.url, &token).await;
+    let mut follower = daemon.connect().await;
+    follower.wait_live().await;
+    let lmd = daemon.pid().expect("lmd runs");
     println!("\n== {backend:?}, one license of {seats} seats, {clients} concurrent clients");
-    println!("{}", Outcome::header("seats taken", "checks"));
+    println!(
+        "{}  {:>8} {:>8}",
+        Outcome::header("seats taken", "checks"),
+        "lmd MiB",
+        "lmd live"
+    );
     let bytes_before = server.database_bytes().await;
     let tenth = seats.div_ceil(10);
     for slice in 0..10 {
         let range = slice * tenth..((slice + 1) * tenth).min(seats);
         let label = format!("{}–{}", range.start + 1, range.end);
         let outcome = run(&server.url, &token, clients, range, None).await;
-        println!("{}", outcome.row(&label));
+        let live = follower.status().await.connection == Connection::Live;
+        println!("{}  {:>8.0} {:>8}", outcome.row(&label), rss_mib(lmd), live);
     }
-    let used =
-        manager.get("/v1/licenses?kind=seat").await.expect(200).body["items"][0]["seats_used"]
-            .clone();
+    let stored = manager.get("/v1/licenses?kind=seat").await.expect(200).body["items"][0].clone();
+    let used = stored["seats_used"].clone();
+    let caught_up = Instant::now();
+    let id: lm_protocol::LicenseId = stored["id"].as_str().unwrap().parse().unwrap();
+    loop {
+        let window = follower
+            .list(
+                LicenseFilter {
+                    id: Some(id.clone()),
+                    ..LicenseFilter::default()
+                },
+                1,
+            )
+            .await;
+        let cached = &window.items[0];
+        if i64::from(cached.seats_used) == stored["seats_used"].as_i64().unwrap()
+            && cached.version == stored["version"].as_i64().unwrap()
+        {
+            break;
+        }
+        assert!(
+            caught_up.elapsed() < Duration::from_secs(60),
+            "lmd did not catch up: {cached:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "lmd's cache equals the server's (seats_used {used}, version {}) {:.0} ms after the last seat",
+        stored["version"],
+        caught_up.elapsed().as_secs_f64() * 1e3
+    );
+    drop(daemon);
     let grown = server.database_bytes().await.saturating_sub(bytes_before);
     // A server started on the grown database answers its first checks (each of a student
     // holding a seat, read cold) as fast as the warm one answered.
