@@ -4,7 +4,7 @@ use super::assignments::{
 };
 use super::audit::Audited;
 use super::{ChangeContext, Result, Store, StoreError, bump_revision, now};
-use crate::db::{Executes, Tx, Value, args};
+use crate::db::{Executes, SqlBuf, Tx, Value, args};
 use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::license::{LicenseFields, search_text};
 use lm_protocol::{Assignee, Assignment, AuditAction, License, LicensePatch, Owner};
@@ -527,28 +527,56 @@ pub(super) async fn insert_license(
     assignments: &[Assignment],
     revision: i64,
 ) -> Result<()> {
-    let mut values = args![id, org];
-    let assignees = listed(assignments).iter().map(|a| &a.assignee);
-    values.extend(field_values(fields, search_text(fields, id, assignees)));
-    let n = values.len();
-    values.extend(args![
-        listed_json(assignments),
-        assignments.len() as i64,
+    let row = NewLicense {
+        id,
+        fields,
+        assignments,
         revision,
-        now()
-    ]);
-    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO licenses (id, org_id, {}, assignments, seats_used, version, revision, created_at, updated_at) \
-         VALUES ({}, ${}, ${}, 1, ${}, ${}, ${})",
-        FIELD_COLUMNS.join(", "),
-        placeholders.join(", "),
-        n + 1,
-        n + 2,
-        n + 3,
-        n + 4,
-        n + 4
-    );
-    tx.exec().execute(sql, values).await?;
-    super::seats::index_new_owners(tx, org, id, fields.owner.as_ref()).await
+    };
+    insert_licenses(tx, org, std::slice::from_ref(&row)).await
+}
+
+/// A license to insert with [`insert_licenses`].
+pub(super) struct NewLicense<'a> {
+    pub id: &'a str,
+    pub fields: &'a LicenseFields,
+    pub assignments: &'a [Assignment],
+    pub revision: i64,
+}
+
+/// Most licenses one INSERT carries: within both databases' limits on bound parameters.
+const LICENSES_PER_INSERT: usize = 200;
+
+/// Inserts new licenses (their assignment rows are the caller's) and indexes their owners:
+/// a few statements however many.
+pub(super) async fn insert_licenses(tx: &mut Tx, org: &str, rows: &[NewLicense<'_>]) -> Result<()> {
+    let updated_at = now();
+    for chunk in rows.chunks(LICENSES_PER_INSERT) {
+        let mut q = SqlBuf::new(&format!(
+            "INSERT INTO licenses (id, org_id, {}, assignments, seats_used, version, revision, created_at, updated_at) VALUES ",
+            FIELD_COLUMNS.join(", ")
+        ));
+        for (i, row) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.arg(row.id).push(", ").arg(org);
+            let assignees = listed(row.assignments).iter().map(|a| &a.assignee);
+            for value in field_values(row.fields, search_text(row.fields, row.id, assignees)) {
+                q.push(", ").arg(value);
+            }
+            q.push(", ").arg(listed_json(row.assignments));
+            q.push(", ").arg(row.assignments.len() as i64);
+            q.push(", 1, ").arg(row.revision);
+            q.push(", ")
+                .arg(updated_at)
+                .push(", ")
+                .arg(updated_at)
+                .push(")");
+        }
+        tx.exec().execute(q.sql, q.args).await?;
+    }
+    let owners: Vec<(&str, Option<&Owner>)> = rows
+        .iter()
+        .map(|row| (row.id, row.fields.owner.as_ref()))
+        .collect();
+    super::seats::index_owners_of_new(tx, org, &owners).await
 }

@@ -34,7 +34,7 @@ mod purchases;
 mod reads;
 
 pub(in crate::store) use batch::SeatChanges;
-pub(in crate::store) use owners::{index_new_owners, index_owners};
+pub(in crate::store) use owners::{index_owners, index_owners_of_new};
 pub use plan::{Candidate, Evaluation, HeldSeat, Holding, Plan, plan};
 pub use purchases::complete_purchase_identities_in;
 pub(in crate::store) use purchases::follow_removal;

@@ -1,7 +1,7 @@
 //! The `license_owners` index: one row per owner of a license, so that a permission check
 //! finds the licenses of a user's units by an index lookup.
 
-use crate::db::{Tx, args};
+use crate::db::{SqlBuf, Tx, args};
 use crate::store::Result;
 use lm_protocol::Owner;
 
@@ -18,26 +18,44 @@ pub(in crate::store) async fn index_owners(
             args![id],
         )
         .await?;
-    index_new_owners(tx, org, id, owner).await
+    index_owners_of_new(tx, org, &[(id, owner)]).await
 }
 
-/// Indexes the owner of a license just created (none indexed yet: nothing to delete, one
-/// statement fewer per license of an import).
-pub(in crate::store) async fn index_new_owners(
+/// Most owners one INSERT carries.
+const OWNERS_PER_INSERT: usize = 1000;
+
+/// Indexes the owners of licenses just created, `(license id, owner)` each (none indexed
+/// yet: nothing to delete): a few statements however many.
+pub(in crate::store) async fn index_owners_of_new(
     tx: &mut Tx,
     org: &str,
-    id: &str,
-    owner: Option<&Owner>,
+    licenses: &[(&str, Option<&Owner>)],
 ) -> Result<()> {
-    if let Some(owner) = owner {
-        for eid in &owner.eids {
-            tx.exec()
-                .execute(
-                    "INSERT INTO license_owners (license_id, org_id, owner_type, owner_eid) VALUES ($1, $2, $3, $4)",
-                    args![id, org, owner.level.as_str(), eid.as_str()],
-                )
-                .await?;
+    let rows: Vec<(&str, &str, &str)> = licenses
+        .iter()
+        .filter_map(|(id, owner)| owner.map(|o| (*id, o)))
+        .flat_map(|(id, o)| {
+            o.eids
+                .iter()
+                .map(move |eid| (id, o.level.as_str(), eid.as_str()))
+        })
+        .collect();
+    for chunk in rows.chunks(OWNERS_PER_INSERT) {
+        let mut q = SqlBuf::new(
+            "INSERT INTO license_owners (license_id, org_id, owner_type, owner_eid) VALUES ",
+        );
+        for (i, (id, level, eid)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.arg(*id)
+                .push(", ")
+                .arg(org)
+                .push(", ")
+                .arg(*level)
+                .push(", ")
+                .arg(*eid)
+                .push(")");
         }
+        tx.exec().execute(q.sql, q.args).await?;
     }
     Ok(())
 }

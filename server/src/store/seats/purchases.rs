@@ -1,10 +1,9 @@
 //! Buying seats for units: a purchase is one license whose seats its owners share.
 
 use super::batch::{Done, Queued};
-use crate::db::Tx;
-use crate::db::args;
+use crate::db::{SqlBuf, Tx, args};
 use crate::store::audit::{self, Audited};
-use crate::store::licenses::{insert_license, inserted_license, snapshot};
+use crate::store::licenses::{NewLicense, insert_licenses, inserted_license, snapshot};
 use crate::store::{ChangeContext, Result, Store, StoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -141,40 +140,40 @@ pub(super) async fn write_purchases(
     jobs: &[&PurchaseJob],
     revisions: &mut std::ops::Range<i64>,
 ) -> Result<(Vec<Result<License>>, bool)> {
+    if jobs.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let made = insert_purchases(tx, org, jobs).await?;
+    let mut rows = Vec::new();
     let mut answers = Vec::with_capacity(jobs.len());
-    let mut created = Vec::new();
     for job in jobs {
-        let inserted = tx
-            .exec()
-            .execute(
-                "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at, identity) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                args![
-                    job.id.as_str(),
-                    org,
-                    job.purchaser.as_str(),
-                    job.provider.clone(),
-                    job.fields.added,
-                    Utc::now(),
-                    job.identity.as_str()
-                ],
-            )
-            .await?;
-        if inserted == 0 {
+        if !made.contains(job.id.as_str()) {
             answers.push(Err(StoreError::Conflict(job.bought_already.clone())));
             continue;
         }
         let revision = revisions
             .next()
             .ok_or_else(|| StoreError::Corrupt("fewer revisions reserved than purchases".into()))?;
-        insert_license(tx, org, &job.id, &job.fields, &[], revision).await?;
-        let license = inserted_license(&job.id, job.fields.clone(), revision)?;
-        created.push((&job.ctx, snapshot(&license).to_string(), job.id.as_str()));
-        answers.push(Ok(license));
+        rows.push(NewLicense {
+            id: &job.id,
+            fields: &job.fields,
+            assignments: &[],
+            revision,
+        });
+        answers.push(inserted_license(&job.id, job.fields.clone(), revision));
     }
-    let entries: Vec<(&ChangeContext, Audited)> = created
+    insert_licenses(tx, org, &rows).await?;
+    let snapshots: Vec<(&ChangeContext, &str, String)> = jobs
         .iter()
-        .map(|(ctx, after, id)| {
+        .zip(&answers)
+        .filter_map(|(job, answer)| {
+            let license = answer.as_ref().ok()?;
+            Some((&job.ctx, job.id.as_str(), snapshot(license).to_string()))
+        })
+        .collect();
+    let entries: Vec<(&ChangeContext, Audited)> = snapshots
+        .iter()
+        .map(|(ctx, id, after)| {
             (
                 *ctx,
                 Audited {
@@ -188,7 +187,41 @@ pub(super) async fn write_purchases(
         })
         .collect();
     audit::record_all(tx, org, &entries).await?;
-    Ok((answers, !created.is_empty()))
+    Ok((answers, !rows.is_empty()))
+}
+
+/// Most purchases one INSERT carries.
+const PURCHASES_PER_INSERT: usize = 500;
+
+/// Inserts the purchase rows of `jobs`, skipping each one whose identity a live purchase
+/// has — also one made earlier in the same batch; answers the license ids inserted.
+async fn insert_purchases(
+    tx: &mut Tx,
+    org: &str,
+    jobs: &[&PurchaseJob],
+) -> Result<HashSet<String>> {
+    let mut made = HashSet::new();
+    let created_at = Utc::now();
+    for chunk in jobs.chunks(PURCHASES_PER_INSERT) {
+        let mut q = SqlBuf::new(
+            "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at, identity) VALUES ",
+        );
+        for (i, job) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.arg(job.id.as_str()).push(", ").arg(org).push(", ");
+            q.arg(job.purchaser.as_str()).push(", ");
+            q.arg(job.provider.clone()).push(", ");
+            q.arg(job.fields.added)
+                .push(", ")
+                .arg(created_at)
+                .push(", ");
+            q.arg(job.identity.as_str()).push(")");
+        }
+        q.push(" ON CONFLICT DO NOTHING RETURNING license_id");
+        let inserted: Vec<(String,)> = tx.exec().fetch_all(q.sql, q.args).await?;
+        made.extend(inserted.into_iter().map(|(id,)| id));
+    }
+    Ok(made)
 }
 
 /// Marks the purchase of a license removed or live again with it: a removed license's
