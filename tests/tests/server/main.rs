@@ -28,6 +28,7 @@ mod signing_keys;
 mod spreadsheets;
 mod standard_client;
 mod tenancy;
+mod units;
 
 use serde_json::{Value, json};
 
