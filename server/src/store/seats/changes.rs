@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// A check's seat changes, queued for its organization's next batch.
 pub(super) struct SeatJob {
     pub ctx: ChangeContext,
-    pub user: String,
+    pub user: EmployeeId,
     pub memberships: Vec<Member>,
     /// Redeemed seats to give back.
     pub release: Vec<HeldSeat>,
@@ -100,11 +100,10 @@ impl Store {
         if plan.release.is_empty() && plan.take.is_empty() {
             return Ok(evaluation);
         }
-        // Parsed here, so that a bad name fails this check and not its batch.
-        let _: EmployeeId = user.parse().map_err(StoreError::Invalid)?;
         let job = SeatJob {
             ctx: ctx.clone(),
-            user: user.to_owned(),
+            // Parsed here, so that a bad name fails this check and not its batch.
+            user: user.parse().map_err(StoreError::Invalid)?,
             memberships: memberships.to_vec(),
             release: plan.release,
             take: plan.take,
@@ -162,7 +161,7 @@ pub(super) async fn write_seat_changes(
     users.dedup();
     let (mut held, _) = held_seats_of(tx, org, &users).await?;
     let mut licenses = Licenses::default();
-    let mut taken: Vec<(String, String, Assignment)> = Vec::new();
+    let mut taken: Vec<(String, &str, Assignment)> = Vec::new();
     let mut audited: Vec<(usize, AuditAction, String, serde_json::Value)> = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for (j, job) in jobs.iter().enumerate() {
@@ -175,15 +174,18 @@ pub(super) async fn write_seat_changes(
                 continue;
             }
             license.released.push(seat.assignment.clone());
-            let entry = json!({"id": seat.assignment.as_str(), "employee": job.user});
+            let entry = json!({"id": seat.assignment.as_str(), "employee": job.user.as_str()});
             audited.push((j, AuditAction::Unassign, seat.license.clone(), entry));
-            if let Some(seats) = held.get_mut(&job.user) {
+            if let Some(seats) = held.get_mut(job.user.as_str()) {
                 seats.retain(|s| s.assignment != seat.assignment);
             }
         }
         let member_of = member_set(&job.memberships);
         for (product, offers) in &job.take {
-            let mine = held.get(&job.user).map(Vec::as_slice).unwrap_or_default();
+            let mine = held
+                .get(job.user.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if let Some(seat) = mine.iter().find(|s| &s.product == product) {
                 outcome.held.push(SeatHeld {
                     product: product.clone(),
@@ -209,13 +211,13 @@ pub(super) async fn write_seat_changes(
                 if license.before.seats.is_some_and(|s| used >= s) {
                     continue;
                 }
-                let assignee = Assignee::Employee(job.user.parse().map_err(StoreError::Invalid)?);
+                let assignee = Assignee::Employee(job.user.clone());
                 let assignment = new_assignment(assignee)?;
                 license.added += 1;
-                taken.push((offer.license.clone(), job.user.clone(), assignment.clone()));
+                taken.push((offer.license.clone(), job.user.as_str(), assignment.clone()));
                 let entry = json!({
                     "id": assignment.id.as_str(),
-                    "employee": job.user,
+                    "employee": job.user.as_str(),
                     "unit": offer.owner.to_string(),
                 });
                 audited.push((j, AuditAction::Assign, offer.license.clone(), entry));
@@ -227,18 +229,20 @@ pub(super) async fn write_seat_changes(
                 outcome.refused.push((product.clone(), all_taken(&found)));
                 continue;
             };
-            held.entry(job.user.clone()).or_default().push(HeldSeat {
-                assignment: assignment.id.to_string(),
-                license: offer.license.clone(),
-                product: product.clone(),
-                redeemed: true,
-                since: assignment.since,
-                last_seen: Some(assignment.since),
-                valid_from: offer.valid_from,
-                valid_to: offer.valid_to,
-                provider: offer.provider.clone(),
-                owners: vec![offer.owner.clone()],
-            });
+            held.entry(job.user.to_string())
+                .or_default()
+                .push(HeldSeat {
+                    assignment: assignment.id.to_string(),
+                    license: offer.license.clone(),
+                    product: product.clone(),
+                    redeemed: true,
+                    since: assignment.since,
+                    last_seen: Some(assignment.since),
+                    valid_from: offer.valid_from,
+                    valid_to: offer.valid_to,
+                    provider: offer.provider.clone(),
+                    owners: vec![offer.owner.clone()],
+                });
             outcome.held.push(SeatHeld {
                 product: product.clone(),
                 license: offer.license.clone(),
