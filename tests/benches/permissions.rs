@@ -31,8 +31,8 @@
 use lm_protocol::LicenseFilter;
 use lm_protocol::socket::Connection;
 use lm_tests::bench::env_or;
-use lm_tests::bench::{Outcome, analyze, backends, rss_mib};
-use lm_tests::{Backend, Daemon, HierarchyProvider, Server};
+use lm_tests::bench::{Outcome, analyze, backends, launch, rss_mib, selling_fractions};
+use lm_tests::{Backend, Daemon, HierarchyProvider};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -144,33 +144,6 @@ async fn run(
     }
     outcome.elapsed = started.elapsed();
     outcome
-}
-
-/// How the bench's servers are started: unthrottled, asking `hp`.
-async fn launch(server: &mut Server, hp: &HierarchyProvider) {
-    let provider = format!("district={}", hp.url);
-    server
-        .launch(&["--rate-limit", "0", "--hierarchy-provider", &provider])
-        .await;
-}
-
-/// A server (no rate limit) that calls `hp`, its manager alice of acme, and the product
-/// fractions.
-async fn selling_fractions(hp: &HierarchyProvider, backend: Backend) -> (Server, lm_tests::Client) {
-    let mut server = Server::stopped(backend).await;
-    server
-        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
-        .expect("user add");
-    launch(&mut server, hp).await;
-    let manager = server.login("alice");
-    manager
-        .post(
-            "/v1/products",
-            &json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
-        )
-        .await
-        .expect(201);
-    (server, manager)
 }
 
 /// One school of `seats` students owning one license of `seats` seats: the first checks, a

@@ -11,8 +11,8 @@
 //! all be refused (409). The database's growth per purchase, audit included, closes each
 //! table. Environment also: `LM_BENCH_BACKENDS` (default `sqlite,postgres`).
 
-use lm_tests::bench::{Outcome, analyze, backends, env_or};
-use lm_tests::{Backend, HierarchyProvider, Server};
+use lm_tests::bench::{Outcome, analyze, backends, env_or, selling_fractions};
+use lm_tests::{Backend, HierarchyProvider};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,26 +103,7 @@ async fn buy(
 }
 
 async fn bench(hp: &HierarchyProvider, backend: Backend, clients: usize, purchases: usize) {
-    let mut server = Server::stopped(backend).await;
-    server
-        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
-        .expect("user add");
-    server
-        .launch(&[
-            "--rate-limit",
-            "0",
-            "--hierarchy-provider",
-            &format!("district={}", hp.url),
-        ])
-        .await;
-    let manager = server.login("alice");
-    manager
-        .post(
-            "/v1/products",
-            &json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
-        )
-        .await
-        .expect(201);
+    let (mut server, manager) = selling_fractions(hp, backend).await;
     analyze(backend, &server).await;
     let token = manager.token().unwrap().to_owned();
     println!("\n== {backend:?}, {purchases} purchases, {clients} concurrent clients");

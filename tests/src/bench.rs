@@ -1,7 +1,7 @@
 //! What the load benchmarks share: the outcome of a run of requests, printed as one row of
 //! rate and latency percentiles, and PostgreSQL's statistics brought up to date.
 
-use crate::{Backend, Server};
+use crate::{Backend, Client, HierarchyProvider, Server};
 use std::time::Duration;
 
 /// Requests made by a run: each one's latency, and how they ended.
@@ -70,13 +70,10 @@ pub async fn analyze(backend: Backend, server: &Server) {
     if backend != Backend::Postgres {
         return;
     }
-    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&server.database_url)
+    crate::DirectDb::connect(&server.database_url)
         .await
-        .expect("connect to the bench database");
-    sqlx::query("ANALYZE")
-        .execute(&mut db)
-        .await
-        .expect("ANALYZE");
+        .run("ANALYZE")
+        .await;
 }
 
 /// The backends named in `LM_BENCH_BACKENDS`-style text (`sqlite,postgres`).
@@ -101,10 +98,33 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// The resident memory of process `pid`, in MiB (zero when it cannot be read).
 pub fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
+    crate::resident_kib(pid).map_or(0.0, |kib| kib as f64 / 1024.0)
+}
+
+/// Starts `server` as the benches run it: unthrottled, asking `hp` as Hierarchy Provider
+/// `district`.
+pub async fn launch(server: &mut Server, hp: &HierarchyProvider) {
+    let provider = format!("district={}", hp.url);
+    server
+        .launch(&["--rate-limit", "0", "--hierarchy-provider", &provider])
+        .await;
+}
+
+/// A fresh server (see [`launch`]), its manager alice of acme, and the product `fractions`
+/// that the seat benches sell.
+pub async fn selling_fractions(hp: &HierarchyProvider, backend: Backend) -> (Server, Client) {
+    let mut server = Server::stopped(backend).await;
+    server
+        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+        .expect("user add");
+    launch(&mut server, hp).await;
+    let manager = server.login("alice");
+    manager
+        .post(
+            "/v1/products",
+            &serde_json::json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
+        )
+        .await
+        .expect(201);
+    (server, manager)
 }

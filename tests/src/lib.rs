@@ -5,6 +5,7 @@ pub mod bench;
 pub mod browser;
 pub mod daemon;
 pub mod dbus;
+pub mod direct_db;
 pub mod hierarchy_provider;
 pub mod http;
 pub mod oidc;
@@ -17,10 +18,11 @@ pub mod totp;
 pub use browser::Browser;
 pub use daemon::{Daemon, SocketClient};
 pub use dbus::{NotificationServer, SessionBus};
+pub use direct_db::{DirectDb, WriteHold};
 pub use hierarchy_provider::HierarchyProvider;
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use oidc::OpenIdProvider;
-pub use server::{Backend, Server, WriteHold};
+pub use server::{Backend, Server};
 pub use tmux::Tmux;
 
 use std::path::PathBuf;
@@ -68,6 +70,18 @@ impl CpuTime {
         let total = now.total.saturating_sub(self.total).max(1);
         100.0 * now.steal.saturating_sub(self.steal) as f64 / total as f64
     }
+}
+
+/// The resident memory of process `pid`, in KiB (Linux `/proc`), if it can be read.
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The directory cargo builds this workspace's binaries into (`target/debug`).

@@ -1,6 +1,7 @@
 //! A real `lm-server` process on a loopback port, over a fresh SQLite file or PostgreSQL
 //! database, stopped when dropped.
 
+use crate::direct_db::{DirectDb, WriteHold};
 use crate::http::Client;
 use std::fs::File;
 use std::net::TcpListener;
@@ -243,25 +244,13 @@ impl Server {
     pub async fn signing_key(&self) -> (String, Vec<u8>, String) {
         use base64::Engine;
         let sql = "SELECT kid, private_pkcs8, public_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1";
-        let (kid, pkcs8, public): (String, String, String) =
-            if self.database_url.starts_with("sqlite:") {
-                let mut c =
-                    <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
-                        .await
-                        .expect("open sqlite");
-                sqlx::query_as(sql)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("signing key")
-            } else {
-                let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
-                    .await
-                    .expect("open postgres");
-                sqlx::query_as(sql)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("signing key")
-            };
+        let (kid, pkcs8, public): (String, String, String) = DirectDb::connect(&self.database_url)
+            .await
+            .rows(sql)
+            .await
+            .into_iter()
+            .next()
+            .expect("signing key");
         (
             kid,
             base64::engine::general_purpose::STANDARD
@@ -273,99 +262,48 @@ impl Server {
 
     /// The server process's resident memory now, in MiB (Linux `/proc`).
     pub fn resident_mib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches(" kB")
-            .parse()
-            .ok()?;
-        Some(kib / 1024)
+        crate::resident_kib(self.child.as_ref()?.id()).map(|kib| kib / 1024)
     }
 
     /// The first column of what `sql` selects in the server's database, as text.
     pub async fn column(&self, sql: &'static str) -> Vec<String> {
-        let rows: Vec<(String,)> = if self.database_url.starts_with("sqlite:") {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
-                .await
-                .expect("open sqlite");
-            sqlx::query_as(sql).fetch_all(&mut c).await.expect("query")
-        } else {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
-                .await
-                .expect("open postgres");
-            sqlx::query_as(sql).fetch_all(&mut c).await.expect("query")
-        };
+        let rows: Vec<(String,)> = DirectDb::connect(&self.database_url).await.rows(sql).await;
         rows.into_iter().map(|(v,)| v).collect()
     }
 
     /// Runs statements on the server's database, behind its back: to make a database look
     /// like one an older version left, or refuse what a test wants refused.
     pub async fn execute(&self, sql: &'static str) {
-        if self.database_url.starts_with("sqlite:") {
-            let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.database_url)
-                .await
-                .expect("open sqlite");
-            sqlx::raw_sql(sql).execute(&mut c).await.expect("statement");
-        } else {
-            let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&self.database_url)
-                .await
-                .expect("open postgres");
-            sqlx::raw_sql(sql).execute(&mut c).await.expect("statement");
-        }
+        DirectDb::connect(&self.database_url).await.run(sql).await;
     }
 
     /// Takes the database's write lock behind the server's back (SQLite's writer lock, or on
     /// PostgreSQL the `orgs` table every change bumps its revision in) until
     /// [`WriteHold::release`]: the server's writes queue meanwhile.
     pub async fn hold_writes(&self) -> WriteHold {
-        use sqlx::Connection;
-        if self.database_url.starts_with("sqlite:") {
-            let mut c = sqlx::SqliteConnection::connect(&self.database_url)
-                .await
-                .expect("open sqlite");
-            sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(&mut c)
-                .await
-                .expect("take the writer lock");
-            WriteHold::Sqlite(c)
-        } else {
-            let mut c = sqlx::PgConnection::connect(&self.database_url)
-                .await
-                .expect("open postgres");
-            sqlx::raw_sql("BEGIN; LOCK TABLE orgs IN EXCLUSIVE MODE")
-                .execute(&mut c)
-                .await
-                .expect("lock orgs");
-            WriteHold::Postgres(c)
+        let mut db = DirectDb::connect(&self.database_url).await;
+        match db {
+            DirectDb::Sqlite(_) => db.run("BEGIN IMMEDIATE").await,
+            DirectDb::Postgres(_) => db.run("BEGIN; LOCK TABLE orgs IN EXCLUSIVE MODE").await,
         }
+        WriteHold(db)
     }
 
     /// The size of the server's database on disk, in bytes: PostgreSQL's
     /// `pg_database_size`, or SQLite's file after its write-ahead log is folded in.
     pub async fn database_bytes(&self) -> u64 {
-        use sqlx::Connection;
-        if let Some(path) = self.database_url.strip_prefix("sqlite://") {
-            let mut c = sqlx::SqliteConnection::connect(&self.database_url)
-                .await
-                .expect("open sqlite");
-            sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut c)
-                .await
-                .expect("checkpoint");
-            let size = |p: String| std::fs::metadata(p).map_or(0, |m| m.len());
-            size(path.to_owned()) + size(format!("{path}-wal"))
-        } else {
-            let mut c = sqlx::PgConnection::connect(&self.database_url)
-                .await
-                .expect("open postgres");
-            let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-                .fetch_one(&mut c)
-                .await
-                .expect("database size");
-            bytes as u64
+        let mut db = DirectDb::connect(&self.database_url).await;
+        match (&db, self.database_url.strip_prefix("sqlite://")) {
+            (DirectDb::Sqlite(_), Some(path)) => {
+                db.run("PRAGMA wal_checkpoint(TRUNCATE)").await;
+                let size = |p: String| std::fs::metadata(p).map_or(0, |m| m.len());
+                size(path.to_owned()) + size(format!("{path}-wal"))
+            }
+            _ => {
+                let sizes: Vec<(i64,)> =
+                    db.rows("SELECT pg_database_size(current_database())").await;
+                sizes[0].0 as u64
+            }
         }
     }
 
@@ -426,22 +364,5 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-/// The database's write lock, taken by [`Server::hold_writes`].
-pub enum WriteHold {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl WriteHold {
-    /// Lets the server's writes go on.
-    pub async fn release(self) {
-        let released = match self {
-            WriteHold::Sqlite(mut c) => sqlx::raw_sql("COMMIT").execute(&mut c).await.map(drop),
-            WriteHold::Postgres(mut c) => sqlx::raw_sql("COMMIT").execute(&mut c).await.map(drop),
-        };
-        released.expect("release the write lock");
     }
 }
