@@ -76,10 +76,7 @@ async fn insert(
     assignment: &Assignment,
     unless_held: bool,
 ) -> std::result::Result<u64, sqlx::Error> {
-    let (employee, device) = match &assignment.assignee {
-        Assignee::Employee(e) => (Some(e.to_string()), None),
-        Assignee::Device(d) => (None, Some(d.to_string())),
-    };
+    let (employee, device) = holder_columns(&assignment.assignee);
     let unless = if unless_held {
         " ON CONFLICT DO NOTHING"
     } else {
@@ -106,7 +103,6 @@ async fn insert(
 /// A seat taken by a permission check: redeemed, and seen now.
 pub(super) struct TakenSeat<'a> {
     pub license_id: &'a str,
-    pub employee: &'a str,
     pub assignment: &'a Assignment,
 }
 
@@ -123,9 +119,10 @@ pub(super) async fn insert_taken_seats(
 ) -> Result<()> {
     for chunk in seats.chunks(ROWS_PER_INSERT) {
         let mut q = SqlBuf::new(
-            "INSERT INTO assignments (id, org_id, license_id, employee, since, redeemed, last_seen) VALUES ",
+            "INSERT INTO assignments (id, org_id, license_id, employee, device, since, redeemed, last_seen) VALUES ",
         );
         for (i, seat) in chunk.iter().enumerate() {
+            let (employee, device) = holder_columns(&seat.assignment.assignee);
             q.push(if i == 0 { "(" } else { ", (" })
                 .arg(seat.assignment.id.as_str())
                 .push(", ")
@@ -133,7 +130,9 @@ pub(super) async fn insert_taken_seats(
                 .push(", ")
                 .arg(seat.license_id)
                 .push(", ")
-                .arg(seat.employee)
+                .arg(employee)
+                .push(", ")
+                .arg(device)
                 .push(", ")
                 .arg(seat.assignment.since)
                 .push(", ")
@@ -145,6 +144,14 @@ pub(super) async fn insert_taken_seats(
         tx.exec().execute(q.sql, q.args).await?;
     }
     Ok(())
+}
+
+/// The `employee` and `device` columns of a holder: one of them is set.
+fn holder_columns(assignee: &Assignee) -> (Option<String>, Option<String>) {
+    match assignee {
+        Assignee::Employee(e) => (Some(e.to_string()), None),
+        Assignee::Device(d) => (None, Some(d.to_string())),
+    }
 }
 
 /// Deletes an assignment of `license_id`; answers whether there was one.

@@ -161,7 +161,6 @@ pub(super) async fn write_seat_changes(
     users.dedup();
     let (mut held, _) = held_seats_of(tx, org, &users).await?;
     let mut licenses = Licenses::default();
-    let mut taken: Vec<(String, &str, Assignment)> = Vec::new();
     let mut audited: Vec<(usize, AuditAction, String, serde_json::Value)> = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for (j, job) in jobs.iter().enumerate() {
@@ -213,8 +212,7 @@ pub(super) async fn write_seat_changes(
                 }
                 let assignee = Assignee::Employee(job.user.clone());
                 let assignment = new_assignment(assignee)?;
-                license.added += 1;
-                taken.push((offer.license.clone(), job.user.as_str(), assignment.clone()));
+                license.added.push(assignment.clone());
                 let entry = json!({
                     "id": assignment.id.as_str(),
                     "employee": job.user.as_str(),
@@ -256,37 +254,28 @@ pub(super) async fn write_seat_changes(
     if audited.is_empty() {
         return Ok((outcomes, false));
     }
-    let rows: Vec<TakenSeat> = taken
-        .iter()
-        .map(|(license_id, employee, assignment)| TakenSeat {
-            license_id,
-            employee,
-            assignment,
+    let rows: Vec<TakenSeat> = licenses
+        .changed()
+        .flat_map(|(license_id, license)| {
+            license.added.iter().map(move |assignment| TakenSeat {
+                license_id,
+                assignment,
+            })
         })
         .collect();
     insert_taken_seats(tx, org, &rows).await?;
     // Each license changed once, with its own revision of those reserved (the unused
     // ones stay gaps; the feed tolerates gaps).
-    let mut counts: HashMap<&str, u32> = HashMap::new();
-    for (id, license) in licenses.changed() {
+    for (_, license) in licenses.changed() {
         let revision = revisions.next().ok_or_else(|| {
             StoreError::Corrupt("fewer revisions reserved than licenses changed".into())
         })?;
-        let mut changes: Vec<HolderChange> = license
-            .released
-            .iter()
-            .map(|a| HolderChange::Removed(a))
-            .collect();
-        changes.extend(
-            taken
-                .iter()
-                .filter(|(l, _, _)| l == id)
-                .map(|(_, _, a)| HolderChange::Added(a)),
-        );
+        let removed = license.released.iter().map(|a| HolderChange::Removed(a));
+        let added = license.added.iter().map(HolderChange::Added);
+        let changes: Vec<HolderChange> = removed.chain(added).collect();
         record_holders(tx, org, &license.before, revision, &changes).await?;
-        counts.insert(id, license.before.seats_used);
     }
-    let entries = seat_audit(jobs, &licenses, &mut counts, &audited);
+    let entries = seat_audit(jobs, &licenses, &audited);
     audit::record_all(tx, org, &entries).await?;
     Ok((outcomes, true))
 }
@@ -339,15 +328,16 @@ struct Licenses(BTreeMap<String, Option<LicenseChange>>);
 
 struct LicenseChange {
     before: License,
-    /// Seats released (their assignment ids) and how many taken.
+    /// Seats released (their assignment ids) and taken.
     released: Vec<String>,
-    added: u32,
+    added: Vec<Assignment>,
 }
 
 impl LicenseChange {
     fn used(&self) -> u32 {
-        let released = u32::try_from(self.released.len()).unwrap_or(u32::MAX);
-        (self.before.seats_used + self.added).saturating_sub(released)
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        (self.before.seats_used + count(self.added.len()))
+            .saturating_sub(count(self.released.len()))
     }
 }
 
@@ -364,7 +354,7 @@ impl Licenses {
                 Ok(before) => Some(LicenseChange {
                     before,
                     released: Vec::new(),
-                    added: 0,
+                    added: Vec::new(),
                 }),
                 Err(StoreError::NotFound) => None,
                 Err(e) => return Err(e),
@@ -378,7 +368,7 @@ impl Licenses {
         self.0.iter().filter_map(|(id, change)| {
             change
                 .as_ref()
-                .filter(|c| c.added > 0 || !c.released.is_empty())
+                .filter(|c| !c.added.is_empty() || !c.released.is_empty())
                 .map(|c| (id.as_str(), c))
         })
     }
@@ -387,14 +377,17 @@ impl Licenses {
 /// The audit entries of a batch's seats, in the order taken and released: each names the
 /// license (by id and name), its seat count before and after, and the seat — who holds it,
 /// through which unit — rather than two copies of a license whose assignments grow with
-/// every seat (1.47 MB an entry at 7,108 seats). `counts` holds, per license changed, its
-/// seats used before the batch.
+/// every seat (1.47 MB an entry at 7,108 seats).
 fn seat_audit<'a>(
     jobs: &'a [&'a SeatJob],
     licenses: &'a Licenses,
-    counts: &mut HashMap<&str, u32>,
     audited: &'a [(usize, AuditAction, String, serde_json::Value)],
 ) -> Vec<(&'a ChangeContext, Audited<'a>)> {
+    // Per license, its seats used as the entries go.
+    let mut counts: HashMap<&str, u32> = licenses
+        .changed()
+        .map(|(id, license)| (id, license.before.seats_used))
+        .collect();
     let mut entries = Vec::with_capacity(audited.len());
     for (job, action, license_id, seat) in audited {
         let Some(Some(license)) = licenses.0.get(license_id) else {
