@@ -103,10 +103,7 @@ impl Store {
 }
 
 /// The organization's levels as stored: name and number.
-async fn level_rows(
-    e: &mut impl crate::db::Executes,
-    org: &str,
-) -> Result<Vec<(String, i64)>> {
+async fn level_rows(e: &mut impl crate::db::Executes, org: &str) -> Result<Vec<(String, i64)>> {
     Ok(e.exec()
         .fetch_all(
             "SELECT name, level FROM hierarchy_levels WHERE org_id = $1",
