@@ -1,0 +1,132 @@
+use super::*;
+use chrono::DateTime;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+}
+
+const CREATE: &str = r#"{
+    "product": "adobe-cc", "name": "Creative Cloud, design team", "kind": "Subscription",
+    "vendor": "Adobe", "cost": {"amount": 59900, "currency": "eur"}, "seats": 10,
+    "expires": "2027-01-14", "assignments": [{"employee": "alice"}, {"device": "LAPTOP-7"}],
+    "key": "XXXX-XXXX"
+}"#;
+
+#[test]
+fn create_body_parses_with_defaults() {
+    let body: NewLicense = serde_json::from_str(CREATE).unwrap();
+    let (fields, assignees) = body.into_parts(today()).unwrap();
+    assert_eq!(fields.kind.as_str(), "subscription");
+    assert_eq!(fields.added, today());
+    assert_eq!(fields.cost.currency.as_str(), "EUR");
+    assert_eq!(assignees.len(), 2);
+    assert_eq!(fields.notes.as_str(), "");
+}
+
+/// Parses the create body with `field` set to `value` (or removed when `value` is null).
+fn create_with(field: &str, value: serde_json::Value) -> Result<LicenseFields, String> {
+    let mut body: serde_json::Value = serde_json::from_str(CREATE).unwrap();
+    if value.is_null() {
+        body.as_object_mut().unwrap().remove(field);
+    } else {
+        body[field] = value;
+    }
+    serde_json::from_value::<NewLicense>(body)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            b.into_parts(today())
+                .map(|(f, _)| f)
+                .map_err(|e| e.to_string())
+        })
+}
+
+#[test]
+fn create_body_names_the_bad_field() {
+    use serde_json::json;
+    let cases = [
+        ("name", json!(""), "name must not be empty"),
+        ("name", json!(null), "missing field `name`"),
+        ("seats", json!(0), "seats: must be at least 1"),
+        (
+            "expires",
+            json!("2020-01-01"),
+            "expires: 2020-01-01 is before",
+        ),
+        (
+            "expires",
+            json!("+10000-01-01"),
+            "expires: +10000-01-01 is not a date from 1900-01-01 to 9999-12-30",
+        ),
+        (
+            "added",
+            json!("1066-10-14"),
+            "added: 1066-10-14 is not a date from 1900-01-01 to 9999-12-30",
+        ),
+        ("kind", json!("Not A Kind"), "not a license kind"),
+        (
+            "cost",
+            json!({"amount": 5, "currency": "XYZ"}),
+            "not an ISO 4217",
+        ),
+        ("colour", json!("red"), "unknown field `colour`"),
+    ];
+    for (field, value, expected) in cases {
+        let err = create_with(field, value).expect_err(field);
+        assert!(err.contains(expected), "{field}: {err}");
+    }
+}
+
+#[test]
+fn create_refuses_more_assignments_than_seats() {
+    let json = CREATE.replace(r#""seats": 10"#, r#""seats": 1"#);
+    let err = serde_json::from_str::<NewLicense>(&json)
+        .unwrap()
+        .into_parts(today())
+        .unwrap_err();
+    assert_eq!(err.field, "assignments");
+}
+
+#[test]
+fn patch_distinguishes_null_from_absent() {
+    let patch: LicensePatch = serde_json::from_str(r#"{"expires": null, "name": "x"}"#).unwrap();
+    assert_eq!(patch.expires, Some(None));
+    assert_eq!(patch.seats, None);
+    let body: NewLicense = serde_json::from_str(CREATE).unwrap();
+    let (fields, _) = body.into_parts(today()).unwrap();
+    let patched = patch.apply(fields.clone());
+    assert_eq!(patched.expires, None);
+    assert_eq!(patched.seats, fields.seats);
+    assert_eq!(patched.name.as_str(), "x");
+}
+
+#[test]
+fn patch_refuses_server_owned_fields() {
+    for body in [
+        r#"{"version": 3}"#,
+        r#"{"id": "x"}"#,
+        r#"{"seats_used": 1}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<LicensePatch>(body).is_err(),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn license_key_never_shows_in_debug_output() {
+    let key = LicenseKey::new("SECRET-1234").unwrap();
+    assert!(!format!("{key:?}").contains("SECRET"));
+}
+
+#[test]
+fn assignment_wire_shape_is_flat() {
+    let a = Assignment {
+        id: AssignmentId::new("a1").unwrap(),
+        assignee: Assignee::Employee(EmployeeId::new("alice").unwrap()),
+        since: DateTime::from_timestamp(0, 0).unwrap(),
+    };
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(json["employee"], "alice");
+    assert_eq!(serde_json::from_value::<Assignment>(json).unwrap(), a);
+}
