@@ -1,0 +1,93 @@
+//! What the app reacts to ([`Msg`]) and what it asks to be run ([`Command`]).
+
+use super::*;
+
+/// Everything the app reacts to.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// Mouse wheel: rows to move, negative is up.
+    Scroll(i32),
+    Resize(u16, u16),
+    Tick(DateTime<Utc>),
+    Status(Status),
+    Event(Event),
+    Listed {
+        seq: u64,
+        result: Result<LicenseWindow, String>,
+    },
+    AuditLoaded {
+        license: LicenseId,
+        result: Result<Vec<AuditEntry>, String>,
+    },
+    Fetched(Result<License, String>),
+    Edited {
+        edit: Edit,
+        result: Result<Reply, Problem>,
+    },
+    BulkDone {
+        summary: String,
+        failures: Vec<String>,
+    },
+    /// The daemon started a device login (or could not).
+    LoginStarted(Result<LoginPrompt, String>),
+    /// The daemon went away.
+    Disconnected(String),
+    /// Whoever drives the app is done with it.
+    Quit,
+    /// The expiry alerts in effect, as lmd listed them.
+    AlertsLoaded(Result<AlertList, String>),
+}
+
+/// A request the app wants sent to the daemon; the runtime answers with a [`Msg`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    List {
+        seq: u64,
+        request: ListRequest,
+    },
+    Audit(LicenseId),
+    Fetch(LicenseId),
+    Edit {
+        edit: Edit,
+        request: Request,
+    },
+    /// Several edits, one after another; answered by one `BulkDone`.
+    Bulk {
+        summary: String,
+        requests: Vec<(String, Request)>,
+    },
+    /// Ask lmd to start a device login; answered by `LoginStarted`.
+    Login,
+    /// The expiry alerts in effect; answered by `AlertsLoaded`.
+    Alerts,
+}
+
+/// Where a login started from the TUI stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginState {
+    Starting,
+    /// Waiting for the user to approve in a browser.
+    Waiting(LoginPrompt),
+}
+
+/// Which single edit a reply belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    Create,
+    Update,
+    Remove {
+        ids: Vec<LicenseId>,
+        name: String,
+    },
+    Restore,
+    /// An assignment or unassignment, described for the status bar.
+    Assign(String),
+}
+
+/// The expiry alerts in effect, the first of `total` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertList {
+    pub alerts: Vec<ExpiryAlert>,
+    pub total: usize,
+}
