@@ -1,0 +1,155 @@
+//! The bars around the table: the tabs of saved views, the filter line and the status bar.
+
+use super::Theme;
+use crate::app::keys::UserAction;
+use crate::app::{App, Level, Mode, VIEWS};
+use crate::format::{self};
+use lm_protocol::socket::Connection;
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub(super) fn render_tabs(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let mut spans = vec![Span::styled(" lm ", theme.accent())];
+    for (i, (name, _)) in VIEWS.iter().enumerate() {
+        let style = if i == app.view {
+            theme.selected().add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        spans.push(Span::styled(format!(" {name} "), style));
+    }
+    frame.render_widget(Line::from(spans), area);
+    let arrow = if app.sort.descending { "↓" } else { "↑" };
+    let count = if app.loading && app.window.is_none() {
+        "…".to_owned()
+    } else {
+        format!("{}", app.total)
+    };
+    let right = format!("{count} · {}{arrow} ", app.sort.field.as_str());
+    frame.render_widget(Paragraph::new(right).alignment(Alignment::Right), area);
+}
+
+pub(super) fn input_line<'a>(
+    prefix: &'a str,
+    input: &crate::app::text::TextInput,
+    focused: bool,
+    theme: Theme,
+) -> Line<'a> {
+    let mut spans = vec![Span::styled(prefix, theme.accent())];
+    let chars: Vec<char> = input.text.chars().collect();
+    let before: String = chars[..input.cursor.min(chars.len())].iter().collect();
+    spans.push(Span::raw(before));
+    if focused {
+        let at: String = chars
+            .get(input.cursor)
+            .map_or(" ".into(), |c| c.to_string());
+        spans.push(Span::styled(
+            at,
+            Style::default().add_modifier(Modifier::REVERSED),
+        ));
+        let after: String = chars.iter().skip(input.cursor + 1).collect();
+        spans.push(Span::raw(after));
+    } else {
+        let after: String = chars.iter().skip(input.cursor).collect();
+        spans.push(Span::raw(after));
+    }
+    Line::from(spans)
+}
+
+pub(super) fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let typing = app.mode == Mode::Filter;
+    if !typing && app.filter.text.is_empty() {
+        let hint = format!(
+            " {} filter · {} views · {} sort · {} detail · {} help",
+            app.keymap.first_key(UserAction::Filter),
+            app.keymap.first_key(UserAction::NextView),
+            app.keymap.first_key(UserAction::SortNext),
+            app.keymap.first_key(UserAction::Detail),
+            app.keymap.first_key(UserAction::Help),
+        );
+        frame.render_widget(Paragraph::new(hint).style(theme.dim()), area);
+        return;
+    }
+    let mut line = input_line("/ ", &app.filter, typing, theme);
+    if let Some(e) = &app.query_error {
+        // Underline the offending token and say what is wrong after the text.
+        let text = app.filter.text.as_str();
+        let start = e.span.start.min(text.len());
+        let end = e.span.end.clamp(start, text.len());
+        let cursor_after_error = typing && app.filter.cursor >= text[..start].chars().count();
+        line = Line::from(vec![
+            Span::styled("/ ", theme.accent()),
+            Span::raw(&text[..start]),
+            Span::styled(
+                &text[start..end],
+                theme.error().add_modifier(Modifier::UNDERLINED),
+            ),
+            Span::raw(&text[end..]),
+            Span::raw(if cursor_after_error { " " } else { "" }),
+            Span::styled(format!("  ✗ {}", e.message), theme.error()),
+        ]);
+    }
+    frame.render_widget(line, area);
+}
+
+pub(super) fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let mut spans = Vec::new();
+    match &app.status {
+        None => spans.push(Span::styled(" connecting to lmd… ", theme.dim())),
+        Some(status) => {
+            let conn = format::connection(status, app.now);
+            let style = match status.connection {
+                Connection::Live => theme.fg(Color::Green),
+                Connection::Syncing { .. } => theme.fg(Color::Yellow),
+                _ => theme.error(),
+            };
+            spans.push(Span::styled(format!(" ● {conn} "), style));
+            if let Some(at) = status.synced_at
+                && status.connection != Connection::Live
+            {
+                spans.push(Span::styled(
+                    format!("· data {} old ", format::age(at, app.now)),
+                    theme.dim(),
+                ));
+            }
+            if let Some(user) = &status.user {
+                spans.push(Span::raw(format!(
+                    "· {} ({}) ",
+                    user.subject,
+                    user.role.as_str()
+                )));
+            }
+        }
+    }
+    if !app.marked.is_empty() {
+        spans.push(Span::styled(
+            format!("· {} marked ", app.marked.len()),
+            theme.accent(),
+        ));
+    }
+    if let Some((level, text)) = &app.message {
+        let style = match level {
+            Level::Info => theme.fg(Color::Green),
+            Level::Error => theme.error(),
+        };
+        spans.push(Span::styled(format!("· {text} "), style));
+    }
+    // Last: what the user just did matters more when the line is too narrow for both.
+    if let Some(alert) = &app.alert {
+        let unread = match app.unread_alerts {
+            0 => String::new(),
+            n => format!(
+                " ({n} new, {} lists them)",
+                app.keymap.first_key(UserAction::Alerts)
+            ),
+        };
+        spans.push(Span::styled(
+            format!("· ⚠ {alert}{unread}"),
+            theme.fg(Color::Yellow),
+        ));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
