@@ -1,0 +1,21 @@
+//! The scriptable commands of `lm`. Each speaks to lmd over its socket, prints for people by
+//! default and `--json` (the `lm-protocol` shapes, stable) or `--csv` for scripts.
+//!
+//! One job per file: `args` parses flags, `requests` asks lmd, `print` shows the answers,
+//! `audit` is `lm audit`'s flags and log.
+
+mod args;
+mod audit;
+mod print;
+mod requests;
+
+pub use args::{LicenseArgs, assignee_arg, parse_query};
+pub use audit::{AuditArgs, print_audit, print_audit_header};
+pub use print::{
+    print_alerts, print_import, print_license, print_permissions, print_status, print_table,
+};
+pub(crate) use requests::unexpected;
+pub use requests::{
+    alerts, assign, create, import, list_all, login, permissions, remove, resolve, restore, status,
+    unassign, update,
+};
