@@ -3,8 +3,8 @@
 
 use super::{BackupError, FORMAT, Summary, TABLES, Table, VERSION, from_json, hex, io_error};
 use crate::db::{Dialect, SqlBuf, Tx, Value, args};
-use crate::store::Store;
-use chrono::Utc;
+use crate::store::{Audited, ChangeContext, Store, record_audit};
+use lm_protocol::AuditAction;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -314,20 +314,29 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
                 args![org.as_str(), head, floor + 1],
             )
             .await?;
-        tx.exec()
-            .execute(
-                "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, after) \
-                 VALUES ($1, $2, $3, 'restore', 'backup', $4, $5)",
-                args![
-                    org.as_str(),
-                    Utc::now(),
-                    actor,
-                    path.file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                    json!({"backup_made": summary.created_at, "rows": summary.rows}).to_string()
-                ],
-            )
-            .await?;
+        let ctx = ChangeContext {
+            org: org.clone(),
+            actor: actor.to_owned(),
+            request_id: None,
+            client_addr: None,
+        };
+        let file = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let restored = json!({"backup_made": summary.created_at, "rows": summary.rows});
+        record_audit(
+            &mut tx,
+            &org,
+            &ctx,
+            Audited {
+                action: AuditAction::Restore,
+                record_type: "backup",
+                record_id: &file,
+                before: None,
+                after: Some(restored.to_string()),
+            },
+        )
+        .await?;
         heads.push((org, head));
     }
     store.commit_announcing(tx, &heads).await?;

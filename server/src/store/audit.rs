@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use lm_protocol::{AuditAction, AuditEntry, AuditQuery, Page};
 
 /// An audit entry to write, in the transaction of the change it records.
-pub(super) struct Audited<'a> {
+pub(crate) struct Audited<'a> {
     pub action: AuditAction,
     pub record_type: &'a str,
     pub record_id: &'a str,
@@ -14,7 +14,7 @@ pub(super) struct Audited<'a> {
 }
 
 /// Writes `entry` into `org`'s log, with who did it and from where.
-pub(super) async fn record(
+pub(crate) async fn record(
     tx: &mut Tx,
     org: &str,
     ctx: &ChangeContext,

@@ -6,6 +6,7 @@
 pub mod api_keys;
 mod assignments;
 mod audit;
+pub(crate) use audit::{Audited, record as record_audit};
 mod changes;
 pub mod clients;
 pub mod hierarchy;
