@@ -8,6 +8,8 @@ pub mod dbus;
 pub mod direct_db;
 pub mod hierarchy_provider;
 pub mod http;
+#[cfg(test)]
+mod map_claims;
 pub mod oidc;
 pub mod pg;
 pub mod schemathesis;
