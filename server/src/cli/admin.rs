@@ -11,12 +11,25 @@ use std::io::IsTerminal;
 
 /// Runs an administrative command (anything but `serve`).
 pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
-    match command {
+    // What needs no database is checked or done before it is opened.
+    match &command {
         Command::Serve(_) => bail!("`serve` is not an administrative command"),
+        Command::User(UserCommand::Add { name, org, .. }) => {
+            check_name(name, "user name")?;
+            check_name(org, "organization")?;
+        }
+        Command::Seed { org, .. } => check_name(org, "organization")?,
+        Command::Restore { from, check: true } => {
+            let summary = lm_server::backup::verify(from)?;
+            eprintln!("{} is a complete backup, {summary}", from.display());
+            return Ok(());
+        }
+        _ => {}
+    }
+    let store = open_store(common, PoolConfig::default()).await?;
+    match command {
+        Command::Serve(_) => unreachable!("refused above"),
         Command::User(UserCommand::Add { name, role, org }) => {
-            check_name(&name, "user name")?;
-            check_name(&org, "organization")?;
-            let store = open_store(common, PoolConfig::default()).await?;
             let user = store.add_user(&name, &org, role).await?;
             eprintln!(
                 "added {} {} to organization {}",
@@ -29,7 +42,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             let hash =
                 tokio::task::spawn_blocking(move || lm_server::oauth::hash_password(&password))
                     .await??;
-            let store = open_store(common, PoolConfig::default()).await?;
             store
                 .set_password(&name, Some(&hash))
                 .await
@@ -38,7 +50,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::SetRole { name, role }) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             store
                 .set_role(&name, role)
                 .await
@@ -49,7 +60,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Disable { name }) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             store
                 .set_disabled(&name, true)
                 .await
@@ -58,7 +68,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Enable { name }) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             store
                 .set_disabled(&name, false)
                 .await
@@ -67,7 +76,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Mfa(MfaCommand::Enable { name })) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             let secret = lm_server::oauth::totp::TotpSecret::generate();
             store
                 .set_totp_secret(&name, Some(&secret.to_base32()))
@@ -80,7 +88,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Mfa(MfaCommand::Disable { name })) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             store
                 .set_totp_secret(&name, None)
                 .await
@@ -89,7 +96,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::List) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             for u in store.users().await? {
                 println!(
                     "{}\t{}\t{}{}",
@@ -102,7 +108,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Token(TokenCommand::Issue { user, ttl }) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             let Some(u) = store.user(&user).await? else {
                 bail!(
                     "no user named `{user}`; add one with `lm-server user add {user} --role manager`"
@@ -116,14 +121,13 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             println!("{}", tokens.issue(&u.name, &u.org, u.role, ttl, None)?);
             Ok(())
         }
-        Command::Client(command) => client_command(common, command).await,
-        Command::Apikey(command) => api_key_command(common, command).await,
+        Command::Client(command) => client_command(&store, command).await,
+        Command::Apikey(command) => api_key_command(&store, command).await,
         Command::Org(OrgCommand::SelfPurchase {
             org,
             max_seats,
             off: _,
         }) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             store.set_self_purchase(&org, max_seats).await?;
             match max_seats {
                 Some(max) => eprintln!(
@@ -134,14 +138,12 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             let secret = common.key_secret()?;
             let kid = lm_server::auth::KeyRing::rotate(&store, secret.as_deref()).await?;
             eprintln!("tokens are now signed with key {kid}; older keys keep verifying");
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
-            let store = open_store(common, PoolConfig::default()).await?;
             for key in store.signing_keys().await? {
                 println!(
                     "{}\t{}\t{}",
@@ -156,25 +158,17 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Purge { older_than } => {
-            let store = open_store(common, PoolConfig::default()).await?;
             let before = chrono::Utc::now() - chrono::Duration::from_std(older_than)?;
             let purged = store.purge_removed(before).await?;
             eprintln!("purged {purged} licenses removed before {before}");
             Ok(())
         }
         Command::Backup { to } => {
-            let store = open_store(common, PoolConfig::default()).await?;
             let summary = lm_server::backup::backup_to(store.db(), &to).await?;
             eprintln!("backed up to {}: {summary}", to.display());
             Ok(())
         }
-        Command::Restore { from, check } => {
-            if check {
-                let summary = lm_server::backup::verify(&from)?;
-                eprintln!("{} is a complete backup, {summary}", from.display());
-                return Ok(());
-            }
-            let store = open_store(common, PoolConfig::default()).await?;
+        Command::Restore { from, .. } => {
             let actor = format!(
                 "{} (lm-server restore)",
                 std::env::var("USER").unwrap_or_else(|_| "operator".into())
@@ -192,8 +186,6 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             seed,
             school,
         } => {
-            check_name(&org, "organization")?;
-            let store = open_store(common, PoolConfig::default()).await?;
             store.ensure_org(&org).await?;
             let today = chrono::Utc::now().date_naive();
             let started = std::time::Instant::now();

@@ -3,11 +3,9 @@
 use super::admin::check_name;
 use super::*;
 use anyhow::{Context, Result, bail};
-use lm_server::db::PoolConfig;
 use lm_server::store::ChangeContext;
 
-pub(crate) async fn api_key_command(common: &Common, command: ApiKeyCommand) -> Result<()> {
-    let store = open_store(common, PoolConfig::default()).await?;
+pub(crate) async fn api_key_command(store: &Store, command: ApiKeyCommand) -> Result<()> {
     let admin = |org: String| ChangeContext {
         org,
         actor: "lm-server apikey".into(),
@@ -69,8 +67,7 @@ pub(crate) async fn api_key_command(common: &Common, command: ApiKeyCommand) -> 
     }
 }
 
-pub(crate) async fn client_command(common: &Common, command: ClientCommand) -> Result<()> {
-    let store = open_store(common, PoolConfig::default()).await?;
+pub(crate) async fn client_command(store: &Store, command: ClientCommand) -> Result<()> {
     match command {
         ClientCommand::Add {
             id,
