@@ -1,10 +1,13 @@
 //! The connection to `lmd`: requests matched to replies by id, and pushed events delivered
 //! on a channel. The only I/O the TUI and the CLI do besides the terminal.
 
-use lm_protocol::Problem;
+use lm_protocol::csv::ImportReport;
 use lm_protocol::socket::{
-    ClientFrame, DaemonFrame, Event, Hello, MAX_FRAME, NoArgs, PROTOCOL_VERSION, Reply, Request,
+    AuditRequest, ClientFrame, DaemonFrame, Event, ExpiryAlert, HeldPermissions, Hello,
+    ImportRequest, LicenseWindow, ListRequest, LoginPrompt, MAX_FRAME, NoArgs, PROTOCOL_VERSION,
+    Reply, Request, Status,
 };
+use lm_protocol::{AuditEntry, License, Page, Problem};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -152,6 +155,61 @@ impl DaemonClient {
     /// Asks the daemon to push sync and change events to this connection.
     pub async fn subscribe(&self) -> Result<(), ClientError> {
         self.request(Request::Subscribe(NoArgs {})).await.map(drop)
+    }
+}
+
+/// Sends `$request` and answers what `$pattern` binds as `$value`; any other reply is a
+/// protocol error.
+macro_rules! ask {
+    ($client:expr, $request:expr, $pattern:pat => $value:expr) => {
+        match $client.request($request).await? {
+            $pattern => Ok($value),
+            other => Err(ClientError::Protocol(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    };
+}
+
+/// The requests, each answered with its own type: no caller matches a [`Reply`] by hand.
+impl DaemonClient {
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        ask!(self, Request::Status(NoArgs {}), Reply::Status(status) => status)
+    }
+
+    /// The logged-in user's permissions, as lmd holds them.
+    pub async fn permissions(&self) -> Result<HeldPermissions, ClientError> {
+        ask!(self, Request::Permissions(NoArgs {}), Reply::Permissions(held) => held)
+    }
+
+    /// The expiry alerts in effect, soonest first, and how many there are.
+    pub async fn alerts(&self) -> Result<(Vec<ExpiryAlert>, usize), ClientError> {
+        ask!(self, Request::Alerts(NoArgs {}), Reply::Alerts { alerts, total } => (alerts, total))
+    }
+
+    /// A window of the licenses a list selects.
+    pub async fn list(&self, request: ListRequest) -> Result<LicenseWindow, ClientError> {
+        ask!(self, Request::List(request), Reply::Licenses(window) => window)
+    }
+
+    /// A page of the audit log.
+    pub async fn audit(&self, request: AuditRequest) -> Result<Page<AuditEntry>, ClientError> {
+        ask!(self, Request::Audit(request), Reply::Audit(page) => page)
+    }
+
+    /// A request answered with a license: get, create, update, restore, assign, unassign.
+    pub async fn license(&self, request: Request) -> Result<License, ClientError> {
+        ask!(self, request, Reply::License { license } => *license)
+    }
+
+    /// Starts lmd's device login; answers where and with which code to approve it.
+    pub async fn login(&self) -> Result<LoginPrompt, ClientError> {
+        ask!(self, Request::Login(NoArgs {}), Reply::LoginStarted(prompt) => prompt)
+    }
+
+    /// Sends a file to the server's import through lmd.
+    pub async fn import(&self, request: ImportRequest) -> Result<ImportReport, ClientError> {
+        ask!(self, Request::Import(request), Reply::Imported(report) => report)
     }
 }
 

@@ -3,7 +3,7 @@
 //! CSV as the windows arrive, so nothing has to fit in one message or in memory at once.
 
 use crate::client::{ClientError, DaemonClient};
-use lm_protocol::socket::{AuditRequest, ListRequest, MAX_LIST_LIMIT, Reply, Request};
+use lm_protocol::socket::{AuditRequest, ListRequest, MAX_LIST_LIMIT};
 use lm_protocol::{AuditEntry, AuditQuery, License, LicenseFilter, Sort};
 use serde::Serialize;
 use std::io::Write;
@@ -23,17 +23,14 @@ pub async fn each_license<E: From<ClientError>>(
         if want == 0 {
             return Ok(());
         }
-        let reply = client
-            .request(Request::List(ListRequest {
+        let window = client
+            .list(ListRequest {
                 filter: filter.clone(),
                 sort,
                 offset,
                 limit: want,
-            }))
+            })
             .await?;
-        let Reply::Licenses(window) = reply else {
-            return Err(crate::cli::unexpected(reply).into());
-        };
         // lmd may send fewer than asked for, to keep within a message: the total says when
         // everything has come.
         let got = window.items.len();
@@ -55,14 +52,11 @@ pub async fn each_audit_entry<E: From<ClientError>>(
     let mut left = query.limit;
     while left > 0 {
         query.limit = left.min(AuditQuery::MAX_LIMIT);
-        let reply = client
-            .request(Request::Audit(AuditRequest {
+        let page = client
+            .audit(AuditRequest {
                 query: query.clone(),
-            }))
+            })
             .await?;
-        let Reply::Audit(page) = reply else {
-            return Err(crate::cli::unexpected(reply).into());
-        };
         left = left.saturating_sub(page.items.len() as u32);
         each(page.items)?;
         match page.next.and_then(|next| next.parse().ok()) {

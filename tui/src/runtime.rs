@@ -8,7 +8,7 @@ use crate::client::{ClientError, DaemonClient, problem_text};
 use crate::view::{self, Theme};
 use chrono::Utc;
 use lm_protocol::Problem;
-use lm_protocol::socket::{LicenseRef, NoArgs, Reply, Request};
+use lm_protocol::socket::{LicenseRef, Request};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::{
@@ -240,11 +240,7 @@ fn spawn_list_worker(client: DaemonClient, tx: mpsc::UnboundedSender<Msg>) -> Li
             let Some((seq, request)) = latest.borrow_and_update().clone() else {
                 continue;
             };
-            let result = match client.request(Request::List(request)).await {
-                Ok(Reply::Licenses(window)) => Ok(window),
-                Ok(other) => Err(format!("unexpected answer {other:?}")),
-                Err(e) => Err(e.to_string()),
-            };
+            let result = client.list(request).await.map_err(|e| e.to_string());
             if tx.send(Msg::Listed { seq, result }).is_err() {
                 return;
             }
@@ -268,21 +264,20 @@ fn dispatch(
             }
             Command::Audit(license) => {
                 tokio::spawn(async move {
-                    let result = match client.request(app::audit_request(&license)).await {
-                        Ok(Reply::Audit(page)) => Ok(page.items),
-                        Ok(other) => Err(format!("unexpected answer {other:?}")),
-                        Err(e) => Err(e.to_string()),
-                    };
+                    let result = client
+                        .audit(app::audit_request(&license))
+                        .await
+                        .map(|page| page.items)
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::AuditLoaded { license, result });
                 });
             }
             Command::Fetch(license) => {
                 tokio::spawn(async move {
-                    let result = match client.request(Request::Get(LicenseRef { license })).await {
-                        Ok(Reply::License { license }) => Ok(*license),
-                        Ok(other) => Err(format!("unexpected answer {other:?}")),
-                        Err(e) => Err(e.to_string()),
-                    };
+                    let result = client
+                        .license(Request::Get(LicenseRef { license }))
+                        .await
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Fetched(result));
                 });
             }
@@ -294,24 +289,17 @@ fn dispatch(
             }
             Command::Login => {
                 tokio::spawn(async move {
-                    let result = match client
-                        .request(Request::Login(lm_protocol::socket::NoArgs {}))
-                        .await
-                    {
-                        Ok(Reply::LoginStarted(prompt)) => Ok(prompt),
-                        Ok(other) => Err(format!("lmd answered {other:?}")),
-                        Err(e) => Err(e.to_string()),
-                    };
+                    let result = client.login().await.map_err(|e| e.to_string());
                     let _ = tx.send(Msg::LoginStarted(result));
                 });
             }
             Command::Alerts => {
                 tokio::spawn(async move {
-                    let result = match client.request(Request::Alerts(NoArgs {})).await {
-                        Ok(Reply::Alerts { alerts, total }) => Ok(AlertList { alerts, total }),
-                        Ok(other) => Err(format!("unexpected answer {other:?}")),
-                        Err(e) => Err(e.to_string()),
-                    };
+                    let result = client
+                        .alerts()
+                        .await
+                        .map(|(alerts, total)| AlertList { alerts, total })
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::AlertsLoaded(result));
                 });
             }

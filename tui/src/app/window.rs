@@ -140,12 +140,12 @@ impl App {
 }
 
 /// The audit request the runtime sends for a license's history.
-pub fn audit_request(license: &LicenseId) -> Request {
-    Request::Audit(AuditRequest {
+pub fn audit_request(license: &LicenseId) -> AuditRequest {
+    AuditRequest {
         query: AuditQuery {
             record: Some(license.to_string()),
             limit: 50,
             ..AuditQuery::default()
         },
-    })
+    }
 }

@@ -14,7 +14,6 @@ pub use audit::{AuditArgs, print_audit, print_audit_header};
 pub use print::{
     print_alerts, print_import, print_license, print_permissions, print_status, print_table,
 };
-pub(crate) use requests::unexpected;
 pub use requests::{
     alerts, assign, create, import, list_all, login, permissions, remove, resolve, restore, status,
     unassign, update,

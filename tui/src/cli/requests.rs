@@ -3,32 +3,23 @@
 use crate::client::{ClientError, DaemonClient};
 use anyhow::{Context, bail};
 use lm_protocol::socket::{
-    AssignRequest, CreateRequest, ExpiryAlert, HeldPermissions, ImportRequest, LicenseRef, NoArgs,
-    RemoveRequest, Reply, Request, Status, UnassignRequest, UpdateRequest,
+    AssignRequest, CreateRequest, ExpiryAlert, HeldPermissions, ImportRequest, LicenseRef,
+    RemoveRequest, Request, Status, UnassignRequest, UpdateRequest,
 };
 use lm_protocol::{Assignee, License, LicenseFilter, LicenseId, LicensePatch, NewLicense, Sort};
 
 pub async fn status(client: &DaemonClient) -> Result<Status, ClientError> {
-    match client.request(Request::Status(NoArgs {})).await? {
-        Reply::Status(status) => Ok(status),
-        other => Err(unexpected(other)),
-    }
+    client.status().await
 }
 
 /// The logged-in user's permissions, as lmd holds them (see `lm_daemon::grant`).
 pub async fn permissions(client: &DaemonClient) -> Result<HeldPermissions, ClientError> {
-    match client.request(Request::Permissions(NoArgs {})).await? {
-        Reply::Permissions(held) => Ok(held),
-        other => Err(unexpected(other)),
-    }
+    client.permissions().await
 }
 
 /// The expiry alerts in effect, soonest first, and how many there are.
 pub async fn alerts(client: &DaemonClient) -> Result<(Vec<ExpiryAlert>, usize), ClientError> {
-    match client.request(Request::Alerts(NoArgs {})).await? {
-        Reply::Alerts { alerts, total } => Ok((alerts, total)),
-        other => Err(unexpected(other)),
-    }
+    client.alerts().await
 }
 
 /// Sends `path` (absolute) to the server's import through lmd.
@@ -37,13 +28,7 @@ pub async fn import(
     path: std::path::PathBuf,
     dry_run: bool,
 ) -> Result<lm_protocol::csv::ImportReport, ClientError> {
-    match client
-        .request(Request::Import(ImportRequest { path, dry_run }))
-        .await?
-    {
-        Reply::Imported(report) => Ok(report),
-        other => Err(unexpected(other)),
-    }
+    client.import(ImportRequest { path, dry_run }).await
 }
 
 /// Sends a request answered with a license.
@@ -51,14 +36,7 @@ pub(super) async fn license_reply(
     client: &DaemonClient,
     request: Request,
 ) -> Result<License, ClientError> {
-    match client.request(request).await? {
-        Reply::License { license } => Ok(*license),
-        other => Err(unexpected(other)),
-    }
-}
-
-pub(crate) fn unexpected(reply: Reply) -> ClientError {
-    ClientError::Protocol(format!("unexpected answer {reply:?}"))
+    client.license(request).await
 }
 
 /// Every license matching `filter`, in `sort` order (at most `limit`), fetched in windows.
@@ -84,10 +62,7 @@ pub async fn login(
 ) -> anyhow::Result<()> {
     use lm_protocol::socket::{Connection, Event};
     client.subscribe().await?;
-    let prompt = match client.request(Request::Login(NoArgs {})).await? {
-        Reply::LoginStarted(prompt) => prompt,
-        other => bail!("lmd answered the login with {other:?}"),
-    };
+    let prompt = client.login().await?;
     eprintln!(
         "To log in, open {} in a browser and enter the code {}",
         prompt.verification_uri, prompt.user_code
@@ -140,11 +115,11 @@ pub async fn resolve(client: &DaemonClient, fragment: &str) -> anyhow::Result<Li
         bail!("`{fragment}`: give at least 4 characters of the license id");
     }
     if let Ok(id) = fragment.parse::<LicenseId>()
-        && let Ok(Reply::License { license }) = client
-            .request(Request::Get(LicenseRef { license: id }))
+        && let Ok(license) = client
+            .license(Request::Get(LicenseRef { license: id }))
             .await
     {
-        return Ok(*license);
+        return Ok(license);
     }
     let filter = LicenseFilter {
         q: Some(fragment.clone()),
