@@ -13,7 +13,7 @@ use detail::render_detail;
 use dialogs::{render_alerts, render_dialog, render_form, render_help, render_login};
 use table::render_table;
 
-use crate::app::{App, Mode, PromptFor};
+use crate::app::{App, Mode};
 use crate::format::{self, Urgency};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -109,10 +109,7 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
             render_dialog(frame, body, &confirm.title, lines, theme);
         }
         Mode::Prompt(prompt) => {
-            let verb = match prompt.purpose {
-                PromptFor::Assign => "Assign",
-                PromptFor::Unassign => "Unassign",
-            };
+            let verb = prompt.purpose.verb();
             let what = match prompt.targets.as_slice() {
                 [one] => format!("“{}”", one.name),
                 many => format!("{} marked licenses", many.len()),

@@ -163,14 +163,14 @@ impl App {
                 .map(|l| l.trim().trim_start_matches("skip").trim().to_owned())
                 .unwrap_or_else(|| "nothing to do".into()));
         }
-        let verb = match prompt.purpose {
-            PromptFor::Assign => "Assign",
-            PromptFor::Unassign => "Unassign",
-        };
-        let title = format!("{verb} {who} on {} license(s)?", requests.len());
+        let title = format!(
+            "{} {who} on {} license(s)?",
+            prompt.purpose.verb(),
+            requests.len()
+        );
         let summary = format!(
-            "{}ed {who} on {} license(s)",
-            verb.to_lowercase(),
+            "{} {who} on {} license(s)",
+            prompt.purpose.done(),
             requests.len()
         );
         let command = if requests.len() == 1 && prompt.targets.len() == 1 {

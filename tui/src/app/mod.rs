@@ -85,6 +85,24 @@ pub enum PromptFor {
     Unassign,
 }
 
+impl PromptFor {
+    /// What the prompt does, as a title starts: "Assign".
+    pub fn verb(self) -> &'static str {
+        match self {
+            PromptFor::Assign => "Assign",
+            PromptFor::Unassign => "Unassign",
+        }
+    }
+
+    /// What was done, as a summary says it: "assigned".
+    pub fn done(self) -> &'static str {
+        match self {
+            PromptFor::Assign => "assigned",
+            PromptFor::Unassign => "unassigned",
+        }
+    }
+}
+
 /// A one-line question: whom to assign or unassign.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prompt {
