@@ -7,6 +7,7 @@
 //! hung notification server costs a log line, never a stuck or crashed daemon.
 
 use crate::cache::Cache;
+use crate::config::Scope;
 use crate::shared::Shared;
 use chrono::NaiveDate;
 use lm_protocol::License;
@@ -14,35 +15,6 @@ use lm_protocol::socket::{Event, ExpiryAlert};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// Which licenses alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Every license the user can see.
-    All,
-    /// Only licenses assigned to the user.
-    Mine,
-}
-
-#[derive(Debug, Clone)]
-pub struct AlertOptions {
-    /// Days before expiry to alert at, e.g. [30, 7, 1, 0].
-    pub thresholds: Vec<u32>,
-    pub scope: Scope,
-    /// Raise desktop notifications (clients are told either way).
-    pub notify: bool,
-}
-
-impl Default for AlertOptions {
-    fn default() -> Self {
-        AlertOptions {
-            thresholds: vec![30, 7, 1, 0],
-            scope: Scope::All,
-            notify: true,
-        }
-    }
-}
 
 /// More alerts than this at once become one summary notification.
 const SUMMARIZE_ABOVE: usize = 3;

@@ -29,9 +29,38 @@ pub struct ConfigFile {
     /// Days before expiry to alert at.
     pub alert_days: Option<Vec<u32>>,
     /// `all` (every license you can see) or `mine` (assigned to you).
-    pub alert_scope: Option<crate::alerts::Scope>,
+    pub alert_scope: Option<Scope>,
     /// Raise desktop notifications for alerts.
     pub notifications: Option<bool>,
+}
+
+/// Which licenses alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Every license the user can see.
+    All,
+    /// Only licenses assigned to the user.
+    Mine,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertOptions {
+    /// Days before expiry to alert at, e.g. [30, 7, 1, 0].
+    pub thresholds: Vec<u32>,
+    pub scope: Scope,
+    /// Raise desktop notifications (clients are told either way).
+    pub notify: bool,
+}
+
+impl Default for AlertOptions {
+    fn default() -> Self {
+        AlertOptions {
+            thresholds: vec![30, 7, 1, 0],
+            scope: Scope::All,
+            notify: true,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,8 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use lm_daemon::alerts::AlertOptions;
 use lm_daemon::cache::Cache;
+use lm_daemon::config::AlertOptions;
 use lm_daemon::config::{self, ConfigFile};
 use lm_daemon::login::{Logins, Provider};
 use lm_daemon::remote::Remote;
@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", cache_dir.display()))?;
     let cache = Cache::open(&cache_dir).context("opening the cache")?;
     let defaults = AlertOptions::default();
-    let mut shared = Shared::new(cache, server.clone(), remote, logins.clone());
+    let mut shared = Shared::new(cache, server.clone(), remote);
     shared.alerts = AlertOptions {
         thresholds: file.alert_days.unwrap_or(defaults.thresholds),
         scope: file.alert_scope.unwrap_or(defaults.scope),
@@ -158,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     tasks.spawn(lm_daemon::socket::serve(
         listener,
         shared.clone(),
+        logins.clone(),
         shutdown.clone(),
     ));
     let options = SyncOptions {

@@ -17,8 +17,6 @@ pub struct Shared {
     pub remote: Remote,
     /// The configured server URL, shown in the status also before a login.
     pub server: String,
-    /// The login kept on disk and its refresh schedule.
-    pub logins: std::sync::Arc<crate::login::Logins>,
     /// Who the token says is logged in (for display; the server decides).
     user: Mutex<Option<User>>,
     /// Pushed to every subscribed client.
@@ -31,7 +29,7 @@ pub struct Shared {
     /// Asks the login manager for a fresh access token now (the server refused ours).
     pub refresh_now: Notify,
     /// When and for which licenses expiry alerts are given.
-    pub alerts: crate::alerts::AlertOptions,
+    pub alerts: crate::config::AlertOptions,
     link: Mutex<Link>,
 }
 
@@ -41,12 +39,7 @@ struct Link {
 }
 
 impl Shared {
-    pub fn new(
-        cache: Cache,
-        server: String,
-        remote: Remote,
-        logins: std::sync::Arc<crate::login::Logins>,
-    ) -> Shared {
+    pub fn new(cache: Cache, server: String, remote: Remote) -> Shared {
         let user = remote.token().as_deref().and_then(crate::token_user);
         let connection = match remote.token() {
             Some(_) => Connection::Syncing { done: 0, total: 0 },
@@ -60,7 +53,7 @@ impl Shared {
             applied: watch::channel(cursor).0,
             sync_now: Notify::new(),
             refresh_now: Notify::new(),
-            alerts: crate::alerts::AlertOptions::default(),
+            alerts: crate::config::AlertOptions::default(),
             link: Mutex::new(Link {
                 connection,
                 head: cursor,
@@ -68,7 +61,6 @@ impl Shared {
             cache,
             server,
             remote,
-            logins,
             user: Mutex::new(user),
         }
     }

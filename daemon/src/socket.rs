@@ -5,6 +5,7 @@
 //! naming [`PROTOCOL_VERSION`]. A bad or oversized line gets an error reply and the
 //! connection carries on; one client's trouble never reaches another.
 
+use crate::login::Logins;
 use crate::shared::Shared;
 use chrono::Utc;
 use lm_protocol::socket::{
@@ -63,9 +64,11 @@ pub async fn bind(path: &Path) -> Result<UnixListener, BindError> {
 }
 
 /// Accepts connections until shutdown.
+/// Logins (`login`, `logout`) go to `logins`.
 pub async fn serve(
     listener: UnixListener,
     shared: Arc<Shared>,
+    logins: Arc<Logins>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let uid = rustix::process::getuid().as_raw();
@@ -94,10 +97,10 @@ pub async fn serve(
                 continue;
             }
         }
-        let shared = shared.clone();
+        let (shared, logins) = (shared.clone(), logins.clone());
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            if let Err(e) = Connection::new(shared).run(stream, shutdown).await {
+            if let Err(e) = Connection::new(shared, logins).run(stream, shutdown).await {
                 tracing::debug!(error = %e, "client connection ended");
             }
         });
@@ -106,13 +109,15 @@ pub async fn serve(
 
 struct Connection {
     shared: Arc<Shared>,
+    logins: Arc<Logins>,
     greeted: bool,
 }
 
 impl Connection {
-    fn new(shared: Arc<Shared>) -> Connection {
+    fn new(shared: Arc<Shared>, logins: Arc<Logins>) -> Connection {
         Connection {
             shared,
+            logins,
             greeted: false,
         }
     }
@@ -331,11 +336,11 @@ impl Connection {
                 Ok(Reply::Audit(page))
             }
             Request::Login(_) => {
-                let prompt = shared.logins.start(self.shared.clone()).await?;
+                let prompt = self.logins.start(self.shared.clone()).await?;
                 Ok(Reply::LoginStarted(prompt))
             }
             Request::Logout(_) => {
-                shared.logins.logout(shared).await?;
+                self.logins.logout(shared).await?;
                 Ok(Reply::Done)
             }
             Request::Import(ImportRequest { path, dry_run }) => {
