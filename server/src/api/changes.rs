@@ -3,7 +3,7 @@
 use super::AppState;
 use super::context::Caller;
 use super::error::ApiError;
-use super::licenses::query_pairs;
+use super::params::query_pairs;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use lm_protocol::{Change, ChangePage};

@@ -3,20 +3,13 @@
 use super::AppState;
 use super::context::{Caller, JsonBody, Manager, etag, if_match};
 use super::error::ApiError;
+use super::params::{query_pairs, visible};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use lm_protocol::{Assignee, License, LicenseId, LicensePatch, ListParams, NewLicense, Page, Role};
-
-/// Employees never see product keys.
-pub(super) fn visible(mut license: License, role: Role) -> License {
-    if !role.is_manager() {
-        license.key = None;
-    }
-    license
-}
+use lm_protocol::{Assignee, License, LicenseId, LicensePatch, ListParams, NewLicense, Page};
 
 /// A malformed id cannot exist: answer 404 without asking the database.
 fn license_id(raw: &str) -> Result<LicenseId, ApiError> {
@@ -25,12 +18,6 @@ fn license_id(raw: &str) -> Result<LicenseId, ApiError> {
 
 fn with_etag(status: StatusCode, license: License) -> Response {
     (status, [etag(license.version)], Json(license)).into_response()
-}
-
-pub fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
-    raw.as_deref()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
 }
 
 #[utoipa::path(get, path = "/v1/licenses", tag = "licenses",

@@ -19,6 +19,7 @@ mod me;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+mod params;
 pub mod seats;
 mod spreadsheets;
 

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::context::{Caller, JsonBody, Manager};
 use super::error::ApiError;
-use super::licenses::visible;
+use super::params::visible;
 use crate::hierarchy_providers::HierarchyProviders;
 use crate::store::hierarchy::Member;
 use crate::store::seats::UserSeats;

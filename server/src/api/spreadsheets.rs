@@ -4,7 +4,7 @@
 use super::AppState;
 use super::context::{Caller, Manager};
 use super::error::ApiError;
-use super::licenses::{query_pairs, visible};
+use super::params::{query_pairs, visible};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
