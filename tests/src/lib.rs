@@ -24,7 +24,7 @@ pub use direct_db::{DirectDb, WriteHold};
 pub use hierarchy_provider::HierarchyProvider;
 pub use http::{Client, EventStream, NextEvent, Reply};
 pub use oidc::OpenIdProvider;
-pub use server::{Backend, Server};
+pub use server::{Backend, PASSWORD, Server};
 pub use tmux::Tmux;
 
 use std::path::PathBuf;

@@ -15,6 +15,9 @@ pub enum Backend {
     Postgres,
 }
 
+/// The password [`Server::give_password`] gives.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 pub struct Server {
     /// `http://127.0.0.1:PORT`
     pub url: String,
@@ -229,6 +232,12 @@ impl Server {
 
     pub fn manager(&self, name: &str) -> Client {
         self.user(name, "manager", "acme")
+    }
+
+    /// Gives user `name` the password [`PASSWORD`], to sign in with on the server's pages.
+    pub fn give_password(&self, name: &str) {
+        self.admin_with_input(&["user", "passwd", name], &format!("{PASSWORD}\n"))
+            .expect("passwd");
     }
 
     pub fn employee(&self, name: &str) -> Client {

@@ -3,13 +3,11 @@
 
 use lm_protocol::LicenseFilter;
 use lm_protocol::socket::{Connection, NoArgs, Reply, Request};
-use lm_tests::{Backend, Daemon, Server};
+use lm_tests::{Backend, Daemon, PASSWORD, Server};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// A reachable server with fast device polling, a manager `alice` with a password, and one
 /// license.
@@ -22,9 +20,7 @@ async fn server(extra: &[&str]) -> Server {
         .post("/v1/licenses", &super::new_license("Office"))
         .await
         .expect(201);
-    server
-        .admin_with_input(&["user", "passwd", "alice"], &format!("{PASSWORD}\n"))
-        .expect("passwd");
+    server.give_password("alice");
     server
 }
 

@@ -6,7 +6,7 @@ use lm_tests::{Backend, Server};
 use serde_json::Value;
 use std::time::Duration;
 
-pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) use lm_tests::PASSWORD;
 
 /// A server with fast device polling and a manager `alice` who has a password.
 pub(crate) async fn server_with(backend: Backend, extra: &[&str]) -> Server {
@@ -16,9 +16,7 @@ pub(crate) async fn server_with(backend: Backend, extra: &[&str]) -> Server {
     server
         .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
         .expect("user add");
-    server
-        .admin_with_input(&["user", "passwd", "alice"], &format!("{PASSWORD}\n"))
-        .expect("passwd");
+    server.give_password("alice");
     server
 }
 

@@ -5,18 +5,14 @@
 //! PKCE, the ID token's claims, token responses) it checks as it would against any provider.
 
 use lm_tests::oidc::{Flow, RelyingParty};
-use lm_tests::{Backend, Browser, Server};
-
-const PASSWORD: &str = "correct horse battery staple";
+use lm_tests::{Backend, Browser, PASSWORD, Server};
 
 async fn server_with_alice() -> Server {
     let server = Server::start_reachable(Backend::Sqlite, &["--device-poll-interval", "1s"]).await;
     server
         .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
         .expect("user add");
-    server
-        .admin_with_input(&["user", "passwd", "alice"], &format!("{PASSWORD}\n"))
-        .expect("passwd");
+    server.give_password("alice");
     server
 }
 
