@@ -7,8 +7,8 @@
 //! Environment: `LM_BENCH_LICENSES` (default 100000), `LM_BENCH_BACKENDS` (default
 //! `sqlite,postgres`).
 
+use lm_tests::Server;
 use lm_tests::bench::env_or;
-use lm_tests::{Backend, Server};
 use std::time::{Duration, Instant};
 
 fn ms(d: Duration) -> f64 {
@@ -31,12 +31,7 @@ fn without_ids(csv_text: &str) -> Vec<u8> {
 async fn main() {
     let licenses: usize = env_or("LM_BENCH_LICENSES", 100_000);
     let backends: String = env_or("LM_BENCH_BACKENDS", "sqlite,postgres".to_owned());
-    for backend in backends.split(',') {
-        let backend = match backend.trim() {
-            "sqlite" => Backend::Sqlite,
-            "postgres" => Backend::Postgres,
-            other => panic!("unknown backend {other}"),
-        };
+    for backend in lm_tests::bench::backends(&backends) {
         let mut server = Server::stopped(backend).await;
         server
             .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])

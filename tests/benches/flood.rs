@@ -21,8 +21,8 @@
 //! (default 15), `LM_BENCH_BACKENDS` (default `sqlite`).
 
 use base64::Engine;
+use lm_tests::Server;
 use lm_tests::bench::env_or;
-use lm_tests::{Backend, Server};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -211,12 +211,7 @@ async fn main() {
     let slow_connections: usize = env_or("LM_BENCH_SLOWLORIS", 2_000);
     // Longer than the server's idle timeout (set to 10 s below), so that it shows.
     let slow_seconds: u64 = env_or("LM_BENCH_SLOWLORIS_SECONDS", 15);
-    for backend in backends.split(',') {
-        let backend = match backend.trim() {
-            "sqlite" => Backend::Sqlite,
-            "postgres" => Backend::Postgres,
-            other => panic!("unknown backend {other}"),
-        };
+    for backend in lm_tests::bench::backends(&backends) {
         for rate_limit in ["50", "0"] {
             let mut server = Server::stopped(backend).await;
             server

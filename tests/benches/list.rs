@@ -12,8 +12,8 @@ use chrono::{Days, Utc};
 use lm_protocol::ListParams;
 use lm_server::db::{Db, PoolConfig};
 use lm_server::store::Store;
+use lm_tests::Server;
 use lm_tests::bench::env_or;
-use lm_tests::{Backend, Server};
 use std::time::{Duration, Instant};
 
 fn scenarios() -> Vec<(&'static str, String)> {
@@ -110,12 +110,7 @@ async fn main() {
         })
         .collect();
     let backends: String = env_or("LM_BENCH_BACKENDS", "sqlite,postgres".to_owned());
-    for backend in backends.split(',') {
-        let backend = match backend.trim() {
-            "sqlite" => Backend::Sqlite,
-            "postgres" => Backend::Postgres,
-            other => panic!("unknown backend {other}"),
-        };
+    for backend in lm_tests::bench::backends(&backends) {
         // Seed before serving: a server measured in its steady state, not one whose
         // connections opened on an empty database.
         let mut server = Server::stopped(backend).await;
