@@ -107,9 +107,39 @@ pub fn truncate(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` in at most `width` characters, cut in the middle: the start and the end stay,
+/// since names that share a start ("Creative Cloud, design", "Creative Cloud, marketing")
+/// differ at the end.
+pub fn elide_middle(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_owned();
+    }
+    if width < 2 {
+        return "…".chars().take(width).collect();
+    }
+    let head = (width - 1) * 2 / 5;
+    let tail = width - 1 - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_name_keeps_its_start_and_its_end() {
+        assert_eq!(
+            elide_middle("1Password Business, design #155", 20),
+            "1Passwo… design #155"
+        );
+        assert_eq!(elide_middle("Office 365 E3", 20), "Office 365 E3");
+        assert_eq!(elide_middle("abcdef", 1), "…");
+        assert_eq!(elide_middle("abcdef", 0), "");
+    }
 
     #[test]
     fn urgency_follows_the_days_left() {

@@ -12,24 +12,43 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub(super) fn render_tabs(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    let mut spans = vec![Span::styled(" lm ", theme.accent())];
-    for (i, (name, _)) in VIEWS.iter().enumerate() {
-        let style = if i == app.view {
-            theme.selected().add_modifier(Modifier::BOLD)
-        } else {
-            Style::default()
-        };
-        spans.push(Span::styled(format!(" {name} "), style));
-    }
-    frame.render_widget(Line::from(spans), area);
     let arrow = if app.sort.descending { "↓" } else { "↑" };
     let count = if app.loading && app.window.is_none() {
         "…".to_owned()
     } else {
         format!("{}", app.total)
     };
-    let right = format!("{count} · {}{arrow} ", app.sort.field.as_str());
-    frame.render_widget(Paragraph::new(right).alignment(Alignment::Right), area);
+    let tabs = |padding: &str| {
+        let mut spans = vec![Span::styled(" lm ", theme.accent())];
+        for (i, (name, _)) in VIEWS.iter().enumerate() {
+            let style = if i == app.view {
+                theme.selected().add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            spans.push(Span::styled(format!("{padding}{name} "), style));
+        }
+        Line::from(spans)
+    };
+    // Narrow terminals: the tabs lose their padding, then the sort its place (the header's
+    // arrow still shows it); the count always fits beside the last tab.
+    let width = usize::from(area.width);
+    let sorted = format!("{count} · {}{arrow} ", app.sort.field.as_str());
+    let counted = format!("{count} ");
+    let fits = |line: &Line, right: &str| line.width() + right.chars().count() < width;
+    let (line, right) = [
+        (tabs(" "), &sorted),
+        (tabs(""), &sorted),
+        (tabs(""), &counted),
+    ]
+    .into_iter()
+    .find(|(line, right)| fits(line, right))
+    .unwrap_or((tabs(""), &counted));
+    frame.render_widget(line, area);
+    frame.render_widget(
+        Paragraph::new(right.as_str()).alignment(Alignment::Right),
+        area,
+    );
 }
 
 pub(super) fn input_line<'a>(
@@ -97,6 +116,7 @@ pub(super) fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: The
 
 pub(super) fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let mut spans = Vec::new();
+    let (mut user_span, mut age_span) = (None, None);
     match &app.status {
         None => spans.push(Span::styled(" connecting to lmd… ", theme.dim())),
         Some(status) => {
@@ -110,12 +130,14 @@ pub(super) fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: The
             if let Some(at) = status.synced_at
                 && status.connection != Connection::Live
             {
+                age_span = Some(spans.len());
                 spans.push(Span::styled(
                     format!("· data {} old ", format::age(at, app.now)),
                     theme.dim(),
                 ));
             }
             if let Some(user) = &status.user {
+                user_span = Some(spans.len());
                 spans.push(Span::raw(format!(
                     "· {} ({}) ",
                     user.subject,
@@ -150,6 +172,18 @@ pub(super) fn render_status(app: &App, frame: &mut Frame, area: Rect, theme: The
             format!("· ⚠ {alert}{unread}"),
             theme.fg(Color::Yellow),
         ));
+    }
+    // Too narrow for all of it: who is logged in goes first, then the data's age, so that a
+    // message (the demo's hint for a second terminal) or an alert stays whole.
+    let width = usize::from(area.width);
+    for droppable in [user_span, age_span] {
+        let used: usize = spans.iter().map(Span::width).sum();
+        if used <= width {
+            break;
+        }
+        if let Some(at) = droppable {
+            spans[at] = Span::raw("");
+        }
     }
     frame.render_widget(Line::from(spans), area);
 }

@@ -127,6 +127,20 @@ pub(super) fn cell_text(column: usize, l: &License, width: u16) -> String {
     .collect()
 }
 
+/// The NAME cell in `width`: name and product when both fit, else the name alone, cut in
+/// the middle when it must be, so that licenses whose names share a start stay apart.
+fn name_cell(l: &License, marked: bool, width: usize) -> String {
+    let mark = if marked { "● " } else { "" };
+    let room = width.saturating_sub(mark.chars().count());
+    let full = cell_text(1, l, 0);
+    let name = if full.chars().count() <= room {
+        full
+    } else {
+        format::elide_middle(l.name.as_str(), room)
+    };
+    format!("{mark}{name}")
+}
+
 pub(super) fn render_table(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let columns = visible_columns(area.width);
     let header = Row::new(columns.iter().map(|&i| {
@@ -151,6 +165,13 @@ pub(super) fn render_table(app: &App, frame: &mut Frame, area: Rect, theme: Them
             w => Constraint::Length(w),
         })
         .collect();
+    // What NAME gets: the width the other columns leave, one space between columns.
+    let others: u16 = columns
+        .iter()
+        .filter(|&&i| i != 1)
+        .map(|&i| COLUMNS[i].width + 1)
+        .sum();
+    let name_width = usize::from(area.width.saturating_sub(others));
     let rows_shown = usize::from(area.height.saturating_sub(1));
     let today = app.today();
     let mut rows = Vec::with_capacity(rows_shown);
@@ -161,10 +182,11 @@ pub(super) fn render_table(app: &App, frame: &mut Frame, area: Rect, theme: Them
                 let marked = app.marked.contains_key(&l.id);
                 let cells = columns.iter().map(|&i| {
                     let c = &COLUMNS[i];
-                    let mut text = cell_text(i, l, c.width);
-                    if i == 1 && marked {
-                        text = format!("● {text}");
-                    }
+                    let text = if i == 1 {
+                        name_cell(l, marked, name_width)
+                    } else {
+                        cell_text(i, l, c.width)
+                    };
                     let text = if c.width > 0 {
                         format::truncate(&text, usize::from(c.width))
                     } else {

@@ -27,6 +27,30 @@ fn browse_at_80_by_24() {
     insta::assert_snapshot!(screen(&manager(), 80, 24));
 }
 
+/// The demo's first screen on an 80×24 terminal: licenses whose names share their start stay
+/// apart (the name is cut in the middle), the tab bar's count does not run into the last tab,
+/// and the hint for a second terminal is not cut (who is logged in gives way).
+#[test]
+fn the_demo_at_80_by_24_tells_its_licenses_apart() {
+    let licenses: Vec<_> = (0..403)
+        .map(|n| {
+            let team = ["design", "finance", "marketing", "sales"][n % 4];
+            license(
+                n + 1,
+                &format!("1Password Business, {team} #{}", n + 1),
+                None,
+            )
+        })
+        .collect();
+    let mut app = app_with(Role::Manager, licenses);
+    app.update(Msg::Resize(80, 24));
+    app.message = Some((
+        crate::app::Level::Info,
+        "second terminal: lm --socket /tmp/lm-demo-a1b2c3/run/lmd.sock".into(),
+    ));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
 #[test]
 fn browse_wide_shows_every_column() {
     let mut app = manager();
