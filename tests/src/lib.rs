@@ -6,6 +6,7 @@ pub mod browser;
 pub mod daemon;
 pub mod dbus;
 pub mod direct_db;
+pub mod fixtures;
 pub mod hierarchy_provider;
 pub mod http;
 #[cfg(test)]

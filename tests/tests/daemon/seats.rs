@@ -4,50 +4,16 @@
 
 use crate::server_with;
 use lm_protocol::socket::{Connection, HeldPermissions, NoArgs, Reply, Request};
+use lm_tests::fixtures::{buy, id, school};
 use lm_tests::{Client, Daemon, SocketClient, binary};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// Class 4b with the student ada, and one seat of `fractions` for the class; the license.
+/// The test school (see `lm_tests::fixtures::school`: ada and bob in class 4b), and one seat
+/// of `fractions` for class 4b; the license.
 async fn one_seat_for_class_4b(manager: &Client) -> String {
-    manager
-        .put("/v1/hierarchy/levels", &json!({"student": 0, "class": 1}))
-        .await
-        .expect(200);
-    for path in ["class/4b", "student/ada", "student/bob"] {
-        manager
-            .put(&format!("/v1/hierarchy/entities/{path}"), &json!({}))
-            .await
-            .expect(201);
-    }
-    for student in ["ada", "bob"] {
-        manager
-            .put(
-                &format!("/v1/hierarchy/entities/student/{student}/parents/class/4b"),
-                &json!({}),
-            )
-            .await
-            .expect(201);
-    }
-    manager
-        .post(
-            "/v1/products",
-            &json!({"eid": "fractions", "name": "Fractions", "permissions": ["book:fractions:read"]}),
-        )
-        .await
-        .expect(201);
-    let license = manager
-        .post(
-            "/v1/users/ada/purchases",
-            &json!({
-                "product_eid": "fractions", "owner_hierarchy_level": "class", "owner_eids": ["4b"],
-                "seats": 1, "valid_from": "2026-01-01", "valid_to": "2099-12-31",
-            }),
-        )
-        .await
-        .expect(201)
-        .body;
-    license["id"].as_str().unwrap().to_owned()
+    school(manager).await;
+    id(&buy(manager, "class", &["4b"], 1, "2099-12-31").await).to_owned()
 }
 
 async fn permissions(client: &mut SocketClient) -> HeldPermissions {
@@ -90,7 +56,7 @@ async fn the_daemon_takes_a_seat_after_login_and_answers_from_its_grant_offline(
         .iter()
         .map(|p| p.as_str())
         .collect();
-    assert_eq!(granted, ["book:fractions:read"]);
+    assert_eq!(granted, ["book:fractions:read", "full_access"]);
     assert_eq!(online.permissions.products[0].license.as_str(), license);
     // The one seat is ada's: bob, asking the server himself, is refused with the reason.
     let bob = server.user("bob", "employee", "acme");
