@@ -274,21 +274,28 @@ impl RemoteProvider {
         let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, self.calls.acquire()).await else {
             return Err(timed_out());
         };
+
+        let mut attempt = 0u32;
+        // The last attempt's connect error: when the deadline passes after one, the provider
+        // was unreachable, whichever step the deadline happened to cut short.
+        let mut refused: Option<reqwest::Error> = None;
+        let unreachable = |e: reqwest::Error| {
+            tracing::warn!(provider = %self.name, error = %e, "Hierarchy Provider unreachable");
+            ProviderError::Unreachable {
+                provider: self.name.to_string(),
+            }
+        };
         let failed = |e: reqwest::Error| {
             if e.is_timeout() {
                 timed_out()
             } else {
-                tracing::warn!(provider = %self.name, error = %e, "Hierarchy Provider unreachable");
-                ProviderError::Unreachable {
-                    provider: self.name.to_string(),
-                }
+                unreachable(e)
             }
         };
-        let mut attempt = 0u32;
         let mut response = loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if remaining.is_zero() {
-                return Err(timed_out());
+                return Err(refused.map_or_else(timed_out, unreachable));
             }
             let mut request = self
                 .client
@@ -302,7 +309,7 @@ impl RemoteProvider {
                 Ok(response) => break response,
                 // Not connected (refused, or not accepted in time): nothing reached the
                 // provider, so asking again is safe; a short, spread pause first.
-                Err(e) if e.is_connect() => {
+                Err(e) if e.is_connect() && !e.is_timeout() => {
                     attempt += 1;
                     tracing::debug!(provider = %self.name, attempt, error = %e, "connecting again");
                     let spread = std::time::SystemTime::now()
@@ -313,9 +320,18 @@ impl RemoteProvider {
                         .await
                         .is_err()
                     {
-                        return Err(failed(e));
+                        return Err(unreachable(e));
                     }
+                    refused = Some(e);
                 }
+                // Not accepted within the connect timeout: try again while time is left.
+                Err(e) if e.is_connect() => {
+                    attempt += 1;
+                    tracing::debug!(provider = %self.name, attempt, error = %e, "connecting again");
+                    refused = None;
+                }
+                // The last attempt cut short by the deadline after refusals: unreachable.
+                Err(e) if e.is_timeout() && refused.is_some() => return Err(unreachable(e)),
                 Err(e) => return Err(failed(e)),
             }
         };
@@ -512,6 +528,31 @@ mod tests {
             "not a url",
         ] {
             assert!(providers.at(other).is_none(), "{other}");
+        }
+    }
+
+    /// A provider whose port refuses every connection is unreachable, however the last
+    /// attempt and the deadline fall: not "did not answer" (CI saw that once).
+    #[tokio::test]
+    async fn a_refusing_provider_is_unreachable_not_slow() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        for timeout_ms in [11, 17, 23, 29, 37] {
+            let providers = HierarchyProviders::new(
+                vec![ProviderConfig::parse(&format!("gone=http://127.0.0.1:{port}/hp")).unwrap()],
+                Duration::from_millis(timeout_ms),
+            )
+            .unwrap();
+            let gone = providers.named("gone").unwrap();
+            for _ in 0..20 {
+                let error = gone.levels(true).await.unwrap_err();
+                assert!(
+                    matches!(error, ProviderError::Unreachable { .. }),
+                    "{timeout_ms} ms: {error}"
+                );
+            }
         }
     }
 
