@@ -10,6 +10,16 @@
 //! user's EID is one escaped path segment, so `/`, `?`, `#` or `%` in it cannot change the
 //! path (and [`lm_protocol::HierarchyName`] refuses `.` and `..`, which URL parsers resolve
 //! whatever their escaping). One `reqwest::Client` per provider keeps its connections alive.
+//!
+//! A provider is protected from a rush of first checks: at most
+//! `--hierarchy-provider-concurrency` calls at once per provider (a turn is waited for within
+//! the deadline), concurrent lookups of one user share one call, and a membership answer is
+//! kept as long as the provider's `Cache-Control: max-age` allows, up to
+//! `--hierarchy-provider-max-age`. A connection not accepted within a quarter of the deadline
+//! is tried again: a provider with a full listen backlog drops the SYN, which the kernel would
+//! resend only after a second (tested against a one-thread HTTP/1.0 provider with a backlog of
+//! five, `tests/peers/hierarchy_provider_http10/`). A provider that refuses every connection
+//! until the deadline is unreachable, not slow.
 
 use crate::store::hierarchy::Member;
 use lm_protocol::HierarchyName;

@@ -1,3 +1,15 @@
+//! Issuing and verifying lm's own tokens, and what a verified token's subject is *now*.
+//!
+//! Verification checks shape, `alg == EdDSA`, a known `kid`, the signature, issuer, audience,
+//! `exp` and `nbf`, then that the subject is an active user (or the service account of a
+//! client not removed) of the token's organization, whose current role replaces the one the
+//! token claims. That last step is answered from memory: every replica re-reads its keys, its
+//! users, the live API keys and the revoked logins every 5 s ([`TokenService::keep_current`]),
+//! so `keys rotate`, a disabled user or a changed role take effect everywhere within that. A
+//! subject the last reload did not know (a user added a moment ago) is read once, and one not
+//! found is not read again until the next reload, so a flood of tokens of a disabled user
+//! costs no reads.
+
 use super::keys::{KeyError, KeyRing};
 use crate::store::Store;
 use crate::store::api_keys::LiveKey;

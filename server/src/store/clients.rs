@@ -1,6 +1,8 @@
 //! The OAuth clients registered with the built-in authorization server besides the built-in
 //! public client `lm`. A confidential client's secret is 256 random bits, stored as its
-//! SHA-256 (a slow hash adds nothing against a secret nobody chose).
+//! SHA-256 (a slow hash adds nothing against a secret nobody chose). A removed client stays
+//! as a marked row, and its service account `client:ID` leaves every replica's subjects at the
+//! next reload.
 
 use super::oauth::secret_hash;
 use super::{Result, Store, StoreError};

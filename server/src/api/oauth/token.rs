@@ -1,6 +1,12 @@
 //! The token endpoint (device code, client credentials and refresh token grants: RFC 6749
 //! §4.4 and §6 with rotation), revocation (RFC 7009), introspection (RFC 7662) and userinfo
 //! (OIDC Core §5.3).
+//!
+//! Access tokens carry `sid`, the login (refresh family) they belong to. A replayed refresh
+//! token or authorization code revokes the whole login; revocation refuses the login's
+//! access tokens by `sid`, or one access token by `jti`, from the revoked ids every replica
+//! keeps in memory. With the `openid` scope the answer carries an ID token. Introspection
+//! answers a service account about its own organization's tokens only.
 
 use super::{OAuthError, client, form, no_store, refuse_grant, required, scope_of};
 use crate::api::AppState;

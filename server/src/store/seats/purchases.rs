@@ -1,4 +1,13 @@
 //! Buying seats for units: a purchase is one license whose seats its owners share.
+//!
+//! A purchase's identity is the SHA-256 of what it bought — product, level, the owners
+//! sorted, provider, dates — and is unique among live purchases by a partial index, so a
+//! duplicate is refused by the insert itself (`ON CONFLICT DO NOTHING RETURNING`, which also
+//! refuses it alone within a batch) and nothing reads earlier purchases. Purchases are
+//! committed in the same batches as seat changes: a batch's purchases, licenses, owners and
+//! audit entries are one multi-row insert each. `removed` follows the license, and a
+//! restored purchase bought again meanwhile gives its identity up. Identities are derived:
+//! filled in at start for purchases older than them, and after a restore.
 
 use super::batch::{Done, Queued};
 use crate::db::{SqlBuf, Tx, args};

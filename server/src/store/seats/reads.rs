@@ -1,5 +1,16 @@
 //! What a permission check reads, and what is kept of it per process while nothing is
 //! written.
+//!
+//! A check reads the organization's products, the providers its licenses' owners use, the
+//! user's built-in memberships and held seats, and the candidate licenses each unit owns.
+//! What rarely changes is kept per process ([`SeatReads`], each a
+//! [`QuietReads`]) until the process hears of any write — its own commits, every replica's
+//! `NOTIFY`; hierarchy and product edits, which no revision counts, notify through
+//! `Store::commit_unversioned` — and 60 s at most. So a repeated check of a quiet organization
+//! asks only the remote provider. Taking a seat always reads again under the organization's
+//! write lock, so a read kept a moment too long never oversells. Candidates look their
+//! purchase up by subquery: a check reads the same few rows however many licenses the
+//! organization has.
 
 use super::plan::{Candidate, HeldSeat, Products};
 use crate::db::{SqlBuf, args};
