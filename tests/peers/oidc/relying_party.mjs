@@ -7,6 +7,7 @@
 // It prints `open <url>` for the test's browser, then after the sign-in one line
 // `result <json>`: the ID token's claims, userinfo, and an access token from a refresh.
 // Any failure prints `error <message>` and exits 1. Plain HTTP is allowed: loopback only.
+import './webcrypto.mjs';
 import * as client from 'openid-client';
 import http from 'node:http';
 
