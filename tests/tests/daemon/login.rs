@@ -325,8 +325,10 @@ async fn a_user_logs_in_with_an_external_openid_provider() {
     browser.click("button[type=submit]").await;
     browser.wait_for_page_with("Sign-in Success").await;
 
+    // lmd polls at the provider's interval (5 s), which a `slow_down` answer lengthens by 5 s
+    // more: on a loaded machine the login can take two intervals after the sign-in.
     let status = client
-        .wait_for(Duration::from_secs(10), |s| {
+        .wait_for(Duration::from_secs(30), |s| {
             s.connection == Connection::Live && s.user.is_some()
         })
         .await;
