@@ -5,6 +5,12 @@
 //!
 //! Notifications go through `notify-rust` on the session bus, inside a timeout: a missing or
 //! hung notification server costs a log line, never a stuck or crashed daemon.
+//!
+//! A check runs after each applied sync and hourly, off the runtime's threads (which keep
+//! answering the socket), and is pushed as one `alerts` event: the soonest 500 and how many
+//! were raised, so that a first sync's thousands fit in a frame. [`current`] answers the
+//! socket's `alerts` request: every alert in effect today, given or not (the first 1,000, and
+//! how many there are), for the TUI's alerts panel.
 
 use crate::cache::Cache;
 use crate::config::Scope;
@@ -27,7 +33,6 @@ pub fn due(
     licenses: &[License],
     today: NaiveDate,
     thresholds: &[u32],
-    me: Option<&str>,
     given: impl Fn(&str) -> bool,
 ) -> Vec<(ExpiryAlert, Vec<String>)> {
     let mut thresholds = thresholds.to_vec();
@@ -37,13 +42,6 @@ pub fn due(
         let Some(expires) = license.expires else {
             continue;
         };
-        if let Some(me) = me
-            && !license.assignments.iter().any(
-                |a| matches!(&a.assignee, lm_protocol::Assignee::Employee(e) if e.as_str() == me),
-            )
-        {
-            continue;
-        }
         let days = (expires - today).num_days();
         // Long expired licenses are not news; the day itself and after is the 0 threshold.
         if days < -1 {
@@ -152,19 +150,21 @@ fn in_effect(
     let today = chrono::Local::now().date_naive();
     let me = match options.scope {
         Scope::All => None,
-        Scope::Mine => Some(shared.user()?.subject),
+        // Mine: assigned to me, also where I am not among the holders a license lists.
+        Scope::Mine => Some(match shared.user()?.subject.parse() {
+            Ok(me) => lm_protocol::Assignee::Employee(me),
+            // A subject that is no employee name holds nothing.
+            Err(_) => return Some(Vec::new()),
+        }),
     };
     let horizon = options.thresholds.iter().copied().max().unwrap_or(0);
-    let licenses = shared
+    let mut licenses = shared
         .cache
         .expiring_by(today + chrono::Days::new(u64::from(horizon)));
-    Some(due(
-        &licenses,
-        today,
-        &options.thresholds,
-        me.as_deref(),
-        given,
-    ))
+    if let Some(me) = &me {
+        licenses.retain(|license| shared.cache.holds(&license.id, me));
+    }
+    Some(due(&licenses, today, &options.thresholds, given))
 }
 
 /// Every alert in effect today, given already or not: what an alerts panel lists.
@@ -249,7 +249,7 @@ mod tests {
             license("eeeee", Some("2026-11-22")),  // today
             license("ffffff", Some("2025-01-01")), // long expired: not news
         ];
-        let due = due(&licenses, today, &[30, 7, 1, 0], None, |_| false);
+        let due = due(&licenses, today, &[30, 7, 1, 0], |_| false);
         let got: Vec<(&str, u32, i64)> = due
             .iter()
             .map(|(a, _)| (a.name.as_str(), a.threshold, a.days))
@@ -258,7 +258,7 @@ mod tests {
         // The 7-day alert settles the 30-day one too.
         assert_eq!(due[1].1.len(), 2);
         let given: Vec<String> = due.iter().flat_map(|(_, k)| k.clone()).collect();
-        let again = super::due(&licenses, today, &[30, 7, 1, 0], None, |k| {
+        let again = super::due(&licenses, today, &[30, 7, 1, 0], |k| {
             given.iter().any(|g| g == k)
         });
         assert!(again.is_empty(), "{again:?}");

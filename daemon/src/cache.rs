@@ -1,6 +1,7 @@
 //! The daemon's copy of the inventory: durable in sled, served from memory.
 //!
-//! sled holds one record per license (`lic/<id>` → JSON) and the feed cursor (`meta/cursor`).
+//! sled holds one record per license (`lic/<id>` → JSON), one per holder of a license
+//! (`hold/<license id>/<assignment id>` → JSON) and the feed cursor (`meta/cursor`).
 //! Every change-feed page is applied as one atomic sled batch that writes the records *and*
 //! the cursor, so after a crash at any moment the cache equals what a follower at that cursor
 //! holds, and syncing resumes from there. Reads never touch sled: the licenses live in
@@ -8,23 +9,27 @@
 //! are served from.
 //!
 //! The cache is disposable. When its schema version differs from this build's, or sled
-//! reports corruption, the directory is moved aside and a fresh cache is synced from the
-//! server.
+//! reports corruption, the directory is moved aside (`<dir>.broken-<time>`) and a fresh cache
+//! is synced from the server; a cache locked by another handle is waited for, then refused,
+//! never moved aside. It is owner-only: folder 0700, files 0600, a looser one closed up at
+//! open.
 
 use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
-use lm_protocol::{Change, License, LicenseFilter, LicenseId, Sort};
+use lm_protocol::{Assignee, Assignment, Change, License, LicenseFilter, LicenseId, Sort};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 /// Bumped whenever the stored layout changes; an older cache is rebuilt.
-const SCHEMA_VERSION: &[u8] = b"1";
+const SCHEMA_VERSION: &[u8] = b"2";
 
 const SCHEMA_KEY: &[u8] = b"meta/schema";
 const CURSOR_KEY: &[u8] = b"meta/cursor";
 const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
 const LICENSE_PREFIX: &[u8] = b"lic/";
+/// `hold/<license id>/<assignment id>`: a holder of a license.
+const HOLDER_PREFIX: &str = "hold/";
 /// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
 const ALERT_PREFIX: &str = "alert/";
 
@@ -63,6 +68,41 @@ struct Memory {
     licenses: Inventory,
     cursor: i64,
     synced_at: Option<DateTime<Utc>>,
+}
+
+/// A whole inventory, read from the feed from its start: what a resync replaces the cache
+/// with.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    licenses: HashMap<LicenseId, License>,
+    holders: HashMap<LicenseId, Vec<Assignment>>,
+}
+
+impl Snapshot {
+    /// Takes in a page of the feed read from 0.
+    pub fn gather(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Upsert { license, .. } => {
+                    self.licenses.insert(license.id.clone(), *license);
+                }
+                Change::Delete { id, .. } => {
+                    self.licenses.remove(&id);
+                    self.holders.remove(&id);
+                }
+                Change::Assign {
+                    license,
+                    assignment,
+                    ..
+                } => self.holders.entry(license).or_default().push(assignment),
+                Change::Unassign { license, id, .. } => {
+                    if let Some(holders) = self.holders.get_mut(&license) {
+                        holders.retain(|a| a.id != id);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The outcome of applying a batch of changes.
@@ -143,16 +183,28 @@ impl Cache {
             .scan_prefix(LICENSE_PREFIX)
             .map(|entry| {
                 let (key, value) = entry?;
-                serde_json::from_slice(&value).map_err(|source| CacheError::Record {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    source,
-                })
+                decode(&key, &value)
             })
             .collect::<Result<Vec<License>>>()?;
+        let holders = db
+            .scan_prefix(HOLDER_PREFIX)
+            .map(|entry| {
+                let (key, value) = entry?;
+                let license = std::str::from_utf8(&key[HOLDER_PREFIX.len()..])
+                    .ok()
+                    .and_then(|rest| rest.split_once('/'))
+                    .and_then(|(license, _)| license.parse().ok())
+                    .ok_or_else(|| CacheError::Record {
+                        key: String::from_utf8_lossy(&key).into_owned(),
+                        source: serde::de::Error::custom("not hold/<license>/<assignment>"),
+                    })?;
+                Ok((license, decode(&key, &value)?))
+            })
+            .collect::<Result<Vec<(LicenseId, Assignment)>>>()?;
         let memory = Memory {
             cursor: read_i64(&db, CURSOR_KEY)?.unwrap_or(0),
             synced_at: read_i64(&db, SYNCED_AT_KEY)?.and_then(DateTime::from_timestamp_millis),
-            licenses: Inventory::build(licenses),
+            licenses: Inventory::build(licenses, holders),
         };
         tracing::info!(
             licenses = memory.licenses.len(),
@@ -188,15 +240,76 @@ impl Cache {
         self.read().licenses.get(id).cloned()
     }
 
+    /// Every holder of license `id`, in the order they were assigned: `offset..offset +
+    /// limit` of them, and how many there are.
+    pub fn holders(&self, id: &LicenseId, offset: usize, limit: usize) -> (usize, Vec<Assignment>) {
+        let memory = self.read();
+        let total = memory.licenses.holder_count(id);
+        let window = memory
+            .licenses
+            .holders(id)
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        (total, window)
+    }
+
+    /// The assignment of license `id` to `who`, if there is one (listed or not).
+    pub fn holder(&self, id: &LicenseId, who: &Assignee) -> Option<Assignment> {
+        let memory = self.read();
+        if !memory.licenses.holds(id, who) {
+            return None;
+        }
+        memory
+            .licenses
+            .holders(id)
+            .find(|a| a.assignee == *who)
+            .cloned()
+    }
+
+    /// Whether license `id` has the assignment `assignment`.
+    pub fn has_assignment(&self, id: &LicenseId, assignment: &lm_protocol::AssignmentId) -> bool {
+        self.read().licenses.has_assignment(id, assignment)
+    }
+
+    /// Whether license `id` is assigned to `who` (listed or not).
+    pub fn holds(&self, id: &LicenseId, who: &Assignee) -> bool {
+        self.read().licenses.holds(id, who)
+    }
+
     /// Applies one feed page and moves the cursor to `next`, atomically.
     pub fn apply(&self, changes: &[Change], next: i64) -> Result<Applied> {
         let mut batch = sled::Batch::default();
+        // Holders written by this page, by license: a removal later in the page takes them too.
+        let mut written: HashMap<&LicenseId, Vec<String>> = HashMap::new();
         for change in changes {
             match change {
                 Change::Upsert { license, .. } => {
                     batch.insert(license_key(&license.id), encode(license));
                 }
-                Change::Delete { id, .. } => batch.remove(license_key(id)),
+                Change::Delete { id, .. } => {
+                    batch.remove(license_key(id));
+                    let prefix = holder_key(id, "");
+                    for key in self.db.scan_prefix(&prefix).keys() {
+                        batch.remove(key?);
+                    }
+                    for key in written.remove(id).unwrap_or_default() {
+                        batch.remove(key.as_bytes());
+                    }
+                }
+                Change::Assign {
+                    license,
+                    assignment,
+                    ..
+                } => {
+                    let key = holder_key(license, assignment.id.as_str());
+                    batch.insert(key.as_bytes(), encode(assignment));
+                    written.entry(license).or_default().push(key);
+                }
+                Change::Unassign { license, id, .. } => {
+                    batch.remove(holder_key(license, id.as_str()).as_bytes());
+                }
             }
         }
         batch.insert(CURSOR_KEY, &next.to_be_bytes());
@@ -204,13 +317,9 @@ impl Cache {
 
         let mut memory = self.write();
         memory.licenses.apply(changes);
-        let ids = changes
-            .iter()
-            .map(|change| match change {
-                Change::Upsert { license, .. } => license.id.clone(),
-                Change::Delete { id, .. } => id.clone(),
-            })
-            .collect();
+        let mut ids: Vec<LicenseId> = changes.iter().map(|c| c.license().clone()).collect();
+        ids.sort();
+        ids.dedup();
         memory.cursor = next;
         Ok(Applied { ids, cursor: next })
     }
@@ -218,9 +327,13 @@ impl Cache {
     /// Replaces the whole cache with `licenses` at `cursor` in one batch: the end of a resync
     /// after the server's history no longer reached our cursor. Until this call the old
     /// content stays visible.
-    pub fn replace(&self, licenses: Vec<License>, cursor: i64) -> Result<Applied> {
-        let fresh: HashMap<LicenseId, License> =
-            licenses.into_iter().map(|l| (l.id.clone(), l)).collect();
+    pub fn replace(&self, snapshot: Snapshot, cursor: i64) -> Result<Applied> {
+        let Snapshot {
+            licenses: fresh,
+            mut holders,
+        } = snapshot;
+        // The holders of licenses the snapshot has; the others went with their license.
+        holders.retain(|license, _| fresh.contains_key(license));
         let mut batch = sled::Batch::default();
         let mut ids = Vec::new();
         for entry in self.db.scan_prefix(LICENSE_PREFIX).keys() {
@@ -230,8 +343,19 @@ impl Cache {
                 batch.remove(key.clone());
             }
         }
+        for key in self.db.scan_prefix(HOLDER_PREFIX).keys() {
+            batch.remove(key?);
+        }
         for license in fresh.values() {
             batch.insert(license_key(&license.id), encode(license));
+        }
+        for (license, assignments) in &holders {
+            for assignment in assignments {
+                batch.insert(
+                    holder_key(license, assignment.id.as_str()).as_bytes(),
+                    encode(assignment),
+                );
+            }
         }
         batch.insert(CURSOR_KEY, &cursor.to_be_bytes());
         self.db.apply_batch(batch)?;
@@ -241,7 +365,10 @@ impl Cache {
         ids.extend(fresh.keys().cloned());
         ids.sort();
         ids.dedup();
-        memory.licenses = Inventory::build(fresh.into_values());
+        let holders = holders
+            .into_iter()
+            .flat_map(|(license, all)| all.into_iter().map(move |a| (license.clone(), a)));
+        memory.licenses = Inventory::build(fresh.into_values(), holders);
         memory.cursor = cursor;
         Ok(Applied { ids, cursor })
     }
@@ -379,8 +506,20 @@ fn license_key(id: &LicenseId) -> Vec<u8> {
     key
 }
 
-fn encode(license: &License) -> Vec<u8> {
-    serde_json::to_vec(license).expect("a license always serializes")
+/// `hold/<license>/<assignment>`; with an empty assignment, the prefix of a license's holders.
+fn holder_key(license: &LicenseId, assignment: &str) -> String {
+    format!("{HOLDER_PREFIX}{license}/{assignment}")
+}
+
+fn encode(record: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(record).expect("a license or assignment always serializes")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {
+    serde_json::from_slice(value).map_err(|source| CacheError::Record {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
 }
 
 /// Whether opening failed because another handle holds sled's lock on the directory.
@@ -515,7 +654,9 @@ mod tests {
                 2,
             )
             .unwrap();
-        let applied = cache.replace(vec![license("b", "Adobe", 5)], 7).unwrap();
+        let mut snapshot = Snapshot::default();
+        snapshot.gather(vec![upsert(license("b", "Adobe", 5))]);
+        let applied = cache.replace(snapshot, 7).unwrap();
         assert_eq!(applied.ids.len(), 2);
         assert_eq!(cache.cursor(), 7);
         assert_eq!(cache.len(), 1);

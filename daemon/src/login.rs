@@ -381,7 +381,7 @@ impl Logins {
             .map_err(|e| problem(500, "Logout failed", e.to_string()))?;
         shared.use_token(None);
         crate::grant::forget(shared);
-        if let Err(e) = shared.cache.replace(Vec::new(), 0) {
+        if let Err(e) = shared.cache.replace(crate::cache::Snapshot::default(), 0) {
             tracing::warn!(error = %e, "cannot clear the cache after logout");
         }
         Ok(())

@@ -9,9 +9,10 @@ use crate::login::Logins;
 use crate::shared::Shared;
 use chrono::Utc;
 use lm_protocol::socket::{
-    AssignRequest, AuditRequest, ClientFrame, CreateRequest, DaemonFrame, Hello, ImportRequest,
-    LicenseRef, LicenseWindow, ListRequest, MAX_FRAME, MAX_LIST_LIMIT, PROTOCOL_VERSION,
-    RemoveRequest, Reply, Request, UnassignRequest, UpdateRequest, keep_within_frame, kinds,
+    AssignRequest, AuditRequest, ClientFrame, CreateRequest, DaemonFrame, Hello, HolderWindow,
+    HoldersRequest, ImportRequest, LicenseRef, LicenseWindow, ListRequest, MAX_FRAME,
+    MAX_LIST_LIMIT, PROTOCOL_VERSION, RemoveRequest, Reply, Request, UnassignRequest,
+    UpdateRequest, keep_within_frame, kinds,
 };
 use lm_protocol::{License, LicenseId, Problem};
 use std::io;
@@ -314,18 +315,47 @@ impl Connection {
             Request::Unassign(UnassignRequest {
                 license,
                 assignment,
+                from,
             }) => {
-                self.remote()?
-                    .unassign(&license, assignment.as_str())
-                    .await?;
-                self.wait_until(|| {
-                    shared
-                        .cache
-                        .get(&license)
-                        .is_none_or(|l| l.assignments.iter().all(|a| a.id != assignment))
-                })
-                .await;
+                let assignment = match (assignment, from) {
+                    (Some(assignment), None) => assignment,
+                    (None, Some(who)) => {
+                        let Some(held) = shared.cache.holder(&license, &who) else {
+                            return Err(match shared.cache.get(&license) {
+                                None => not_found(&license),
+                                Some(l) => field_problem(
+                                    "from",
+                                    format!("“{}” is not assigned to {who}", l.name),
+                                ),
+                            });
+                        };
+                        held.id
+                    }
+                    _ => {
+                        return Err(field_problem(
+                            "assignment",
+                            "name the assignment to end, or whom it is `from`, not both".into(),
+                        ));
+                    }
+                };
+                let remote = self.remote()?;
+                remote.unassign(&license, assignment.as_str()).await?;
+                self.wait_until(|| !shared.cache.has_assignment(&license, &assignment))
+                    .await;
                 Ok(Reply::Done)
+            }
+            Request::Holders(HoldersRequest { license, offset }) => {
+                if shared.cache.get(&license).is_none() {
+                    return Err(not_found(&license));
+                }
+                let (total, mut items) = shared.cache.holders(&license, offset, MAX_LIST_LIMIT);
+                // The rest of a long answer is for the next window (offset + items).
+                keep_within_frame(&mut items);
+                Ok(Reply::Holders(HolderWindow {
+                    items,
+                    total,
+                    offset,
+                }))
             }
             Request::Audit(AuditRequest { query }) => {
                 let mut page = self.remote()?.audit(&query).await?;

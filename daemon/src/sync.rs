@@ -7,11 +7,11 @@
 //! served meanwhile. A `410 Gone` (our cursor predates the server's retained history) starts
 //! a full resync whose result replaces the cache in one step.
 
+use crate::cache::Snapshot;
 use crate::remote::{Remote, RemoteError};
 use crate::shared::Shared;
 use chrono::Utc;
 use lm_protocol::socket::{Connection, Event};
-use lm_protocol::{Change, License};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -166,15 +166,11 @@ async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
         cursor = shared.cache.cursor(),
         "the server's history no longer reaches our cursor; resyncing"
     );
-    let mut licenses: Vec<License> = Vec::new();
+    let mut snapshot = Snapshot::default();
     let mut after = 0;
     loop {
         let page = remote.changes(after, PAGE).await?;
-        for change in page.changes {
-            if let Change::Upsert { license, .. } = change {
-                licenses.push(*license);
-            }
-        }
+        snapshot.gather(page.changes);
         after = page.next;
         if !page.more {
             break;
@@ -189,7 +185,7 @@ async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     }
     let applied = shared
         .cache
-        .replace(licenses, after)
+        .replace(snapshot, after)
         .map_err(cache_failed)?;
     shared.cache.prepare_orders();
     announce(shared, applied);

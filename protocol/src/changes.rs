@@ -2,12 +2,17 @@
 //!
 //! Each license appears at most once in the feed, at the revision of its latest change: an
 //! upsert with the license as the caller may see it, or a tombstone once it is removed. A
-//! client that applies pages in order from `after=0`, and keeps asking with `after=next`,
+//! license carries its seat count and its oldest holders only; every holder is its own entry,
+//! at the revision it was assigned (`assign`), and a released one a tombstone of its own
+//! (`unassign`), so a seat taken costs a daemon one small entry however many seats the license
+//! has. A removed license's holders go with it; a restored one's come again at its revision.
+//!
+//! A client that applies pages in order from `after=0`, and keeps asking with `after=next`,
 //! ends with exactly the server's current set, even while writes go on: the server commits
 //! each organization's changes in revision order, so a later page never lacks an earlier
-//! commit.
+//! commit, and a page never ends inside a revision (it may then hold more than `limit`).
 
-use crate::license::{License, LicenseId};
+use crate::license::{Assignment, AssignmentId, License, LicenseId};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the feed.
@@ -20,14 +25,39 @@ pub enum Change {
         revision: i64,
         license: Box<License>,
     },
-    /// The license was removed.
+    /// The license was removed, and its holders with it.
     Delete { revision: i64, id: LicenseId },
+    /// The license is assigned to a holder (a person or device, or a seat a unit's member
+    /// took).
+    Assign {
+        revision: i64,
+        license: LicenseId,
+        assignment: Assignment,
+    },
+    /// The assignment `id` of the license ended.
+    Unassign {
+        revision: i64,
+        license: LicenseId,
+        id: AssignmentId,
+    },
 }
 
 impl Change {
     pub fn revision(&self) -> i64 {
         match self {
-            Change::Upsert { revision, .. } | Change::Delete { revision, .. } => *revision,
+            Change::Upsert { revision, .. }
+            | Change::Delete { revision, .. }
+            | Change::Assign { revision, .. }
+            | Change::Unassign { revision, .. } => *revision,
+        }
+    }
+
+    /// The license the change is about.
+    pub fn license(&self) -> &LicenseId {
+        match self {
+            Change::Upsert { license, .. } => &license.id,
+            Change::Delete { id, .. } => id,
+            Change::Assign { license, .. } | Change::Unassign { license, .. } => license,
         }
     }
 }

@@ -81,8 +81,23 @@ pub const FILTER_PARAMS: [&str; 19] = [
 ];
 
 impl LicenseFilter {
-    /// Whether `license` is selected, evaluated on `today` (UTC).
+    /// Whether `license` is selected, evaluated on `today` (UTC), `employee` and `device`
+    /// among the holders the license lists.
     pub fn matches(&self, license: &License, today: NaiveDate) -> bool {
+        self.matches_holding(license, today, |who| {
+            license.assignments.iter().any(|a| a.assignee == *who)
+        })
+    }
+
+    /// Whether `license` is selected, evaluated on `today` (UTC), where `holds` tells whether
+    /// the license is assigned to someone: for a caller who knows every holder, not only the
+    /// ones a license lists (the server, lmd).
+    pub fn matches_holding(
+        &self,
+        license: &License,
+        today: NaiveDate,
+        holds: impl Fn(&Assignee) -> bool,
+    ) -> bool {
         fn within<T: PartialOrd>(value: &T, from: Option<&T>, to: Option<&T>) -> bool {
             from.is_none_or(|f| value >= f) && to.is_none_or(|t| value <= t)
         }
@@ -110,18 +125,14 @@ impl LicenseFilter {
             && self.cost.is_none_or(|c| c == amount)
             && within(&amount, self.cost_min.as_ref(), self.cost_max.as_ref())
             && self.currency.is_none_or(|c| c == license.cost.currency)
-            && self.device.as_ref().is_none_or(|d| {
-                license
-                    .assignments
-                    .iter()
-                    .any(|a| matches!(&a.assignee, Assignee::Device(x) if x == d))
-            })
-            && self.employee.as_ref().is_none_or(|e| {
-                license
-                    .assignments
-                    .iter()
-                    .any(|a| matches!(&a.assignee, Assignee::Employee(x) if x == e))
-            })
+            && self
+                .device
+                .as_ref()
+                .is_none_or(|d| holds(&Assignee::Device(d.clone())))
+            && self
+                .employee
+                .as_ref()
+                .is_none_or(|e| holds(&Assignee::Employee(e.clone())))
             && date_in(
                 Some(license.added),
                 self.added,

@@ -94,3 +94,83 @@ fn only_db_rs_names_the_database_drivers() {
         assert!(found.is_empty(), "{driver} named outside db.rs: {found:?}");
     }
 }
+
+/// The `[dependencies]` table of a crate's manifest, as text.
+fn dependencies(manifest: &str) -> String {
+    let text = std::fs::read_to_string(workspace().join(manifest)).expect("a manifest");
+    let start = text.find("[dependencies]").expect("a [dependencies] table");
+    let table = &text[start + "[dependencies]".len()..];
+    table[..table.find("\n[").unwrap_or(table.len())].to_owned()
+}
+
+/// I14: "`lm-tui` has no HTTP client and no database; `lm-protocol` has no async runtime,
+/// HTTP client or database".
+#[test]
+fn the_tui_has_no_http_client_and_the_protocol_no_io() {
+    let named = |deps: &str, crates: &[&str]| -> Vec<String> {
+        deps.lines()
+            .filter_map(|line| line.split(['=', '.', ' ']).next())
+            .filter(|name| crates.contains(name))
+            .map(str::to_owned)
+            .collect()
+    };
+    let tui = dependencies("tui/Cargo.toml");
+    assert_eq!(
+        named(&tui, &["reqwest", "hyper", "sqlx", "sled", "ureq"]),
+        Vec::<String>::new(),
+        "lm-tui speaks to lmd only"
+    );
+    let protocol = dependencies("protocol/Cargo.toml");
+    assert_eq!(
+        named(
+            &protocol,
+            &["tokio", "reqwest", "hyper", "sqlx", "sled", "async-std"]
+        ),
+        Vec::<String>::new(),
+        "lm-protocol does no I/O"
+    );
+}
+
+/// The map's labelled invariants each name checks (`path::test`) that exist, and the labels
+/// run I1, I2, … without a gap or a repeat.
+#[test]
+fn every_labelled_invariant_names_checks_that_exist() {
+    let map = std::fs::read_to_string(workspace().join("ARCHITECTURE.md")).expect("the map");
+    let section = map
+        .split("\n## Invariants")
+        .nth(1)
+        .expect("an Invariants section")
+        .split("\n## ")
+        .next()
+        .unwrap_or_default();
+    let invariants: Vec<&str> = section.split("\n- **I").skip(1).collect();
+    assert!(invariants.len() >= 10, "{} invariants", invariants.len());
+    for (at, invariant) in invariants.iter().enumerate() {
+        let label: String = invariant.chars().take_while(char::is_ascii_digit).collect();
+        assert_eq!(
+            label,
+            (at + 1).to_string(),
+            "labels run I1, I2, …: {invariant}"
+        );
+        let checks = invariant
+            .split("Check:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("I{label} names no check"));
+        let named: Vec<&str> = checks
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.contains(".rs::"))
+            .collect();
+        assert!(!named.is_empty(), "I{label} names no `path::test`");
+        for check in named {
+            let (path, test) = check.split_once("::").expect("path::test");
+            let text = std::fs::read_to_string(workspace().join(path))
+                .unwrap_or_else(|e| panic!("I{label}: {path}: {e}"));
+            assert!(
+                text.contains(&format!("fn {test}(")),
+                "I{label}: {path} has no test `{test}`"
+            );
+        }
+    }
+}

@@ -4,8 +4,8 @@
 use lm_protocol::csv::ImportReport;
 use lm_protocol::socket::{
     AuditRequest, ClientFrame, DaemonFrame, Event, ExpiryAlert, HeldPermissions, Hello,
-    ImportRequest, LicenseWindow, ListRequest, LoginPrompt, MAX_FRAME, NoArgs, PROTOCOL_VERSION,
-    Reply, Request, Status,
+    HolderWindow, HoldersRequest, ImportRequest, LicenseWindow, ListRequest, LoginPrompt,
+    MAX_FRAME, NoArgs, PROTOCOL_VERSION, Reply, Request, Status,
 };
 use lm_protocol::{AuditEntry, License, Page, Problem};
 use std::collections::HashMap;
@@ -190,6 +190,11 @@ impl DaemonClient {
     /// A window of the licenses a list selects.
     pub async fn list(&self, request: ListRequest) -> Result<LicenseWindow, ClientError> {
         ask!(self, Request::List(request), Reply::Licenses(window) => window)
+    }
+
+    /// A window of a license's holders, from `offset`.
+    pub async fn holders(&self, request: HoldersRequest) -> Result<HolderWindow, ClientError> {
+        ask!(self, Request::Holders(request), Reply::Holders(window) => window)
     }
 
     /// A page of the audit log.

@@ -76,6 +76,13 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Everyone a license is assigned to, also beyond the ten it lists (a seat license of a
+    /// school has hundreds), in the order they were assigned.
+    Holders {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Add a license (managers).
     Add {
         #[command(flatten)]
@@ -319,6 +326,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 writeln!(out)?;
             } else {
                 cli::print_license(&license, &mut out)?;
+            }
+            Ok(())
+        }
+        Cmd::Holders { id, json } => {
+            let client = connect(&socket).await?;
+            let license = cli::resolve(&client, &id).await?;
+            let holders = cli::holders(&client, &license).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &holders)?;
+                writeln!(out)?;
+            } else {
+                cli::print_holders(&holders, &mut out)?;
             }
             Ok(())
         }

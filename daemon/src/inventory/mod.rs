@@ -35,19 +35,22 @@ use orders::{FIRST_SCREEN_SORT, Orders};
 pub use slots::SlotSet;
 
 use crate::search::SearchTexts;
-use lm_protocol::{Assignee, Change, CursorValue, License, LicenseFilter, LicenseId, SortField};
-use std::collections::{HashMap, HashSet};
+use lm_protocol::{
+    Assignee, Assignment, AssignmentId, Change, CursorValue, License, LicenseFilter, LicenseId,
+    SortField,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Where a license lives in the [`Inventory`].
 pub type Slot = u32;
 
-/// A batch of up to this many changes patches the sort orders change by change (a binary
-/// search and a move each); a larger one mends each order once for the whole batch.
+/// A batch of up to this many license changes patches the sort orders change by change (a
+/// binary search and a move each); a larger one mends each order once for the whole batch.
 const PATCH_EACH_UP_TO: usize = 8;
 
-/// A batch of more changes than the inventory divided by this drops the sort orders instead
-/// of mending them: building them again on a thread costs less.
+/// A batch of more license changes than the inventory divided by this drops the sort orders
+/// instead of mending them: building them again on a thread costs less.
 const MEND_UP_TO_ONE_IN: usize = 16;
 
 /// A column that filters compare for equality.
@@ -60,32 +63,40 @@ enum Exact {
     Device,
 }
 
+/// Every holder of one license, in the order they were assigned (ids are UUIDv7).
+type Holders = BTreeMap<AssignmentId, Assignment>;
+
 #[derive(Default)]
 pub struct Inventory {
     slots: HashMap<LicenseId, Slot>,
     rows: Vec<Option<License>>,
     vacant: Vec<Slot>,
     exact: HashMap<(Exact, String), HashSet<Slot>>,
+    /// Every holder, by license: the feed's holder changes and the holders licenses list.
+    /// Kept also for a license not here yet (its holders may come first); the employee and
+    /// device indexes are made from these, not from the ten a license lists.
+    holders: HashMap<LicenseId, Holders>,
     texts: SearchTexts,
     orders: Mutex<Orders>,
     /// Signalled when an order is built, for lists waiting on it.
     order_built: Condvar,
 }
 
-/// The exact values `license` is found under.
-fn exact_keys(license: &License) -> Vec<(Exact, String)> {
-    let mut keys = vec![
+/// The exact values of `license`'s own fields it is found under.
+fn exact_keys(license: &License) -> [(Exact, String); 3] {
+    [
         (Exact::Kind, license.kind.to_string()),
         (Exact::Product, license.product.to_string()),
         (Exact::Vendor, license.vendor.as_str().to_lowercase()),
-    ];
-    for a in &license.assignments {
-        keys.push(match &a.assignee {
-            Assignee::Employee(e) => (Exact::Employee, e.to_string()),
-            Assignee::Device(d) => (Exact::Device, d.to_string()),
-        });
+    ]
+}
+
+/// The exact value a license assigned to `who` is found under.
+fn holder_key(who: &Assignee) -> (Exact, String) {
+    match who {
+        Assignee::Employee(e) => (Exact::Employee, e.to_string()),
+        Assignee::Device(d) => (Exact::Device, d.to_string()),
     }
-    keys
 }
 
 /// The exact values `filter` asks for, as index keys (the vendor is lowercased already).
@@ -114,10 +125,16 @@ fn exact_asked(filter: &LicenseFilter) -> Vec<(Exact, String)> {
 }
 
 impl Inventory {
-    /// An inventory of `licenses`, with the order of the first screen of `lm` ready (by name):
-    /// it should not wait for a sort of the whole inventory.
-    pub fn build(licenses: impl IntoIterator<Item = License>) -> Inventory {
+    /// An inventory of `licenses` and their `holders`, with the order of the first screen of
+    /// `lm` ready (by name): it should not wait for a sort of the whole inventory.
+    pub fn build(
+        licenses: impl IntoIterator<Item = License>,
+        holders: impl IntoIterator<Item = (LicenseId, Assignment)>,
+    ) -> Inventory {
         let mut inventory = Inventory::default();
+        for (license, assignment) in holders {
+            inventory.hold(license, assignment);
+        }
         for license in licenses {
             inventory.upsert(license);
         }
@@ -145,6 +162,36 @@ impl Inventory {
         self.rows.iter().flatten()
     }
 
+    /// Every holder of license `id` known, in the order they were assigned.
+    pub fn holders(&self, id: &LicenseId) -> impl Iterator<Item = &Assignment> {
+        self.holders.get(id).into_iter().flat_map(BTreeMap::values)
+    }
+
+    /// How many holders of license `id` are known.
+    pub fn holder_count(&self, id: &LicenseId) -> usize {
+        self.holders.get(id).map_or(0, BTreeMap::len)
+    }
+
+    /// Whether license `id` has the assignment `assignment`.
+    pub fn has_assignment(&self, id: &LicenseId, assignment: &AssignmentId) -> bool {
+        self.holders
+            .get(id)
+            .is_some_and(|h| h.contains_key(assignment))
+    }
+
+    /// Whether license `id` is assigned to `who`: by any of its holders, listed or not.
+    pub fn holds(&self, id: &LicenseId, who: &Assignee) -> bool {
+        self.slots
+            .get(id)
+            .is_some_and(|&slot| self.slot_holds(slot, who))
+    }
+
+    fn slot_holds(&self, slot: Slot, who: &Assignee) -> bool {
+        self.exact
+            .get(&holder_key(who))
+            .is_some_and(|slots| slots.contains(&slot))
+    }
+
     fn row(&self, slot: Slot) -> &License {
         self.rows[slot as usize]
             .as_ref()
@@ -157,29 +204,117 @@ impl Inventory {
         (license.sort_value(field), &license.id)
     }
 
-    /// Puts `license` in, in place of the one with its id (returned). Every sort order built
-    /// so far is patched — two binary searches and a move — so a change does not cost the
-    /// next list a full sort.
+    fn index_exact(&mut self, key: (Exact, String), slot: Slot) {
+        self.exact.entry(key).or_default().insert(slot);
+    }
+
+    fn unindex_exact(&mut self, key: &(Exact, String), slot: Slot) {
+        if let Some(slots) = self.exact.get_mut(key) {
+            slots.remove(&slot);
+            if slots.is_empty() {
+                self.exact.remove(key);
+            }
+        }
+    }
+
+    /// Records that license `license` is assigned by `assignment` (also before the license
+    /// itself arrives).
+    pub fn hold(&mut self, license: LicenseId, assignment: Assignment) {
+        let slot = self.slots.get(&license).copied();
+        let key = holder_key(&assignment.assignee);
+        let holders = self.holders.entry(license).or_default();
+        if holders.insert(assignment.id.clone(), assignment).is_none()
+            && let Some(slot) = slot
+        {
+            self.index_exact(key, slot);
+        }
+    }
+
+    /// Records that the assignment `id` of license `license` ended.
+    pub fn release(&mut self, license: &LicenseId, id: &AssignmentId) {
+        let Some(holders) = self.holders.get_mut(license) else {
+            return;
+        };
+        let Some(gone) = holders.remove(id) else {
+            return;
+        };
+        if holders.is_empty() {
+            self.holders.remove(license);
+        }
+        if let Some(&slot) = self.slots.get(license) {
+            self.unindex_exact(&holder_key(&gone.assignee), slot);
+        }
+    }
+
+    /// Puts `license` in, in place of the one with its id (returned), with the holders it
+    /// lists among its holders. Every sort order built so far is patched — two binary
+    /// searches and a move — so a change does not cost the next list a full sort.
     pub fn upsert(&mut self, license: License) -> Option<License> {
-        let before = self.remove(&license.id);
+        for listed in &license.assignments {
+            let known = self
+                .holders
+                .get(&license.id)
+                .is_some_and(|h| h.contains_key(&listed.id));
+            if !known {
+                self.hold(license.id.clone(), listed.clone());
+            }
+        }
+        if let Some(&slot) = self.slots.get(&license.id) {
+            // In place: the slot keeps the index entries of its holders.
+            let before = self.take_row(slot);
+            self.put_row(slot, license);
+            return before;
+        }
         let slot = self.vacant.pop().unwrap_or(self.rows.len() as Slot);
         if slot as usize == self.rows.len() {
             self.rows.push(None);
         }
-        self.texts.insert(slot, &license.search_text());
-        for key in exact_keys(&license) {
-            self.exact.entry(key).or_default().insert(slot);
-        }
         self.slots.insert(license.id.clone(), slot);
-        self.rows[slot as usize] = Some(license);
-        self.patch_orders(slot, |order, at| order.insert(at, slot));
-        before
+        let keys: Vec<_> = self
+            .holders
+            .get(&license.id)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .map(|a| holder_key(&a.assignee))
+            .collect();
+        for key in keys {
+            self.index_exact(key, slot);
+        }
+        self.put_row(slot, license);
+        None
     }
 
-    /// Applies a page of the change feed. A large page mends each sort order once — the
-    /// changed licenses taken out, then merged back at their places — instead of moving
-    /// slots around it once per change; a page larger than a sixteenth of the inventory drops
-    /// the orders, to be built again.
+    /// Fills `slot` with `license`: its text, its fields' exact values, its place in every
+    /// order built.
+    fn put_row(&mut self, slot: Slot, license: License) {
+        self.texts.insert(slot, &license.search_text());
+        for key in exact_keys(&license) {
+            self.index_exact(key, slot);
+        }
+        self.rows[slot as usize] = Some(license);
+        self.patch_orders(slot, |order, at| order.insert(at, slot));
+    }
+
+    /// Empties `slot` of its license, undoing [`Inventory::put_row`]; the slot stays the
+    /// license's, with its holders.
+    fn take_row(&mut self, slot: Slot) -> Option<License> {
+        self.patch_orders(slot, |order, at| {
+            if order.get(at) == Some(&slot) {
+                order.remove(at);
+            }
+        });
+        let license = self.rows[slot as usize].take()?;
+        self.texts.remove(slot);
+        for key in exact_keys(&license) {
+            self.unindex_exact(&key, slot);
+        }
+        Some(license)
+    }
+
+    /// Applies a page of the change feed. A page of many license changes mends each sort
+    /// order once — the changed licenses taken out, then merged back at their places —
+    /// instead of moving slots around it once per change; a page larger than a sixteenth of
+    /// the inventory drops the orders, to be built again. Holder changes touch no order.
     pub fn apply(&mut self, changes: &[Change]) {
         let apply = |inventory: &mut Inventory, change: &Change| match change {
             Change::Upsert { license, .. } => {
@@ -188,23 +323,33 @@ impl Inventory {
             Change::Delete { id, .. } => {
                 inventory.remove(id);
             }
+            Change::Assign {
+                license,
+                assignment,
+                ..
+            } => inventory.hold(license.clone(), assignment.clone()),
+            Change::Unassign { license, id, .. } => inventory.release(license, id),
         };
-        if changes.len() <= PATCH_EACH_UP_TO {
+        let of_licenses =
+            |change: &&Change| matches!(change, Change::Upsert { .. } | Change::Delete { .. });
+        let license_changes = changes.iter().filter(of_licenses).count();
+        if license_changes <= PATCH_EACH_UP_TO {
             changes.iter().for_each(|change| apply(self, change));
             return;
         }
         // Taken out meanwhile, so that the changes below do not patch them one by one.
         let mut built = self.take_built_orders();
-        if changes.len() > self.len() / MEND_UP_TO_ONE_IN {
+        if license_changes > self.len() / MEND_UP_TO_ONE_IN {
             built.clear();
         }
         // Every slot a change emptied or filled (a slot freed by one may be filled by a later).
-        let mut touched = Vec::with_capacity(changes.len() * 2);
+        let mut touched = Vec::with_capacity(license_changes * 2);
         for change in changes {
-            let id = match change {
-                Change::Upsert { license, .. } => &license.id,
-                Change::Delete { id, .. } => id,
-            };
+            if !of_licenses(&change) {
+                apply(self, change);
+                continue;
+            }
+            let id = change.license();
             touched.extend(self.slots.get(id).copied());
             apply(self, change);
             touched.extend(self.slots.get(id).copied());
@@ -235,26 +380,16 @@ impl Inventory {
         self.put_back_built_orders(built);
     }
 
-    /// Takes the license `id` out.
+    /// Takes the license `id` out, and its holders with it.
     pub fn remove(&mut self, id: &LicenseId) -> Option<License> {
+        let holders = self.holders.remove(id);
         let slot = *self.slots.get(id)?;
-        self.patch_orders(slot, |order, at| {
-            if order.get(at) == Some(&slot) {
-                order.remove(at);
-            }
-        });
-        self.slots.remove(id);
-        let license = self.rows[slot as usize].take()?;
-        self.texts.remove(slot);
-        for key in exact_keys(&license) {
-            if let Some(slots) = self.exact.get_mut(&key) {
-                slots.remove(&slot);
-                if slots.is_empty() {
-                    self.exact.remove(&key);
-                }
-            }
+        let license = self.take_row(slot);
+        for gone in holders.into_iter().flat_map(BTreeMap::into_values) {
+            self.unindex_exact(&holder_key(&gone.assignee), slot);
         }
+        self.slots.remove(id);
         self.vacant.push(slot);
-        Some(license)
+        license
     }
 }

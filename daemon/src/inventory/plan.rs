@@ -208,7 +208,8 @@ impl Inventory {
                 TextCheck::Nothing => true,
                 TextCheck::Hits(hits) => hits.contains(slot),
                 TextCheck::Each(phrase) => self.texts.contains(slot, phrase),
-            }) && (unfiltered || others.matches(self.row(slot), today))
+            }) && (unfiltered
+                || others.matches_holding(self.row(slot), today, |who| self.slot_holds(slot, who)))
         };
         match candidates {
             Candidates::Few(slots) => {
@@ -238,9 +239,11 @@ impl Inventory {
                 let keep = |slot: Slot| {
                     within.as_ref().is_none_or(|w| w.contains(slot))
                         && each_text.is_none_or(|phrase| self.texts.contains(slot, phrase))
-                        && rest
-                            .as_ref()
-                            .is_none_or(|r| r.matches(self.row(slot), today))
+                        && rest.as_ref().is_none_or(|r| {
+                            r.matches_holding(self.row(slot), today, |who| {
+                                self.slot_holds(slot, who)
+                            })
+                        })
                 };
                 // When the indexes answer everything and the walk is along the whole
                 // order, how many match is the size of their set: the walk can stop once

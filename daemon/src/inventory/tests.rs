@@ -65,7 +65,7 @@ fn every_filter_and_sort_lists_what_a_full_scan_does_also_after_changes() {
     let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
     let mut licenses: HashMap<LicenseId, License> =
         (0..300).map(license).map(|l| (l.id.clone(), l)).collect();
-    let mut inventory = Inventory::build(licenses.values().cloned());
+    let mut inventory = Inventory::build(licenses.values().cloned(), []);
     // Every sort order built, so that the changes below patch them.
     for field in SortField::ALL {
         let sort = Sort {
@@ -137,7 +137,7 @@ fn every_filter_and_sort_lists_what_a_full_scan_does_also_after_changes() {
     // And, for each query, an inventory fresh from the same licenses, with only the
     // order by name built: a range of a column not built yet is checked in each license.
     for text in queries {
-        let fresh = Inventory::build(licenses.values().cloned());
+        let fresh = Inventory::build(licenses.values().cloned(), []);
         for (inventory, name) in [(&inventory, "patched"), (&fresh, "fresh")] {
             let query = lm_protocol::Query::parse(text, today).unwrap();
             let (filter, sort) = (query.filter.normalized(), query.sort.unwrap_or_default());
@@ -185,7 +185,7 @@ fn a_page_of_changes_mends_every_sort_order_or_drops_them_when_large() {
     let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
     let mut licenses: HashMap<LicenseId, License> =
         (0..400).map(license).map(|l| (l.id.clone(), l)).collect();
-    let mut inventory = Inventory::build(licenses.values().cloned());
+    let mut inventory = Inventory::build(licenses.values().cloned(), []);
     for field in SortField::ALL {
         inventory.prepare(field);
     }
@@ -225,6 +225,7 @@ fn a_page_of_changes_mends_every_sort_order_or_drops_them_when_large() {
             Change::Delete { id, .. } => {
                 licenses.remove(id);
             }
+            Change::Assign { .. } | Change::Unassign { .. } => {}
         }
     }
     inventory.apply(&page);
@@ -251,7 +252,7 @@ fn a_page_of_changes_mends_every_sort_order_or_drops_them_when_large() {
 #[test]
 fn lists_needing_one_order_at_once_all_get_it_and_none_is_left_building() {
     let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
-    let inventory = Inventory::build((0..3000).map(license));
+    let inventory = Inventory::build((0..3000).map(license), []);
     let by_cost = Sort {
         field: SortField::Cost,
         descending: true,
@@ -276,4 +277,82 @@ fn lists_needing_one_order_at_once_all_get_it_and_none_is_left_building() {
         3,
         "by name (built first), by id (the others start from it) and by cost"
     );
+}
+
+/// A seat license lists ten holders; the rest come as holder changes, and filters by
+/// employee or device find the license through any of them — in both ways a list is
+/// answered (a few candidates sorted, or a walk of the order).
+#[test]
+fn holders_beyond_the_listed_ones_are_found_and_leave_with_their_license() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    let holder = |n: u32, who: &str| -> Assignment {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("h{n:03}"), "employee": who, "since": "2026-02-01T00:00:00Z"
+        }))
+        .unwrap()
+    };
+    let seats = license(1);
+    let assign = |n: u32, who: &str| Change::Assign {
+        revision: 2,
+        license: seats.id.clone(),
+        assignment: holder(n, who),
+    };
+    // A holder may arrive before its license.
+    let mut inventory = Inventory::build([], [(seats.id.clone(), holder(0, "pupil000"))]);
+    inventory.apply(&[Change::Upsert {
+        revision: 2,
+        license: Box::new(seats.clone()),
+    }]);
+    let page: Vec<Change> = (1..40)
+        .map(|n| assign(n, &format!("pupil{n:03}")))
+        .collect();
+    inventory.apply(&page);
+    for n in 0..3000 {
+        inventory.upsert(license(10 + n));
+    }
+    let by_employee = |inventory: &Inventory, who: &str, q: Option<&str>| {
+        let filter = LicenseFilter {
+            employee: Some(who.parse().unwrap()),
+            q: q.map(str::to_owned),
+            ..LicenseFilter::default()
+        };
+        let (total, items) = inventory.list(&filter, Sort::default(), 0..10, today);
+        (total, items.into_iter().map(|l| l.id).collect::<Vec<_>>())
+    };
+    for who in ["pupil000", "pupil033"] {
+        assert_eq!(
+            by_employee(&inventory, who, None),
+            (1, vec![seats.id.clone()])
+        );
+        // With free text the candidates are few and each is checked whole.
+        assert_eq!(
+            by_employee(&inventory, who, Some("license")),
+            (1, vec![seats.id.clone()])
+        );
+        assert!(inventory.holds(&seats.id, &Assignee::Employee(who.parse().unwrap())));
+    }
+    assert_eq!(inventory.holder_count(&seats.id), 40);
+
+    inventory.apply(&[Change::Unassign {
+        revision: 3,
+        license: seats.id.clone(),
+        id: "h033".parse().unwrap(),
+    }]);
+    assert_eq!(by_employee(&inventory, "pupil033", None).0, 0);
+    assert_eq!(inventory.holder_count(&seats.id), 39);
+
+    // A change of the license keeps its holders; its removal takes them along.
+    let mut renamed = seats.clone();
+    renamed.name = "Typing for schools".parse().unwrap();
+    inventory.apply(&[Change::Upsert {
+        revision: 4,
+        license: Box::new(renamed),
+    }]);
+    assert_eq!(by_employee(&inventory, "pupil020", None).0, 1);
+    inventory.apply(&[Change::Delete {
+        revision: 5,
+        id: seats.id.clone(),
+    }]);
+    assert_eq!(by_employee(&inventory, "pupil020", None).0, 0);
+    assert_eq!(inventory.holder_count(&seats.id), 0);
 }

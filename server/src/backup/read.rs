@@ -251,7 +251,10 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
     // Children before parents: the index of license owners (rebuilt below), then every
     // table replaced, in the reverse of their order.
     let replaced = TABLES.iter().rev().filter(|t| !t.merged).map(|t| t.name);
-    for table in std::iter::once("license_owners").chain(replaced) {
+    // Released holders' tombstones describe a history the restore replaces; every cursor
+    // starts again from 0 anyway.
+    let derived = ["license_owners", "released_assignments"];
+    for table in derived.into_iter().chain(replaced) {
         tx.exec()
             .execute(format!("DELETE FROM {table}"), vec![])
             .await?;
@@ -301,12 +304,14 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
     let mut heads = Vec::new();
     for (org, revision) in restored {
         let floor = revision.max(*handed_out.get(&org).unwrap_or(&0));
-        tx.exec()
-            .execute(
-                "UPDATE licenses SET revision = revision + $2 WHERE org_id = $1",
-                args![org.as_str(), floor],
-            )
-            .await?;
+        for table in ["licenses", "assignments"] {
+            tx.exec()
+                .execute(
+                    format!("UPDATE {table} SET revision = revision + $2 WHERE org_id = $1"),
+                    args![org.as_str(), floor],
+                )
+                .await?;
+        }
         let head = revision + floor + 1;
         tx.exec()
             .execute(

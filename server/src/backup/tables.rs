@@ -189,6 +189,7 @@ pub const TABLES: [Table; 13] = [
             ("since", Time),
             ("redeemed", Bool),
             ("last_seen", Time),
+            ("revision", Int),
         ],
     },
     Table {

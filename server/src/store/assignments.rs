@@ -38,15 +38,16 @@ pub(super) fn listed(assignments: &[Assignment]) -> &[Assignment] {
     &assignments[..assignments.len().min(LISTED_ASSIGNMENTS)]
 }
 
-/// Stores an assignment's row; a holder who has one already is a conflict. The caller
-/// records the change in the license with [`record_holders`].
+/// Stores an assignment's row, made at `revision`; a holder who has one already is a
+/// conflict. The caller records the change in the license with [`record_holders`].
 pub(super) async fn insert_assignment(
     tx: &mut Tx,
     org: &str,
     license_id: &str,
     assignment: &Assignment,
+    revision: i64,
 ) -> Result<()> {
-    insert(tx, org, license_id, assignment, false)
+    insert(tx, org, license_id, assignment, revision, false)
         .await
         .map_err(|e| {
             StoreError::unique_or(e, || {
@@ -59,14 +60,16 @@ pub(super) async fn insert_assignment(
     Ok(())
 }
 
-/// Stores an assignment's row unless its holder has one already; answers whether it did.
+/// Stores an assignment's row, made at `revision`, unless its holder has one already;
+/// answers whether it did.
 pub(super) async fn insert_assignment_if_new(
     tx: &mut Tx,
     org: &str,
     license_id: &str,
     assignment: &Assignment,
+    revision: i64,
 ) -> Result<bool> {
-    Ok(insert(tx, org, license_id, assignment, true).await? == 1)
+    Ok(insert(tx, org, license_id, assignment, revision, true).await? == 1)
 }
 
 async fn insert(
@@ -74,6 +77,7 @@ async fn insert(
     org: &str,
     license_id: &str,
     assignment: &Assignment,
+    revision: i64,
     unless_held: bool,
 ) -> std::result::Result<u64, sqlx::Error> {
     let (employee, device) = holder_columns(&assignment.assignee);
@@ -85,8 +89,8 @@ async fn insert(
     tx.exec()
         .execute(
             format!(
-                "INSERT INTO assignments (id, org_id, license_id, employee, device, since) \
-                 VALUES ($1, $2, $3, $4, $5, $6){unless}"
+                "INSERT INTO assignments (id, org_id, license_id, employee, device, since, revision) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7){unless}"
             ),
             args![
                 assignment.id.as_str(),
@@ -94,7 +98,8 @@ async fn insert(
                 license_id,
                 employee,
                 device,
-                assignment.since
+                assignment.since,
+                revision
             ],
         )
         .await
@@ -104,6 +109,8 @@ async fn insert(
 pub(super) struct TakenSeat<'a> {
     pub license_id: &'a str,
     pub assignment: &'a Assignment,
+    /// The revision of the license's change that takes it.
+    pub revision: i64,
 }
 
 /// Most rows one INSERT carries: within both databases' limits on bound parameters.
@@ -119,7 +126,7 @@ pub(super) async fn insert_taken_seats(
 ) -> Result<()> {
     for chunk in seats.chunks(ROWS_PER_INSERT) {
         let mut q = SqlBuf::new(
-            "INSERT INTO assignments (id, org_id, license_id, employee, device, since, redeemed, last_seen) VALUES ",
+            "INSERT INTO assignments (id, org_id, license_id, employee, device, since, redeemed, last_seen, revision) VALUES ",
         );
         for (i, seat) in chunk.iter().enumerate() {
             let (employee, device) = holder_columns(&seat.assignment.assignee);
@@ -139,6 +146,8 @@ pub(super) async fn insert_taken_seats(
                 .arg(true)
                 .push(", ")
                 .arg(seat.assignment.since)
+                .push(", ")
+                .arg(seat.revision)
                 .push(")");
         }
         tx.exec().execute(q.sql, q.args).await?;
@@ -154,8 +163,15 @@ fn holder_columns(assignee: &Assignee) -> (Option<String>, Option<String>) {
     }
 }
 
-/// Deletes an assignment of `license_id`; answers whether there was one.
-pub(super) async fn delete_assignment(tx: &mut Tx, license_id: &str, id: &str) -> Result<bool> {
+/// Deletes an assignment of `license_id`, leaving a tombstone at `revision` for the change
+/// feed; answers whether there was one.
+pub(super) async fn delete_assignment(
+    tx: &mut Tx,
+    org: &str,
+    license_id: &str,
+    id: &str,
+    revision: i64,
+) -> Result<bool> {
     let deleted = tx
         .exec()
         .execute(
@@ -163,7 +179,28 @@ pub(super) async fn delete_assignment(tx: &mut Tx, license_id: &str, id: &str) -
             args![id, license_id],
         )
         .await?;
+    if deleted == 1 {
+        tx.exec()
+            .execute(
+                "INSERT INTO released_assignments (org_id, revision, id, license_id, released_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                args![org, revision, id, license_id, now()],
+            )
+            .await?;
+    }
     Ok(deleted == 1)
+}
+
+/// Stamps every holder of `license_id` with `revision`, so that the change feed hands them
+/// out again: a restored license's holders, which daemons dropped with its removal.
+pub(super) async fn restamp_holders(tx: &mut Tx, license_id: &str, revision: i64) -> Result<()> {
+    tx.exec()
+        .execute(
+            "UPDATE assignments SET revision = $2 WHERE license_id = $1",
+            args![license_id, revision],
+        )
+        .await?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -172,6 +209,29 @@ struct AssignmentRow {
     employee: Option<String>,
     device: Option<String>,
     since: DateTime<Utc>,
+}
+
+impl AssignmentRow {
+    fn into_assignment(self) -> Result<Assignment> {
+        let corrupt = |e: lm_protocol::FieldError| {
+            StoreError::Corrupt(format!("assignment {}: {e}", self.id))
+        };
+        let assignee = match (&self.employee, &self.device) {
+            (Some(e), None) => Assignee::Employee(e.parse().map_err(corrupt)?),
+            (None, Some(d)) => Assignee::Device(d.parse().map_err(corrupt)?),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "assignment {}: neither one employee nor one device",
+                    self.id
+                )));
+            }
+        };
+        Ok(Assignment {
+            id: self.id.parse().map_err(corrupt)?,
+            assignee,
+            since: self.since,
+        })
+    }
 }
 
 /// The oldest [`LISTED_ASSIGNMENTS`] assignments of a license, read from their rows.
@@ -190,27 +250,103 @@ pub(super) async fn read_listed(
         )
         .await?;
     rows.into_iter()
-        .map(|row| {
-            let corrupt = |e: lm_protocol::FieldError| {
-                StoreError::Corrupt(format!("assignment {}: {e}", row.id))
-            };
-            let assignee = match (&row.employee, &row.device) {
-                (Some(e), None) => Assignee::Employee(e.parse().map_err(corrupt)?),
-                (None, Some(d)) => Assignee::Device(d.parse().map_err(corrupt)?),
-                _ => {
-                    return Err(StoreError::Corrupt(format!(
-                        "assignment {}: neither one employee nor one device",
-                        row.id
-                    )));
-                }
-            };
-            Ok(Assignment {
-                id: row.id.parse().map_err(corrupt)?,
-                assignee,
-                since: row.since,
+        .map(AssignmentRow::into_assignment)
+        .collect()
+}
+
+/// A holder as the change feed hands it out: made (or restamped) at `revision`.
+pub(super) struct FeedHolder {
+    pub revision: i64,
+    pub license_id: String,
+    pub assignment: Assignment,
+}
+
+#[derive(sqlx::FromRow)]
+struct FeedHolderRow {
+    revision: i64,
+    license_id: String,
+    #[sqlx(flatten)]
+    row: AssignmentRow,
+}
+
+/// Which revisions of the feed a read covers.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Revisions {
+    /// After `after` and up to `upto` (the head when the page began: every revision up to it
+    /// is committed, and no later commit can add to them, so reads made one after another
+    /// agree), the oldest first, at most `limit` rows.
+    Between { after: i64, upto: i64, limit: i64 },
+    /// Exactly this one, all of them.
+    At(i64),
+}
+
+impl Revisions {
+    /// The condition and its arguments, after `$1` (the organization), on the column
+    /// `revision` of `table` (an alias), ordered by `order`.
+    pub(super) fn condition(self, table: &str, order: &str) -> (String, Vec<crate::db::Value>) {
+        match self {
+            Revisions::Between { after, upto, limit } => (
+                format!(
+                    "{table}.revision > $2 AND {table}.revision <= $3 ORDER BY {table}.revision{order} LIMIT $4"
+                ),
+                args![after, upto, limit],
+            ),
+            Revisions::At(revision) => (
+                format!("{table}.revision = $2 ORDER BY {table}.revision{order}"),
+                args![revision],
+            ),
+        }
+    }
+}
+
+/// The holders of `org`'s licenses made or restamped within `revisions`.
+pub(super) async fn feed_holders(
+    e: &mut impl Executes,
+    org: &str,
+    revisions: Revisions,
+) -> Result<Vec<FeedHolder>> {
+    let (condition, values) = revisions.condition("a", ", a.id");
+    let mut arguments = args![org];
+    arguments.extend(values);
+    let rows: Vec<FeedHolderRow> = e
+        .exec()
+        .fetch_all(
+            format!(
+                "SELECT a.revision, a.license_id, a.id, a.employee, a.device, a.since \
+                 FROM assignments a WHERE a.org_id = $1 AND {condition}"
+            ),
+            arguments,
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(FeedHolder {
+                revision: r.revision,
+                license_id: r.license_id,
+                assignment: r.row.into_assignment()?,
             })
         })
         .collect()
+}
+
+/// The assignments of `org`'s licenses released within `revisions`: (revision, license, id).
+pub(super) async fn feed_releases(
+    e: &mut impl Executes,
+    org: &str,
+    revisions: Revisions,
+) -> Result<Vec<(i64, String, String)>> {
+    let (condition, values) = revisions.condition("r", ", r.id");
+    let mut arguments = args![org];
+    arguments.extend(values);
+    Ok(e.exec()
+        .fetch_all(
+            format!(
+                "SELECT r.revision, r.license_id, r.id FROM released_assignments r \
+                 WHERE r.org_id = $1 AND {condition}"
+            ),
+            arguments,
+        )
+        .await?)
 }
 
 /// A change of one holder, already made to the rows.

@@ -1,7 +1,104 @@
+use super::assignments::{Revisions, feed_holders, feed_releases};
 use super::licenses::{COLUMNS, LicenseRow};
 use super::{Result, Store, StoreError};
-use crate::db::args;
+use crate::db::{Executes, args};
 use lm_protocol::{Change, ChangePage};
+
+/// The feed's three sources within some revisions, each in revision order: licenses, holders
+/// and released holders.
+struct Sources {
+    licenses: Vec<Change>,
+    holders: Vec<Change>,
+    releases: Vec<Change>,
+}
+
+impl Sources {
+    async fn read(conn: &mut impl Executes, org: &str, revisions: Revisions) -> Result<Sources> {
+        let (condition, values) = revisions.condition("l", "");
+        let mut arguments = args![org];
+        arguments.extend(values);
+        let rows: Vec<LicenseRow> = conn
+            .exec()
+            .fetch_all(
+                format!("SELECT {COLUMNS} FROM licenses l WHERE l.org_id = $1 AND {condition}"),
+                arguments,
+            )
+            .await?;
+        let mut licenses = Vec::with_capacity(rows.len());
+        for row in rows {
+            let stored = row.into_license()?;
+            let revision = stored.license.revision;
+            licenses.push(if stored.removed {
+                Change::Delete {
+                    revision,
+                    id: stored.license.id,
+                }
+            } else {
+                Change::Upsert {
+                    revision,
+                    license: Box::new(stored.license),
+                }
+            });
+        }
+        let holders = feed_holders(conn, org, revisions)
+            .await?
+            .into_iter()
+            .map(|h| {
+                Ok(Change::Assign {
+                    revision: h.revision,
+                    license: parse_id(&h.license_id)?,
+                    assignment: h.assignment,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let releases = feed_releases(conn, org, revisions)
+            .await?
+            .into_iter()
+            .map(|(revision, license, id)| {
+                Ok(Change::Unassign {
+                    revision,
+                    license: parse_id(&license)?,
+                    id: id.parse().map_err(|e| {
+                        StoreError::Corrupt(format!("released assignment {id}: {e}"))
+                    })?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Sources {
+            licenses,
+            holders,
+            releases,
+        })
+    }
+
+    /// The lowest revision up to which some source may have been cut (it has `fetch` rows),
+    /// or `None` when every source is whole.
+    fn horizon(&self, fetch: i64) -> Option<i64> {
+        [&self.licenses, &self.holders, &self.releases]
+            .into_iter()
+            .filter(|source| source.len() as i64 >= fetch)
+            .filter_map(|source| source.last().map(Change::revision))
+            .min()
+    }
+
+    /// Every change in revision order; within a revision the license first, then its holders,
+    /// then the holders released.
+    fn take_merged(&mut self) -> Vec<Change> {
+        let mut all =
+            Vec::with_capacity(self.licenses.len() + self.holders.len() + self.releases.len());
+        all.append(&mut self.licenses);
+        all.append(&mut self.holders);
+        all.append(&mut self.releases);
+        // Stable: the order above is kept within a revision.
+        all.sort_by_key(Change::revision);
+        all
+    }
+}
+
+fn parse_id(id: &str) -> Result<lm_protocol::LicenseId> {
+    id.parse()
+        .map_err(|e| StoreError::Corrupt(format!("license id {id}: {e}")))
+}
 
 impl Store {
     /// The changes of `org` after revision `after`, oldest first, at most `limit`.
@@ -27,32 +124,39 @@ impl Store {
                 purged_through,
             });
         }
-        let rows: Vec<LicenseRow> = conn
-            .exec()
-            .fetch_all(
-                format!(
-                    "SELECT {COLUMNS} FROM licenses l WHERE l.org_id = $1 AND l.revision > $2 \
-                     ORDER BY l.revision LIMIT $3"
-                ),
-                args![org, after, i64::from(limit) + 1],
-            )
-            .await?;
-        let more = rows.len() > limit as usize;
-        let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
-        for row in rows.into_iter().take(limit as usize) {
-            let stored = row.into_license()?;
-            let revision = stored.license.revision;
-            changes.push(if stored.removed {
-                Change::Delete {
-                    revision,
-                    id: stored.license.id,
-                }
-            } else {
-                Change::Upsert {
-                    revision,
-                    license: Box::new(stored.license),
-                }
-            });
+        let fetch = i64::from(limit) + 1;
+        let between = |after, limit| Revisions::Between {
+            after,
+            upto: head,
+            limit,
+        };
+        let mut sources = Sources::read(&mut conn, org, between(after, fetch)).await?;
+        // Complete below the horizon: a source cut at `fetch` rows may lack more of the
+        // revision its last row has.
+        let horizon = sources.horizon(fetch);
+        let mut changes = sources.take_merged();
+        let mut more = horizon.is_some();
+        let complete = changes.partition_point(|c| horizon.is_none_or(|h| c.revision() < h));
+        let mut end = complete.min(limit as usize);
+        // Never end inside a revision: a cursor past it would skip its other changes.
+        if end < changes.len() && end > 0 && changes[end].revision() == changes[end - 1].revision()
+        {
+            let cut = changes[end].revision();
+            end = changes[..end].partition_point(|c| c.revision() < cut);
+        }
+        if end == 0 && !changes.is_empty() {
+            // One revision with more changes than a page: all of it, whatever its size.
+            let revision = changes[0].revision();
+            changes = Sources::read(&mut conn, org, Revisions::At(revision))
+                .await?
+                .take_merged();
+            more = !Sources::read(&mut conn, org, between(revision, 1))
+                .await?
+                .take_merged()
+                .is_empty();
+        } else {
+            more |= end < changes.len();
+            changes.truncate(end);
         }
         let last = changes.last().map_or(after, Change::revision);
         // At the end of the feed the cursor moves to the head even when the newest revisions
@@ -70,15 +174,31 @@ impl Store {
 
 impl Store {
     /// Deletes licenses removed before `before` (they can no longer be restored; the audit log
-    /// keeps their last state) and records, per organization, the newest purged revision so
-    /// that older feed cursors get `410 Gone`. Returns how many licenses were purged.
+    /// keeps their last state) and the tombstones of holders released before it, and records,
+    /// per organization, the newest purged revision so that older feed cursors get
+    /// `410 Gone`. Returns how many licenses were purged.
     pub async fn purge_removed(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
         let mut tx = self.db.begin().await?;
-        let horizons: Vec<(String, i64)> = tx
+        let mut horizons: Vec<(String, i64)> = tx
             .exec()
             .fetch_all(
                 "SELECT org_id, MAX(revision) FROM licenses WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
                  GROUP BY org_id",
+                args![before],
+            )
+            .await?;
+        horizons.extend(
+            tx.exec()
+                .fetch_all::<(String, i64)>(
+                    "SELECT org_id, MAX(revision) FROM released_assignments WHERE released_at < $1 \
+                     GROUP BY org_id",
+                    args![before],
+                )
+                .await?,
+        );
+        tx.exec()
+            .execute(
+                "DELETE FROM released_assignments WHERE released_at < $1",
                 args![before],
             )
             .await?;

@@ -303,13 +303,15 @@ async fn rewrite(
     // stay as they are.
     let mut used = i64::from(before.seats_used);
     for a in &before.assignments {
-        if !assignees.contains(&a.assignee) && delete_assignment(tx, id, a.id.as_str()).await? {
+        if !assignees.contains(&a.assignee)
+            && delete_assignment(tx, org, id, a.id.as_str(), revision).await?
+        {
             used -= 1;
         }
     }
     for assignee in assignees {
         if !before.assignments.iter().any(|a| a.assignee == assignee)
-            && insert_assignment_if_new(tx, org, id, &new_assignment(assignee)?).await?
+            && insert_assignment_if_new(tx, org, id, &new_assignment(assignee)?, revision).await?
         {
             used += 1;
         }
@@ -410,7 +412,7 @@ impl Store {
                         .collect::<Result<Vec<_>>>()?;
                     insert_license(&mut tx, org, &id, &fields, &assignments, revision).await?;
                     for a in &assignments {
-                        insert_assignment(&mut tx, org, &id, a).await?;
+                        insert_assignment(&mut tx, org, &id, a, revision).await?;
                     }
                     revision += 1;
                     created.push(id.clone());

@@ -1,6 +1,15 @@
+//! Writes of licenses: create, change, remove, restore, assign and unassign.
+//!
+//! A change of one live license goes through [`Store::change_live`], which owns the
+//! transaction's order: bump the organization's revision (taking its write lock first), load
+//! the license, check the version the caller saw, change it, write the audit entry, commit.
+//! The writers of many licenses at once — a batch of seat changes and purchases
+//! (`seats/batch.rs`) and a CSV import (`import.rs`) — keep the same order in one transaction
+//! of their own. Every write keeps the `license_owners` index (`seats/owners.rs`) in step.
+
 use super::assignments::{
     HolderChange, delete_assignment, insert_assignment, listed, listed_json, new_assignment,
-    record_holders,
+    record_holders, restamp_holders,
 };
 use super::audit::Audited;
 use super::{ChangeContext, Result, Store, StoreError, bump_revision, now};
@@ -247,7 +256,7 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         insert_license(&mut tx, &ctx.org, &id, &fields, &assignments, revision).await?;
         for assignment in &assignments {
-            insert_assignment(&mut tx, &ctx.org, &id, assignment).await?;
+            insert_assignment(&mut tx, &ctx.org, &id, assignment, revision).await?;
         }
         let created = load_live(&mut tx, &ctx.org, &id).await?;
         write_audit(&mut tx, ctx, AuditAction::Create, &id, None, Some(&created)).await?;
@@ -344,6 +353,8 @@ impl Store {
             )
             .await?;
         super::seats::follow_removal(&mut tx, id, false).await?;
+        // Daemons dropped the holders with the removal: the feed hands them out again.
+        restamp_holders(&mut tx, id, revision).await?;
         let after = load_live(&mut tx, &ctx.org, id).await?;
         write_audit(&mut tx, ctx, AuditAction::Restore, id, None, Some(&after)).await?;
         self.commit_change(tx, &ctx.org, revision).await?;
@@ -373,7 +384,7 @@ impl Store {
                     });
                 }
                 let assignment = new_assignment(assignee)?;
-                insert_assignment(tx, &ctx.org, id, &assignment).await?;
+                insert_assignment(tx, &ctx.org, id, &assignment, revision).await?;
                 record_holders(
                     tx,
                     &ctx.org,
@@ -401,7 +412,7 @@ impl Store {
             expected_version,
             AuditAction::Unassign,
             async |tx, before, revision| {
-                if !delete_assignment(tx, id, assignment).await? {
+                if !delete_assignment(tx, &ctx.org, id, assignment, revision).await? {
                     return Err(StoreError::NotFound);
                 }
                 record_holders(
@@ -473,7 +484,7 @@ impl Store {
             )
             .await?;
             for assignment in &assignments {
-                insert_assignment(&mut tx, &ctx.org, &id, assignment).await?;
+                insert_assignment(&mut tx, &ctx.org, &id, assignment, first + i as i64).await?;
             }
         }
         let range = format!("revisions {first}..{}", first + count as i64 - 1);

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod filters;
+mod holders;
 mod login;
 mod seats;
 mod socket;

@@ -2,35 +2,67 @@
 //! exactly the server's current set — no missed update, no resurrected removal.
 
 use super::{create, creative_cloud, list_all, with};
-use lm_protocol::{Change, ChangePage, License};
+use lm_protocol::{Assignment, Change, ChangePage, License};
 use lm_tests::{Backend, Client, Server};
 use serde_json::json;
 use std::collections::BTreeMap;
 
+/// What a follower of the feed holds: the licenses, and every holder of each.
+#[derive(Default)]
+struct Replica {
+    licenses: BTreeMap<String, License>,
+    holders: BTreeMap<String, BTreeMap<String, Assignment>>,
+}
+
+impl Replica {
+    /// Each license's holders agree with it: as many as it counts, the ones it lists among
+    /// them.
+    fn assert_holders_agree(&self) {
+        for (id, license) in &self.licenses {
+            let holders = self.holders.get(id).cloned().unwrap_or_default();
+            assert_eq!(holders.len() as u32, license.seats_used, "holders of {id}");
+            for listed in &license.assignments {
+                assert_eq!(holders.get(listed.id.as_str()), Some(listed), "{id} lists");
+            }
+        }
+    }
+}
+
 /// Applies feed pages from `after` until the feed says nothing more is waiting.
-async fn follow(
-    client: &Client,
-    replica: &mut BTreeMap<String, License>,
-    mut after: i64,
-    limit: u32,
-) -> i64 {
+async fn follow(client: &Client, replica: &mut Replica, mut after: i64, limit: u32) -> i64 {
     loop {
         let page: ChangePage = client
             .get(&format!("/v1/changes?after={after}&limit={limit}"))
             .await
             .expect(200)
             .json();
+        let mut last = after;
         for change in &page.changes {
-            assert!(change.revision() > after, "revisions only grow");
-            after = change.revision();
+            assert!(change.revision() > after, "a page starts after its cursor");
+            assert!(change.revision() >= last, "revisions only grow");
+            last = change.revision();
+            let license = change.license().to_string();
             match change {
                 Change::Upsert { license, .. } => {
-                    replica.insert(license.id.to_string(), (**license).clone())
+                    replica
+                        .licenses
+                        .insert(license.id.to_string(), (**license).clone());
                 }
-                Change::Delete { id, .. } => replica.remove(id.as_str()),
-            };
+                Change::Delete { id, .. } => {
+                    replica.licenses.remove(id.as_str());
+                    replica.holders.remove(id.as_str());
+                }
+                Change::Assign { assignment, .. } => {
+                    let holders = replica.holders.entry(license).or_default();
+                    holders.insert(assignment.id.to_string(), assignment.clone());
+                }
+                Change::Unassign { id, .. } => {
+                    let holders = replica.holders.entry(license).or_default();
+                    holders.remove(id.as_str());
+                }
+            }
         }
-        assert!(page.next >= after, "the cursor never moves back");
+        assert!(page.next >= last, "the cursor never moves back");
         after = page.next;
         if !page.more {
             assert_eq!(page.next, page.head, "the last page ends at the head");
@@ -73,12 +105,28 @@ async fn feed_followed_during_writes_ends_with_the_inventory(backend: Backend) {
                             .await
                             .expect(200),
                         2 => {
-                            client
+                            let assigned = client
                                 .post(
                                     &format!("{path}/assignments"),
                                     &json!({"device": format!("W{w}-{i}")}),
                                 )
-                                .await
+                                .await;
+                            // Every other one is released again: a holder's tombstone.
+                            if assigned.status == 201 && i % 8 == 2 {
+                                let id = assigned.body["assignments"]
+                                    .as_array()
+                                    .and_then(|all| {
+                                        all.iter().find(|a| a["device"] == format!("W{w}-{i}"))
+                                    })
+                                    .map(|a| a["id"].as_str().unwrap().to_owned());
+                                if let Some(id) = id {
+                                    client
+                                        .delete(&format!("{path}/assignments/{id}"))
+                                        .await
+                                        .expect(200);
+                                }
+                            }
+                            assigned
                         }
                         _ => client
                             .post(
@@ -93,7 +141,7 @@ async fn feed_followed_during_writes_ends_with_the_inventory(backend: Backend) {
         })
         .collect();
 
-    let mut replica = BTreeMap::new();
+    let mut replica = Replica::default();
     let mut after = 0;
     while writers.iter().any(|w| !w.is_finished()) {
         after = follow(&alice, &mut replica, after, 17).await;
@@ -102,8 +150,9 @@ async fn feed_followed_during_writes_ends_with_the_inventory(backend: Backend) {
         writer.await.unwrap();
     }
     follow(&alice, &mut replica, after, 17).await;
+    replica.assert_holders_agree();
     assert_eq!(
-        versions(replica.into_values()),
+        versions(replica.licenses.into_values()),
         versions(list_all(&alice, "").await)
     );
 }
@@ -175,9 +224,9 @@ async fn cursors_older_than_purged_removals_must_resync(backend: Backend) {
     let alice = server.manager("alice");
     let kept = create(&alice, creative_cloud()).await;
     let doomed = create(&alice, creative_cloud()).await;
-    let mut replica = BTreeMap::new();
+    let mut replica = Replica::default();
     let before_removal = follow(&alice, &mut replica, 0, 100).await;
-    assert_eq!(replica.len(), 2);
+    assert_eq!(replica.licenses.len(), 2);
 
     // A manager removes a license; it stays restorable until the retention purges it.
     alice
@@ -205,10 +254,10 @@ async fn cursors_older_than_purged_removals_must_resync(backend: Backend) {
     assert_eq!(gone.body["field"], "after");
 
     // Resyncing from 0 gives exactly the live set; cursors past the purge keep working.
-    let mut fresh = BTreeMap::new();
+    let mut fresh = Replica::default();
     let head = follow(&alice, &mut fresh, 0, 100).await;
     assert_eq!(
-        fresh.keys().collect::<Vec<_>>(),
+        fresh.licenses.keys().collect::<Vec<_>>(),
         vec![kept["id"].as_str().unwrap()]
     );
     alice
@@ -228,7 +277,96 @@ async fn cursors_older_than_purged_removals_must_resync(backend: Backend) {
     );
 }
 
+/// The holders of a license beyond the ten it lists reach a follower too: each its own small
+/// change, a released one its own tombstone, all of them again when the license is restored;
+/// and a page never ends inside a revision, however small the limit.
+async fn every_holder_is_its_own_change_and_no_page_splits_a_revision(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    let license = create(&alice, with(creative_cloud(), json!({"seats": 40}))).await;
+    let id = license["id"].as_str().unwrap();
+    let mut assignments = Vec::new();
+    for n in 0..25 {
+        let after = alice
+            .post(
+                &format!("/v1/licenses/{id}/assignments"),
+                &json!({"employee": format!("e{n:02}")}),
+            )
+            .await
+            .expect(201);
+        assert!(after.body["assignments"].as_array().unwrap().len() <= 10);
+        assignments.push(after.body);
+    }
+    let mut replica = Replica::default();
+    let cursor = follow(&alice, &mut replica, 0, 7).await;
+    replica.assert_holders_agree();
+    let holders = &replica.holders[id];
+    assert_eq!(holders.len(), 25);
+    assert!(holders.values().any(|a| a.assignee.label() == "e24"));
+
+    // Each holder's change is small, whatever the license holds.
+    let page = alice
+        .get("/v1/changes?after=0&limit=1000")
+        .await
+        .expect(200);
+    for change in page.body["changes"].as_array().unwrap() {
+        if change["op"] == "assign" {
+            assert!(change.to_string().len() < 2048, "{change}");
+        }
+    }
+
+    // e20, beyond the listed ten, leaves: its own tombstone.
+    let e20 = holders
+        .values()
+        .find(|a| a.assignee.label() == "e20")
+        .unwrap()
+        .id
+        .clone();
+    alice
+        .delete(&format!("/v1/licenses/{id}/assignments/{e20}"))
+        .await
+        .expect(200);
+    let page: ChangePage = alice
+        .get(&format!("/v1/changes?after={cursor}"))
+        .await
+        .expect(200)
+        .json();
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| matches!(c, Change::Unassign { id, .. } if *id == e20)),
+        "{page:?}"
+    );
+    let cursor = follow(&alice, &mut replica, cursor, 7).await;
+    replica.assert_holders_agree();
+    assert_eq!(replica.holders[id].len(), 24);
+
+    // Removed, the license takes its holders along; restored, it brings them back at one
+    // revision — 25 changes, which a page of 5 hands out whole.
+    alice
+        .delete(&format!("/v1/licenses/{id}"))
+        .await
+        .expect(204);
+    let cursor = follow(&alice, &mut replica, cursor, 7).await;
+    assert!(!replica.holders.contains_key(id) && !replica.licenses.contains_key(id));
+    alice
+        .post(&format!("/v1/licenses/{id}/restore"), &json!({}))
+        .await
+        .expect(200);
+    let page: ChangePage = alice
+        .get(&format!("/v1/changes?after={cursor}&limit=5"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(page.changes.len(), 25, "one revision, whole");
+    assert!(!page.more);
+    follow(&alice, &mut replica, cursor, 5).await;
+    replica.assert_holders_agree();
+    assert_eq!(replica.holders[id].len(), 24);
+}
+
 crate::on_both_databases!(
+    every_holder_is_its_own_change_and_no_page_splits_a_revision,
     cursors_older_than_purged_removals_must_resync,
     feed_followed_during_writes_ends_with_the_inventory,
     feed_shows_removals_and_hides_keys_from_employees,

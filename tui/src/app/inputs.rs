@@ -141,18 +141,21 @@ impl App {
                     ));
                 }
                 PromptFor::Unassign => {
-                    match l.assignments.iter().find(|a| a.assignee == assignee) {
-                        Some(a) => {
-                            lines.push(format!("  - {who} ✕ {label}"));
-                            requests.push((
-                                label,
-                                Request::Unassign(UnassignRequest {
-                                    license: l.id.clone(),
-                                    assignment: a.id.clone(),
-                                }),
-                            ));
-                        }
-                        None => lines.push(format!("  skip  {label}: not assigned to {who}")),
+                    // Among the holders the license lists, or perhaps beyond them: lmd,
+                    // which knows every holder, finds the assignment.
+                    let listed = l.assignments.iter().any(|a| a.assignee == assignee);
+                    if listed || l.unlisted_assignments() > 0 {
+                        lines.push(format!("  - {who} ✕ {label}"));
+                        requests.push((
+                            label,
+                            Request::Unassign(UnassignRequest {
+                                license: l.id.clone(),
+                                assignment: None,
+                                from: Some(assignee.clone()),
+                            }),
+                        ));
+                    } else {
+                        lines.push(format!("  skip  {label}: not assigned to {who}"));
                     }
                 }
             }

@@ -12,9 +12,10 @@ mod requests;
 pub use args::{LicenseArgs, assignee_arg, parse_query};
 pub use audit::{AuditArgs, print_audit, print_audit_header};
 pub use print::{
-    print_alerts, print_import, print_license, print_permissions, print_status, print_table,
+    print_alerts, print_holders, print_import, print_license, print_permissions, print_status,
+    print_table,
 };
 pub use requests::{
-    alerts, assign, create, import, list_all, login, permissions, remove, resolve, restore, status,
-    unassign, update,
+    alerts, assign, create, holders, import, list_all, login, permissions, remove, resolve,
+    restore, status, unassign, update,
 };

@@ -3,8 +3,8 @@
 use crate::format;
 use anyhow::bail;
 use chrono::{DateTime, NaiveDate, Utc};
-use lm_protocol::License;
 use lm_protocol::socket::{ExpiryAlert, HeldPermissions, Status};
+use lm_protocol::{Assignment, License};
 use std::io::Write;
 
 /// `value` as pretty JSON on a line of its own: what `--json` prints.
@@ -274,7 +274,24 @@ pub fn print_license(l: &License, out: &mut impl Write) -> std::io::Result<()> {
         row(
             out,
             "assigned",
-            &format!("and {} more", l.unlisted_assignments()),
+            &format!(
+                "and {} more (lm holders {})",
+                l.unlisted_assignments(),
+                l.id
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// One holder a line: who, and since when.
+pub fn print_holders(holders: &[Assignment], out: &mut impl Write) -> anyhow::Result<()> {
+    for a in holders {
+        writeln!(
+            out,
+            "{}\t{}",
+            format::assignee(&a.assignee),
+            a.since.format("%Y-%m-%d %H:%M")
         )?;
     }
     Ok(())

@@ -1,12 +1,14 @@
 //! What the commands ask lmd over its socket.
 
 use crate::client::{ClientError, DaemonClient};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use lm_protocol::socket::{
-    AssignRequest, CreateRequest, ExpiryAlert, HeldPermissions, ImportRequest, LicenseRef,
-    RemoveRequest, Request, Status, UnassignRequest, UpdateRequest,
+    AssignRequest, CreateRequest, ExpiryAlert, HeldPermissions, HoldersRequest, ImportRequest,
+    LicenseRef, RemoveRequest, Request, Status, UnassignRequest, UpdateRequest,
 };
-use lm_protocol::{Assignee, License, LicenseFilter, LicenseId, LicensePatch, NewLicense, Sort};
+use lm_protocol::{
+    Assignee, Assignment, License, LicenseFilter, LicenseId, LicensePatch, NewLicense, Sort,
+};
 
 pub async fn status(client: &DaemonClient) -> Result<Status, ClientError> {
     client.status().await
@@ -199,16 +201,36 @@ pub async fn unassign(
     license: &License,
     who: &Assignee,
 ) -> anyhow::Result<()> {
-    let assignment = license
-        .assignments
-        .iter()
-        .find(|a| a.assignee == *who)
-        .with_context(|| format!("“{}” is not assigned to {who}", license.name))?;
+    // Among the holders the license lists, or perhaps beyond them: lmd, which knows every
+    // holder, finds the assignment.
+    let listed = license.assignments.iter().any(|a| a.assignee == *who);
+    if !listed && license.unlisted_assignments() == 0 {
+        bail!("“{}” is not assigned to {who}", license.name);
+    }
     client
         .request(Request::Unassign(UnassignRequest {
             license: license.id.clone(),
-            assignment: assignment.id.clone(),
+            assignment: None,
+            from: Some(who.clone()),
         }))
         .await?;
     Ok(())
+}
+
+/// Every holder of `license`, in the order they were assigned, window by window.
+pub async fn holders(client: &DaemonClient, license: &License) -> anyhow::Result<Vec<Assignment>> {
+    let mut all = Vec::new();
+    loop {
+        let window = client
+            .holders(HoldersRequest {
+                license: license.id.clone(),
+                offset: all.len(),
+            })
+            .await?;
+        let got = window.items.len();
+        all.extend(window.items);
+        if got == 0 || all.len() >= window.total {
+            return Ok(all);
+        }
+    }
 }

@@ -166,10 +166,11 @@ pub(super) async fn write_seat_changes(
     for (j, job) in jobs.iter().enumerate() {
         let mut outcome = SeatOutcome::default();
         for seat in &job.release {
-            let Some(license) = licenses.live(tx, org, &seat.license).await? else {
+            let Some(license) = licenses.live(tx, org, &seat.license, revisions).await? else {
                 continue;
             };
-            if !delete_assignment(tx, &seat.license, &seat.assignment).await? {
+            let revision = license.revision;
+            if !delete_assignment(tx, org, &seat.license, &seat.assignment, revision).await? {
                 continue;
             }
             license.released.push(seat.assignment.clone());
@@ -198,7 +199,7 @@ pub(super) async fn write_seat_changes(
             let mut as_found = Vec::new();
             let mut took = None;
             for offer in offers {
-                let Some(license) = licenses.live(tx, org, &offer.license).await? else {
+                let Some(license) = licenses.live(tx, org, &offer.license, revisions).await? else {
                     continue;
                 };
                 let used = license.used();
@@ -260,16 +261,15 @@ pub(super) async fn write_seat_changes(
             license.added.iter().map(move |assignment| TakenSeat {
                 license_id,
                 assignment,
+                revision: license.revision,
             })
         })
         .collect();
     insert_taken_seats(tx, org, &rows).await?;
-    // Each license changed once, with its own revision of those reserved (the unused
-    // ones stay gaps; the feed tolerates gaps).
+    // Each license changed once, with its own revision of those reserved (the ones of
+    // licenses read but not changed stay gaps; the feed tolerates gaps).
     for (_, license) in licenses.changed() {
-        let revision = revisions.next().ok_or_else(|| {
-            StoreError::Corrupt("fewer revisions reserved than licenses changed".into())
-        })?;
+        let revision = license.revision;
         let removed = license.released.iter().map(|a| HolderChange::Removed(a));
         let added = license.added.iter().map(HolderChange::Added);
         let changes: Vec<HolderChange> = removed.chain(added).collect();
@@ -328,6 +328,8 @@ struct Licenses(BTreeMap<String, Option<LicenseChange>>);
 
 struct LicenseChange {
     before: License,
+    /// The revision the batch writes the license's changes at, reserved when first read.
+    revision: i64,
     /// Seats released (their assignment ids) and taken.
     released: Vec<String>,
     added: Vec<Assignment>,
@@ -348,11 +350,15 @@ impl Licenses {
         tx: &mut crate::db::Tx,
         org: &str,
         id: &str,
+        revisions: &mut std::ops::Range<i64>,
     ) -> Result<Option<&mut LicenseChange>> {
         if !self.0.contains_key(id) {
             let read = match load_live(tx, org, id).await {
                 Ok(before) => Some(LicenseChange {
                     before,
+                    revision: revisions.next().ok_or_else(|| {
+                        StoreError::Corrupt("fewer revisions reserved than licenses read".into())
+                    })?,
                     released: Vec::new(),
                     added: Vec::new(),
                 }),

@@ -1,0 +1,17 @@
+-- Holders reach daemons through the change feed as their own small changes: each assignment
+-- row records the revision it was made (or its license restored) at, and a released one
+-- leaves a tombstone for the feed until the retention purges it, as a removed license does.
+-- Rows made before this take their license's revision: the feed serves them with it.
+ALTER TABLE assignments ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+UPDATE assignments SET revision = (SELECT l.revision FROM licenses l WHERE l.id = assignments.license_id);
+CREATE INDEX assignments_by_revision ON assignments (org_id, revision);
+
+CREATE TABLE released_assignments (
+    org_id      TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    id          TEXT NOT NULL,
+    license_id  TEXT NOT NULL,
+    released_at TEXT NOT NULL,
+    PRIMARY KEY (org_id, revision, id)
+);
+CREATE INDEX released_assignments_by_age ON released_assignments (released_at);
