@@ -24,6 +24,9 @@ use std::sync::{Arc, RwLock};
 /// Bumped whenever the stored layout changes; an older cache is rebuilt.
 const SCHEMA_VERSION: &[u8] = b"2";
 
+/// sled's own page cache.
+const SLED_CACHE_BYTES: u64 = 16 << 20;
+
 const SCHEMA_KEY: &[u8] = b"meta/schema";
 const CURSOR_KEY: &[u8] = b"meta/cursor";
 const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
@@ -160,6 +163,9 @@ impl Cache {
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(200))
+            // Reads are served from memory, not from sled: its page cache only speeds up
+            // writes, and at its default (1 GiB) it held most of the records a second time.
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
         match db.get(SCHEMA_KEY)? {
             Some(v) if v.as_ref() == SCHEMA_VERSION => {}

@@ -5,7 +5,8 @@
 //! license carries its seat count and its oldest holders only; every holder is its own entry,
 //! at the revision it was assigned (`assign`), and a released one a tombstone of its own
 //! (`unassign`), so a seat taken costs a daemon one small entry however many seats the license
-//! has. A removed license's holders go with it; a restored one's come again at its revision.
+//! has. A manager's feed carries every holder, an employee's their own. A removed license's
+//! holders go with it; a restored one's come again at its revision.
 //!
 //! A client that applies pages in order from `after=0`, and keeps asking with `after=next`,
 //! ends with exactly the server's current set, even while writes go on: the server commits

@@ -4,6 +4,7 @@ use super::AppState;
 use super::context::Caller;
 use super::error::ApiError;
 use super::params::query_pairs;
+use crate::store::HoldersOf;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use lm_protocol::{Change, ChangePage};
@@ -50,6 +51,10 @@ fn parse(pairs: &[(String, String)]) -> Result<(i64, u32), ApiError> {
     Ok((after, limit))
 }
 
+/// The organization's changes after a revision, in revision order: licenses (an upsert or a
+/// removal each) and their holders (`assign`, `unassign`) — every holder for a manager, an
+/// employee's own for an employee. A page never ends inside a revision, so it may hold more
+/// than `limit` changes.
 #[utoipa::path(get, path = "/v1/changes", tag = "sync",
     params(
         ("after" = Option<i64>, Query, minimum = 0, description = "the `next` of the previous page; 0 for a full snapshot; not beyond the head"),
@@ -63,11 +68,18 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ChangePage>, ApiError> {
     let (after, limit) = parse(&query_pairs(&raw))?;
+    let manager = caller.principal.role.is_manager();
+    // An employee follows the licenses and their own holders; a manager, everyone's.
+    let of = if manager {
+        HoldersOf::Everyone
+    } else {
+        HoldersOf::Employee(&caller.principal.subject)
+    };
     let mut page = state
         .store
-        .changes(&caller.principal.org, after, limit)
+        .changes(&caller.principal.org, of, after, limit)
         .await?;
-    if !caller.principal.role.is_manager() {
+    if !manager {
         for change in &mut page.changes {
             if let Change::Upsert { license, .. } = change {
                 license.key = None;

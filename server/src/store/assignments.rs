@@ -172,23 +172,24 @@ pub(super) async fn delete_assignment(
     id: &str,
     revision: i64,
 ) -> Result<bool> {
-    let deleted = tx
+    let deleted: Option<(Option<String>, Option<String>)> = tx
         .exec()
-        .execute(
-            "DELETE FROM assignments WHERE id = $1 AND license_id = $2",
+        .fetch_optional(
+            "DELETE FROM assignments WHERE id = $1 AND license_id = $2 RETURNING employee, device",
             args![id, license_id],
         )
         .await?;
-    if deleted == 1 {
-        tx.exec()
-            .execute(
-                "INSERT INTO released_assignments (org_id, revision, id, license_id, released_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                args![org, revision, id, license_id, now()],
-            )
-            .await?;
-    }
-    Ok(deleted == 1)
+    let Some((employee, device)) = deleted else {
+        return Ok(false);
+    };
+    tx.exec()
+        .execute(
+            "INSERT INTO released_assignments (org_id, revision, id, license_id, employee, device, released_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![org, revision, id, license_id, employee, device, now()],
+        )
+        .await?;
+    Ok(true)
 }
 
 /// Stamps every holder of `license_id` with `revision`, so that the change feed hands them
@@ -281,43 +282,71 @@ pub(super) enum Revisions {
 }
 
 impl Revisions {
-    /// The condition and its arguments, after `$1` (the organization), on the column
-    /// `revision` of `table` (an alias), ordered by `order`.
-    pub(super) fn condition(self, table: &str, order: &str) -> (String, Vec<crate::db::Value>) {
+    /// Adds the condition on `table`'s `revision` and the order (by revision, then `ties`).
+    pub(super) fn push_to(self, q: &mut SqlBuf, table: &str, ties: &str) {
         match self {
-            Revisions::Between { after, upto, limit } => (
-                format!(
-                    "{table}.revision > $2 AND {table}.revision <= $3 ORDER BY {table}.revision{order} LIMIT $4"
-                ),
-                args![after, upto, limit],
-            ),
-            Revisions::At(revision) => (
-                format!("{table}.revision = $2 ORDER BY {table}.revision{order}"),
-                args![revision],
-            ),
+            Revisions::Between { after, upto, limit } => {
+                q.push(&format!(" AND {table}.revision > "))
+                    .arg(after)
+                    .push(&format!(" AND {table}.revision <= "))
+                    .arg(upto)
+                    .push(&format!(" ORDER BY {table}.revision{ties} LIMIT "))
+                    .arg(limit);
+            }
+            Revisions::At(revision) => {
+                q.push(&format!(" AND {table}.revision = "))
+                    .arg(revision)
+                    .push(&format!(" ORDER BY {table}.revision{ties}"));
+            }
         }
     }
 }
 
-/// The holders of `org`'s licenses made or restamped within `revisions`.
+/// Whose holders a read of the feed covers.
+#[derive(Debug, Clone, Copy)]
+pub enum HoldersOf<'a> {
+    /// Everyone's: a manager's feed.
+    Everyone,
+    /// One employee's own: an employee's feed (what they hold is theirs to know; a district
+    /// of students need not each download every other student's seat).
+    Employee(&'a str),
+}
+
+/// `select … WHERE {table}.org_id = ` completed with the organization, whose holders and
+/// which revisions.
+fn feed_query(
+    select: &str,
+    table: &str,
+    org: &str,
+    of: HoldersOf<'_>,
+    revisions: Revisions,
+) -> SqlBuf {
+    let mut q = SqlBuf::new(select);
+    q.arg(org);
+    if let HoldersOf::Employee(who) = of {
+        q.push(&format!(" AND {table}.employee = ")).arg(who);
+    }
+    revisions.push_to(&mut q, table, &format!(", {table}.id"));
+    q
+}
+
+/// The holders of `org`'s licenses made or restamped within `revisions`, of everyone or of
+/// one employee.
 pub(super) async fn feed_holders(
     e: &mut impl Executes,
     org: &str,
+    of: HoldersOf<'_>,
     revisions: Revisions,
 ) -> Result<Vec<FeedHolder>> {
-    let (condition, values) = revisions.condition("a", ", a.id");
-    let mut arguments = args![org];
-    arguments.extend(values);
-    let rows: Vec<FeedHolderRow> = e
-        .exec()
-        .fetch_all(
-            format!(
-                "SELECT a.revision, a.license_id, a.id, a.employee, a.device, a.since \
-                 FROM assignments a WHERE a.org_id = $1 AND {condition}"
-            ),
-            arguments,
-        )
-        .await?;
+    let q = feed_query(
+        "SELECT a.revision, a.license_id, a.id, a.employee, a.device, a.since \
+         FROM assignments a WHERE a.org_id = ",
+        "a",
+        org,
+        of,
+        revisions,
+    );
+    let rows: Vec<FeedHolderRow> = e.exec().fetch_all(q.sql, q.args).await?;
     rows.into_iter()
         .map(|r| {
             Ok(FeedHolder {
@@ -329,24 +358,22 @@ pub(super) async fn feed_holders(
         .collect()
 }
 
-/// The assignments of `org`'s licenses released within `revisions`: (revision, license, id).
+/// The assignments of `org`'s licenses released within `revisions`, of everyone or of one
+/// employee: (revision, license, id).
 pub(super) async fn feed_releases(
     e: &mut impl Executes,
     org: &str,
+    of: HoldersOf<'_>,
     revisions: Revisions,
 ) -> Result<Vec<(i64, String, String)>> {
-    let (condition, values) = revisions.condition("r", ", r.id");
-    let mut arguments = args![org];
-    arguments.extend(values);
-    Ok(e.exec()
-        .fetch_all(
-            format!(
-                "SELECT r.revision, r.license_id, r.id FROM released_assignments r \
-                 WHERE r.org_id = $1 AND {condition}"
-            ),
-            arguments,
-        )
-        .await?)
+    let q = feed_query(
+        "SELECT r.revision, r.license_id, r.id FROM released_assignments r WHERE r.org_id = ",
+        "r",
+        org,
+        of,
+        revisions,
+    );
+    Ok(e.exec().fetch_all(q.sql, q.args).await?)
 }
 
 /// A change of one holder, already made to the rows.

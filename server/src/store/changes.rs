@@ -1,7 +1,7 @@
-use super::assignments::{Revisions, feed_holders, feed_releases};
+use super::assignments::{HoldersOf, Revisions, feed_holders, feed_releases};
 use super::licenses::{COLUMNS, LicenseRow};
 use super::{Result, Store, StoreError};
-use crate::db::{Executes, args};
+use crate::db::{Executes, SqlBuf, args};
 use lm_protocol::{Change, ChangePage};
 
 /// The feed's three sources within some revisions, each in revision order: licenses, holders
@@ -13,17 +13,18 @@ struct Sources {
 }
 
 impl Sources {
-    async fn read(conn: &mut impl Executes, org: &str, revisions: Revisions) -> Result<Sources> {
-        let (condition, values) = revisions.condition("l", "");
-        let mut arguments = args![org];
-        arguments.extend(values);
-        let rows: Vec<LicenseRow> = conn
-            .exec()
-            .fetch_all(
-                format!("SELECT {COLUMNS} FROM licenses l WHERE l.org_id = $1 AND {condition}"),
-                arguments,
-            )
-            .await?;
+    async fn read(
+        conn: &mut impl Executes,
+        org: &str,
+        of: HoldersOf<'_>,
+        revisions: Revisions,
+    ) -> Result<Sources> {
+        let mut q = SqlBuf::new(&format!(
+            "SELECT {COLUMNS} FROM licenses l WHERE l.org_id = "
+        ));
+        q.arg(org);
+        revisions.push_to(&mut q, "l", "");
+        let rows: Vec<LicenseRow> = conn.exec().fetch_all(q.sql, q.args).await?;
         let mut licenses = Vec::with_capacity(rows.len());
         for row in rows {
             let stored = row.into_license()?;
@@ -40,7 +41,7 @@ impl Sources {
                 }
             });
         }
-        let holders = feed_holders(conn, org, revisions)
+        let holders = feed_holders(conn, org, of, revisions)
             .await?
             .into_iter()
             .map(|h| {
@@ -51,7 +52,7 @@ impl Sources {
                 })
             })
             .collect::<Result<_>>()?;
-        let releases = feed_releases(conn, org, revisions)
+        let releases = feed_releases(conn, org, of, revisions)
             .await?
             .into_iter()
             .map(|(revision, license, id)| {
@@ -101,8 +102,15 @@ fn parse_id(id: &str) -> Result<lm_protocol::LicenseId> {
 }
 
 impl Store {
-    /// The changes of `org` after revision `after`, oldest first, at most `limit`.
-    pub async fn changes(&self, org: &str, after: i64, limit: u32) -> Result<ChangePage> {
+    /// The changes of `org` after revision `after`, oldest first, at most `limit` (more to
+    /// finish a revision), with the holders `of` everyone or of one employee.
+    pub async fn changes(
+        &self,
+        org: &str,
+        of: HoldersOf<'_>,
+        after: i64,
+        limit: u32,
+    ) -> Result<ChangePage> {
         let mut conn = self.db.read().await?;
         let (head, purged_through): (i64, i64) = conn
             .exec()
@@ -130,7 +138,7 @@ impl Store {
             upto: head,
             limit,
         };
-        let mut sources = Sources::read(&mut conn, org, between(after, fetch)).await?;
+        let mut sources = Sources::read(&mut conn, org, of, between(after, fetch)).await?;
         // Complete below the horizon: a source cut at `fetch` rows may lack more of the
         // revision its last row has.
         let horizon = sources.horizon(fetch);
@@ -147,10 +155,10 @@ impl Store {
         if end == 0 && !changes.is_empty() {
             // One revision with more changes than a page: all of it, whatever its size.
             let revision = changes[0].revision();
-            changes = Sources::read(&mut conn, org, Revisions::At(revision))
+            changes = Sources::read(&mut conn, org, of, Revisions::At(revision))
                 .await?
                 .take_merged();
-            more = !Sources::read(&mut conn, org, between(revision, 1))
+            more = !Sources::read(&mut conn, org, of, between(revision, 1))
                 .await?
                 .take_merged()
                 .is_empty();

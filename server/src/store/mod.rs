@@ -21,6 +21,7 @@ pub mod seats;
 mod statistics;
 mod users;
 
+pub use assignments::HoldersOf;
 pub use keys::StoredKey;
 pub use users::User;
 

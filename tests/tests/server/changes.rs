@@ -365,7 +365,71 @@ async fn every_holder_is_its_own_change_and_no_page_splits_a_revision(backend: B
     assert_eq!(replica.holders[id].len(), 24);
 }
 
+/// An employee's feed carries the licenses and their own holders only: a district's student
+/// does not download every other student's seat.
+async fn an_employee_follows_their_own_holders_only(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    let eve = server.employee("eve");
+    let license = create(&alice, with(creative_cloud(), json!({"seats": 40}))).await;
+    let id = license["id"].as_str().unwrap();
+    let mut eves = String::new();
+    for who in ["ann", "bob", "eve", "dan"] {
+        let after = alice
+            .post(
+                &format!("/v1/licenses/{id}/assignments"),
+                &json!({"employee": who}),
+            )
+            .await
+            .expect(201);
+        if who == "eve" {
+            let all = after.body["assignments"].as_array().unwrap();
+            let mine = all.iter().find(|a| a["employee"] == "eve").unwrap();
+            eves = mine["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let holders_in = |page: &ChangePage| -> Vec<String> {
+        page.changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Assign { assignment, .. } => Some(assignment.assignee.label().to_owned()),
+                Change::Unassign { id, .. } => Some(format!("-{id}")),
+                _ => None,
+            })
+            .collect()
+    };
+    let page: ChangePage = eve.get("/v1/changes?after=0").await.expect(200).json();
+    assert_eq!(holders_in(&page), ["eve"]);
+    let all: ChangePage = alice.get("/v1/changes?after=0").await.expect(200).json();
+    assert_eq!(holders_in(&all).len(), 4, "a manager follows everyone's");
+
+    // Bob's release is none of eve's business; hers is.
+    let bob = all
+        .changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Assign { assignment, .. } if assignment.assignee.label() == "bob" => {
+                Some(assignment.id.to_string())
+            }
+            _ => None,
+        })
+        .unwrap();
+    for gone in [&bob, &eves] {
+        alice
+            .delete(&format!("/v1/licenses/{id}/assignments/{gone}"))
+            .await
+            .expect(200);
+    }
+    let page: ChangePage = eve
+        .get(&format!("/v1/changes?after={}", page.next))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(holders_in(&page), [format!("-{eves}")]);
+}
+
 crate::on_both_databases!(
+    an_employee_follows_their_own_holders_only,
     every_holder_is_its_own_change_and_no_page_splits_a_revision,
     cursors_older_than_purged_removals_must_resync,
     feed_followed_during_writes_ends_with_the_inventory,
