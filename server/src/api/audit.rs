@@ -15,7 +15,7 @@ use lm_protocol::{AuditEntry, AuditQuery, Page};
         ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query, description = "RFC 3339"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000), ("cursor" = Option<String>, Query),
     ),
-    responses((status = 200, body = super::openapi::AuditPage), (status = 403, body = lm_protocol::Problem)),
+    responses((status = 200, body = lm_protocol::Page<lm_protocol::AuditEntry>), (status = 403, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     caller: Caller,

@@ -36,7 +36,7 @@ fn with_etag(status: StatusCode, license: License) -> Response {
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000), ("cursor" = Option<String>, Query),
         ("deleted" = Option<bool>, Query, description = "list removed licenses (managers)"),
     ),
-    responses((status = 200, body = super::openapi::LicensePage), (status = 422, body = lm_protocol::Problem)),
+    responses((status = 200, body = lm_protocol::Page<lm_protocol::License>), (status = 422, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     caller: Caller,
@@ -185,7 +185,7 @@ pub async fn assign(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, pattern = r"^[0-9]{1,20}_[A-Za-z0-9._:@-]{1,64}$", description = "the `next` of the previous page"),
     ),
-    responses((status = 200, body = super::openapi::SeatPage), (status = 403, body = lm_protocol::Problem), (status = 404, body = lm_protocol::Problem)),
+    responses((status = 200, body = lm_protocol::Page<lm_protocol::hierarchy::Seat>), (status = 403, body = lm_protocol::Problem), (status = 404, body = lm_protocol::Problem)),
     security(("bearer" = [])))]
 pub async fn seats(
     Manager(caller): Manager,

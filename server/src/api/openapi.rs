@@ -2,34 +2,8 @@
 
 use super::contract::Contract;
 use axum::Json;
-use lm_protocol::{AuditEntry, License};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-/// A page of licenses.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct LicensePage {
-    items: Vec<License>,
-    /// The cursor of the next page, or null on the last.
-    next: Option<String>,
-}
-
-/// A page of audit entries, newest first.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct AuditPage {
-    items: Vec<AuditEntry>,
-    next: Option<String>,
-}
-
-/// A page of a license's seats, oldest first.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SeatPage {
-    items: Vec<lm_protocol::hierarchy::Seat>,
-    next: Option<String>,
-}
+use utoipa::{Modify, OpenApi};
 
 struct BearerAuth;
 
