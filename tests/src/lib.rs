@@ -11,6 +11,7 @@ pub mod hierarchy_provider;
 pub mod http;
 #[cfg(test)]
 mod map_claims;
+pub mod oauth_forms;
 pub mod oidc;
 pub mod pg;
 pub mod schemathesis;

@@ -2,9 +2,10 @@
 //! RFC 8252 §7.3), spoken over plain HTTP the way a browser and an app would; the ID token
 //! (OpenID Connect Core); revoking access tokens (RFC 7009); the TOTP second factor.
 
-use super::oauth::{PASSWORD, decide, eventually, log_in, post_form, refresh, server_with};
+use super::oauth::{PASSWORD, eventually, server_with};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lm_tests::oauth_forms::{decide, log_in, post_form, refresh, start_device_login};
 use lm_tests::{Backend, Server};
 use serde_json::Value;
 use sha2::Digest;
@@ -332,7 +333,7 @@ async fn authorization_requests_are_checked_before_and_after_sign_in(backend: Ba
 async fn a_revoked_access_token_is_refused_at_once(backend: Backend) {
     let server = server_with(backend, &[]).await;
     let replica = server.replica(&[]).await;
-    let tokens = log_in(&server).await;
+    let tokens = log_in(&server, "alice").await;
     let access = tokens["access_token"].as_str().unwrap();
     server
         .client(Some(access.to_owned()))
@@ -406,7 +407,7 @@ async fn a_second_factor_is_asked_for_and_each_code_signs_in_once(backend: Backe
     assert!(replay.text().await.unwrap().contains("used already"));
 
     // The device flow's page asks for it too.
-    let device = super::oauth::start_device_login(&server).await;
+    let device = start_device_login(&server).await;
     let (status, html) = decide(
         &server,
         device["user_code"].as_str().unwrap(),

@@ -2,6 +2,7 @@
 //! `client_credentials` (RFC 6749 §4.4), resource servers introspecting tokens (RFC 7662),
 //! userinfo (OIDC Core §5.3), and what removing a client does.
 
+use lm_tests::oauth_forms::post_form_as;
 use lm_tests::{Backend, Server};
 use serde_json::Value;
 
@@ -23,15 +24,8 @@ async fn post_form(
     basic: Option<(&str, &str)>,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", server.url))
-        .form(form);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let (status, body, _) = post_form_as(server, path, basic, form).await;
+    (status, body)
 }
 
 async fn service_token(server: &Server, id: &str, secret: &str) -> (u16, Value) {

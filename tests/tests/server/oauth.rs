@@ -2,6 +2,7 @@
 //! refresh tokens rotate and a replayed one revokes its family, passwords lock out and
 //! unlock, disabled users lose access.
 
+use lm_tests::oauth_forms::{decide, log_in, poll, post_form, refresh, start_device_login};
 use lm_tests::{Backend, Server};
 use serde_json::Value;
 use std::time::Duration;
@@ -18,108 +19,6 @@ pub(crate) async fn server_with(backend: Backend, extra: &[&str]) -> Server {
         .expect("user add");
     server.give_password("alice");
     server
-}
-
-/// POSTs a form; returns (status, body as JSON or null, body text).
-pub(crate) async fn post_form(
-    server: &Server,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (u16, Value, String) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", server.url))
-        .form(form)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    )
-}
-
-pub(crate) async fn start_device_login(server: &Server) -> Value {
-    let (status, body, text) = post_form(
-        server,
-        "/oauth2/device_authorization",
-        &[
-            ("client_id", "lm"),
-            ("scope", "openid offline_access licenses"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{text}");
-    body
-}
-
-async fn poll(server: &Server, device_code: &str) -> (u16, Value) {
-    let (status, body, _) = post_form(
-        server,
-        "/oauth2/token",
-        &[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("device_code", device_code),
-            ("client_id", "lm"),
-        ],
-    )
-    .await;
-    (status, body)
-}
-
-/// What the person does in the browser: submit the approval form.
-pub(crate) async fn decide(
-    server: &Server,
-    user_code: &str,
-    user: &str,
-    password: &str,
-    action: &str,
-) -> (u16, String) {
-    let (status, _, html) = post_form(
-        server,
-        "/device",
-        &[
-            ("user_code", user_code),
-            ("username", user),
-            ("password", password),
-            ("action", action),
-        ],
-    )
-    .await;
-    (status, html)
-}
-
-pub(crate) async fn refresh(server: &Server, token: &str) -> (u16, Value) {
-    let (status, body, _) = post_form(
-        server,
-        "/oauth2/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", token),
-            ("client_id", "lm"),
-        ],
-    )
-    .await;
-    (status, body)
-}
-
-/// Logs alice in through the device flow and returns the token response.
-pub(crate) async fn log_in(server: &Server) -> Value {
-    let device = start_device_login(server).await;
-    let (status, html) = decide(
-        server,
-        device["user_code"].as_str().unwrap(),
-        "alice",
-        PASSWORD,
-        "approve",
-    )
-    .await;
-    assert_eq!(status, 200, "{html}");
-    let (status, tokens) = poll(server, device["device_code"].as_str().unwrap()).await;
-    assert_eq!(status, 200, "{tokens}");
-    tokens
 }
 
 async fn a_terminal_logs_in_with_the_device_flow(backend: Backend) {
@@ -231,7 +130,7 @@ async fn a_terminal_logs_in_with_the_device_flow(backend: Backend) {
 
 async fn refresh_tokens_rotate_and_a_replay_revokes_the_login(backend: Backend) {
     let server = server_with(backend, &[]).await;
-    let first = log_in(&server).await;
+    let first = log_in(&server, "alice").await;
     let old = first["refresh_token"].as_str().unwrap();
     let (status, second) = refresh(&server, old).await;
     assert_eq!(status, 200, "{second}");
@@ -257,7 +156,7 @@ async fn refresh_tokens_rotate_and_a_replay_revokes_the_login(backend: Backend) 
     );
 
     // Logout: revocation (RFC 7009) ends a login; unknown tokens are not an error.
-    let login = log_in(&server).await;
+    let login = log_in(&server, "alice").await;
     let token = login["refresh_token"].as_str().unwrap();
     let (status, _, _) = post_form(
         &server,
@@ -450,7 +349,7 @@ pub(crate) async fn eventually(server: &Server, token: &str, status: u16) {
 
 async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
     let server = server_with(backend, &[]).await;
-    let tokens = log_in(&server).await;
+    let tokens = log_in(&server, "alice").await;
     let access = tokens["access_token"].as_str().unwrap();
     server
         .admin(&["user", "disable", "alice"])
@@ -473,12 +372,12 @@ async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
     .await;
     assert_eq!(status, 401);
     server.admin(&["user", "enable", "alice"]).expect("enable");
-    log_in(&server).await;
+    log_in(&server, "alice").await;
 }
 
 async fn rotated_keys_sign_new_tokens_and_old_ones_keep_verifying(backend: Backend) {
     let server = server_with(backend, &[]).await;
-    let mut tokens = log_in(&server).await;
+    let mut tokens = log_in(&server, "alice").await;
     let before = tokens["access_token"].as_str().unwrap().to_owned();
     let kid = |token: &str| -> Value {
         use base64::Engine;
