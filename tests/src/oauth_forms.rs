@@ -2,8 +2,26 @@
 //! post (with client credentials or without), and the device login's steps — start, the
 //! person's decision in the browser, the terminal's polling — and a refresh.
 
-use crate::{PASSWORD, Server};
+use crate::{Backend, PASSWORD, Server};
 use serde_json::Value;
+
+/// A server to sign in to: no rate limit, device polling every second, and a manager `alice`
+/// of `acme` with [`PASSWORD`]. `reachable` when a browser or another process must reach it
+/// at its public address (see [`Server::start_reachable`]).
+pub async fn sign_in_server(backend: Backend, extra: &[&str], reachable: bool) -> Server {
+    let mut args = vec!["--rate-limit", "0", "--device-poll-interval", "1s"];
+    args.extend_from_slice(extra);
+    let server = if reachable {
+        Server::start_reachable(backend, &args).await
+    } else {
+        Server::start_with(backend, &args).await
+    };
+    server
+        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
+        .expect("user add");
+    server.give_password("alice");
+    server
+}
 
 /// POSTs a form to `path`, with Basic client credentials when given; answers the status, the
 /// body as JSON (or null) and the body's text.

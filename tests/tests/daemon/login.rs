@@ -3,6 +3,7 @@
 
 use lm_protocol::LicenseFilter;
 use lm_protocol::socket::{Connection, NoArgs, Reply, Request};
+use lm_tests::oauth_forms::{decide, sign_in_server};
 use lm_tests::{Backend, Daemon, PASSWORD, Server};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -12,32 +13,19 @@ use std::time::Duration;
 /// A reachable server with fast device polling, a manager `alice` with a password, and one
 /// license.
 async fn server(extra: &[&str]) -> Server {
-    let mut args = vec!["--rate-limit", "0", "--device-poll-interval", "1s"];
-    args.extend_from_slice(extra);
-    let server = Server::start_reachable(Backend::Sqlite, &args).await;
-    let alice = server.manager("alice");
-    alice
+    let server = sign_in_server(Backend::Sqlite, extra, true).await;
+    server
+        .login("alice")
         .post("/v1/licenses", &super::new_license("Office"))
         .await
         .expect(201);
-    server.give_password("alice");
     server
 }
 
 /// What alice does in her browser: approve the code on the server's page.
 async fn approve(server: &Server, user_code: &str) {
-    let page = reqwest::Client::new()
-        .post(format!("{}/device", server.url))
-        .form(&[
-            ("user_code", user_code),
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("action", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
+    let (status, page) = decide(server, user_code, "alice", PASSWORD, "approve").await;
+    assert_eq!(status, 200, "{page}");
 }
 
 /// Logs `daemon` in as alice with the device flow, approved at once; its client.

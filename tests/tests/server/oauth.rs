@@ -11,14 +11,7 @@ pub(crate) use lm_tests::PASSWORD;
 
 /// A server with fast device polling and a manager `alice` who has a password.
 pub(crate) async fn server_with(backend: Backend, extra: &[&str]) -> Server {
-    let mut args = vec!["--rate-limit", "0", "--device-poll-interval", "1s"];
-    args.extend_from_slice(extra);
-    let server = Server::start_with(backend, &args).await;
-    server
-        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
-        .expect("user add");
-    server.give_password("alice");
-    server
+    lm_tests::oauth_forms::sign_in_server(backend, extra, false).await
 }
 
 async fn a_terminal_logs_in_with_the_device_flow(backend: Backend) {

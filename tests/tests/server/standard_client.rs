@@ -8,12 +8,7 @@ use lm_tests::oidc::{Flow, RelyingParty};
 use lm_tests::{Backend, Browser, PASSWORD, Server};
 
 async fn server_with_alice() -> Server {
-    let server = Server::start_reachable(Backend::Sqlite, &["--device-poll-interval", "1s"]).await;
-    server
-        .admin(&["user", "add", "alice", "--role", "manager", "--org", "acme"])
-        .expect("user add");
-    server.give_password("alice");
-    server
+    lm_tests::oauth_forms::sign_in_server(Backend::Sqlite, &[], true).await
 }
 
 /// Checks what the library got: who signed in, and a working access token.
