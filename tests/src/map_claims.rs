@@ -174,3 +174,59 @@ fn every_labelled_invariant_names_checks_that_exist() {
         }
     }
 }
+
+/// Every file or folder the map names in backticks (`store/seats/`, `cache/mod.rs`) exists,
+/// below the workspace or one of the crates' source folders: a split or a rename that left
+/// the map behind fails here.
+#[test]
+fn every_path_the_map_names_exists() {
+    let map = std::fs::read_to_string(workspace().join("ARCHITECTURE.md")).expect("the map");
+    let roots = [
+        "",
+        "server/",
+        "server/src/",
+        "server/src/api/",
+        "server/src/api/oauth/",
+        "server/src/cli/",
+        "server/src/store/",
+        "server/src/store/seats/",
+        "server/src/auth/",
+        "server/src/backup/",
+        "daemon/src/",
+        "daemon/src/inventory/",
+        "daemon/src/cache/",
+        "tui/src/",
+        "tui/src/app/",
+        "tui/src/view/",
+        "tui/src/cli/",
+        "protocol/src/",
+        "protocol/src/socket/",
+        "protocol/src/filter/",
+        "tests/",
+        "tests/src/",
+        "tests/tests/server/",
+    ];
+    let named: Vec<&str> = map
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|quoted| quoted.split("::").next().unwrap_or_default())
+        .filter(|path| {
+            !path.contains([' ', '{', '<'])
+                && (path.ends_with(".rs") || (path.ends_with('/') && path.len() > 1))
+        })
+        .collect();
+    assert!(named.len() > 50, "{} paths named", named.len());
+    let missing: Vec<&str> = named
+        .into_iter()
+        .filter(|path| {
+            !roots
+                .iter()
+                .any(|root| workspace().join(root).join(path).exists())
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the map names what is not there: {missing:?}"
+    );
+}

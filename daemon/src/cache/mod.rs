@@ -13,28 +13,23 @@
 //! is synced from the server; a cache locked by another handle is waited for, then refused,
 //! never moved aside. It is owner-only: folder 0700, files 0600, a looser one closed up at
 //! open.
+//!
+//! One job per file: here the cache and what it answers; `layout` the keys and records on
+//! disk and the folder they live in.
+
+mod layout;
 
 use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
+use layout::{
+    ALERT_PREFIX, CURSOR_KEY, HOLDER_PREFIX, LICENSE_PREFIX, SCHEMA_KEY, SCHEMA_VERSION,
+    SLED_CACHE_BYTES, SYNCED_AT_KEY, decode, encode, holder_key, is_locked, license_key,
+    make_private, read_i64, set_aside_path,
+};
 use lm_protocol::{Assignee, Assignment, Change, License, LicenseFilter, LicenseId, Sort};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-
-/// Bumped whenever the stored layout changes; an older cache is rebuilt.
-const SCHEMA_VERSION: &[u8] = b"2";
-
-/// sled's own page cache.
-const SLED_CACHE_BYTES: u64 = 16 << 20;
-
-const SCHEMA_KEY: &[u8] = b"meta/schema";
-const CURSOR_KEY: &[u8] = b"meta/cursor";
-const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
-const LICENSE_PREFIX: &[u8] = b"lic/";
-/// `hold/<license id>/<assignment id>`: a holder of a license.
-const HOLDER_PREFIX: &str = "hold/";
-/// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
-const ALERT_PREFIX: &str = "alert/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -506,190 +501,5 @@ fn release_freed_memory() {
     }
 }
 
-fn license_key(id: &LicenseId) -> Vec<u8> {
-    let mut key = LICENSE_PREFIX.to_vec();
-    key.extend_from_slice(id.as_str().as_bytes());
-    key
-}
-
-/// `hold/<license>/<assignment>`; with an empty assignment, the prefix of a license's holders.
-fn holder_key(license: &LicenseId, assignment: &str) -> String {
-    format!("{HOLDER_PREFIX}{license}/{assignment}")
-}
-
-fn encode(record: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(record).expect("a license or assignment always serializes")
-}
-
-fn decode<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {
-    serde_json::from_slice(value).map_err(|source| CacheError::Record {
-        key: String::from_utf8_lossy(key).into_owned(),
-        source,
-    })
-}
-
-/// Whether opening failed because another handle holds sled's lock on the directory.
-fn is_locked(e: &CacheError) -> bool {
-    matches!(e, CacheError::Sled(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock"))
-}
-
-/// Makes the cache folder 0700 and everything in it owner-only: it holds product keys. A
-/// new folder is created so; one an older lmd (or a loose umask) left open is closed up.
-fn make_private(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let mut folders = vec![dir.to_owned()];
-    while let Some(folder) = folders.pop() {
-        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                folders.push(entry.path());
-            } else if kind.is_file() {
-                let mode = entry.metadata()?.permissions().mode();
-                if mode & 0o077 != 0 {
-                    let private = std::fs::Permissions::from_mode(mode & 0o700);
-                    std::fs::set_permissions(entry.path(), private)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read_i64(db: &sled::Db, key: &[u8]) -> Result<Option<i64>> {
-    Ok(db.get(key)?.and_then(|v| {
-        let bytes: [u8; 8] = v.as_ref().try_into().ok()?;
-        Some(i64::from_be_bytes(bytes))
-    }))
-}
-
-fn set_aside_path(dir: &Path) -> PathBuf {
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S");
-    let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".broken-{stamp}"));
-    dir.with_file_name(name)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use lm_protocol::SortField;
-
-    fn license(id: &str, vendor: &str, revision: i64) -> License {
-        serde_json::from_value(serde_json::json!({
-            "id": id, "product": "p", "name": format!("License {id}"), "kind": "subscription",
-            "vendor": vendor, "cost": {"amount": 100, "currency": "EUR"}, "seats_used": 0,
-            "added": "2026-01-01", "version": 1, "revision": revision
-        }))
-        .unwrap()
-    }
-
-    fn upsert(l: License) -> Change {
-        Change::Upsert {
-            revision: l.revision,
-            license: Box::new(l),
-        }
-    }
-
-    #[test]
-    fn pages_and_cursor_survive_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cache");
-        {
-            let cache = Cache::open(&path).unwrap();
-            cache
-                .apply(
-                    &[
-                        upsert(license("a", "Adobe", 1)),
-                        upsert(license("b", "JetBrains", 2)),
-                    ],
-                    2,
-                )
-                .unwrap();
-            cache
-                .apply(
-                    &[Change::Delete {
-                        revision: 3,
-                        id: "a".parse().unwrap(),
-                    }],
-                    3,
-                )
-                .unwrap();
-        }
-        let cache = Cache::open(&path).unwrap();
-        assert_eq!(cache.cursor(), 3);
-        assert_eq!(cache.len(), 1);
-        assert!(cache.get(&"b".parse().unwrap()).is_some());
-    }
-
-    #[test]
-    fn a_cache_of_another_schema_is_set_aside_and_rebuilt() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cache");
-        {
-            let db = sled::open(&path).unwrap();
-            db.insert(SCHEMA_KEY, b"0").unwrap();
-            db.insert(CURSOR_KEY, &9i64.to_be_bytes()).unwrap();
-            db.flush().unwrap();
-        }
-        let cache = Cache::open(&path).unwrap();
-        assert_eq!(cache.cursor(), 0, "a fresh cache syncs from the start");
-        let aside: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("cache.broken-"))
-            .collect();
-        assert_eq!(aside.len(), 1, "the old cache is kept for inspection");
-    }
-
-    #[test]
-    fn replace_drops_what_the_server_no_longer_has() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache")).unwrap();
-        cache
-            .apply(
-                &[
-                    upsert(license("a", "Adobe", 1)),
-                    upsert(license("b", "Adobe", 2)),
-                ],
-                2,
-            )
-            .unwrap();
-        let mut snapshot = Snapshot::default();
-        snapshot.gather(vec![upsert(license("b", "Adobe", 5))]);
-        let applied = cache.replace(snapshot, 7).unwrap();
-        assert_eq!(applied.ids.len(), 2);
-        assert_eq!(cache.cursor(), 7);
-        assert_eq!(cache.len(), 1);
-    }
-
-    #[test]
-    fn lists_filter_sort_and_window() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(&dir.path().join("cache")).unwrap();
-        let changes: Vec<Change> = (0..10)
-            .map(|i| {
-                let vendor = if i % 2 == 0 { "Adobe" } else { "JetBrains" };
-                upsert(license(&format!("l{i}"), vendor, i + 1))
-            })
-            .collect();
-        cache.apply(&changes, 10).unwrap();
-        let filter = LicenseFilter {
-            vendor: Some("adobe".into()),
-            ..LicenseFilter::default()
-        };
-        let sort = Sort {
-            field: SortField::Id,
-            descending: true,
-        };
-        let (total, window) = cache.list(&filter, sort, 1, 2, Utc::now().date_naive());
-        assert_eq!(total, 5);
-        let ids: Vec<_> = window.iter().map(|l| l.id.to_string()).collect();
-        assert_eq!(ids, ["l6", "l4"]);
-    }
-}
+mod tests;
