@@ -16,6 +16,7 @@ pub mod filter;
 pub mod hierarchy;
 pub mod hierarchy_csv;
 pub mod license;
+pub mod member;
 pub mod money;
 pub mod page;
 pub mod principal;
@@ -34,6 +35,7 @@ pub use license::{
     Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, HierarchyName, Kind, License,
     LicenseId, LicenseKey, LicensePatch, NewLicense, Owner, ProductEid,
 };
+pub use member::{Member, MemberPatch, MemberQuery, MemberStatus, Offboarding, Released};
 pub use money::{Currency, Money};
 pub use page::Page;
 pub use principal::{Principal, Role};

@@ -149,6 +149,11 @@ impl Client {
         .await
     }
 
+    /// PATCHes a JSON body without a version (`If-Match`), as the routes that need none take it.
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body), &[]).await
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.send(Method::PUT, path, Some(body), &[]).await
     }

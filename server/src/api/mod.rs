@@ -16,6 +16,7 @@ mod import_turns;
 mod licenses;
 pub mod limits;
 mod me;
+mod members;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
@@ -161,6 +162,12 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/v1/users/{eid}/permissions", get(seats::permissions))
         .route("/v1/grant-keys", get(seats::grant_keys))
         .route("/v1/me", get(me::me))
+        .route("/v1/members", get(members::list))
+        .route(
+            "/v1/members/{name}",
+            get(members::get).patch(members::update),
+        )
+        .route("/v1/members/{name}/offboard", post(members::offboard))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/v1/audit", get(audit::list))

@@ -14,6 +14,7 @@ mod import;
 mod keys;
 mod licenses;
 mod listing;
+mod members;
 pub mod oauth;
 mod orgs;
 mod quiet_reads;

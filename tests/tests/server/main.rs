@@ -18,6 +18,7 @@ mod filters;
 mod flood;
 mod hierarchy_providers;
 mod licenses;
+mod members;
 mod oauth;
 mod operations;
 mod schema;
