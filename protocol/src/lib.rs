@@ -18,6 +18,7 @@ pub mod hierarchy_csv;
 pub mod license;
 pub mod member;
 pub mod money;
+pub mod org;
 pub mod page;
 pub mod principal;
 pub mod problem;
@@ -37,6 +38,7 @@ pub use license::{
 };
 pub use member::{Member, MemberPatch, MemberQuery, MemberStatus, Offboarding, Released};
 pub use money::{Currency, Money};
+pub use org::{AlertDays, Org, OrgName, OrgPatch};
 pub use page::Page;
 pub use principal::{Principal, Role};
 pub use problem::{FieldError, Problem};

@@ -20,6 +20,7 @@ mod members;
 pub mod metrics;
 pub mod oauth;
 pub mod openapi;
+mod org;
 mod params;
 pub mod seats;
 mod spreadsheets;
@@ -162,6 +163,7 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/v1/users/{eid}/permissions", get(seats::permissions))
         .route("/v1/grant-keys", get(seats::grant_keys))
         .route("/v1/me", get(me::me))
+        .route("/v1/org", get(org::get).patch(org::update))
         .route("/v1/members", get(members::list))
         .route(
             "/v1/members/{name}",

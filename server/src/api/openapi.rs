@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
     paths(
         super::health::health,
         super::me::me, super::members::list, super::members::get, super::members::update,
-        super::members::offboard, super::api_keys::create, super::api_keys::list, super::api_keys::revoke,
+        super::members::offboard, super::org::get, super::org::update, super::api_keys::create, super::api_keys::list, super::api_keys::revoke,
         super::licenses::list, super::licenses::get, super::licenses::create, super::licenses::update,
         super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,
         super::audit::list,

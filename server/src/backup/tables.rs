@@ -30,6 +30,9 @@ pub const TABLES: [Table; 13] = [
             ("created_at", Time),
             ("purged_through", Int),
             ("self_purchase_max_seats", Int),
+            ("display_name", Text),
+            ("default_currency", Text),
+            ("alert_days", Text),
         ],
     },
     Table {

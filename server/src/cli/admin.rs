@@ -123,6 +123,34 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
         }
         Command::Client(command) => client_command(&store, command).await,
         Command::Apikey(command) => api_key_command(&store, command).await,
+        Command::Org(OrgCommand::Add { org, name }) => {
+            store.ensure_org(&org).await?;
+            if let Some(name) = name {
+                rename_org(&store, &org, &name).await?;
+            }
+            eprintln!("organization {org} is there");
+            Ok(())
+        }
+        Command::Org(OrgCommand::List) => {
+            for (org, members, licenses) in store.orgs_overview().await? {
+                println!(
+                    "{}\t{}\t{members} members\t{licenses} licenses",
+                    org.id, org.name
+                );
+            }
+            Ok(())
+        }
+        Command::Org(OrgCommand::Rename { org, name }) => {
+            if store
+                .orgs_overview()
+                .await?
+                .iter()
+                .all(|(o, _, _)| o.id != org)
+            {
+                bail!("no organization named `{org}`; add it with `lm-server org add {org}`");
+            }
+            rename_org(&store, &org, &name).await
+        }
         Command::Org(OrgCommand::SelfPurchase {
             org,
             max_seats,
@@ -250,5 +278,24 @@ pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
     if !ok {
         bail!("`{name}` is not a valid {what}: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`");
     }
+    Ok(())
+}
+
+/// Sets the name people see for `org`, audited as the administrator's change.
+async fn rename_org(store: &Store, org: &str, name: &str) -> anyhow::Result<()> {
+    let name: lm_protocol::OrgName = name
+        .parse()
+        .map_err(|e: lm_protocol::FieldError| anyhow::anyhow!("the name {}", e.message))?;
+    let ctx = ChangeContext {
+        org: org.to_owned(),
+        actor: "lm-server org".into(),
+        request_id: None,
+        client_addr: None,
+    };
+    let patch = lm_protocol::OrgPatch {
+        name: Some(name),
+        ..lm_protocol::OrgPatch::default()
+    };
+    store.change_org(&ctx, &patch).await?;
     Ok(())
 }

@@ -168,6 +168,17 @@ pub(crate) enum MfaCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum OrgCommand {
+    /// Create an organization (its managers then run it through the API).
+    Add {
+        org: String,
+        /// The name people see; the id when not given.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Every organization: id, name, members, live licenses.
+    List,
+    /// Change the name people see for an organization.
+    Rename { org: String, name: String },
     /// Let the organization's employees buy seat licenses for their own units (at most
     /// --max-seats seats, valid up to a year), or with --off leave buying to managers (the
     /// default).

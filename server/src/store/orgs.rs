@@ -1,9 +1,168 @@
-//! Organization-wide settings.
+//! Organization-wide settings: what `GET /v1/org` answers and its managers change.
 
-use super::{Result, Store, StoreError};
-use crate::db::args;
+use super::audit::{self, Audited};
+use super::{ChangeContext, Result, Store, StoreError, bump_revision};
+use crate::db::{Executes, args};
+use lm_protocol::org::DEFAULT_ALERT_DAYS;
+use lm_protocol::{AuditAction, Currency, Org, OrgPatch};
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: String,
+    display_name: Option<String>,
+    default_currency: Option<String>,
+    alert_days: Option<String>,
+    self_purchase_max_seats: Option<i64>,
+}
+
+impl TryFrom<OrgRow> for Org {
+    type Error = StoreError;
+    fn try_from(r: OrgRow) -> Result<Org> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("organization {}: {what}: {e}", r.id))
+        };
+        let name = match &r.display_name {
+            Some(name) => name.parse().map_err(|e| corrupt("name", &e))?,
+            // The id, shortened to a name's length if need be.
+            None => {
+                r.id.chars()
+                    .take(100)
+                    .collect::<String>()
+                    .parse()
+                    .map_err(|e| corrupt("name", &e))?
+            }
+        };
+        let currency = r
+            .default_currency
+            .as_deref()
+            .map(str::parse::<Currency>)
+            .transpose()
+            .map_err(|e| corrupt("currency", &e))?;
+        let alert_days = match &r.alert_days {
+            Some(json) => serde_json::from_str(json).map_err(|e| corrupt("alert days", &e))?,
+            None => DEFAULT_ALERT_DAYS.to_vec(),
+        };
+        Ok(Org {
+            name,
+            currency,
+            alert_days,
+            self_purchase_max_seats: r
+                .self_purchase_max_seats
+                .map(|max| u32::try_from(max).unwrap_or(0)),
+            id: r.id,
+        })
+    }
+}
+
+async fn org_in(e: &mut impl Executes, org: &str) -> Result<Option<Org>> {
+    let row: Option<OrgRow> = e
+        .exec()
+        .fetch_optional(
+            "SELECT id, display_name, default_currency, alert_days, self_purchase_max_seats \
+             FROM orgs WHERE id = $1",
+            args![org],
+        )
+        .await?;
+    row.map(Org::try_from).transpose()
+}
 
 impl Store {
+    /// The settings of `org`: the defaults for one that exists only in tokens so far.
+    pub async fn org(&self, org: &str) -> Result<Org> {
+        let mut conn = self.db.read().await?;
+        match org_in(&mut conn, org).await? {
+            Some(found) => Ok(found),
+            None => Org::try_from(OrgRow {
+                id: org.to_owned(),
+                display_name: None,
+                default_currency: None,
+                alert_days: None,
+                self_purchase_max_seats: None,
+            }),
+        }
+    }
+
+    /// Changes the settings of the caller's organization, audited.
+    pub async fn change_org(&self, ctx: &ChangeContext, patch: &OrgPatch) -> Result<Org> {
+        let org = ctx.org.as_str();
+        let mut tx = self.db.begin().await?;
+        // The organization's write lock (and its row, for one seen in tokens only).
+        bump_revision(&mut tx, org, 0).await?;
+        let before = org_in(&mut tx, org).await?.ok_or(StoreError::NotFound)?;
+        let after = Org {
+            name: patch.name.clone().unwrap_or_else(|| before.name.clone()),
+            currency: patch.currency.unwrap_or(before.currency),
+            alert_days: patch
+                .alert_days
+                .as_ref()
+                .map_or_else(|| before.alert_days.clone(), |d| d.days().to_vec()),
+            self_purchase_max_seats: patch
+                .self_purchase_max_seats
+                .unwrap_or(before.self_purchase_max_seats),
+            id: before.id.clone(),
+        };
+        if after == before {
+            return Ok(before);
+        }
+        tx.exec()
+            .execute(
+                "UPDATE orgs SET display_name = $2, default_currency = $3, alert_days = $4, \
+                 self_purchase_max_seats = $5 WHERE id = $1",
+                args![
+                    org,
+                    after.name.as_str(),
+                    after.currency.map(|c| c.to_string()),
+                    serde_json::to_string(&after.alert_days).unwrap_or_default(),
+                    after.self_purchase_max_seats.map(i64::from)
+                ],
+            )
+            .await?;
+        let json = |o: &Org| serde_json::to_string(o).unwrap_or_default();
+        audit::record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Update,
+                record_type: "org",
+                record_id: org,
+                before: Some(json(&before)),
+                after: Some(json(&after)),
+            },
+        )
+        .await?;
+        self.commit_unversioned(tx).await?;
+        Ok(after)
+    }
+
+    /// Every organization with how many members and live licenses it has, by id.
+    pub async fn orgs_overview(&self) -> Result<Vec<(Org, u64, u64)>> {
+        #[derive(sqlx::FromRow)]
+        struct Overview {
+            #[sqlx(flatten)]
+            org: OrgRow,
+            members: i64,
+            licenses: i64,
+        }
+        let mut conn = self.db.read().await?;
+        let rows: Vec<Overview> = conn
+            .exec()
+            .fetch_all(
+                "SELECT o.id, o.display_name, o.default_currency, o.alert_days, o.self_purchase_max_seats, \
+                 (SELECT COUNT(*) FROM users u WHERE u.org_id = o.id) AS members, \
+                 (SELECT COUNT(*) FROM licenses l WHERE l.org_id = o.id AND l.deleted_at IS NULL) AS licenses \
+                 FROM orgs o ORDER BY o.id",
+                vec![],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                Ok((Org::try_from(r.org)?, count(r.members), count(r.licenses)))
+            })
+            .collect()
+    }
+
     /// How many seats an employee may buy for their own units at once; `None` when only
     /// managers buy seat licenses in `org` (the default).
     pub async fn self_purchase_max_seats(&self, org: &str) -> Result<Option<u32>> {

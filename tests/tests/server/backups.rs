@@ -249,7 +249,8 @@ async fn a_backup_from_before_a_schema_change_restores(backend: Backend) {
     assert!(text.contains("totp_secret"));
     // As written before the second factor (two user columns), seat licensing (the
     // hierarchy, products and purchases tables, two assignment columns), API keys and holders
-    // in the change feed (an assignment's revision).
+    // in the change feed (an assignment's revision) and the organization's settings (three
+    // columns).
     let older = as_before(
         &text,
         &[
@@ -261,7 +262,7 @@ async fn a_backup_from_before_a_schema_change_restores(backend: Backend) {
             "products",
             "purchases",
         ],
-        &[("users", 2), ("assignments", 3)],
+        &[("users", 2), ("assignments", 3), ("orgs", 3)],
     );
     std::fs::write(&old, older).unwrap();
     server

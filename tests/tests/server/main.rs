@@ -21,6 +21,7 @@ mod licenses;
 mod members;
 mod oauth;
 mod operations;
+mod org_settings;
 mod schema;
 mod seat_rush;
 mod seat_storage;
