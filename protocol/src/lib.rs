@@ -8,6 +8,7 @@
 //! deserializing a create body fails with an error that names the offending field.
 //! This crate performs no I/O.
 
+pub mod account;
 pub mod api_key;
 pub mod audit;
 pub mod changes;
@@ -28,6 +29,7 @@ pub mod socket;
 pub mod strict_json;
 pub mod text;
 
+pub use account::{Login, PasswordChange};
 pub use api_key::{ApiKeyInfo, CreatedApiKey, KeyLabel, NewApiKey};
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use changes::{Change, ChangePage};

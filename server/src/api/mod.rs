@@ -163,6 +163,9 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/v1/users/{eid}/permissions", get(seats::permissions))
         .route("/v1/grant-keys", get(seats::grant_keys))
         .route("/v1/me", get(me::me))
+        .route("/v1/me/logins", get(me::logins))
+        .route("/v1/me/logins/{id}", delete(me::end_login))
+        .route("/v1/me/password", post(me::change_password))
         .route("/v1/org", get(org::get).patch(org::update))
         .route("/v1/members", get(members::list))
         .route(

@@ -27,7 +27,8 @@ impl Modify for BearerAuth {
     info(title = "lm-server", description = "The License Manager's REST API. Errors are application/problem+json (RFC 9457)."),
     paths(
         super::health::health,
-        super::me::me, super::members::list, super::members::get, super::members::update,
+        super::me::me, super::me::logins, super::me::end_login, super::me::change_password,
+        super::members::list, super::members::get, super::members::update,
         super::members::offboard, super::org::get, super::org::update, super::api_keys::create, super::api_keys::list, super::api_keys::revoke,
         super::licenses::list, super::licenses::get, super::licenses::create, super::licenses::update,
         super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,

@@ -14,6 +14,7 @@ mod import;
 mod keys;
 mod licenses;
 mod listing;
+mod logins;
 mod members;
 pub mod oauth;
 mod orgs;

@@ -508,7 +508,7 @@ impl Store {
 }
 
 /// Revokes a login: its refresh tokens, and (by `sid`) its access tokens until they expire.
-async fn revoke_login(
+pub(super) async fn revoke_login(
     tx: &mut crate::db::Tx,
     family: &str,
     now: DateTime<Utc>,

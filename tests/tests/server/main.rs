@@ -2,6 +2,7 @@
 //! fresh SQLite file or PostgreSQL database and speaks HTTP to it. Every case runs on both
 //! databases: `sqlite::<case>` and `postgres::<case>`.
 
+mod account;
 mod api_keys;
 mod audit;
 mod auth;

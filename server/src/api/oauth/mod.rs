@@ -12,7 +12,7 @@ mod authorize;
 mod device;
 mod guesses;
 mod sign_in;
-mod token;
+pub(in crate::api) mod token;
 
 pub use authorize::{authorize_decide, authorize_page};
 pub use device::{device_authorization, device_decide, device_page};

@@ -35,7 +35,7 @@ struct TokenResponse {
 }
 
 /// When the access tokens issued now expire: a login revoked now refuses its tokens until then.
-fn access_tokens_until(state: &AppState) -> chrono::DateTime<Utc> {
+pub(in crate::api) fn access_tokens_until(state: &AppState) -> chrono::DateTime<Utc> {
     Utc::now()
         + chrono::Duration::from_std(state.authorization.settings.access_token_ttl)
             .unwrap_or(chrono::Duration::hours(24))
