@@ -16,6 +16,7 @@ pub mod csv;
 pub mod filter;
 pub mod hierarchy;
 pub mod hierarchy_csv;
+pub mod invitation;
 pub mod license;
 pub mod member;
 pub mod money;
@@ -34,6 +35,7 @@ pub use api_key::{ApiKeyInfo, CreatedApiKey, KeyLabel, NewApiKey};
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use changes::{Change, ChangePage};
 pub use filter::{Assigned, Cursor, CursorValue, LicenseFilter, ListParams, Sort, SortField};
+pub use invitation::{Invitation, InvitationKind, IssuedInvitation, NewInvitation};
 pub use license::{
     Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, HierarchyName, Kind, License,
     LicenseId, LicenseKey, LicensePatch, NewLicense, Owner, ProductEid,

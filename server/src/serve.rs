@@ -43,6 +43,7 @@ pub(crate) async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
                     device_poll_interval: args.device_poll_interval,
                     max_failed_logins: i64::from(args.max_failed_logins),
                     lockout: args.login_lockout,
+                    invitation_ttl: args.invitation_ttl,
                     ..Default::default()
                 },
             ),

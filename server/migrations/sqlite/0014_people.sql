@@ -8,3 +8,23 @@ CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_name, created_at);
 ALTER TABLE orgs ADD COLUMN display_name TEXT;
 ALTER TABLE orgs ADD COLUMN default_currency TEXT;
 ALTER TABLE orgs ADD COLUMN alert_days TEXT;
+
+-- One-time links a manager hands over: an invitation to join (a new member chooses their
+-- password) or a password reset (a member chooses a new one). The code is kept as its
+-- SHA-256; a link is used once, until it expires or is revoked or replaced.
+CREATE TABLE invitations (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES orgs(id),
+    code_hash   TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('invite', 'reset')),
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('manager', 'employee')),
+    note        TEXT,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    used_at     TEXT,
+    revoked_at  TEXT
+);
+CREATE INDEX invitations_by_org ON invitations (org_id, created_at);
+CREATE INDEX invitations_by_name ON invitations (name) WHERE used_at IS NULL AND revoked_at IS NULL;

@@ -13,6 +13,7 @@ mod events;
 mod health;
 mod hierarchy;
 mod import_turns;
+mod invitations;
 mod licenses;
 pub mod limits;
 mod me;
@@ -98,6 +99,10 @@ pub fn app(state: AppState, limits: Limits) -> Router {
                 "/device",
                 get(oauth::device_page).post(oauth::device_decide),
             )
+            .route(
+                "/invite/{code}",
+                get(oauth::invite_page).post(oauth::invite_accept),
+            )
     } else {
         Router::new()
     };
@@ -173,6 +178,16 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             get(members::get).patch(members::update),
         )
         .route("/v1/members/{name}/offboard", post(members::offboard))
+        .route(
+            "/v1/members/{name}/password-reset",
+            post(invitations::password_reset),
+        )
+        .route(
+            "/v1/invitations",
+            get(invitations::list).post(invitations::create),
+        )
+        .route("/v1/invitations/{id}", delete(invitations::revoke))
+        .route("/v1/invitations/{id}/resend", post(invitations::resend))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))
         .route("/v1/audit", get(audit::list))

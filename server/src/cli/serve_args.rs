@@ -48,6 +48,9 @@ pub(crate) struct ServeArgs {
     /// Lifetime of a refresh token (each use rotates it).
     #[arg(long, env = "LM_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
     pub(crate) refresh_token_ttl: Duration,
+    /// How long an invitation or a password reset link may be used.
+    #[arg(long, env = "LM_INVITATION_TTL", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub(crate) invitation_ttl: Duration,
     /// How long a device login waits for approval.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub(crate) device_code_ttl: Duration,

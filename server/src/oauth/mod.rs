@@ -27,6 +27,8 @@ pub struct Settings {
     pub lockout: Duration,
     /// How long an authorization code may be exchanged (RFC 6749 §4.1.2: at most 10 minutes).
     pub authorization_code_ttl: Duration,
+    /// How long an invitation or a password reset link may be used.
+    pub invitation_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             max_failed_logins: 5,
             lockout: Duration::from_secs(15 * 60),
             authorization_code_ttl: Duration::from_secs(60),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -10,7 +10,7 @@ use lm_protocol::{AuditAction, Login};
 
 /// Ends every login of `user` that is not ended yet; their access tokens are refused until
 /// `access_tokens_until`. Answers the logins ended.
-async fn end_all(
+pub(super) async fn end_all(
     tx: &mut Tx,
     user: &str,
     access_tokens_until: DateTime<Utc>,

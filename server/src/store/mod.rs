@@ -11,6 +11,8 @@ mod changes;
 pub mod clients;
 pub mod hierarchy;
 mod import;
+mod invitations;
+pub use invitations::Redeemed;
 mod keys;
 mod licenses;
 mod listing;

@@ -18,6 +18,7 @@ mod external_provider;
 mod filters;
 mod flood;
 mod hierarchy_providers;
+mod invitations;
 mod licenses;
 mod members;
 mod oauth;

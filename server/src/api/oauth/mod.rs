@@ -11,11 +11,13 @@
 mod authorize;
 mod device;
 mod guesses;
+mod invite;
 mod sign_in;
 pub(in crate::api) mod token;
 
 pub use authorize::{authorize_decide, authorize_page};
 pub use device::{device_authorization, device_decide, device_page};
+pub use invite::{invite_accept, invite_page};
 pub use token::{introspect, revoke, token, userinfo};
 
 use super::AppState;
