@@ -28,3 +28,8 @@ CREATE TABLE invitations (
 );
 CREATE INDEX invitations_by_org ON invitations (org_id, created_at);
 CREATE INDEX invitations_by_name ON invitations (name) WHERE used_at IS NULL AND revoked_at IS NULL;
+
+-- A rotated client secret: the previous one keeps working until the grace period chosen at
+-- rotation ends, so the service using it can move over without an outage.
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_hash TEXT;
+ALTER TABLE oauth_clients ADD COLUMN previous_secret_until TEXT;

@@ -24,6 +24,7 @@ pub mod openapi;
 mod org;
 mod params;
 pub mod seats;
+mod service_accounts;
 mod spreadsheets;
 
 use crate::auth::{Authenticator, TokenService};
@@ -187,6 +188,18 @@ pub fn app(state: AppState, limits: Limits) -> Router {
             get(invitations::list).post(invitations::create),
         )
         .route("/v1/invitations/{id}", delete(invitations::revoke))
+        .route(
+            "/v1/oauth-clients",
+            get(service_accounts::list).post(service_accounts::create),
+        )
+        .route(
+            "/v1/oauth-clients/{id}",
+            get(service_accounts::get).delete(service_accounts::remove),
+        )
+        .route(
+            "/v1/oauth-clients/{id}/secret",
+            post(service_accounts::rotate_secret),
+        )
         .route("/v1/invitations/{id}/resend", post(invitations::resend))
         .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/v1/api-keys/{id}", delete(api_keys::revoke))

@@ -79,6 +79,8 @@ pub const TABLES: [Table; 13] = [
             ("role", Text),
             ("created_at", Time),
             ("removed_at", Time),
+            ("previous_secret_hash", Text),
+            ("previous_secret_until", Time),
         ],
     },
     Table {

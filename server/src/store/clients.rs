@@ -30,6 +30,8 @@ pub struct OAuthClient {
     /// What a service account (`client_credentials`) acts as.
     pub service_account: Option<(String, Role)>,
     pub created_at: DateTime<Utc>,
+    /// A rotated secret's hash, and until when it still works.
+    pub previous_secret: Option<(String, DateTime<Utc>)>,
 }
 
 impl OAuthClient {
@@ -41,18 +43,24 @@ impl OAuthClient {
         self.grants.iter().any(|g| g == grant)
     }
 
-    /// Whether `secret` is this client's secret, compared in constant time.
+    /// Whether `secret` is this client's secret — or its previous one, within the grace
+    /// period of a rotation — compared in constant time.
     pub fn secret_matches(&self, secret: &str) -> bool {
-        let Some(stored) = &self.secret_hash else {
-            return false;
-        };
         let presented = secret_hash(secret);
-        stored.len() == presented.len()
-            && stored
-                .bytes()
-                .zip(presented.bytes())
-                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                == 0
+        let same = |stored: &str| {
+            stored.len() == presented.len()
+                && stored
+                    .bytes()
+                    .zip(presented.bytes())
+                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                    == 0
+        };
+        let current = self.secret_hash.as_deref().is_some_and(same);
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .is_some_and(|(stored, until)| *until > Utc::now() && same(stored));
+        current | previous
     }
 
     /// The subject of the tokens a service account gets.
@@ -76,6 +84,8 @@ struct ClientRow {
     org_id: Option<String>,
     role: Option<String>,
     created_at: DateTime<Utc>,
+    previous_secret_hash: Option<String>,
+    previous_secret_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ClientRow> for OAuthClient {
@@ -96,11 +106,13 @@ impl TryFrom<ClientRow> for OAuthClient {
             secret_hash: r.secret_hash,
             service_account,
             created_at: r.created_at,
+            previous_secret: r.previous_secret_hash.zip(r.previous_secret_until),
         })
     }
 }
 
-const COLUMNS: &str = "id, name, secret_hash, redirect_uris, grants, org_id, role, created_at";
+const COLUMNS: &str = "id, name, secret_hash, redirect_uris, grants, org_id, role, created_at, \
+    previous_secret_hash, previous_secret_until";
 
 /// What registering a client needs.
 #[derive(Debug, Clone)]
@@ -120,34 +132,8 @@ impl Store {
         if let Some((org, _)) = &client.service_account {
             self.ensure_org(org).await?;
         }
-        let (org, role) = match &client.service_account {
-            Some((org, role)) => (Some(org.clone()), Some(role.as_str().to_owned())),
-            None => (None, None),
-        };
         let mut tx = self.db.begin().await?;
-        tx.exec()
-            .execute(
-                format!("INSERT INTO oauth_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-                args![
-                    client.id.as_str(),
-                    client.name.as_str(),
-                    client.secret.as_deref().map(secret_hash),
-                    serde_json::to_string(&client.redirect_uris).unwrap_or_default(),
-                    serde_json::to_string(&client.grants).unwrap_or_default(),
-                    org,
-                    role,
-                    Utc::now()
-                ],
-            )
-            .await
-            .map_err(|e| {
-                StoreError::unique_or(e, || {
-                    format!(
-                        "a client `{}` exists or existed; ids are never reused, so old tokens cannot come back to life",
-                        client.id
-                    )
-                })
-            })?;
+        insert_client(&mut tx, client).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -181,23 +167,62 @@ impl Store {
     /// so that every replica can tell.
     pub async fn remove_client(&self, id: &str) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        let removed = tx
-            .exec()
-            .execute(
-                "UPDATE oauth_clients SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
-                args![id, Utc::now()],
-            )
-            .await?;
-        if removed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.exec()
-            .execute(
-                "UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
-                args![id, Utc::now()],
-            )
-            .await?;
+        mark_removed(&mut tx, id).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Stores a client's row; a taken id (also a removed client's) is a conflict.
+pub(super) async fn insert_client(tx: &mut crate::db::Tx, client: &NewClient) -> Result<()> {
+    let (org, role) = match &client.service_account {
+        Some((org, role)) => (Some(org.clone()), Some(role.as_str().to_owned())),
+        None => (None, None),
+    };
+    tx.exec()
+        .execute(
+            "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, grants, org_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                client.id.as_str(),
+                client.name.as_str(),
+                client.secret.as_deref().map(secret_hash),
+                serde_json::to_string(&client.redirect_uris).unwrap_or_default(),
+                serde_json::to_string(&client.grants).unwrap_or_default(),
+                org,
+                role,
+                Utc::now()
+            ],
+        )
+        .await
+        .map_err(|e| {
+            StoreError::unique_or(e, || {
+                format!(
+                    "a client `{}` exists or existed; ids are never reused, so old tokens cannot come back to life",
+                    client.id
+                )
+            })
+        })?;
+    Ok(())
+}
+
+/// Marks client `id` removed and revokes its refresh tokens; `NotFound` for none live.
+pub(super) async fn mark_removed(tx: &mut crate::db::Tx, id: &str) -> Result<()> {
+    let removed = tx
+        .exec()
+        .execute(
+            "UPDATE oauth_clients SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL",
+            args![id, Utc::now()],
+        )
+        .await?;
+    if removed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.exec()
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+            args![id, Utc::now()],
+        )
+        .await?;
+    Ok(())
 }

@@ -22,6 +22,7 @@ pub mod oauth;
 mod orgs;
 mod quiet_reads;
 pub mod seats;
+mod service_accounts;
 mod statistics;
 mod users;
 

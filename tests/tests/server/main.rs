@@ -28,6 +28,7 @@ mod schema;
 mod seat_rush;
 mod seat_storage;
 mod seats;
+mod service_accounts;
 mod signing_keys;
 mod spreadsheets;
 mod standard_client;
