@@ -57,9 +57,12 @@ pub struct OrgPatch {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 100000))]
     pub self_purchase_max_seats: Option<Option<u32>>,
 }
+
+/// The most seats an organization may let an employee buy at once.
+pub const MAX_SELF_PURCHASE_SEATS: u32 = 100_000;
 
 fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

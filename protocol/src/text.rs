@@ -13,7 +13,9 @@ pub(crate) fn checked(
     if value.is_empty() && !allow_empty {
         return Err(format!("{what} must not be empty"));
     }
-    let count = value.chars().count();
+    // Counted as sent, white space around it included: what the contract's `maxLength`
+    // says (the contract fuzzer found a longer one, trimmed short enough, accepted).
+    let count = raw.chars().count();
     if count > max_chars {
         return Err(format!(
             "{what} is {count} characters long; at most {max_chars} are allowed"

@@ -130,3 +130,16 @@ fn assignment_wire_shape_is_flat() {
     assert_eq!(json["employee"], "alice");
     assert_eq!(serde_json::from_value::<Assignment>(json).unwrap(), a);
 }
+
+/// The contract's `maxLength` counts what is sent: a value over it is refused even if,
+/// trimmed, it would fit (the contract fuzzer found one accepted).
+#[test]
+fn a_value_over_its_length_is_refused_even_if_trimmed_it_would_fit() {
+    let padded = format!(" {} ", "n".repeat(199));
+    assert!(padded.parse::<LicenseName>().is_err());
+    let fits = format!(" {} ", "n".repeat(198));
+    assert_eq!(
+        fits.parse::<LicenseName>().unwrap().as_str(),
+        "n".repeat(198)
+    );
+}

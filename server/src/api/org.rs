@@ -6,6 +6,7 @@ use super::context::{Caller, JsonBody, Manager};
 use super::error::ApiError;
 use axum::Json;
 use axum::extract::State;
+use lm_protocol::org::MAX_SELF_PURCHASE_SEATS;
 use lm_protocol::{Org, OrgPatch};
 
 /// The settings of the caller's organization.
@@ -25,10 +26,12 @@ pub async fn update(
     State(state): State<AppState>,
     JsonBody(patch): JsonBody<OrgPatch>,
 ) -> Result<Json<Org>, ApiError> {
-    if patch.self_purchase_max_seats == Some(Some(0)) {
+    if let Some(Some(seats)) = patch.self_purchase_max_seats
+        && !(1..=MAX_SELF_PURCHASE_SEATS).contains(&seats)
+    {
         return Err(ApiError::field(
             "self_purchase_max_seats",
-            "must be at least 1; null leaves buying to managers",
+            format!("must be from 1 to {MAX_SELF_PURCHASE_SEATS}; null leaves buying to managers"),
         ));
     }
     Ok(Json(
