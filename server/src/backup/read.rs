@@ -11,11 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-/// Rows inserted per statement while restoring. Measured on SQLite (40,000 licenses): 10 and
-/// 1 take 5 s, 100 takes 10 s (binding thousands of arguments to one statement costs more
-/// than it saves); 10 keeps PostgreSQL's round trips down.
-const INSERT_BATCH: usize = 10;
-
 /// One parsed line of a backup file.
 enum Line {
     Row {
@@ -261,8 +256,12 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
     }
     let mut pending: Vec<Vec<Value>> = Vec::new();
     let mut pending_table = 0;
+    // Rows a statement: as many as the database takes well (`Dialect::rows_per_statement`:
+    // a few on SQLite, hundreds on PostgreSQL, whose round trips dominated).
+    let dialect = tx.dialect();
+    let batch = |table: usize| dialect.rows_per_statement(TABLES[table].columns.len());
     while let Some((table, values)) = reader.next_row()? {
-        if table != pending_table || pending.len() >= INSERT_BATCH {
+        if table != pending_table || pending.len() >= batch(pending_table) {
             insert_rows(&mut tx, &TABLES[pending_table], &pending).await?;
             pending.clear();
             pending_table = table;

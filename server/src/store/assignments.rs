@@ -105,16 +105,17 @@ async fn insert(
         .await
 }
 
-/// A seat taken by a permission check: redeemed, and seen now.
-pub(super) struct TakenSeat<'a> {
+/// A holder's row to insert: a seat a permission check took, or an assignment a manager
+/// (or an import) made.
+pub(super) struct NewHolder<'a> {
     pub license_id: &'a str,
     pub assignment: &'a Assignment,
     /// The revision of the license's change that takes it.
     pub revision: i64,
 }
 
-/// Most rows one INSERT carries: within both databases' limits on bound parameters.
-const ROWS_PER_INSERT: usize = 500;
+/// The values one holder's row binds.
+const PARAMS_PER_HOLDER: usize = 9;
 
 /// Stores the rows of seats taken by permission checks, a few hundred a statement. The
 /// caller has made sure no holder has one already, and records the changes in each license
@@ -122,9 +123,22 @@ const ROWS_PER_INSERT: usize = 500;
 pub(super) async fn insert_taken_seats(
     tx: &mut Tx,
     org: &str,
-    seats: &[TakenSeat<'_>],
+    seats: &[NewHolder<'_>],
 ) -> Result<()> {
-    for chunk in seats.chunks(ROWS_PER_INSERT) {
+    insert_holders(tx, org, seats, true).await
+}
+
+/// Stores the rows of new holders, a few hundred a statement: seats a permission check took
+/// (`redeemed`, seen now) or assignments a manager made. The caller has made sure no holder
+/// has one already, and writes the license rows.
+pub(super) async fn insert_holders(
+    tx: &mut Tx,
+    org: &str,
+    holders: &[NewHolder<'_>],
+    redeemed: bool,
+) -> Result<()> {
+    let rows = tx.dialect().rows_per_statement(PARAMS_PER_HOLDER);
+    for chunk in holders.chunks(rows) {
         let mut q = SqlBuf::new(
             "INSERT INTO assignments (id, org_id, license_id, employee, device, since, redeemed, last_seen, revision) VALUES ",
         );
@@ -143,9 +157,9 @@ pub(super) async fn insert_taken_seats(
                 .push(", ")
                 .arg(seat.assignment.since)
                 .push(", ")
-                .arg(true)
+                .arg(redeemed)
                 .push(", ")
-                .arg(seat.assignment.since)
+                .arg(redeemed.then_some(seat.assignment.since))
                 .push(", ")
                 .arg(seat.revision)
                 .push(")");

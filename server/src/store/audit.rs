@@ -41,8 +41,8 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Most entries one INSERT carries: within both databases' limits on bound parameters.
-const ENTRIES_PER_INSERT: usize = 500;
+/// The values one entry binds.
+const PARAMS_PER_ENTRY: usize = 10;
 
 /// Writes `entries` into `org`'s log, each with who did it and from where, in order: a few
 /// hundred a statement, for the many seats a batch of permission checks takes.
@@ -52,7 +52,8 @@ pub(super) async fn record_all(
     entries: &[(&ChangeContext, Audited<'_>)],
 ) -> Result<()> {
     let at = Utc::now();
-    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+    let rows = tx.dialect().rows_per_statement(PARAMS_PER_ENTRY);
+    for chunk in entries.chunks(rows) {
         let mut q = SqlBuf::new(
             "INSERT INTO audit (org_id, at, actor, action, record_type, record_id, before, after, request_id, client_addr) VALUES ",
         );

@@ -555,14 +555,13 @@ pub(super) struct NewLicense<'a> {
     pub revision: i64,
 }
 
-/// Most licenses one INSERT carries: within both databases' limits on bound parameters.
-const LICENSES_PER_INSERT: usize = 200;
-
 /// Inserts new licenses (their assignment rows are the caller's) and indexes their owners:
 /// a few statements however many.
 pub(super) async fn insert_licenses(tx: &mut Tx, org: &str, rows: &[NewLicense<'_>]) -> Result<()> {
     let updated_at = now();
-    for chunk in rows.chunks(LICENSES_PER_INSERT) {
+    // Id and organization, the fields, the listed holders, seats used, revision, two times.
+    let per_license = FIELD_COLUMNS.len() + 7;
+    for chunk in rows.chunks(tx.dialect().rows_per_statement(per_license)) {
         let mut q = SqlBuf::new(&format!(
             "INSERT INTO licenses (id, org_id, {}, assignments, seats_used, version, revision, created_at, updated_at) VALUES ",
             FIELD_COLUMNS.join(", ")

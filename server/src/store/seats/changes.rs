@@ -6,7 +6,7 @@ use super::plan::{Candidate, Evaluation, HeldSeat, Holding, all_taken, member_se
 use super::reads::{UserSeats, held_seats_of};
 use crate::db::args;
 use crate::store::assignments::{
-    HolderChange, TakenSeat, delete_assignment, insert_taken_seats, new_assignment, record_holders,
+    HolderChange, NewHolder, delete_assignment, insert_taken_seats, new_assignment, record_holders,
 };
 use crate::store::audit::{self, Audited};
 use crate::store::hierarchy::Member;
@@ -255,10 +255,10 @@ pub(super) async fn write_seat_changes(
     if audited.is_empty() {
         return Ok((outcomes, false));
     }
-    let rows: Vec<TakenSeat> = licenses
+    let rows: Vec<NewHolder> = licenses
         .changed()
         .flat_map(|(license_id, license)| {
-            license.added.iter().map(move |assignment| TakenSeat {
+            license.added.iter().map(move |assignment| NewHolder {
                 license_id,
                 assignment,
                 revision: license.revision,

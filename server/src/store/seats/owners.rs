@@ -21,9 +21,6 @@ pub(in crate::store) async fn index_owners(
     index_owners_of_new(tx, org, &[(id, owner)]).await
 }
 
-/// Most owners one INSERT carries.
-const OWNERS_PER_INSERT: usize = 1000;
-
 /// Indexes the owners of licenses just created, `(license id, owner)` each (none indexed
 /// yet: nothing to delete): a few statements however many.
 pub(in crate::store) async fn index_owners_of_new(
@@ -40,7 +37,7 @@ pub(in crate::store) async fn index_owners_of_new(
                 .map(move |eid| (id, o.level.as_str(), eid.as_str()))
         })
         .collect();
-    for chunk in rows.chunks(OWNERS_PER_INSERT) {
+    for chunk in rows.chunks(tx.dialect().rows_per_statement(4)) {
         let mut q = SqlBuf::new(
             "INSERT INTO license_owners (license_id, org_id, owner_type, owner_eid) VALUES ",
         );

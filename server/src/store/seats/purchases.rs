@@ -199,9 +199,6 @@ pub(super) async fn write_purchases(
     Ok((answers, !rows.is_empty()))
 }
 
-/// Most purchases one INSERT carries.
-const PURCHASES_PER_INSERT: usize = 500;
-
 /// Inserts the purchase rows of `jobs`, skipping each one whose identity a live purchase
 /// has — also one made earlier in the same batch; answers the license ids inserted.
 async fn insert_purchases(
@@ -211,7 +208,7 @@ async fn insert_purchases(
 ) -> Result<HashSet<String>> {
     let mut made = HashSet::new();
     let created_at = Utc::now();
-    for chunk in jobs.chunks(PURCHASES_PER_INSERT) {
+    for chunk in jobs.chunks(tx.dialect().rows_per_statement(7)) {
         let mut q = SqlBuf::new(
             "INSERT INTO purchases (license_id, org_id, purchaser, hierarchy_provider, valid_from, created_at, identity) VALUES ",
         );
