@@ -243,7 +243,7 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 /// The page cache of SQLite's one writer connection, in KiB.
-const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
+const SQLITE_WRITER_CACHE_KIB: u32 = 32 * 1024;
 
 impl Db {
     /// Opens (creating a SQLite file if needed, owner-only: `private_files`) and migrates the database at `url`.
