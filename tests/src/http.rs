@@ -131,6 +131,19 @@ impl Client {
         Reply::read(req.send().await.expect("request")).await
     }
 
+    /// Reads `/v1/licenses` until it answers `status`: what a token or key gets once every
+    /// replica has reloaded its users and keys (every 5 s). Fails after 10 s.
+    pub async fn until_status(&self, status: u16) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.get("/v1/licenses").await.status != status {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never answered {status}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(Method::GET, path, None, &[]).await
     }

@@ -4,20 +4,10 @@
 use lm_tests::oauth_forms::{decide, log_in, poll, refresh, sign_in_server, start_device_login};
 use lm_tests::{Backend, Client, PASSWORD, Server};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 /// A client with the access token of a token response.
 fn bearer(server: &Server, tokens: &Value) -> Client {
     server.client(Some(tokens["access_token"].as_str().unwrap().to_owned()))
-}
-
-/// Waits until `client`'s token gets `status` on a read.
-async fn until_status(client: &Client, status: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.get("/v1/licenses").await.status != status {
-        assert!(Instant::now() < deadline, "never {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn a_person_sees_and_ends_their_own_logins(backend: Backend) {
@@ -53,7 +43,7 @@ async fn a_person_sees_and_ends_their_own_logins(backend: Backend) {
         .expect(204);
     let (status, _) = refresh(&server, phone["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "the phone's login ended");
-    until_status(&alice, 401).await;
+    alice.until_status(401).await;
     let (status, _) = refresh(&server, laptop["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "the laptop's goes on");
     let (status, _) = refresh(&server, bobs["refresh_token"].as_str().unwrap()).await;
@@ -80,7 +70,7 @@ async fn changing_the_password_signs_out_whoever_knew_the_old_one(backend: Backe
         .expect(204);
     let (status, _) = refresh(&server, session["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "the login ended");
-    until_status(&alice, 401).await;
+    alice.until_status(401).await;
     // The old password no longer signs in; the new one does.
     let device = start_device_login(&server).await;
     let code = device["user_code"].as_str().unwrap();

@@ -3,18 +3,6 @@
 
 use lm_tests::{Backend, Server};
 use serde_json::json;
-use std::time::{Duration, Instant};
-
-/// Polls `/v1/licenses` with `key` until it answers `status` (a key made or revoked by the
-/// admin command reaches a running server at its next reload, within 5 s).
-async fn eventually(server: &Server, key: &str, status: u16) {
-    let client = server.client(Some(key.to_owned()));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.get("/v1/licenses").await.status != status {
-        assert!(Instant::now() < deadline, "never answered {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 async fn a_person_makes_an_api_key_and_a_script_uses_it(backend: Backend) {
     let server = Server::start(backend).await;
@@ -115,8 +103,8 @@ async fn admin_keys_expire_and_end_with_their_user(backend: Backend) {
             "backup job",
         ])
         .unwrap();
-    eventually(&server, &short, 200).await;
-    eventually(&server, &long, 200).await;
+    server.client(Some(short.clone())).until_status(200).await;
+    server.client(Some(long.clone())).until_status(200).await;
     let listed = server
         .admin(&["apikey", "list", "--user", "carol"])
         .unwrap();
@@ -136,9 +124,9 @@ async fn admin_keys_expire_and_end_with_their_user(backend: Backend) {
         before
     );
 
-    eventually(&server, &short, 401).await;
+    server.client(Some(short.clone())).until_status(401).await;
     server.admin(&["user", "disable", "carol"]).unwrap();
-    eventually(&server, &long, 401).await;
+    server.client(Some(long.clone())).until_status(401).await;
 }
 
 crate::on_both_databases!(

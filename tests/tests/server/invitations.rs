@@ -7,7 +7,7 @@ use lm_tests::oauth_forms::{
 };
 use lm_tests::{Backend, Browser, Client, Server};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CHOSEN: &str = "correct horse battery";
 
@@ -218,11 +218,7 @@ async fn a_manager_resets_a_members_password(backend: Backend) {
     // The old password and every login end at once.
     let (status, _) = refresh(&server, session["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while bob.get("/v1/licenses").await.status != 401 {
-        assert!(Instant::now() < deadline, "bob still signed in");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    bob.until_status(401).await;
     let device = start_device_login(&server).await;
     let (_, page) = decide(
         &server,

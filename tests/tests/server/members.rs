@@ -7,7 +7,6 @@ use super::{create, creative_cloud, with};
 use lm_tests::fixtures::{buy, id, permissions, school_server};
 use lm_tests::{Backend, Client, Server};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 fn names(page: &Value) -> Vec<&str> {
     page["items"]
@@ -16,15 +15,6 @@ fn names(page: &Value) -> Vec<&str> {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect()
-}
-
-/// Waits until `client`'s token gets `status` on a read (the users are reloaded every 5 s).
-async fn until_status(client: &Client, status: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.get("/v1/licenses").await.status != status {
-        assert!(Instant::now() < deadline, "never {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Assigns license `license` to `who`.
@@ -171,7 +161,7 @@ async fn the_last_active_manager_stays_one(backend: Backend) {
         .await
         .expect(200);
     let bob = server.login("bob");
-    until_status(&bob, 200).await;
+    bob.until_status(200).await;
     bob.patch_json("/v1/members/bob", &json!({"status": "disabled"}))
         .await
         .expect_problem(409, "last active manager");
@@ -218,12 +208,12 @@ async fn a_disabled_member_is_signed_out_and_can_be_enabled_again(backend: Backe
         .expect(200)
         .body;
     assert_eq!(disabled["status"], "disabled");
-    until_status(&bob, 401).await;
+    bob.until_status(401).await;
     alice
         .patch_json("/v1/members/bob", &json!({"status": "active"}))
         .await
         .expect(200);
-    until_status(&server.login("bob"), 200).await;
+    server.login("bob").until_status(200).await;
     for bad in [
         json!({"role": "boss"}),
         json!({"status": 3}),
@@ -332,7 +322,7 @@ async fn offboarding_releases_all_a_leaver_holds(backend: Backend) {
         .expect(200)
         .body;
     assert_eq!(seats["seats_used"], 1);
-    until_status(&bob, 401).await;
+    bob.until_status(401).await;
     let audit = alice
         .get("/v1/audit?action=unassign")
         .await

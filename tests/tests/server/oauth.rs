@@ -325,21 +325,6 @@ async fn made_up_device_codes_spend_sign_in_attempts(backend: Backend) {
 
 /// Polls `/v1/licenses` with `token` until it answers `status`, for at most 10 s (servers
 /// re-read keys and disabled users every 5 s).
-pub(crate) async fn eventually(server: &Server, token: &str, status: u16) {
-    let client = server.client(Some(token.to_owned()));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if client.get("/v1/licenses").await.status == status {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never answered {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
     let server = server_with(backend, &[]).await;
     let tokens = log_in(&server, "alice").await;
@@ -348,7 +333,10 @@ async fn a_disabled_user_cannot_log_in_or_refresh(backend: Backend) {
         .admin(&["user", "disable", "alice"])
         .expect("disable");
     // The access token stops working at the next check, well before it expires.
-    eventually(&server, access, 401).await;
+    server
+        .client(Some(access.to_owned()))
+        .until_status(401)
+        .await;
     let (status, body) = refresh(&server, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -406,8 +394,8 @@ async fn rotated_keys_sign_new_tokens_and_old_ones_keep_verifying(backend: Backe
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    eventually(&server, &before, 200).await;
-    eventually(&server, &after, 200).await;
+    server.client(Some(before.clone())).until_status(200).await;
+    server.client(Some(after.clone())).until_status(200).await;
     let jwks = server
         .client(None)
         .get("/.well-known/jwks.json")

@@ -5,7 +5,6 @@
 use lm_tests::oauth_forms::post_form_as;
 use lm_tests::{Backend, Client, Server};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 /// The service account's token (status, body) with `secret`.
 async fn token(server: &Server, id: &str, secret: &str) -> (u16, Value) {
@@ -146,11 +145,7 @@ async fn managers_run_their_service_accounts(backend: Backend) {
         .await
         .expect(204);
     let sync = bearer(&server, &tokens);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sync.get("/v1/licenses").await.status != 401 {
-        assert!(Instant::now() < deadline, "still working");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    sync.until_status(401).await;
     alice
         .post(
             "/v1/oauth-clients",
