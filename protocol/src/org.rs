@@ -45,7 +45,7 @@ pub struct OrgPatch {
     pub name: Option<OrgName>,
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::license::present",
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Currency>))]
@@ -54,7 +54,7 @@ pub struct OrgPatch {
     pub alert_days: Option<AlertDays>,
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::license::present",
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 100000))]
@@ -63,14 +63,6 @@ pub struct OrgPatch {
 
 /// The most seats an organization may let an employee buy at once.
 pub const MAX_SELF_PURCHASE_SEATS: u32 = 100_000;
-
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
 
 /// Days before expiry to alert at: 1 to [`MAX_ALERT_DAYS`] distinct days from 0 to
 /// [`MAX_ALERT_DAY`], kept furthest first.

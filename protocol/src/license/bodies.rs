@@ -132,8 +132,8 @@ pub struct LicensePatch {
 }
 
 /// A field that is present in the JSON (possibly `null`) becomes `Some(value)`; an absent
-/// field stays `None` through `#[serde(default)]`.
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+/// field stays `None` through `#[serde(default)]`: how a PATCH body tells "clear" from "keep".
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -9,6 +9,7 @@ mod bodies;
 mod tests;
 mod values;
 
+pub(crate) use bodies::present;
 pub use bodies::{LicensePatch, NewLicense};
 use values::empty_notes;
 pub use values::*;

@@ -270,15 +270,9 @@ fn read_password(name: &str) -> Result<String> {
 }
 
 pub(crate) fn check_name(name: &str, what: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !ok {
-        bail!("`{name}` is not a valid {what}: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`");
-    }
-    Ok(())
+    // The rule the API applies to members, invitations and service accounts too.
+    lm_protocol::invitation::check_member_name(name)
+        .map_err(|rule| anyhow::anyhow!("`{name}` is not a valid {what}: {rule}"))
 }
 
 /// Sets the name people see for `org`, audited as the administrator's change.
