@@ -157,14 +157,15 @@ fn in_effect(
             Err(_) => return Some(Vec::new()),
         }),
     };
-    let horizon = options.thresholds.iter().copied().max().unwrap_or(0);
+    let thresholds = shared.alert_days();
+    let horizon = thresholds.iter().copied().max().unwrap_or(0);
     let mut licenses = shared
         .cache
         .expiring_by(today + chrono::Days::new(u64::from(horizon)));
     if let Some(me) = &me {
         licenses.retain(|license| shared.cache.holds(&license.id, me));
     }
-    Some(due(&licenses, today, &options.thresholds, given))
+    Some(due(&licenses, today, &thresholds, given))
 }
 
 /// Every alert in effect today, given already or not: what an alerts panel lists.

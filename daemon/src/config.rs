@@ -46,8 +46,9 @@ pub enum Scope {
 
 #[derive(Debug, Clone)]
 pub struct AlertOptions {
-    /// Days before expiry to alert at, e.g. [30, 7, 1, 0].
-    pub thresholds: Vec<u32>,
+    /// Days before expiry to alert at, e.g. [30, 7, 1, 0], when lmd's own configuration says;
+    /// otherwise the organization's (`Shared::alert_days`).
+    pub thresholds: Option<Vec<u32>>,
     pub scope: Scope,
     /// Raise desktop notifications (clients are told either way).
     pub notify: bool,
@@ -56,7 +57,7 @@ pub struct AlertOptions {
 impl Default for AlertOptions {
     fn default() -> Self {
         AlertOptions {
-            thresholds: vec![30, 7, 1, 0],
+            thresholds: None,
             scope: Scope::All,
             notify: true,
         }

@@ -140,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
     let defaults = AlertOptions::default();
     let mut shared = Shared::new(cache, server.clone(), remote);
     shared.alerts = AlertOptions {
-        thresholds: file.alert_days.unwrap_or(defaults.thresholds),
+        thresholds: file.alert_days,
         scope: file.alert_scope.unwrap_or(defaults.scope),
         notify: file.notifications.unwrap_or(defaults.notify),
     };

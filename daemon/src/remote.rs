@@ -279,6 +279,55 @@ impl Remote {
         .await
     }
 
+    pub async fn org(&self) -> Result<lm_protocol::Org> {
+        self.send(self.request(Method::GET, "/v1/org")).await
+    }
+
+    pub async fn change_org(&self, patch: &lm_protocol::OrgPatch) -> Result<lm_protocol::Org> {
+        self.send(self.request(Method::PATCH, "/v1/org").json(patch))
+            .await
+    }
+
+    pub async fn change_member(
+        &self,
+        name: &str,
+        patch: &lm_protocol::MemberPatch,
+    ) -> Result<lm_protocol::Member> {
+        self.send(
+            self.request(Method::PATCH, &format!("/v1/members/{name}"))
+                .json(patch),
+        )
+        .await
+    }
+
+    pub async fn offboard(&self, name: &str, dry_run: bool) -> Result<lm_protocol::Offboarding> {
+        self.send(
+            self.request(Method::POST, &format!("/v1/members/{name}/offboard"))
+                .query(&[("dry_run", dry_run)])
+                .json(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    pub async fn invite(
+        &self,
+        invitation: &lm_protocol::NewInvitation,
+    ) -> Result<lm_protocol::IssuedInvitation> {
+        self.send(
+            self.request(Method::POST, "/v1/invitations")
+                .json(invitation),
+        )
+        .await
+    }
+
+    pub async fn reset_password(&self, name: &str) -> Result<lm_protocol::IssuedInvitation> {
+        self.send(
+            self.request(Method::POST, &format!("/v1/members/{name}/password-reset"))
+                .json(&serde_json::json!({})),
+        )
+        .await
+    }
+
     pub async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
         self.send(
             self.request(Method::GET, "/v1/audit")

@@ -4,6 +4,7 @@
 use crate::cache::Cache;
 use crate::remote::Remote;
 use chrono::{DateTime, Utc};
+use lm_protocol::Org;
 use lm_protocol::socket::{Connection, Event, Status, User};
 use std::sync::Mutex;
 use tokio::sync::{Notify, broadcast, watch};
@@ -30,8 +31,13 @@ pub struct Shared {
     pub refresh_now: Notify,
     /// When and for which licenses expiry alerts are given.
     pub alerts: crate::config::AlertOptions,
+    /// The organization's settings as last read from the server (kept in the cache).
+    org: Mutex<Option<Org>>,
     link: Mutex<Link>,
 }
+
+/// Where the organization's settings are kept in the cache.
+const ORG_META: &str = "org";
 
 struct Link {
     connection: Connection,
@@ -48,7 +54,11 @@ impl Shared {
             },
         };
         let cursor = cache.cursor();
+        let org = cache
+            .meta(ORG_META)
+            .and_then(|raw| serde_json::from_slice(&raw).ok());
         Shared {
+            org: Mutex::new(org),
             events: broadcast::channel(1024).0,
             applied: watch::channel(cursor).0,
             sync_now: Notify::new(),
@@ -63,6 +73,31 @@ impl Shared {
             remote,
             user: Mutex::new(user),
         }
+    }
+
+    /// The organization's settings as last read, if they were.
+    pub fn org(&self) -> Option<Org> {
+        self.org.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Keeps the organization's settings the server answered, across restarts.
+    pub fn set_org(&self, org: Org) {
+        if let Ok(raw) = serde_json::to_vec(&org)
+            && let Err(e) = self.cache.set_meta(ORG_META, Some(&raw))
+        {
+            tracing::warn!(error = %e, "cannot keep the organization's settings");
+        }
+        *self.org.lock().unwrap_or_else(|e| e.into_inner()) = Some(org);
+    }
+
+    /// The days before expiry to alert at: lmd's own configuration, else the
+    /// organization's, else [`lm_protocol::org::DEFAULT_ALERT_DAYS`].
+    pub fn alert_days(&self) -> Vec<u32> {
+        self.alerts
+            .thresholds
+            .clone()
+            .or_else(|| self.org().map(|o| o.alert_days))
+            .unwrap_or_else(|| lm_protocol::org::DEFAULT_ALERT_DAYS.to_vec())
     }
 
     pub fn user(&self) -> Option<User> {

@@ -145,6 +145,15 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             announce(shared, applied);
         }
         if !page.more {
+            if page.next != start || shared.org().is_none() {
+                // Its settings change at a revision of their own; every page may have.
+                match remote.org().await {
+                    Ok(org) => shared.set_org(org),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read the organization's settings")
+                    }
+                }
+            }
             shared.cache.mark_synced(Utc::now()).map_err(cache_failed)?;
             shared.cache.prepare_orders();
             shared.set_connection(Connection::Live, Some(page.head));
@@ -199,6 +208,12 @@ fn announce(shared: &Shared, applied: crate::cache::Applied) {
         let _ = shared.events.send(Event::Changed {
             revision: applied.cursor,
             ids: applied.ids,
+        });
+    }
+    if !applied.members.is_empty() {
+        let _ = shared.events.send(Event::Members {
+            revision: applied.cursor,
+            names: applied.members,
         });
     }
 }

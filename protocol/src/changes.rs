@@ -5,7 +5,9 @@
 //! license carries its seat count and its oldest holders only; every holder is its own entry,
 //! at the revision it was assigned (`assign`), and a released one a tombstone of its own
 //! (`unassign`), so a seat taken costs a daemon one small entry however many seats the license
-//! has. A manager's feed carries every holder, an employee's their own. A removed license's
+//! has. A manager's feed carries every holder, an employee's their own. Members are changes
+//! of their own (`member`, and `uninvite` for an invitation withdrawn), so the People screen
+//! reads offline too. A removed license's
 //! holders go with it; a restored one's come again at its revision.
 //!
 //! A client that applies pages in order from `after=0`, and keeps asking with `after=next`,
@@ -14,6 +16,7 @@
 //! commit, and a page never ends inside a revision (it may then hold more than `limit`).
 
 use crate::license::{Assignment, AssignmentId, License, LicenseId};
+use crate::member::Member;
 use serde::{Deserialize, Serialize};
 
 /// One entry of the feed.
@@ -41,6 +44,14 @@ pub enum Change {
         license: LicenseId,
         id: AssignmentId,
     },
+    /// A member joined or changed (role, status, second factor), or someone was invited:
+    /// this is the member now. A manager's feed has every member, an employee's only
+    /// themselves. How many licenses and seats they hold is as of this revision; the holders
+    /// in the feed say it at every later one.
+    Member { revision: i64, member: Box<Member> },
+    /// The invitation of `name` was revoked or replaced; they are no longer listed (unless
+    /// a `member` change of the same revision lists them again).
+    Uninvite { revision: i64, name: String },
 }
 
 impl Change {
@@ -49,16 +60,28 @@ impl Change {
             Change::Upsert { revision, .. }
             | Change::Delete { revision, .. }
             | Change::Assign { revision, .. }
-            | Change::Unassign { revision, .. } => *revision,
+            | Change::Unassign { revision, .. }
+            | Change::Member { revision, .. }
+            | Change::Uninvite { revision, .. } => *revision,
         }
     }
 
-    /// The license the change is about.
-    pub fn license(&self) -> &LicenseId {
+    /// The license the change is about, if it is about one (not a member).
+    pub fn license(&self) -> Option<&LicenseId> {
         match self {
-            Change::Upsert { license, .. } => &license.id,
-            Change::Delete { id, .. } => id,
-            Change::Assign { license, .. } | Change::Unassign { license, .. } => license,
+            Change::Upsert { license, .. } => Some(&license.id),
+            Change::Delete { id, .. } => Some(id),
+            Change::Assign { license, .. } | Change::Unassign { license, .. } => Some(license),
+            Change::Member { .. } | Change::Uninvite { .. } => None,
+        }
+    }
+
+    /// The member the change is about, if it is about one.
+    pub fn member(&self) -> Option<&str> {
+        match self {
+            Change::Member { member, .. } => Some(&member.name),
+            Change::Uninvite { name, .. } => Some(name),
+            _ => None,
         }
     }
 }

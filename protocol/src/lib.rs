@@ -41,7 +41,9 @@ pub use license::{
     Assignee, Assignment, AssignmentId, DeviceId, EmployeeId, HierarchyName, Kind, License,
     LicenseId, LicenseKey, LicensePatch, NewLicense, Owner, ProductEid,
 };
-pub use member::{Member, MemberPatch, MemberQuery, MemberStatus, Offboarding, Released};
+pub use member::{
+    Member, MemberFilter, MemberPatch, MemberQuery, MemberStatus, Offboarding, Released,
+};
 pub use money::{Currency, Money};
 pub use org::{AlertDays, Org, OrgName, OrgPatch};
 pub use page::Page;

@@ -1,6 +1,10 @@
 //! The people of an organization as its managers administer them: members with their role,
 //! status and what they hold; a change of role or status; offboarding a leaver.
 
+mod filter;
+
+pub use filter::{MEMBER_QUERY_HELP, MemberFilter};
+
 use crate::license::{AssignmentId, LicenseId, LicenseName};
 use crate::principal::Role;
 use crate::problem::FieldError;
@@ -15,6 +19,8 @@ use std::str::FromStr;
 #[serde(rename_all = "lowercase")]
 pub enum MemberStatus {
     Active,
+    /// Invited and not joined yet: the invitation is open until `invited_until`.
+    Invited,
     /// Signed out everywhere and refused until enabled again.
     Disabled,
 }
@@ -23,6 +29,7 @@ impl MemberStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MemberStatus::Active => "active",
+            MemberStatus::Invited => "invited",
             MemberStatus::Disabled => "disabled",
         }
     }
@@ -39,8 +46,11 @@ impl FromStr for MemberStatus {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "active" => Ok(MemberStatus::Active),
+            "invited" => Ok(MemberStatus::Invited),
             "disabled" => Ok(MemberStatus::Disabled),
-            other => Err(format!("`{other}` is not a status; use active or disabled")),
+            other => Err(format!(
+                "`{other}` is not a status; use active, invited or disabled"
+            )),
         }
     }
 }
@@ -61,6 +71,16 @@ pub struct Member {
     pub licenses: u32,
     /// Seats they took by asking for their permissions.
     pub seats: u32,
+    /// Until when their invitation is open, while they are `invited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_until: Option<DateTime<Utc>>,
+}
+
+impl Member {
+    /// Whether they are listed at `now`: an invitation that expired is no longer.
+    pub fn is_current(&self, now: DateTime<Utc>) -> bool {
+        self.invited_until.is_none_or(|until| until > now)
+    }
 }
 
 /// A change of a member (`PATCH /v1/members/{name}`): what is given changes, what is absent

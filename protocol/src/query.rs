@@ -223,7 +223,7 @@ fn typed<T: FromStr<Err = FieldError>>(
 }
 
 /// Splits `input` into tokens at whitespace outside quotes.
-fn tokens(input: &str) -> Result<Vec<Range<usize>>, QueryError> {
+pub(crate) fn tokens(input: &str) -> Result<Vec<Range<usize>>, QueryError> {
     let mut out = Vec::new();
     let mut start = None;
     let mut quote_at = None;

@@ -52,6 +52,24 @@ pub async fn post_form(server: &Server, path: &str, form: &[(&str, &str)]) -> (u
     post_form_as(server, path, None, form).await
 }
 
+/// The path of a one-time link (`<public url>/invite/<code>`): `/invite/<code>`.
+pub fn link_path(link: &str) -> String {
+    link[link.find("/invite/").expect("an /invite/ link")..].to_owned()
+}
+
+/// Posts a one-time link's form as a script would (no browser headers, which the page
+/// admits): `password`, typed again as `again`. The status and the page.
+pub async fn accept_link(
+    server: &Server,
+    path: &str,
+    password: &str,
+    again: &str,
+) -> (u16, String) {
+    let (status, _, page) =
+        post_form(server, path, &[("password", password), ("again", again)]).await;
+    (status, page)
+}
+
 /// Starts a device login for the public client `lm`: the device and user codes.
 pub async fn start_device_login(server: &Server) -> Value {
     let (status, body, text) = post_form(

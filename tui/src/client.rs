@@ -192,6 +192,23 @@ impl DaemonClient {
         ask!(self, Request::List(request), Reply::Licenses(window) => window)
     }
 
+    /// A window of the members a filter selects.
+    pub async fn members(
+        &self,
+        request: lm_protocol::socket::MembersRequest,
+    ) -> Result<lm_protocol::socket::MemberWindow, ClientError> {
+        ask!(self, Request::Members(request), Reply::Members(window) => window)
+    }
+
+    /// A member with everything they hold.
+    pub async fn member(
+        &self,
+        name: &str,
+    ) -> Result<lm_protocol::socket::MemberDetail, ClientError> {
+        let request = Request::Member(lm_protocol::socket::MemberRef { name: name.into() });
+        ask!(self, request, Reply::Member(detail) => *detail)
+    }
+
     /// A window of a license's holders, from `offset`.
     pub async fn holders(&self, request: HoldersRequest) -> Result<HolderWindow, ClientError> {
         ask!(self, Request::Holders(request), Reply::Holders(window) => window)

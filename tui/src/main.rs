@@ -136,6 +136,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The organization's people: list, show, invite, change roles, disable, offboard.
+    People {
+        #[command(subcommand)]
+        command: cli::PeopleCmd,
+    },
+    /// The organization's settings: name, currency, alert days.
+    Org {
+        #[command(subcommand)]
+        command: cli::OrgCmd,
+    },
     /// Every license, as CSV (default) or JSON.
     Export {
         #[arg(long)]
@@ -430,6 +440,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             cli::unassign(&client, &license, &who).await?;
             writeln!(out, "unassigned {who} from “{}”", license.name)?;
             Ok(())
+        }
+        Cmd::People { command } => {
+            let client = connect(&socket).await?;
+            cli::run_people(&client, command, &mut out).await
+        }
+        Cmd::Org { command } => {
+            let client = connect(&socket).await?;
+            cli::run_org(&client, command, &mut out).await
         }
         Cmd::Audit(audit) => {
             let query = audit.to_query()?;

@@ -303,6 +303,19 @@ fn dispatch(
                     let _ = tx.send(Msg::AlertsLoaded(result));
                 });
             }
+            Command::Members { seq, request } => {
+                tokio::spawn(async move {
+                    let result = client.members(request).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::MembersListed { seq, result });
+                });
+            }
+            Command::Member(name) => {
+                tokio::spawn(async move {
+                    let result = client.member(&name).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::MemberLoaded(result));
+                });
+            }
+            Command::Copy(text) => copy_to_clipboard(&text),
             Command::Bulk { summary, requests } => {
                 tokio::spawn(async move {
                     let mut failures = Vec::new();
@@ -316,6 +329,17 @@ fn dispatch(
             }
         }
     }
+}
+
+/// Puts `text` on the clipboard with OSC 52: the terminal (and tmux, with `set-clipboard`)
+/// does it, also over SSH, where no clipboard program could.
+fn copy_to_clipboard(text: &str) {
+    use base64::Engine;
+    use std::io::Write;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
 }
 
 fn into_problem(e: ClientError) -> Problem {

@@ -1,19 +1,22 @@
 //! Drawing: pure functions of the [`App`] state onto a frame. Nothing here changes state.
 //!
-//! One file per area: `table`, `detail`, `bars` (tabs, filter line, status bar) and
-//! `dialogs` (login, help, alerts, form, confirmations); here the theme and the layout.
+//! One file per area: `table`, `detail`, `bars` (tabs, filter line, status bar),
+//! `dialogs` (login, help, alerts, form, confirmations) and `people` (the People screen and
+//! its dialogs); here the theme and the layout.
 
 mod bars;
 mod detail;
 mod dialogs;
+mod people;
 mod table;
 
 use bars::{input_line, render_filter, render_status, render_tabs};
 use detail::render_detail;
 use dialogs::{render_alerts, render_dialog, render_form, render_help, render_login};
+use people::{render_invite, render_link, render_people};
 use table::render_table;
 
-use crate::app::{App, Mode};
+use crate::app::{App, Mode, Screen};
 use crate::format::{self, Urgency};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -87,6 +90,8 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
     render_tabs(app, frame, tabs, theme);
     if let Some(reason) = app.login_required() {
         render_login(app, reason, frame, body, theme);
+    } else if app.screen == Screen::People {
+        render_people(app, frame, body, theme);
     } else if app.detail {
         let table_height = app.table_rows() as u16 + 1;
         let [table, detail] =
@@ -172,7 +177,9 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
             }
             render_dialog(frame, body, "Edit conflict", lines, theme);
         }
-        Mode::Browse | Mode::Filter => {}
+        Mode::Invite(form) => render_invite(form, frame, body, theme),
+        Mode::Link(shown) => render_link(shown, frame, body, theme),
+        Mode::Browse | Mode::Filter | Mode::PeopleFilter => {}
     }
 }
 

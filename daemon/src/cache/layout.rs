@@ -7,7 +7,7 @@ use lm_protocol::LicenseId;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the stored layout changes; an older cache is rebuilt.
-pub(super) const SCHEMA_VERSION: &[u8] = b"2";
+pub(super) const SCHEMA_VERSION: &[u8] = b"3";
 
 /// sled's own page cache.
 pub(super) const SLED_CACHE_BYTES: u64 = 16 << 20;
@@ -18,6 +18,8 @@ pub(super) const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
 pub(super) const LICENSE_PREFIX: &[u8] = b"lic/";
 /// `hold/<license id>/<assignment id>`: a holder of a license.
 pub(super) const HOLDER_PREFIX: &str = "hold/";
+/// `member/<name>`: a member of the organization (or someone invited).
+pub(super) const MEMBER_PREFIX: &str = "member/";
 /// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
 pub(super) const ALERT_PREFIX: &str = "alert/";
 
@@ -30,6 +32,10 @@ pub(super) fn license_key(id: &LicenseId) -> Vec<u8> {
 /// `hold/<license>/<assignment>`; with an empty assignment, the prefix of a license's holders.
 pub(super) fn holder_key(license: &LicenseId, assignment: &str) -> String {
     format!("{HOLDER_PREFIX}{license}/{assignment}")
+}
+
+pub(super) fn member_key(name: &str) -> String {
+    format!("{MEMBER_PREFIX}{name}")
 }
 
 pub(super) fn encode(record: &impl serde::Serialize) -> Vec<u8> {

@@ -18,16 +18,17 @@
 //! disk and the folder they live in.
 
 mod layout;
+mod members;
 
 use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
 use layout::{
-    ALERT_PREFIX, CURSOR_KEY, HOLDER_PREFIX, LICENSE_PREFIX, SCHEMA_KEY, SCHEMA_VERSION,
-    SLED_CACHE_BYTES, SYNCED_AT_KEY, decode, encode, holder_key, is_locked, license_key,
-    make_private, read_i64, set_aside_path,
+    ALERT_PREFIX, CURSOR_KEY, HOLDER_PREFIX, LICENSE_PREFIX, MEMBER_PREFIX, SCHEMA_KEY,
+    SCHEMA_VERSION, SLED_CACHE_BYTES, SYNCED_AT_KEY, decode, encode, holder_key, is_locked,
+    license_key, make_private, member_key, read_i64, set_aside_path,
 };
-use lm_protocol::{Assignee, Assignment, Change, License, LicenseFilter, LicenseId, Sort};
-use std::collections::HashMap;
+use lm_protocol::{Assignee, Assignment, Change, License, LicenseFilter, LicenseId, Member, Sort};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -64,6 +65,8 @@ pub struct Cache {
 #[derive(Default)]
 struct Memory {
     licenses: Inventory,
+    /// The organization's members by name (for an employee: themselves).
+    members: BTreeMap<String, Member>,
     cursor: i64,
     synced_at: Option<DateTime<Utc>>,
 }
@@ -74,6 +77,7 @@ struct Memory {
 pub struct Snapshot {
     licenses: HashMap<LicenseId, License>,
     holders: HashMap<LicenseId, Vec<Assignment>>,
+    members: BTreeMap<String, Member>,
 }
 
 impl Snapshot {
@@ -98,6 +102,12 @@ impl Snapshot {
                         holders.retain(|a| a.id != id);
                     }
                 }
+                Change::Member { member, .. } => {
+                    self.members.insert(member.name.clone(), *member);
+                }
+                Change::Uninvite { name, .. } => {
+                    self.members.remove(&name);
+                }
             }
         }
     }
@@ -107,6 +117,8 @@ impl Snapshot {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     pub ids: Vec<LicenseId>,
+    /// The members changed, by name.
+    pub members: Vec<String>,
     pub cursor: i64,
 }
 
@@ -202,7 +214,16 @@ impl Cache {
                 Ok((license, decode(&key, &value)?))
             })
             .collect::<Result<Vec<(LicenseId, Assignment)>>>()?;
+        let members = db
+            .scan_prefix(MEMBER_PREFIX)
+            .map(|entry| {
+                let (key, value) = entry?;
+                let member: Member = decode(&key, &value)?;
+                Ok((member.name.clone(), member))
+            })
+            .collect::<Result<BTreeMap<String, Member>>>()?;
         let memory = Memory {
+            members,
             cursor: read_i64(&db, CURSOR_KEY)?.unwrap_or(0),
             synced_at: read_i64(&db, SYNCED_AT_KEY)?.and_then(DateTime::from_timestamp_millis),
             licenses: Inventory::build(licenses, holders),
@@ -311,6 +332,12 @@ impl Cache {
                 Change::Unassign { license, id, .. } => {
                     batch.remove(holder_key(license, id.as_str()).as_bytes());
                 }
+                Change::Member { member, .. } => {
+                    batch.insert(member_key(&member.name).as_bytes(), encode(member));
+                }
+                Change::Uninvite { name, .. } => {
+                    batch.remove(member_key(name).as_bytes());
+                }
             }
         }
         batch.insert(CURSOR_KEY, &next.to_be_bytes());
@@ -318,11 +345,39 @@ impl Cache {
 
         let mut memory = self.write();
         memory.licenses.apply(changes);
-        let mut ids: Vec<LicenseId> = changes.iter().map(|c| c.license().clone()).collect();
+        for change in changes {
+            match change {
+                Change::Member { member, .. } => {
+                    memory
+                        .members
+                        .insert(member.name.clone(), (**member).clone());
+                }
+                Change::Uninvite { name, .. } => {
+                    memory.members.remove(name);
+                }
+                _ => {}
+            }
+        }
+        let mut ids: Vec<LicenseId> = changes
+            .iter()
+            .filter_map(Change::license)
+            .cloned()
+            .collect();
         ids.sort();
         ids.dedup();
+        let mut members: Vec<String> = changes
+            .iter()
+            .filter_map(Change::member)
+            .map(str::to_owned)
+            .collect();
+        members.sort();
+        members.dedup();
         memory.cursor = next;
-        Ok(Applied { ids, cursor: next })
+        Ok(Applied {
+            ids,
+            members,
+            cursor: next,
+        })
     }
 
     /// Replaces the whole cache with `licenses` at `cursor` in one batch: the end of a resync
@@ -332,6 +387,7 @@ impl Cache {
         let Snapshot {
             licenses: fresh,
             mut holders,
+            members,
         } = snapshot;
         // The holders of licenses the snapshot has; the others went with their license.
         holders.retain(|license, _| fresh.contains_key(license));
@@ -346,6 +402,12 @@ impl Cache {
         }
         for key in self.db.scan_prefix(HOLDER_PREFIX).keys() {
             batch.remove(key?);
+        }
+        for key in self.db.scan_prefix(MEMBER_PREFIX).keys() {
+            batch.remove(key?);
+        }
+        for member in members.values() {
+            batch.insert(member_key(&member.name).as_bytes(), encode(member));
         }
         for license in fresh.values() {
             batch.insert(license_key(&license.id), encode(license));
@@ -370,8 +432,17 @@ impl Cache {
             .into_iter()
             .flat_map(|(license, all)| all.into_iter().map(move |a| (license.clone(), a)));
         memory.licenses = Inventory::build(fresh.into_values(), holders);
+        let mut changed: Vec<String> = memory.members.keys().cloned().collect();
+        changed.extend(members.keys().cloned());
+        changed.sort();
+        changed.dedup();
+        memory.members = members;
         memory.cursor = cursor;
-        Ok(Applied { ids, cursor })
+        Ok(Applied {
+            ids,
+            members: changed,
+            cursor,
+        })
     }
 
     /// The cached licenses that expire on or before `last` (the expiry alerts' candidates);

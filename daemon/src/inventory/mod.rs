@@ -186,6 +186,32 @@ impl Inventory {
             .is_some_and(|&slot| self.slot_holds(slot, who))
     }
 
+    /// Every license `who` holds (by any holder, listed or not), in no order.
+    pub fn held_by(&self, who: &Assignee) -> impl Iterator<Item = &License> {
+        self.exact
+            .get(&holder_key(who))
+            .into_iter()
+            .flatten()
+            .filter_map(|&slot| self.rows[slot as usize].as_ref())
+    }
+
+    /// Every license `who` holds, with their assignment of it: by any holder, listed or not.
+    pub fn holdings(&self, who: &Assignee) -> Vec<(&License, &Assignment)> {
+        let Some(slots) = self.exact.get(&holder_key(who)) else {
+            return Vec::new();
+        };
+        let mut held: Vec<(&License, &Assignment)> = slots
+            .iter()
+            .filter_map(|&slot| {
+                let license = self.rows[slot as usize].as_ref()?;
+                let assignment = self.holders(&license.id).find(|a| a.assignee == *who)?;
+                Some((license, assignment))
+            })
+            .collect();
+        held.sort_by(|a, b| a.0.name.cmp(&b.0.name).then(a.0.id.cmp(&b.0.id)));
+        held
+    }
+
     fn slot_holds(&self, slot: Slot, who: &Assignee) -> bool {
         self.exact
             .get(&holder_key(who))
@@ -329,6 +355,8 @@ impl Inventory {
                 ..
             } => inventory.hold(license.clone(), assignment.clone()),
             Change::Unassign { license, id, .. } => inventory.release(license, id),
+            // Members are the cache's, not the inventory's.
+            Change::Member { .. } | Change::Uninvite { .. } => {}
         };
         let of_licenses =
             |change: &&Change| matches!(change, Change::Upsert { .. } | Change::Delete { .. });
@@ -349,7 +377,9 @@ impl Inventory {
                 apply(self, change);
                 continue;
             }
-            let id = change.license();
+            let Some(id) = change.license() else {
+                continue;
+            };
             touched.extend(self.slots.get(id).copied());
             apply(self, change);
             touched.extend(self.slots.get(id).copied());

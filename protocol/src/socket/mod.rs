@@ -13,13 +13,16 @@
 
 //!
 //! One job per file: here the frames and their limits; `requests` what clients ask;
-//! `replies` what the daemon answers and pushes.
+//! `replies` what the daemon answers and pushes; `people` the arguments and answers about
+//! members and the organization.
 
+mod people;
 mod replies;
 mod requests;
 #[cfg(test)]
 mod tests;
 
+pub use people::*;
 pub use replies::*;
 pub use requests::*;
 

@@ -34,6 +34,12 @@ pub enum Reply {
         /// How many are in effect; more than listed when over [`MAX_ALERTS_LISTED`].
         total: usize,
     },
+    Members(super::MemberWindow),
+    Member(Box<super::MemberDetail>),
+    Offboarding(crate::member::Offboarding),
+    /// A one-time link just made (an invitation or a password reset): its only showing.
+    Link(crate::invitation::IssuedInvitation),
+    Org(crate::org::Org),
 }
 
 /// The most alerts one `alerts` event carries: a first sync may raise thousands at once.
@@ -143,6 +149,8 @@ pub enum Event {
     Sync(Status),
     /// These licenses changed in the cache (upserted or removed).
     Changed { revision: i64, ids: Vec<LicenseId> },
+    /// These members changed in the cache (joined, invited, changed, or no longer listed).
+    Members { revision: i64, names: Vec<String> },
     /// A device login ended without a login (denied, expired, or the server failed).
     LoginFailed { reason: String },
     /// Licenses reached an expiry alert threshold (also shown as a desktop notification).

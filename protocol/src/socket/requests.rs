@@ -1,8 +1,12 @@
 //! What a client asks of the daemon: the requests and their arguments.
 
+use super::people::{
+    ChangeMemberRequest, InviteRequest, MemberRef, MembersRequest, OffboardRequest,
+};
 use crate::audit::AuditQuery;
 use crate::filter::{LicenseFilter, Sort};
 use crate::license::{Assignee, AssignmentId, LicenseId, LicensePatch, NewLicense};
+use crate::org::OrgPatch;
 use serde::{Deserialize, Serialize};
 
 /// What a client asks of the daemon. On the wire the variant is the `op` field and its
@@ -53,10 +57,29 @@ pub enum Request {
     /// soonest first, the first [`MAX_ALERTS_LISTED`] of them. Answered from the cache,
     /// also offline.
     Alerts(NoArgs),
+    /// A window of the cached members that match a filter, in name order (managers see
+    /// everyone, an employee themselves). Answered from the cache, also offline.
+    Members(MembersRequest),
+    /// One cached member and every license they hold.
+    Member(MemberRef),
+    /// Managers: a member's role or status, forwarded to the server.
+    ChangeMember(ChangeMemberRequest),
+    /// Managers: release everything a leaver holds and disable them (or, as a dry run, say
+    /// what that would release).
+    Offboard(OffboardRequest),
+    /// Managers: invite someone; the reply has the link to hand over, shown this once.
+    Invite(InviteRequest),
+    /// Managers: end a member's password and logins; the reply has the link to choose a new
+    /// one.
+    ResetPassword(MemberRef),
+    /// The organization's settings, read from the server.
+    Org(NoArgs),
+    /// Managers: change the organization's settings.
+    ChangeOrg(ChangeOrgRequest),
 }
 
 impl Request {
-    pub(super) const OPS: [&str; 18] = [
+    pub(super) const OPS: [&str; 26] = [
         "hello",
         "status",
         "subscribe",
@@ -75,6 +98,14 @@ impl Request {
         "permissions",
         "import",
         "alerts",
+        "members",
+        "member",
+        "change_member",
+        "offboard",
+        "invite",
+        "reset_password",
+        "org",
+        "change_org",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -114,6 +145,14 @@ impl Request {
             "permissions" => Request::Permissions(read(args)?),
             "import" => Request::Import(read(args)?),
             "alerts" => Request::Alerts(read(args)?),
+            "members" => Request::Members(read(args)?),
+            "member" => Request::Member(read(args)?),
+            "change_member" => Request::ChangeMember(read(args)?),
+            "offboard" => Request::Offboard(read(args)?),
+            "invite" => Request::Invite(read(args)?),
+            "reset_password" => Request::ResetPassword(read(args)?),
+            "org" => Request::Org(read(args)?),
+            "change_org" => Request::ChangeOrg(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",
@@ -236,6 +275,12 @@ pub struct ImportRequest {
 pub struct AuditRequest {
     #[serde(default)]
     pub query: AuditQuery,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeOrgRequest {
+    pub patch: OrgPatch,
 }
 
 fn default_list_limit() -> usize {

@@ -303,7 +303,7 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
     let mut heads = Vec::new();
     for (org, revision) in restored {
         let floor = revision.max(*handed_out.get(&org).unwrap_or(&0));
-        for table in ["licenses", "assignments"] {
+        for table in ["licenses", "assignments", "users"] {
             tx.exec()
                 .execute(
                     format!("UPDATE {table} SET revision = revision + $2 WHERE org_id = $1"),

@@ -50,6 +50,7 @@ pub const TABLES: [Table; 13] = [
             ("locked_until", Time),
             ("totp_secret", Text),
             ("totp_last_step", Int),
+            ("revision", Int),
         ],
     },
     Table {

@@ -1,15 +1,18 @@
 use super::assignments::{HoldersOf, Revisions, feed_holders, feed_releases};
 use super::licenses::{COLUMNS, LicenseRow};
+use super::member_feed::{feed_invitations, feed_members};
 use super::{Result, Store, StoreError};
 use crate::db::{Executes, SqlBuf, args};
 use lm_protocol::{Change, ChangePage};
 
-/// The feed's three sources within some revisions, each in revision order: licenses, holders
-/// and released holders.
+/// The feed's sources within some revisions, each in revision order: licenses, holders,
+/// released holders, members and invitations.
 struct Sources {
     licenses: Vec<Change>,
     holders: Vec<Change>,
     releases: Vec<Change>,
+    members: Vec<Change>,
+    invitations: Vec<Change>,
 }
 
 impl Sources {
@@ -69,27 +72,42 @@ impl Sources {
             licenses,
             holders,
             releases,
+            members: feed_members(conn, org, of, revisions).await?,
+            invitations: feed_invitations(conn, org, of, revisions).await?,
         })
     }
 
     /// The lowest revision up to which some source may have been cut (it has `fetch` rows),
     /// or `None` when every source is whole.
     fn horizon(&self, fetch: i64) -> Option<i64> {
-        [&self.licenses, &self.holders, &self.releases]
-            .into_iter()
-            .filter(|source| source.len() as i64 >= fetch)
-            .filter_map(|source| source.last().map(Change::revision))
-            .min()
+        [
+            &self.licenses,
+            &self.holders,
+            &self.releases,
+            &self.members,
+            &self.invitations,
+        ]
+        .into_iter()
+        .filter(|source| source.len() as i64 >= fetch)
+        .filter_map(|source| source.last().map(Change::revision))
+        .min()
     }
 
     /// Every change in revision order; within a revision the license first, then its holders,
-    /// then the holders released.
+    /// then the holders released, then members and invitations.
     fn take_merged(&mut self) -> Vec<Change> {
-        let mut all =
-            Vec::with_capacity(self.licenses.len() + self.holders.len() + self.releases.len());
+        let mut all = Vec::with_capacity(
+            self.licenses.len()
+                + self.holders.len()
+                + self.releases.len()
+                + self.members.len()
+                + self.invitations.len(),
+        );
         all.append(&mut self.licenses);
         all.append(&mut self.holders);
         all.append(&mut self.releases);
+        all.append(&mut self.members);
+        all.append(&mut self.invitations);
         // Stable: the order above is kept within a revision.
         all.sort_by_key(Change::revision);
         all

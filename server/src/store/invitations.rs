@@ -115,6 +115,19 @@ async fn insert(
     Ok(invitation)
 }
 
+/// Brings invitation `id` into the change feed again at a new revision of `org`, which it
+/// returns.
+async fn stamp(tx: &mut Tx, org: &str, id: &str) -> Result<i64> {
+    let revision = bump_revision(tx, org, 1).await?;
+    tx.exec()
+        .execute(
+            "UPDATE invitations SET revision = $2 WHERE id = $1",
+            args![id, revision],
+        )
+        .await?;
+    Ok(revision)
+}
+
 /// The audit entry of a link: never its code.
 async fn audit_link(
     tx: &mut Tx,
@@ -190,7 +203,8 @@ impl Store {
         )
         .await?;
         audit_link(&mut tx, ctx, AuditAction::Create, &invitation).await?;
-        tx.commit().await?;
+        let revision = stamp(&mut tx, &ctx.org, &invitation.id).await?;
+        self.commit_change(tx, &ctx.org, revision).await?;
         Ok((invitation, code))
     }
 
@@ -304,7 +318,8 @@ impl Store {
             .await?;
         let invitation = Invitation::try_from(row)?;
         audit_link(&mut tx, ctx, AuditAction::Update, &invitation).await?;
-        tx.commit().await?;
+        let revision = stamp(&mut tx, &ctx.org, id).await?;
+        self.commit_change(tx, &ctx.org, revision).await?;
         Ok((invitation, code))
     }
 
@@ -330,7 +345,8 @@ impl Store {
             )
             .await?;
         audit_link(&mut tx, ctx, AuditAction::Delete, &invitation).await?;
-        tx.commit().await?;
+        let revision = stamp(&mut tx, &ctx.org, id).await?;
+        self.commit_change(tx, &ctx.org, revision).await?;
         Ok(())
     }
 
@@ -443,7 +459,14 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        match invitation.kind {
+            InvitationKind::Invite => {
+                let revision =
+                    super::members::stamp_member(&mut tx, &org, &invitation.name).await?;
+                self.commit_change(tx, &org, revision).await?;
+            }
+            InvitationKind::Reset => tx.commit().await?,
+        }
         Ok(Some(Redeemed {
             kind: invitation.kind,
             name: invitation.name,

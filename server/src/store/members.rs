@@ -19,24 +19,40 @@ use lm_protocol::{
 use std::collections::BTreeMap;
 
 /// A member's columns, and what they hold (assignments on live licenses).
-const MEMBER_COLUMNS: &str = "u.name, u.role, u.disabled, u.created_at, \
+pub(super) const MEMBER_COLUMNS: &str = "u.name, u.role, \
+    CASE WHEN u.disabled THEN 'disabled' ELSE 'active' END AS status, u.created_at, \
     (SELECT MAX(t.created_at) FROM refresh_tokens t WHERE t.user_name = u.name) AS last_sign_in, \
     (u.totp_secret IS NOT NULL) AS second_factor, \
     (SELECT COUNT(*) FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
      WHERE a.org_id = u.org_id AND a.employee = u.name AND NOT a.redeemed) AS licenses, \
     (SELECT COUNT(*) FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
-     WHERE a.org_id = u.org_id AND a.employee = u.name AND a.redeemed) AS seats";
+     WHERE a.org_id = u.org_id AND a.employee = u.name AND a.redeemed) AS seats, \
+    NULL AS invited_until";
+
+/// The same columns for someone invited: an open invitation to join.
+pub(super) const INVITED_COLUMNS: &str = "i.name, i.role, 'invited' AS status, i.created_at, \
+    NULL AS last_sign_in, (1 = 0) AS second_factor, \
+    (SELECT COUNT(*) FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
+     WHERE a.org_id = i.org_id AND a.employee = i.name AND NOT a.redeemed) AS licenses, \
+    (SELECT COUNT(*) FROM assignments a JOIN licenses l ON l.id = a.license_id AND l.deleted_at IS NULL \
+     WHERE a.org_id = i.org_id AND a.employee = i.name AND a.redeemed) AS seats, \
+    i.expires_at AS invited_until";
+
+/// An invitation to join that is open: completed with the time it is open at.
+const OPEN_INVITATION: &str =
+    " AND i.kind = 'invite' AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ";
 
 #[derive(sqlx::FromRow)]
-struct MemberRow {
-    name: String,
+pub(super) struct MemberRow {
+    pub(super) name: String,
     role: String,
-    disabled: bool,
+    status: String,
     created_at: DateTime<Utc>,
     last_sign_in: Option<DateTime<Utc>>,
     second_factor: bool,
     licenses: i64,
     seats: i64,
+    invited_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -45,17 +61,14 @@ impl TryFrom<MemberRow> for Member {
         let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
         Ok(Member {
             role: r.role.parse().map_err(StoreError::Corrupt)?,
-            status: if r.disabled {
-                MemberStatus::Disabled
-            } else {
-                MemberStatus::Active
-            },
+            status: r.status.parse().map_err(StoreError::Corrupt)?,
             name: r.name,
             created_at: r.created_at,
             last_sign_in: r.last_sign_in,
             second_factor: r.second_factor,
             licenses: count(r.licenses),
             seats: count(r.seats),
+            invited_until: r.invited_until,
         })
     }
 }
@@ -70,6 +83,19 @@ async fn member_in(e: &mut impl Executes, org: &str, name: &str) -> Result<Optio
         )
         .await?;
     row.map(Member::try_from).transpose()
+}
+
+/// Brings member `name` into the feed again at a new revision of `org`, which it returns
+/// (the transaction holds the organization's write lock already or takes it here).
+pub(super) async fn stamp_member(tx: &mut Tx, org: &str, name: &str) -> Result<i64> {
+    let revision = bump_revision(tx, org, 1).await?;
+    tx.exec()
+        .execute(
+            "UPDATE users SET revision = $3 WHERE org_id = $1 AND name = $2",
+            args![org, name, revision],
+        )
+        .await?;
+    Ok(revision)
 }
 
 /// Refuses a change that would leave `org` without an active manager: `member` is one now,
@@ -113,28 +139,35 @@ async fn end_logins(tx: &mut Tx, name: &str) -> Result<()> {
 }
 
 impl Store {
-    /// A page of `org`'s members in name order.
+    /// A page of `org`'s members in name order: those who joined, and those invited whose
+    /// invitation is open.
     pub async fn members(&self, org: &str, query: &MemberQuery) -> Result<Page<Member>> {
         let mut q = SqlBuf::new(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM users u WHERE u.org_id = "
+            "SELECT * FROM (SELECT {MEMBER_COLUMNS} FROM users u WHERE u.org_id = "
         ));
-        q.arg(org);
+        q.arg(org)
+            .push(&format!(
+                " UNION ALL SELECT {INVITED_COLUMNS} FROM invitations i WHERE i.org_id = "
+            ))
+            .arg(org)
+            .push(OPEN_INVITATION)
+            .arg(now())
+            .push(") m WHERE 1 = 1");
         if let Some(role) = query.role {
-            q.push(" AND u.role = ").arg(role.as_str());
+            q.push(" AND m.role = ").arg(role.as_str());
         }
         if let Some(status) = query.status {
-            q.push(" AND u.disabled = ")
-                .arg(status == MemberStatus::Disabled);
+            q.push(" AND m.status = ").arg(status.as_str());
         }
         if let Some(text) = &query.q {
-            q.push(" AND LOWER(u.name) LIKE ")
+            q.push(" AND LOWER(m.name) LIKE ")
                 .arg(format!("%{}%", like_escape(&text.to_lowercase())))
                 .push(" ESCAPE '\\'");
         }
         if let Some(after) = &query.after {
-            q.push(" AND u.name > ").arg(after.as_str());
+            q.push(" AND m.name > ").arg(after.as_str());
         }
-        q.push(" ORDER BY u.name LIMIT ")
+        q.push(" ORDER BY m.name LIMIT ")
             .arg(i64::from(query.limit) + 1);
         let mut conn = self.db.read().await?;
         let rows: Vec<MemberRow> = conn.exec().fetch_all(q.sql, q.args).await?;
@@ -151,10 +184,22 @@ impl Store {
         Ok(Page { items, next })
     }
 
-    /// Member `name` of `org`, or `None`.
+    /// Member `name` of `org` — who joined, or else is invited — or `None`.
     pub async fn member(&self, org: &str, name: &str) -> Result<Option<Member>> {
         let mut conn = self.db.read().await?;
-        member_in(&mut conn, org, name).await
+        if let Some(member) = member_in(&mut conn, org, name).await? {
+            return Ok(Some(member));
+        }
+        let row: Option<MemberRow> = conn
+            .exec()
+            .fetch_optional(
+                format!(
+                    "SELECT {INVITED_COLUMNS} FROM invitations i WHERE i.org_id = $1 AND i.name = $2{OPEN_INVITATION}$3"
+                ),
+                args![org, name, now()],
+            )
+            .await?;
+        row.map(Member::try_from).transpose()
     }
 
     /// Changes a member's role or status. Never leaves the organization without an active
@@ -207,7 +252,8 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
+        let revision = stamp_member(&mut tx, org, name).await?;
+        self.commit_change(tx, org, revision).await?;
         Ok(Member {
             role,
             status,
@@ -268,7 +314,6 @@ impl Store {
         for (license, _, assignment, _) in &held {
             by_license.entry(license).or_default().push(assignment);
         }
-        let mut head = None;
         if !by_license.is_empty() {
             let first = bump_revision(&mut tx, org, by_license.len() as i64).await?;
             for (revision, (license, assignments)) in (first..).zip(&by_license) {
@@ -289,7 +334,6 @@ impl Store {
                     Some(&after),
                 )
                 .await?;
-                head = Some(revision);
             }
         }
         if member.status == MemberStatus::Active {
@@ -316,10 +360,8 @@ impl Store {
             },
         )
         .await?;
-        match head {
-            Some(revision) => self.commit_change(tx, org, revision).await?,
-            None => tx.commit().await?,
-        }
+        let revision = stamp_member(&mut tx, org, name).await?;
+        self.commit_change(tx, org, revision).await?;
         Ok(outcome)
     }
 }

@@ -17,6 +17,7 @@ mod keys;
 mod licenses;
 mod listing;
 mod logins;
+mod member_feed;
 mod members;
 pub mod oauth;
 mod orgs;
@@ -104,7 +105,7 @@ impl Store {
     }
 
     /// Commits a write transaction that brought `org` to `revision`, and announces it.
-    async fn commit_change(&self, tx: Tx, org: &str, revision: i64) -> Result<()> {
+    pub(super) async fn commit_change(&self, tx: Tx, org: &str, revision: i64) -> Result<()> {
         self.commit_announcing(tx, &[(org.to_owned(), revision)])
             .await?;
         Ok(())
@@ -265,7 +266,7 @@ pub(super) async fn insert_org(tx: &mut Tx, org: &str) -> Result<()> {
 /// Must be the first statement of every write transaction (see the module docs). An
 /// organization seen for the first time is created: with an external identity provider,
 /// organizations come from token claims, not from `lm-server user add`.
-async fn bump_revision(tx: &mut Tx, org: &str, count: i64) -> Result<i64> {
+pub(super) async fn bump_revision(tx: &mut Tx, org: &str, count: i64) -> Result<i64> {
     const BUMP: &str = "UPDATE orgs SET revision = revision + $2 WHERE id = $1 RETURNING revision";
     let bumped: Option<(i64,)> = tx.exec().fetch_optional(BUMP, args![org, count]).await?;
     let (last,) = match bumped {

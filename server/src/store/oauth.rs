@@ -133,6 +133,7 @@ impl Store {
     /// Sets (or with `None` removes) a user's second-factor secret.
     pub async fn set_totp_secret(&self, user: &str, secret: Option<&str>) -> Result<()> {
         self.update_user(
+            user,
             "totp_secret = $2, totp_last_step = NULL",
             args![user, secret.map(str::to_owned)],
         )
@@ -156,13 +157,13 @@ impl Store {
     }
 
     pub async fn set_role(&self, user: &str, role: lm_protocol::Role) -> Result<()> {
-        self.update_user("role = $2", args![user, role.as_str()])
+        self.update_user(user, "role = $2", args![user, role.as_str()])
             .await
     }
 
     /// Disables or enables a user; a disabled user's refresh tokens are revoked at once.
     pub async fn set_disabled(&self, user: &str, disabled: bool) -> Result<()> {
-        self.update_user("disabled = $2", args![user, disabled])
+        self.update_user(user, "disabled = $2", args![user, disabled])
             .await?;
         if disabled {
             let mut tx = self.db.begin().await?;
@@ -177,8 +178,18 @@ impl Store {
         Ok(())
     }
 
-    async fn update_user(&self, set: &str, values: Vec<crate::db::Value>) -> Result<()> {
+    /// Changes what members are (role, status, second factor): under the organization's
+    /// write lock, and stamped so the change feed brings the member again. `$1` in `set` is
+    /// the user's name, the first of `values`.
+    async fn update_user(
+        &self,
+        name: &str,
+        set: &str,
+        values: Vec<crate::db::Value>,
+    ) -> Result<()> {
+        let org = self.user(name).await?.ok_or(StoreError::NotFound)?.org;
         let mut tx = self.db.begin().await?;
+        super::bump_revision(&mut tx, &org, 0).await?;
         let changed = tx
             .exec()
             .execute(format!("UPDATE users SET {set} WHERE name = $1"), values)
@@ -186,7 +197,8 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        let revision = super::members::stamp_member(&mut tx, &org, name).await?;
+        self.commit_change(tx, &org, revision).await?;
         Ok(())
     }
 

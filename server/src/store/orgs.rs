@@ -131,7 +131,10 @@ impl Store {
             },
         )
         .await?;
-        self.commit_unversioned(tx).await?;
+        // A revision of its own: daemons following the feed learn of it and read the
+        // settings again (the alert days are theirs to use).
+        let revision = bump_revision(&mut tx, org, 1).await?;
+        self.commit_change(tx, org, revision).await?;
         Ok(after)
     }
 

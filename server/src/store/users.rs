@@ -40,6 +40,7 @@ impl Store {
     pub async fn add_user(&self, name: &str, org: &str, role: Role) -> Result<User> {
         self.ensure_org(org).await?;
         let mut tx = self.db.begin().await?;
+        super::bump_revision(&mut tx, org, 0).await?;
         let created_at = Utc::now();
         tx.exec()
             .execute(
@@ -48,7 +49,8 @@ impl Store {
             )
             .await
             .map_err(|e| StoreError::unique_or(e, || format!("a user named `{name}` already exists")))?;
-        tx.commit().await?;
+        let revision = super::members::stamp_member(&mut tx, org, name).await?;
+        self.commit_change(tx, org, revision).await?;
         Ok(User {
             name: name.to_owned(),
             org: org.to_owned(),

@@ -5,6 +5,7 @@ mod alerts;
 mod filters;
 mod holders;
 mod login;
+mod people;
 mod seats;
 mod socket;
 mod sync;

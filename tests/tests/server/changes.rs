@@ -2,7 +2,7 @@
 //! exactly the server's current set — no missed update, no resurrected removal.
 
 use super::{create, creative_cloud, list_all, with};
-use lm_protocol::{Assignment, Change, ChangePage, License};
+use lm_protocol::{Assignment, Change, ChangePage, License, Member, MemberStatus, Role};
 use lm_tests::{Backend, Client, Server};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 struct Replica {
     licenses: BTreeMap<String, License>,
     holders: BTreeMap<String, BTreeMap<String, Assignment>>,
+    members: BTreeMap<String, Member>,
 }
 
 impl Replica {
@@ -41,7 +42,10 @@ async fn follow(client: &Client, replica: &mut Replica, mut after: i64, limit: u
             assert!(change.revision() > after, "a page starts after its cursor");
             assert!(change.revision() >= last, "revisions only grow");
             last = change.revision();
-            let license = change.license().to_string();
+            let license = change
+                .license()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             match change {
                 Change::Upsert { license, .. } => {
                     replica
@@ -59,6 +63,14 @@ async fn follow(client: &Client, replica: &mut Replica, mut after: i64, limit: u
                 Change::Unassign { id, .. } => {
                     let holders = replica.holders.entry(license).or_default();
                     holders.remove(id.as_str());
+                }
+                Change::Member { member, .. } => {
+                    replica
+                        .members
+                        .insert(member.name.clone(), (**member).clone());
+                }
+                Change::Uninvite { name, .. } => {
+                    replica.members.remove(name);
                 }
             }
         }
@@ -168,9 +180,11 @@ async fn feed_shows_removals_and_hides_keys_from_employees(backend: Backend) {
         .await
         .expect(204);
 
-    let page: ChangePage = eve.get("/v1/changes?after=0").await.expect(200).json();
+    let mut page: ChangePage = eve.get("/v1/changes?after=0").await.expect(200).json();
     assert!(!page.more);
     assert_eq!(page.head, page.next);
+    // Eve's own member record comes too; the licenses are what this is about.
+    page.changes.retain(|c| c.license().is_some());
     let ops: Vec<_> = page
         .changes
         .iter()
@@ -189,7 +203,10 @@ async fn feed_shows_removals_and_hides_keys_from_employees(backend: Backend) {
     }
     let manager_view: ChangePage = alice.get("/v1/changes").await.expect(200).json();
     assert!(
-        matches!(&manager_view.changes[0], Change::Upsert { license, .. } if license.key.is_some())
+        manager_view
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::Upsert { license, .. } if license.key.is_some()))
     );
 
     let caught_up: ChangePage = eve
@@ -213,9 +230,15 @@ async fn feed_shows_removals_and_hides_keys_from_employees(backend: Backend) {
     server.client(None).get("/v1/changes").await.expect(401);
     let other = server.user("gus", "manager", "globex");
     let foreign: ChangePage = other.get("/v1/changes").await.expect(200).json();
-    assert!(
-        foreign.changes.is_empty(),
-        "another organization's feed is empty"
+    let seen: Vec<&str> = foreign
+        .changes
+        .iter()
+        .map(|c| c.member().unwrap_or("a license"))
+        .collect();
+    assert_eq!(
+        seen,
+        ["gus"],
+        "another organization's feed has only its own"
     );
 }
 
@@ -434,4 +457,122 @@ crate::on_both_databases!(
     cursors_older_than_purged_removals_must_resync,
     feed_followed_during_writes_ends_with_the_inventory,
     feed_shows_removals_and_hides_keys_from_employees,
+    members_follow_the_feed_as_their_own_changes,
 );
+
+/// Who the replica lists, as `name role status`.
+fn standing(replica: &Replica) -> Vec<String> {
+    replica
+        .members
+        .values()
+        .map(|m| format!("{} {} {}", m.name, m.role.as_str(), m.status))
+        .collect()
+}
+
+/// Members are changes of their own: joined, invited, resent, revoked, promoted, offboarded
+/// — a follower lists exactly whom `GET /v1/members` lists; an employee follows only
+/// themselves.
+async fn members_follow_the_feed_as_their_own_changes(backend: Backend) {
+    let server = Server::start(backend).await;
+    let alice = server.manager("alice");
+    server.employee("bob");
+    let mut replica = Replica::default();
+    let mut cursor = follow(&alice, &mut replica, 0, 3).await;
+    assert_eq!(
+        standing(&replica),
+        ["alice manager active", "bob employee active"]
+    );
+
+    let carol = alice
+        .post(
+            "/v1/invitations",
+            &json!({"name": "carol", "role": "employee"}),
+        )
+        .await
+        .expect(201);
+    let dave = alice
+        .post(
+            "/v1/invitations",
+            &json!({"name": "dave", "role": "manager"}),
+        )
+        .await
+        .expect(201);
+    cursor = follow(&alice, &mut replica, cursor, 3).await;
+    assert_eq!(
+        standing(&replica),
+        [
+            "alice manager active",
+            "bob employee active",
+            "carol employee invited",
+            "dave manager invited"
+        ]
+    );
+    let first_until = replica.members["carol"].invited_until.unwrap();
+    let carol_id = carol.body["invitation"]["id"].as_str().unwrap();
+    let resent = alice
+        .post(&format!("/v1/invitations/{carol_id}/resend"), &json!({}))
+        .await
+        .expect(200);
+    let dave_id = dave.body["invitation"]["id"].as_str().unwrap();
+    alice
+        .delete(&format!("/v1/invitations/{dave_id}"))
+        .await
+        .expect(204);
+    alice
+        .patch_json("/v1/members/bob", &json!({"role": "manager"}))
+        .await
+        .expect(200);
+    cursor = follow(&alice, &mut replica, cursor, 3).await;
+    assert_eq!(
+        standing(&replica),
+        [
+            "alice manager active",
+            "bob manager active",
+            "carol employee invited"
+        ]
+    );
+    assert!(replica.members["carol"].invited_until.unwrap() >= first_until);
+
+    let (status, page) = lm_tests::oauth_forms::accept_link(
+        &server,
+        &lm_tests::oauth_forms::link_path(resent.body["link"].as_str().unwrap()),
+        "correct horse battery",
+        "correct horse battery",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    alice
+        .post("/v1/members/bob/offboard", &json!({}))
+        .await
+        .expect(200);
+    follow(&alice, &mut replica, cursor, 3).await;
+    assert_eq!(
+        standing(&replica),
+        [
+            "alice manager active",
+            "bob manager disabled",
+            "carol employee active"
+        ]
+    );
+    let listed: lm_protocol::Page<Member> = alice.get("/v1/members").await.expect(200).json();
+    let listed: Vec<(String, Role, MemberStatus)> = listed
+        .items
+        .into_iter()
+        .map(|m| (m.name, m.role, m.status))
+        .collect();
+    let followed: Vec<(String, Role, MemberStatus)> = replica
+        .members
+        .into_values()
+        .map(|m| (m.name, m.role, m.status))
+        .collect();
+    assert_eq!(followed, listed, "the feed lists whom the API lists");
+
+    let carol = server.login("carol");
+    let mut own = Replica::default();
+    follow(&carol, &mut own, 0, 100).await;
+    assert_eq!(
+        standing(&own),
+        ["carol employee active"],
+        "an employee follows themselves"
+    );
+}

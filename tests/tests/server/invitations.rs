@@ -3,7 +3,8 @@
 //! can be resent or revoked, expire; a manager resets a member's password the same way.
 
 use lm_tests::oauth_forms::{
-    decide, log_in, poll, post_form, refresh, sign_in_server, start_device_login,
+    accept_link as accept, decide, link_path, log_in, poll, refresh, sign_in_server,
+    start_device_login,
 };
 use lm_tests::{Backend, Browser, Client, Server};
 use serde_json::{Value, json};
@@ -11,10 +12,9 @@ use std::time::Duration;
 
 const CHOSEN: &str = "correct horse battery";
 
-/// The path of a link: `/invite/<code>`.
+/// The path of an issued link: `/invite/<code>`.
 fn path_of(issued: &Value) -> String {
-    let link = issued["link"].as_str().unwrap();
-    link[link.find("/invite/").unwrap()..].to_owned()
+    link_path(issued["link"].as_str().unwrap())
 }
 
 /// Signs `name` in through the device flow with `password`; the client with their token.
@@ -32,13 +32,6 @@ async fn signs_in(server: &Server, name: &str, password: &str) -> Client {
     let (status, tokens) = poll(server, device["device_code"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{tokens}");
     server.client(Some(tokens["access_token"].as_str().unwrap().to_owned()))
-}
-
-/// Posts the link's form as a script would (no browser headers, which `admit` accepts).
-async fn accept(server: &Server, path: &str, password: &str, again: &str) -> (u16, String) {
-    let (status, _, page) =
-        post_form(server, path, &[("password", password), ("again", again)]).await;
-    (status, page)
 }
 
 async fn an_invited_colleague_joins_in_a_browser_and_signs_in(backend: Backend) {

@@ -24,19 +24,22 @@ impl App {
             return vec![];
         }
         self.message = None;
+        if self.screen == Screen::People {
+            return self.on_people_action(action);
+        }
         let page = self.table_rows() as isize;
         match action {
-            UserAction::Login if self.login_required().is_some() && self.login.is_none() => {
-                self.login = Some(LoginState::Starting);
-                vec![Command::Login]
-            }
-            UserAction::Login => {
+            UserAction::Login => self.on_login_key(),
+            UserAction::People => self.open_people(),
+            UserAction::Invite
+            | UserAction::ChangeRole
+            | UserAction::Disable
+            | UserAction::ResetPassword
+            | UserAction::Offboard => {
+                let people = self.keymap.first_key(UserAction::People);
                 self.message = Some((
                     Level::Info,
-                    match &self.login {
-                        Some(_) => "a login is already waiting for approval".into(),
-                        None => "already logged in".into(),
-                    },
+                    format!("that is for people: {people} opens them"),
                 ));
                 vec![]
             }
@@ -62,6 +65,8 @@ impl App {
                 self.filter = TextInput::default();
                 self.apply_query()
             }
+            UserAction::NextView if self.view + 1 == VIEWS.len() => self.open_people(),
+            UserAction::PrevView if self.view == 0 => self.open_people(),
             UserAction::NextView | UserAction::PrevView => {
                 let n = VIEWS.len();
                 self.view = if action == UserAction::NextView {
@@ -222,6 +227,22 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    /// Starts a device login when lmd asks for one.
+    pub(super) fn on_login_key(&mut self) -> Vec<Command> {
+        if self.login_required().is_some() && self.login.is_none() {
+            self.login = Some(LoginState::Starting);
+            return vec![Command::Login];
+        }
+        self.message = Some((
+            Level::Info,
+            match &self.login {
+                Some(_) => "a login is already waiting for approval".into(),
+                None => "already logged in".into(),
+            },
+        ));
+        vec![]
     }
 
     /// The marked licenses, or the one under the cursor.

@@ -43,11 +43,17 @@ pub enum UserAction {
     Unassign,
     Login,
     Alerts,
+    People,
+    Invite,
+    ChangeRole,
+    Disable,
+    ResetPassword,
+    Offboard,
     Help,
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 25] = [
+    pub const ALL: [UserAction; 31] = [
         UserAction::Up,
         UserAction::Down,
         UserAction::PageUp,
@@ -71,6 +77,12 @@ impl UserAction {
         UserAction::Unassign,
         UserAction::Login,
         UserAction::Alerts,
+        UserAction::People,
+        UserAction::Invite,
+        UserAction::ChangeRole,
+        UserAction::Disable,
+        UserAction::ResetPassword,
+        UserAction::Offboard,
         UserAction::Help,
         UserAction::Quit,
     ];
@@ -101,6 +113,12 @@ impl UserAction {
             UserAction::Unassign => "remove an assignment (bulk when marked)",
             UserAction::Login => "log in (when lmd asks for a login)",
             UserAction::Alerts => "expiry alerts in effect (enter shows the license)",
+            UserAction::People => "people of the organization (again: back to licenses)",
+            UserAction::Invite => "people: invite someone (a link to hand over)",
+            UserAction::ChangeRole => "people: make manager or employee",
+            UserAction::Disable => "people: disable or enable (ends every login)",
+            UserAction::ResetPassword => "people: reset the password (a link to hand over)",
+            UserAction::Offboard => "people: offboard (release everything they hold, disable)",
             UserAction::Help => "this help",
         }
     }
@@ -115,6 +133,11 @@ impl UserAction {
                 | UserAction::Undo
                 | UserAction::Assign
                 | UserAction::Unassign
+                | UserAction::Invite
+                | UserAction::ChangeRole
+                | UserAction::Disable
+                | UserAction::ResetPassword
+                | UserAction::Offboard
         )
     }
 }
@@ -248,6 +271,12 @@ impl Default for KeyMap {
             (UserAction::Unassign, &["A"]),
             (UserAction::Login, &["L"]),
             (UserAction::Alerts, &["!"]),
+            (UserAction::People, &["p"]),
+            (UserAction::Invite, &["i"]),
+            (UserAction::ChangeRole, &["r"]),
+            (UserAction::Disable, &["D"]),
+            (UserAction::ResetPassword, &["P"]),
+            (UserAction::Offboard, &["O"]),
             (UserAction::Help, &["?", "F1"]),
         ];
         let bindings = defaults

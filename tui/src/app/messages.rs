@@ -37,6 +37,13 @@ pub enum Msg {
     Quit,
     /// The expiry alerts in effect, as lmd listed them.
     AlertsLoaded(Result<AlertList, String>),
+    /// A window of members, as lmd listed them for request `seq`.
+    MembersListed {
+        seq: u64,
+        result: Result<lm_protocol::socket::MemberWindow, String>,
+    },
+    /// A member with what they hold.
+    MemberLoaded(Result<lm_protocol::socket::MemberDetail, String>),
 }
 
 /// A request the app wants sent to the daemon; the runtime answers with a [`Msg`].
@@ -61,6 +68,15 @@ pub enum Command {
     Login,
     /// The expiry alerts in effect; answered by `AlertsLoaded`.
     Alerts,
+    /// A window of members; answered by `MembersListed`.
+    Members {
+        seq: u64,
+        request: lm_protocol::socket::MembersRequest,
+    },
+    /// A member with what they hold; answered by `MemberLoaded`.
+    Member(String),
+    /// Put the text on the clipboard (OSC 52, which terminals and tmux pass on); no answer.
+    Copy(String),
 }
 
 /// Where a login started from the TUI stands.
@@ -83,6 +99,13 @@ pub enum Edit {
     Restore,
     /// An assignment or unassignment, described for the status bar.
     Assign(String),
+    /// A change of a member, described for the status bar.
+    Member(String),
+    /// A one-time link (an invitation, a password reset), titled, to show once made.
+    Link(String),
+    /// What offboarding would release, to confirm.
+    OffboardPreview,
+    Offboard,
 }
 
 /// The expiry alerts in effect, the first of `total` of them.

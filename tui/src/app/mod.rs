@@ -14,6 +14,7 @@ pub mod form;
 mod inputs;
 pub mod keys;
 mod messages;
+pub mod people;
 pub mod text;
 mod window;
 
@@ -32,6 +33,7 @@ use lm_protocol::{
     SortField,
 };
 pub use messages::{AlertList, Command, Edit, LoginState, Msg};
+pub use people::{InviteForm, LinkShown, PeopleState, Screen};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
 use text::TextInput;
@@ -69,6 +71,12 @@ pub enum Mode {
         form: Box<LicenseForm>,
         theirs: Option<License>,
     },
+    /// Typing in the People screen's filter line.
+    PeopleFilter,
+    /// Inviting someone.
+    Invite(InviteForm),
+    /// A one-time link just made, to copy and hand over.
+    Link(LinkShown),
 }
 
 /// A yes/no question before a change, with a preview of what will change.
@@ -129,6 +137,8 @@ pub enum Level {
 /// The TUI's whole state.
 pub struct App {
     pub keymap: KeyMap,
+    pub screen: Screen,
+    pub people: PeopleState,
     pub now: DateTime<Utc>,
     pub size: (u16, u16),
     pub status: Option<Status>,
@@ -169,6 +179,8 @@ impl App {
     pub fn new(keymap: KeyMap, now: DateTime<Utc>, size: (u16, u16)) -> App {
         App {
             keymap,
+            screen: Screen::Licenses,
+            people: PeopleState::default(),
             now,
             size,
             status: None,
@@ -333,8 +345,25 @@ impl App {
                 self.message = Some((Level::Error, format!("cannot log in: {reason}")));
                 vec![]
             }
+            Msg::MembersListed { seq, result } => self.on_members_listed(seq, result),
+            Msg::MemberLoaded(result) => {
+                let current = self.people.current().map(|m| m.name.as_str());
+                let stale = matches!(&result, Ok(d) if Some(d.member.name.as_str()) != current);
+                if !stale {
+                    self.people.member = Some(result);
+                }
+                vec![]
+            }
+            Msg::Event(Event::Members { names, .. }) => self.on_members_changed(&names),
             Msg::Event(Event::Changed { ids, .. }) => {
                 let mut commands = self.refresh();
+                if self.screen == Screen::People {
+                    // What members hold changed with the licenses.
+                    commands.extend(self.on_members_changed(&[]));
+                    if let Some(m) = self.people.current().filter(|_| self.people.detail) {
+                        commands.push(Command::Member(m.name.clone()));
+                    }
+                }
                 if let Mode::Conflict { form, theirs: None } = &self.mode
                     && let Some(editing) = &form.editing
                     && ids.contains(&editing.id)
@@ -484,8 +513,45 @@ impl App {
                 self.marked.clear();
                 vec![]
             }
-            (Edit::Assign(summary), Ok(_)) => {
+            (Edit::Assign(summary) | Edit::Member(summary), Ok(_)) => {
                 self.message = Some((Level::Info, summary));
+                vec![]
+            }
+            (Edit::Link(title), Ok(Reply::Link(issued))) => {
+                self.message = None;
+                self.mode = Mode::Link(LinkShown {
+                    title,
+                    link: issued.link,
+                    expires: issued.invitation.expires_at,
+                    copied: false,
+                });
+                vec![]
+            }
+            (Edit::Link(_), Err(p)) if matches!(self.mode, Mode::Invite(_)) => {
+                if let Mode::Invite(form) = &mut self.mode {
+                    form.submitting = false;
+                    form.error = Some(crate::client::problem_text(&p));
+                }
+                vec![]
+            }
+            (Edit::OffboardPreview, Ok(Reply::Offboarding(preview))) => {
+                self.confirm_offboarding(preview);
+                vec![]
+            }
+            (Edit::Offboard, Ok(Reply::Offboarding(done))) => {
+                self.message = Some((
+                    Level::Info,
+                    format!(
+                        "offboarded {}: {} released{}",
+                        done.member,
+                        done.released.len(),
+                        if done.disabled {
+                            ", account disabled"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
                 vec![]
             }
             (_, Ok(_)) => {
@@ -557,6 +623,10 @@ impl App {
                 }
             },
             Mode::Prompt(prompt) => self.on_prompt_key(prompt, key),
+            Mode::PeopleFilter => self.on_people_filter_key(key),
+            Mode::Invite(_) if ctrl_c => vec![],
+            Mode::Invite(form) => self.on_invite_key(form, key),
+            Mode::Link(shown) => self.on_link_key(shown, key),
             Mode::Conflict { form, theirs } => match (key.code, &theirs) {
                 (KeyCode::Char('r'), Some(theirs)) => {
                     self.mode = Mode::Form(Box::new(form.rebased_on(theirs)));

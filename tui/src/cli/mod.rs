@@ -2,15 +2,17 @@
 //! default and `--json` (the `lm-protocol` shapes, stable) or `--csv` for scripts.
 //!
 //! One job per file: `args` parses flags, `requests` asks lmd, `print` shows the answers,
-//! `audit` is `lm audit`'s flags and log.
+//! `audit` is `lm audit`'s flags and log, `people` is `lm people` and `lm org`.
 
 mod args;
 mod audit;
+mod people;
 mod print;
 mod requests;
 
 pub use args::{LicenseArgs, assignee_arg, parse_query};
 pub use audit::{AuditArgs, print_audit, print_audit_header};
+pub use people::{OrgCmd, PeopleCmd, run_org, run_people};
 pub use print::{
     print_alerts, print_holders, print_import, print_license, print_permissions, print_status,
     print_table,

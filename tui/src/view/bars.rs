@@ -2,7 +2,7 @@
 
 use super::Theme;
 use crate::app::keys::UserAction;
-use crate::app::{App, Level, Mode, VIEWS};
+use crate::app::{App, Level, Mode, Screen, VIEWS};
 use crate::format::{self};
 use lm_protocol::socket::Connection;
 use ratatui::Frame;
@@ -12,28 +12,39 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub(super) fn render_tabs(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let people = app.screen == Screen::People;
     let arrow = if app.sort.descending { "↓" } else { "↑" };
-    let count = if app.loading && app.window.is_none() {
-        "…".to_owned()
-    } else {
-        format!("{}", app.total)
+    let count = match people {
+        true if app.people.loading && app.people.window.is_none() => "…".to_owned(),
+        true => format!("{} people", app.people.total),
+        false if app.loading && app.window.is_none() => "…".to_owned(),
+        false => format!("{}", app.total),
     };
     let tabs = |padding: &str| {
         let mut spans = vec![Span::styled(" lm ", theme.accent())];
-        for (i, (name, _)) in VIEWS.iter().enumerate() {
-            let style = if i == app.view {
+        let chosen = |on: bool| {
+            if on {
                 theme.selected().add_modifier(Modifier::BOLD)
             } else {
                 Style::default()
-            };
+            }
+        };
+        for (i, (name, _)) in VIEWS.iter().enumerate() {
+            let style = chosen(!people && i == app.view);
             spans.push(Span::styled(format!("{padding}{name} "), style));
         }
+        spans.push(Span::styled("│", theme.dim()));
+        spans.push(Span::styled(format!("{padding}People "), chosen(people)));
         Line::from(spans)
     };
     // Narrow terminals: the tabs lose their padding, then the sort its place (the header's
     // arrow still shows it); the count always fits beside the last tab.
     let width = usize::from(area.width);
-    let sorted = format!("{count} · {}{arrow} ", app.sort.field.as_str());
+    let sorted = if people {
+        format!("{count} ")
+    } else {
+        format!("{count} · {}{arrow} ", app.sort.field.as_str())
+    };
     let counted = format!("{count} ");
     let fits = |line: &Line, right: &str| line.width() + right.chars().count() < width;
     let (line, right) = [
@@ -79,6 +90,9 @@ pub(super) fn input_line<'a>(
 }
 
 pub(super) fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    if app.screen == Screen::People {
+        return render_people_filter(app, frame, area, theme);
+    }
     let typing = app.mode == Mode::Filter;
     if !typing && app.filter.text.is_empty() {
         let hint = format!(
@@ -110,6 +124,44 @@ pub(super) fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: The
             Span::raw(if cursor_after_error { " " } else { "" }),
             Span::styled(format!("  ✗ {}", e.message), theme.error()),
         ]);
+    }
+    frame.render_widget(line, area);
+}
+
+/// The People screen's filter line, or the keys it has when it is empty.
+fn render_people_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let typing = app.mode == Mode::PeopleFilter;
+    let filter = &app.people.filter;
+    if !typing && filter.text.is_empty() {
+        let key = |a| app.keymap.first_key(a);
+        let hint = if app.is_manager() {
+            format!(
+                " {} filter · {} detail · {} invite · {} role · {} disable · {} reset password · {} offboard · {} licenses",
+                key(UserAction::Filter),
+                key(UserAction::Detail),
+                key(UserAction::Invite),
+                key(UserAction::ChangeRole),
+                key(UserAction::Disable),
+                key(UserAction::ResetPassword),
+                key(UserAction::Offboard),
+                key(UserAction::People),
+            )
+        } else {
+            format!(
+                " {} filter · {} detail · {} licenses · {} help",
+                key(UserAction::Filter),
+                key(UserAction::Detail),
+                key(UserAction::People),
+                key(UserAction::Help),
+            )
+        };
+        frame.render_widget(Paragraph::new(hint).style(theme.dim()), area);
+        return;
+    }
+    let mut line = input_line("/ ", filter, typing, theme);
+    if let Some(e) = &app.people.error {
+        line.spans
+            .push(Span::styled(format!("  ✗ {}", e.message), theme.error()));
     }
     frame.render_widget(line, area);
 }

@@ -4,6 +4,11 @@
 //! 0600, and every connection's peer uid is checked. Each connection must start with a hello
 //! naming [`PROTOCOL_VERSION`]. A bad or oversized line gets an error reply and the
 //! connection carries on; one client's trouble never reaches another.
+//!
+//! One job per file: here the socket, its connections and the license requests; `people`
+//! the requests about members and the organization.
+
+mod people;
 
 use crate::login::Logins;
 use crate::shared::Shared;
@@ -385,6 +390,14 @@ impl Connection {
             Request::Permissions(_) => {
                 Ok(Reply::Permissions(crate::grant::permissions(shared).await?))
             }
+            Request::Members(_)
+            | Request::Member(_)
+            | Request::ChangeMember(_)
+            | Request::Offboard(_)
+            | Request::Invite(_)
+            | Request::ResetPassword(_)
+            | Request::Org(_)
+            | Request::ChangeOrg(_) => self.people(request).await,
             Request::Alerts(_) => {
                 // A pass over the whole inventory: off the runtime's threads.
                 let reading = self.shared.clone();
