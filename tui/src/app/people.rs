@@ -105,7 +105,7 @@ impl App {
                 self.people.selection = filter;
                 self.people.selected = 0;
                 self.people.top = 0;
-                self.people.window = None;
+                // The rows shown stay until the answer replaces them.
                 self.request_members()
             }
             Err(e) => {
@@ -486,3 +486,6 @@ fn article(role: Role) -> &'static str {
         Role::Employee => "an",
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -136,15 +136,14 @@ fn render_people_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) 
         let key = |a| app.keymap.first_key(a);
         let hint = if app.is_manager() {
             format!(
-                " {} filter · {} detail · {} invite · {} role · {} disable · {} reset password · {} offboard · {} licenses",
+                " {} filter · {} invite · {} role · {} disable · {} password · {} offboard · {} help",
                 key(UserAction::Filter),
-                key(UserAction::Detail),
                 key(UserAction::Invite),
                 key(UserAction::ChangeRole),
                 key(UserAction::Disable),
                 key(UserAction::ResetPassword),
                 key(UserAction::Offboard),
-                key(UserAction::People),
+                key(UserAction::Help),
             )
         } else {
             format!(

@@ -242,3 +242,6 @@ pub(super) fn render_link(shown: &LinkShown, frame: &mut Frame, area: Rect, them
     ];
     render_dialog(frame, area, &shown.title, lines, theme);
 }
+
+#[cfg(test)]
+mod tests;
