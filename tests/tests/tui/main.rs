@@ -115,3 +115,112 @@ async fn filter_assign_and_edit_in_the_tui_and_a_second_terminal_sees_it() {
         !s.contains("● live")
     });
 }
+
+/// The People screen end to end: a manager invites a colleague from the TUI and copies the
+/// link, the colleague accepts it, and a second terminal sees them appear within a second;
+/// then the manager offboards a leaver, confirming a preview that names them, and the
+/// license they held shows unassigned.
+#[tokio::test]
+async fn invite_and_offboard_from_the_people_screen_and_a_second_terminal_sees_it() {
+    let server = Server::start(Backend::Sqlite).await;
+    let alice = server.manager("alice");
+    server.employee("bob");
+    let created = alice
+        .post(
+            "/v1/licenses",
+            &license("Figma Professional", "Figma", "2027-03-01"),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().unwrap();
+    alice
+        .post(
+            &format!("/v1/licenses/{id}/assignments"),
+            &json!({"employee": "bob"}),
+        )
+        .await
+        .expect(201);
+    let daemon = Daemon::start(&server.url, alice.token().unwrap()).await;
+    daemon.connect().await.wait_live().await;
+    let first = terminal(&daemon);
+    let second = terminal(&daemon);
+    for tmux in [&first, &second] {
+        shown(tmux, 10 * SECOND, "the TUI lists the inventory", |s| {
+            s.contains("Figma Professional") && s.contains("● live")
+        });
+        tmux.keys(&["p"]);
+        shown(tmux, 2 * SECOND, "p opens the people", |s| {
+            s.contains("2 people")
+                && s.lines()
+                    .any(|l| l.contains("bob") && l.contains("employee"))
+        });
+    }
+
+    first.keys(&["i"]);
+    shown(&first, SECOND, "the invitation dialog opens", |s| {
+        s.contains("Whom to invite")
+    });
+    first.type_text("carol");
+    first.keys(&["Enter"]);
+    let screen = shown(&first, 3 * SECOND, "the link is shown", |s| {
+        s.contains("/invite/")
+    });
+    let link = screen
+        .split_whitespace()
+        .find(|w| w.contains("/invite/"))
+        // The dialog's border may touch it; a code may end in `-` or `_`.
+        .map(|w| w.trim_matches('│'))
+        .expect("a link on the screen")
+        .to_owned();
+    first.keys(&["c"]);
+    shown(&first, SECOND, "c copies it", |s| s.contains("copied"));
+    first.keys(&["Escape"]);
+    shown(
+        &second,
+        SECOND,
+        "the second terminal lists the invited colleague within a second",
+        |s| {
+            s.lines()
+                .any(|l| l.contains("carol") && l.contains("invited"))
+        },
+    );
+
+    let (status, page) = lm_tests::oauth_forms::accept_link(
+        &server,
+        &lm_tests::oauth_forms::link_path(&link),
+        "correct horse battery",
+        "correct horse battery",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    shown(
+        &second,
+        SECOND,
+        "the second terminal sees the colleague join within a second",
+        |s| {
+            s.lines()
+                .any(|l| l.contains("carol") && l.contains("active"))
+        },
+    );
+
+    // Offboard bob: the second row, by name.
+    first.keys(&["Down", "O"]);
+    let preview = shown(&first, 3 * SECOND, "offboarding asks first", |s| {
+        s.contains("Offboard bob?")
+    });
+    assert!(preview.contains("Figma Professional"), "{preview}");
+    first.keys(&["y"]);
+    shown(&first, 3 * SECOND, "bob is offboarded", |s| {
+        s.contains("offboarded bob: 1 released")
+    });
+    second.keys(&["p"]);
+    shown(
+        &second,
+        2 * SECOND,
+        "the second terminal shows the license unassigned",
+        |s| {
+            s.lines()
+                .any(|l| l.contains("Figma Professional") && !l.contains("bob"))
+        },
+    );
+}

@@ -232,6 +232,15 @@ pub(super) fn render_link(shown: &LinkShown, frame: &mut Frame, area: Rect, them
             shown.expires.format("%Y-%m-%d %H:%M UTC")
         )),
         Line::styled(
+            match shown.link.split_once("/invite/") {
+                Some((server, _)) => {
+                    format!("Then, on their computer: lmd --server {server}, and lm login.")
+                }
+                None => "Then, on their computer: lmd and lm login.".into(),
+            },
+            theme.dim(),
+        ),
+        Line::styled(
             if shown.copied {
                 "copied to the clipboard · esc: close"
             } else {

@@ -85,3 +85,15 @@ fn the_offboarding_confirmation_names_the_person_and_what_goes() {
     });
     insta::assert_snapshot!(screen(&app, 80, 20));
 }
+
+#[test]
+fn the_link_to_hand_over() {
+    let mut app = sized(people_of(Role::Manager, staff()), 80, 16);
+    app.mode = crate::app::Mode::Link(crate::app::LinkShown {
+        title: "Invitation for erin".into(),
+        link: "http://127.0.0.1:7878/invite/N2fJ6yQ0bXcZ-k_".into(),
+        expires: "2026-11-29T12:00:00Z".parse().unwrap(),
+        copied: false,
+    });
+    insta::assert_snapshot!(screen(&app, 80, 16));
+}
