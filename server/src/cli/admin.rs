@@ -151,6 +151,17 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             }
             rename_org(&store, &org, &name).await
         }
+        Command::Org(OrgCommand::Remove { org }) => {
+            match store.remove_org(&org).await {
+                Err(lm_server::store::StoreError::NotFound) => {
+                    bail!("no organization named `{org}`")
+                }
+                Err(lm_server::store::StoreError::Conflict(why)) => bail!("{why}"),
+                result => result?,
+            }
+            eprintln!("organization {org} is removed");
+            Ok(())
+        }
         Command::Org(OrgCommand::SelfPurchase {
             org,
             max_seats,

@@ -179,6 +179,9 @@ pub(crate) enum OrgCommand {
     List,
     /// Change the name people see for an organization.
     Rename { org: String, name: String },
+    /// Remove an organization that has nothing left: no members, no licenses (purge removed
+    /// ones first), no service accounts. Its hierarchy and audit log go with it.
+    Remove { org: String },
     /// Let the organization's employees buy seat licenses for their own units (at most
     /// --max-seats seats, valid up to a year), or with --off leave buying to managers (the
     /// default).

@@ -166,6 +166,74 @@ impl Store {
             .collect()
     }
 
+    /// Removes organization `org` with what only it had (hierarchy, purchases, invitations,
+    /// audit log) — never while it has members, licenses (removed ones too, while they can
+    /// be restored) or service accounts: the conflict names what remains.
+    pub async fn remove_org(&self, org: &str) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let known: Option<(i64,)> = tx
+            .exec()
+            .fetch_optional("SELECT revision FROM orgs WHERE id = $1", args![org])
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        bump_revision(&mut tx, org, 0).await?;
+        let (members, licenses, removed, clients): (i64, i64, i64, i64) = tx
+            .exec()
+            .fetch_one(
+                "SELECT (SELECT COUNT(*) FROM users WHERE org_id = $1), \
+                 (SELECT COUNT(*) FROM licenses WHERE org_id = $1 AND deleted_at IS NULL), \
+                 (SELECT COUNT(*) FROM licenses WHERE org_id = $1 AND deleted_at IS NOT NULL), \
+                 (SELECT COUNT(*) FROM oauth_clients WHERE org_id = $1 AND removed_at IS NULL)",
+                args![org],
+            )
+            .await?;
+        let mut remaining = Vec::new();
+        let mut name = |n: i64, one: &str, many: &str| {
+            if n > 0 {
+                remaining.push(format!("{n} {}", if n == 1 { one } else { many }));
+            }
+        };
+        name(members, "member", "members");
+        name(licenses, "license", "licenses");
+        name(
+            removed,
+            "removed license (restorable until purged)",
+            "removed licenses (restorable until purged)",
+        );
+        name(clients, "service account", "service accounts");
+        if !remaining.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "organization {org} still has {}; an organization is removed only once nothing \
+                 of it remains",
+                remaining.join(", ")
+            )));
+        }
+        for table in [
+            "invitations",
+            "released_assignments",
+            "assignments",
+            "license_owners",
+            "purchases",
+            "memberships",
+            "entities",
+            "products",
+            "hierarchy_levels",
+            "oauth_clients",
+            "audit",
+        ] {
+            tx.exec()
+                .execute(format!("DELETE FROM {table} WHERE org_id = $1"), args![org])
+                .await?;
+        }
+        tx.exec()
+            .execute("DELETE FROM orgs WHERE id = $1", args![org])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// How many seats an employee may buy for their own units at once; `None` when only
     /// managers buy seat licenses in `org` (the default).
     pub async fn self_purchase_max_seats(&self, org: &str) -> Result<Option<u32>> {

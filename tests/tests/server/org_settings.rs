@@ -104,7 +104,30 @@ async fn operators_add_list_and_rename_organizations(backend: Backend) {
     );
 }
 
+/// An organization goes only once nothing of it remains: the refusal names what does.
+async fn an_organization_is_removed_only_when_nothing_remains(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.admin(&["org", "add", "mistake"]).expect("org add");
+    let carol = server.user("carol", "manager", "north");
+    carol
+        .post("/v1/licenses", &crate::creative_cloud())
+        .await
+        .expect(201);
+    let refused = server.admin(&["org", "remove", "north"]).unwrap_err();
+    assert!(
+        refused.contains("north still has 1 member, 1 license"),
+        "{refused}"
+    );
+    assert_eq!(carol.get("/v1/org").await.expect(200).body["id"], "north");
+    server.admin(&["org", "remove", "mistake"]).expect("org remove");
+    let list = server.admin(&["org", "list"]).expect("org list");
+    assert!(!list.contains("mistake"), "{list}");
+    let missing = server.admin(&["org", "remove", "mistake"]).unwrap_err();
+    assert!(missing.contains("no organization named `mistake`"), "{missing}");
+}
+
 crate::on_both_databases!(
+    an_organization_is_removed_only_when_nothing_remains,
     managers_set_what_the_organization_defaults_to,
     operators_add_list_and_rename_organizations,
 );
