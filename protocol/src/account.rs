@@ -47,3 +47,37 @@ mod tests {
         assert!(!shown.contains("secret"), "{shown}");
     }
 }
+
+/// A new second factor to set up (`POST /v1/me/second-factor/new`): a fresh secret, as the
+/// `otpauth://` URI an authenticator app imports and as a QR code to scan. Nothing is stored
+/// until a code of it is confirmed with `PUT /v1/me/second-factor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecondFactorSetup {
+    /// Base32, as authenticator apps take it typed.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The URI as an SVG image.
+    pub qr_svg: String,
+}
+
+/// `PUT /v1/me/second-factor`: sets up (or replaces) one's second factor, confirmed by the
+/// current password and a code of the new secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorChange {
+    pub password: String,
+    /// The secret of a [`SecondFactorSetup`].
+    pub secret: String,
+    /// A code the authenticator app shows for it now.
+    pub code: String,
+}
+
+/// `DELETE /v1/me/second-factor`: signs in with the password alone from then on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorRemoval {
+    pub password: String,
+}

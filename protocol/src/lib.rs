@@ -31,7 +31,9 @@ pub mod socket;
 pub mod strict_json;
 pub mod text;
 
-pub use account::{Login, PasswordChange};
+pub use account::{
+    Login, PasswordChange, SecondFactorChange, SecondFactorRemoval, SecondFactorSetup,
+};
 pub use api_key::{ApiKeyInfo, CreatedApiKey, KeyLabel, NewApiKey};
 pub use audit::{AuditAction, AuditEntry, AuditQuery};
 pub use changes::{Change, ChangePage};

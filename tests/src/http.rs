@@ -174,6 +174,11 @@ impl Client {
     pub async fn delete(&self, path: &str) -> Reply {
         self.send(Method::DELETE, path, None, &[]).await
     }
+
+    /// DELETE with a JSON body, as the routes that must be confirmed take it.
+    pub async fn delete_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(Method::DELETE, path, Some(body), &[]).await
+    }
 }
 
 /// A Server-Sent Events subscription to `/v1/events`.

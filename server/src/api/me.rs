@@ -19,8 +19,50 @@ pub async fn me(caller: Caller) -> Json<Principal> {
     Json(caller.principal)
 }
 
+/// Checks that `password` is the caller's, counting a wrong one like a failed sign-in (and
+/// refusing while their address or account waits after too many); `field` is blamed.
+pub(super) async fn check_own_password(
+    caller: &Caller,
+    state: &AppState,
+    password: &str,
+    field: &str,
+) -> Result<(), ApiError> {
+    let name = caller.principal.subject.as_str();
+    let address = caller
+        .context
+        .client_addr
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let guesses = &state.authorization.failed_sign_ins;
+    let now = std::time::Instant::now();
+    if let Some(wait) = guesses.wait(address, name, now) {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let stored = state
+        .store
+        .credentials(name)
+        .await?
+        .and_then(|c| c.password_hash);
+    let typed = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || {
+        crate::oauth::verify_password(&typed, stored.as_deref())
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "checking a password");
+        ApiError::Internal
+    })?;
+    if !matches {
+        guesses.failed(address, name, now);
+        return Err(ApiError::field(field, "is not your password"));
+    }
+    guesses.succeeded(address, name);
+    Ok(())
+}
+
 /// Refuses what only a person signed in with the built-in authorization server may do.
-fn own_account(caller: &Caller, state: &AppState, action: &str) -> Result<(), ApiError> {
+pub(super) fn own_account(caller: &Caller, state: &AppState, action: &str) -> Result<(), ApiError> {
     if caller.via_api_key {
         return Err(ApiError::Forbidden(format!(
             "an API key may not {action}; sign in (lm login)"
@@ -89,40 +131,8 @@ pub async fn change_password(
     JsonBody(change): JsonBody<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     own_account(&caller, &state, "change a password")?;
-    let name = caller.principal.subject.clone();
-    let address = caller
-        .context
-        .client_addr
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    let guesses = &state.authorization.failed_sign_ins;
-    let now = std::time::Instant::now();
-    if let Some(wait) = guesses.wait(address, &name, now) {
-        return Err(ApiError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
-    let stored = state
-        .store
-        .credentials(&name)
-        .await?
-        .and_then(|c| c.password_hash);
     let PasswordChange { current, new } = change;
-    let (matches, current) = tokio::task::spawn_blocking(move || {
-        (
-            crate::oauth::verify_password(&current, stored.as_deref()),
-            current,
-        )
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "checking a password");
-        ApiError::Internal
-    })?;
-    if !matches {
-        guesses.failed(address, &name, now);
-        return Err(ApiError::field("current", "is not your password"));
-    }
-    guesses.succeeded(address, &name);
+    check_own_password(&caller, &state, &current, "current").await?;
     if new == current {
         return Err(ApiError::field("new", "is your current password"));
     }

@@ -24,6 +24,7 @@ pub mod openapi;
 mod org;
 mod params;
 pub mod seats;
+mod second_factor;
 mod service_accounts;
 mod spreadsheets;
 
@@ -104,6 +105,10 @@ pub fn app(state: AppState, limits: Limits) -> Router {
                 "/invite/{code}",
                 get(oauth::invite_page).post(oauth::invite_accept),
             )
+            .route(
+                "/account/second-factor",
+                get(oauth::second_factor_page).post(oauth::second_factor_post),
+            )
     } else {
         Router::new()
     };
@@ -172,6 +177,11 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         .route("/v1/me/logins", get(me::logins))
         .route("/v1/me/logins/{id}", delete(me::end_login))
         .route("/v1/me/password", post(me::change_password))
+        .route("/v1/me/second-factor/new", post(second_factor::offer))
+        .route(
+            "/v1/me/second-factor",
+            put(second_factor::set_up).delete(second_factor::remove),
+        )
         .route("/v1/org", get(org::get).patch(org::update))
         .route("/v1/members", get(members::list))
         .route(

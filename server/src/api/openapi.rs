@@ -28,6 +28,7 @@ impl Modify for BearerAuth {
     paths(
         super::health::health,
         super::me::me, super::me::logins, super::me::end_login, super::me::change_password,
+        super::second_factor::offer, super::second_factor::set_up, super::second_factor::remove,
         super::members::list, super::members::get, super::members::update,
         super::members::offboard, super::invitations::password_reset, super::invitations::create,
         super::invitations::list, super::invitations::resend, super::invitations::revoke,

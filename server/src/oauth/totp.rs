@@ -54,6 +54,25 @@ impl TotpSecret {
         )
     }
 
+    /// The URI as a QR code, an SVG to put inline in a page (no XML declaration).
+    pub fn qr_svg(&self, issuer: &str, account: &str) -> String {
+        let uri = self.uri(issuer, account);
+        match qrcode::QrCode::new(uri.as_bytes()) {
+            Ok(code) => {
+                let svg = code
+                    .render::<qrcode::render::svg::Color>()
+                    .min_dimensions(200, 200)
+                    .build();
+                match svg.find("<svg") {
+                    Some(start) => svg[start..].to_owned(),
+                    None => svg,
+                }
+            }
+            // A URI of this length always fits a QR code; say so rather than fail a page.
+            Err(e) => format!("<p class=\"error\">no QR code: {e}</p>"),
+        }
+    }
+
     /// The code of time step `step` (RFC 4226 §5.3, dynamic truncation).
     pub fn code_at(&self, step: i64) -> u32 {
         let mut mac = Hmac::<Sha1>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
@@ -173,6 +192,13 @@ mod tests {
         assert_eq!(base32_encode(b"foobar"), "MZXW6YTBOI");
         assert_eq!(base32_decode("MZXW6YTBOI======").unwrap(), b"foobar");
         assert!(TotpSecret::from_base32("not base32!").is_none());
+    }
+
+    #[test]
+    fn the_qr_code_is_an_inline_svg() {
+        let svg = TotpSecret::generate().qr_svg("lm", "ada");
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
+        assert!(svg.ends_with("</svg>"));
     }
 
     #[test]

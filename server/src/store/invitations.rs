@@ -379,6 +379,7 @@ impl Store {
         &self,
         code: &str,
         password_hash: &str,
+        second_factor: Option<(&str, i64)>,
     ) -> Result<Option<Redeemed>> {
         let Some((invitation, org)) = self.invitation_by_code(code).await? else {
             return Ok(None);
@@ -408,15 +409,17 @@ impl Store {
             InvitationKind::Invite => {
                 tx.exec()
                     .execute(
-                        "INSERT INTO users (name, org_id, role, disabled, created_at, password_hash) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO users (name, org_id, role, disabled, created_at, password_hash, \
+                         totp_secret, totp_last_step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                         args![
                             invitation.name.as_str(),
                             org.as_str(),
                             invitation.role.as_str(),
                             false,
                             now(),
-                            password_hash
+                            password_hash,
+                            second_factor.map(|(secret, _)| secret.to_owned()),
+                            second_factor.map(|(_, step)| step)
                         ],
                     )
                     .await
@@ -439,7 +442,10 @@ impl Store {
         let (action, after) = match invitation.kind {
             InvitationKind::Invite => (
                 AuditAction::Create,
-                serde_json::json!({"role": invitation.role, "status": "active", "joined": invitation.id}),
+                serde_json::json!({
+                    "role": invitation.role, "status": "active", "joined": invitation.id,
+                    "second_factor": if second_factor.is_some() { "on" } else { "off" },
+                }),
             ),
             InvitationKind::Reset => (
                 AuditAction::Update,

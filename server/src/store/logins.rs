@@ -127,4 +127,50 @@ impl Store {
         tx.commit().await?;
         Ok(ended)
     }
+
+    /// Sets up (with the secret, in base32, and the time step of the code that confirmed it,
+    /// spent so that it signs nobody in) or removes the second factor of `ctx.actor`. Audited
+    /// without the secret; the feed brings the member again.
+    pub async fn set_own_second_factor(
+        &self,
+        ctx: &ChangeContext,
+        second_factor: Option<(&str, i64)>,
+    ) -> Result<()> {
+        let (org, user) = (ctx.org.as_str(), ctx.actor.as_str());
+        let mut tx = self.db.begin().await?;
+        super::bump_revision(&mut tx, org, 0).await?;
+        let changed = tx
+            .exec()
+            .execute(
+                "UPDATE users SET totp_secret = $3, totp_last_step = $4 \
+                 WHERE org_id = $1 AND name = $2",
+                args![
+                    org,
+                    user,
+                    second_factor.map(|(secret, _)| secret.to_owned()),
+                    second_factor.map(|(_, step)| step)
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let state = if second_factor.is_some() { "on" } else { "off" };
+        audit::record(
+            &mut tx,
+            org,
+            ctx,
+            Audited {
+                action: AuditAction::Update,
+                record_type: "member",
+                record_id: user,
+                before: None,
+                after: Some(serde_json::json!({"second_factor": state}).to_string()),
+            },
+        )
+        .await?;
+        let revision = super::members::stamp_member(&mut tx, org, user).await?;
+        self.commit_change(tx, org, revision).await?;
+        Ok(())
+    }
 }

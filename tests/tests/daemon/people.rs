@@ -52,12 +52,14 @@ async fn a_manager_runs_the_organization_from_the_terminal_and_reads_it_offline(
     let (mut server, token) = server_with(0).await;
     let alice = server.login("alice");
     server.user("bob", "employee", "acme");
+    let in_20_days = (chrono::Utc::now().date_naive() + chrono::Days::new(20)).to_string();
     let license = alice
         .post(
             "/v1/licenses",
             &json!({
                 "product": "adobe-cc", "name": "Creative Cloud", "kind": "subscription",
                 "vendor": "Adobe", "cost": {"amount": 59900, "currency": "EUR"}, "seats": 5,
+                "expires": in_20_days,
             }),
         )
         .await
@@ -105,8 +107,15 @@ async fn a_manager_runs_the_organization_from_the_terminal_and_reads_it_offline(
     assert_eq!(bob.member.status, MemberStatus::Disabled);
     assert!(bob.holdings.is_empty(), "{bob:?}");
 
+    let alerts: serde_json::Value = json_of(&daemon.lm(&["alerts", "--json"]));
+    assert_eq!(alerts["total"], 1, "30 days ahead by default: {alerts}");
     let org: Org = json_of(&daemon.lm(&["org", "set", "--alert-days", "14,1", "--json"]));
     assert_eq!(org.alert_days, [14, 1]);
+    let alerts: serde_json::Value = json_of(&daemon.lm(&["alerts", "--json"]));
+    assert_eq!(
+        alerts["total"], 0,
+        "the organization's days, 14 at most: {alerts}"
+    );
     let shown = daemon.lm(&["org", "show"]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("14, 1"));
 

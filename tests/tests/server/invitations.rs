@@ -17,6 +17,27 @@ fn path_of(issued: &Value) -> String {
     link_path(issued["link"].as_str().unwrap())
 }
 
+/// Signs `name` in through the device flow with `password` and one-time code `otp`.
+async fn signs_in_with_code(server: &Server, name: &str, password: &str, otp: &str) -> Client {
+    let device = start_device_login(server).await;
+    let (status, _, page) = lm_tests::oauth_forms::post_form(
+        server,
+        "/device",
+        &[
+            ("user_code", device["user_code"].as_str().unwrap()),
+            ("username", name),
+            ("password", password),
+            ("otp", otp),
+            ("action", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let (status, tokens) = poll(server, device["device_code"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{tokens}");
+    server.client(Some(tokens["access_token"].as_str().unwrap().to_owned()))
+}
+
 /// Signs `name` in through the device flow with `password`; the client with their token.
 async fn signs_in(server: &Server, name: &str, password: &str) -> Client {
     let device = start_device_login(server).await;
@@ -62,10 +83,37 @@ async fn an_invited_colleague_joins_in_a_browser_and_signs_in(backend: Backend) 
     browser.wait_for_page_with("Join acme").await;
     browser.type_into("input[name=password]", CHOSEN).await;
     browser.type_into("input[name=again]", CHOSEN).await;
+    // Dana also sets up a second factor: the page's key, scanned by an authenticator app.
+    let source = browser.source().await;
+    assert!(source.contains("<svg"), "a QR code to scan");
+    let uri = source
+        .split("id=\"totp-uri\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the otpauth link")
+        .replace("&amp;", "&");
+    if lm_tests::totp::seconds_left_in_step() < 4 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    browser
+        .type_into("input[name=totp_code]", &lm_tests::totp::code(&uri, 0))
+        .await;
     browser.click("button[type=submit]").await;
     browser.wait_for_page_with("Welcome to acme, dana").await;
+    let members = alice.get("/v1/members/dana").await.expect(200).body;
+    assert_eq!(members["second_factor"], true, "{members}");
 
-    let dana = signs_in(&server, "dana", CHOSEN).await;
+    let device = start_device_login(&server).await;
+    let (status, page) = decide(
+        &server,
+        device["user_code"].as_str().unwrap(),
+        "dana",
+        CHOSEN,
+        "approve",
+    )
+    .await;
+    assert_eq!(status, 401, "a sign-in needs dana's one-time code: {page}");
+    let dana = signs_in_with_code(&server, "dana", CHOSEN, &lm_tests::totp::code(&uri, 1)).await;
     let me = dana.get("/v1/me").await.expect(200).body;
     assert_eq!(
         (me["subject"].clone(), me["role"].clone()),

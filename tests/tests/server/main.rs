@@ -28,6 +28,7 @@ mod schema;
 mod seat_rush;
 mod seat_storage;
 mod seats;
+mod second_factor;
 mod service_accounts;
 mod signing_keys;
 mod spreadsheets;

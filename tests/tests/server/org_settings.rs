@@ -119,11 +119,16 @@ async fn an_organization_is_removed_only_when_nothing_remains(backend: Backend) 
         "{refused}"
     );
     assert_eq!(carol.get("/v1/org").await.expect(200).body["id"], "north");
-    server.admin(&["org", "remove", "mistake"]).expect("org remove");
+    server
+        .admin(&["org", "remove", "mistake"])
+        .expect("org remove");
     let list = server.admin(&["org", "list"]).expect("org list");
     assert!(!list.contains("mistake"), "{list}");
     let missing = server.admin(&["org", "remove", "mistake"]).unwrap_err();
-    assert!(missing.contains("no organization named `mistake`"), "{missing}");
+    assert!(
+        missing.contains("no organization named `mistake`"),
+        "{missing}"
+    );
 }
 
 crate::on_both_databases!(

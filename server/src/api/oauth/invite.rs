@@ -1,6 +1,8 @@
 //! The page a one-time link opens, `/invite/{code}`: an invited person chooses the password
 //! they will sign in with and is a member from then on; a member whose password was reset
-//! chooses a new one. The same frame as the sign-in pages (never cached, never framed), and
+//! chooses a new one. An invited person may also set up a second factor: the page offers a
+//! fresh key (a QR code, the key typed out, an `otpauth://` link), kept only once a code of
+//! it is entered. The same frame as the sign-in pages (never cached, never framed), and
 //! a post pays like a sign-in: it must come from this site's page, and it spends one of the
 //! address's attempts, also for a made-up code.
 
@@ -9,6 +11,7 @@ use super::sign_in::{admit, error_paragraph, escape, page};
 use crate::api::AppState;
 use crate::api::context::RequestContext;
 use crate::oauth;
+use crate::oauth::totp::TotpSecret;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,8 +32,38 @@ fn gone() -> Response {
         .into_response()
 }
 
-/// The form to choose a password with, for `invitation` of the organization named `org`.
-fn password_form(invitation: &Invitation, org: &str, error: Option<&str>) -> Response {
+/// The optional second factor of an invitation: a fresh secret to scan or type, and the
+/// field for the code it shows. Stored only once a code of it is confirmed with the form.
+fn second_factor_fields(invitation: &Invitation, secret: &TotpSecret) -> String {
+    let key = secret.to_base32();
+    let grouped: Vec<String> = key
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        r#"<fieldset><legend>Second factor <span class="muted">(optional)</span></legend>
+<p class="muted">To sign in with a one-time code as well, scan this with an authenticator app (or type the key), then enter the code it shows.</p>
+{qr}
+<p class="code" id="totp-key">{grouped}</p>
+<p><a id="totp-uri" href="{uri}">Open in an authenticator app</a></p>
+<input type="hidden" name="totp_secret" value="{key}">
+<label>Code from the app <input name="totp_code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*"></label>
+</fieldset>"#,
+        qr = secret.qr_svg("lm", &invitation.name),
+        grouped = grouped.join(" "),
+        uri = escape(&secret.uri("lm", &invitation.name)),
+    )
+}
+
+/// The form to choose a password with, for `invitation` of the organization named `org`; an
+/// invitation also offers the second factor of `secret`.
+fn password_form(
+    invitation: &Invitation,
+    org: &str,
+    secret: &TotpSecret,
+    error: Option<&str>,
+) -> Response {
     let (title, lead, button) = match invitation.kind {
         InvitationKind::Invite => (
             format!("Join {org}"),
@@ -57,10 +90,15 @@ fn password_form(invitation: &Invitation, org: &str, error: Option<&str>) -> Res
 <form method="post">
 <label>Password <span class="muted">(at least {min} characters)</span> <input name="password" type="password" autocomplete="new-password" required></label>
 <label>Again <input name="again" type="password" autocomplete="new-password" required></label>
+{second_factor}
 <div class="actions"><button type="submit">{button}</button></div>
 </form>"#,
         error = error_paragraph(error),
         min = oauth::MIN_PASSWORD_CHARS,
+        second_factor = match invitation.kind {
+            InvitationKind::Invite => second_factor_fields(invitation, secret),
+            InvitationKind::Reset => String::new(),
+        },
     );
     page(&title, &body)
 }
@@ -90,7 +128,7 @@ async fn open_link(state: &AppState, code: &str) -> Result<(Invitation, String),
 /// `GET /invite/{code}`
 pub async fn invite_page(State(state): State<AppState>, Path(code): Path<String>) -> Response {
     match open_link(&state, &code).await {
-        Ok((invitation, org)) => password_form(&invitation, &org, None),
+        Ok((invitation, org)) => password_form(&invitation, &org, &TotpSecret::generate(), None),
         Err(answer) => answer,
     }
 }
@@ -113,16 +151,37 @@ pub async fn invite_accept(
     let params = form(&headers, &body).unwrap_or_default();
     let field = |name: &str| params.get(name).cloned().unwrap_or_default();
     let (password, again) = (field("password"), field("again"));
+    // The key the page offered, offered again when the form comes back.
+    let offered = TotpSecret::from_base32(&field("totp_secret"));
+    let secret = offered.clone().unwrap_or_else(TotpSecret::generate);
     let refuse = |message: &str| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            password_form(&invitation, &org, Some(message)),
+            password_form(&invitation, &org, &secret, Some(message)),
         )
             .into_response()
     };
     if password != again {
         return refuse("The two passwords differ.");
     }
+    let typed = field("totp_code");
+    let second_factor = match (invitation.kind, typed.trim().is_empty(), &offered) {
+        (InvitationKind::Reset, _, _) | (_, true, _) => None,
+        (InvitationKind::Invite, false, None) => {
+            return refuse("The second factor's key was lost; scan the new one and try again.");
+        }
+        (InvitationKind::Invite, false, Some(secret)) => {
+            match secret.matching_step(&typed, chrono::Utc::now().timestamp()) {
+                Some(step) => Some((secret.to_base32(), step)),
+                None => {
+                    return refuse(
+                        "The one-time code does not match this key: check the app's clock, \
+                         or leave the code empty to go without a second factor.",
+                    );
+                }
+            }
+        }
+    };
     let hash = match tokio::task::spawn_blocking(move || oauth::hash_password(&password)).await {
         Ok(Ok(hash)) => hash,
         Ok(Err(oauth::PasswordError::TooShort(min))) => {
@@ -139,7 +198,12 @@ pub async fn invite_accept(
             return refuse("The server failed; try again.");
         }
     };
-    match state.store.redeem_invitation(&code, &hash).await {
+    let second_factor = second_factor.as_ref().map(|(s, step)| (s.as_str(), *step));
+    match state
+        .store
+        .redeem_invitation(&code, &hash, second_factor)
+        .await
+    {
         Ok(Some(redeemed)) => {
             let done = match redeemed.kind {
                 InvitationKind::Invite => format!(

@@ -8,6 +8,7 @@
 //! Errors of the OAuth endpoints are RFC 6749 §5.2 JSON (`{"error": …}`), not problems: that
 //! is what OAuth client libraries parse.
 
+mod account_page;
 mod authorize;
 mod device;
 mod guesses;
@@ -15,6 +16,7 @@ mod invite;
 mod sign_in;
 pub(in crate::api) mod token;
 
+pub use account_page::{second_factor_page, second_factor_post};
 pub use authorize::{authorize_decide, authorize_page};
 pub use device::{device_authorization, device_decide, device_page};
 pub use invite::{invite_accept, invite_page};
