@@ -35,6 +35,7 @@ pub(crate) async fn serve(common: &Common, args: ServeArgs) -> Result<()> {
             authenticator,
             shutdown,
             metrics: Default::default(),
+            seen_members: Default::default(),
             authorization: lm_server::api::oauth::AuthorizationServer::new(
                 lm_server::oauth::Settings {
                     access_token_ttl: args.access_token_ttl,

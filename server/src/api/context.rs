@@ -130,6 +130,9 @@ impl FromRequestParts<AppState> for Caller {
         let principal = state.authenticator.verify(token).await.inspect_err(|e| {
             tracing::debug!(reason = e.reason(), "token refused");
         })?;
+        if !state.authenticator.is_built_in() {
+            state.seen_members.note(&state.store, &principal).await;
+        }
         Ok(Caller {
             via_api_key: token.starts_with(lm_protocol::api_key::PREFIX),
             principal,

@@ -70,6 +70,13 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(patch): JsonBody<MemberPatch>,
 ) -> Result<Json<Member>, ApiError> {
+    if !state.authenticator.is_built_in() {
+        return Err(ApiError::Conflict(
+            "members sign in with the organization's identity provider, whose claims give \
+             their roles and whose accounts they disable: change them there"
+                .into(),
+        ));
+    }
     let member = state
         .store
         .change_member(&caller.change_context(), &name, &patch)

@@ -25,6 +25,7 @@ mod org;
 mod params;
 pub mod seats;
 mod second_factor;
+pub mod seen_members;
 mod service_accounts;
 mod spreadsheets;
 
@@ -49,6 +50,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub authorization: oauth::AuthorizationServer,
     pub seats: seats::SeatSettings,
+    /// The members an external identity provider's tokens brought (unused with the built-in
+    /// one).
+    pub seen_members: seen_members::SeenMembers,
 }
 
 /// Limits applied to every request.

@@ -364,4 +364,73 @@ impl Store {
         self.commit_change(tx, org, revision).await?;
         Ok(outcome)
     }
+
+    /// Records `name`, seen in a valid token of an external identity provider, as a member of
+    /// `org` with `role` — or their new role, when the provider's claims changed it. A name
+    /// recorded in another organization stays there (a conflict).
+    pub async fn record_member_seen(&self, name: &str, org: &str, role: Role) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        bump_revision(&mut tx, org, 0).await?;
+        let known: Option<(String, String)> = tx
+            .exec()
+            .fetch_optional(
+                "SELECT org_id, role FROM users WHERE name = $1",
+                args![name],
+            )
+            .await?;
+        let ctx = ChangeContext {
+            org: org.to_owned(),
+            actor: name.to_owned(),
+            request_id: None,
+            client_addr: None,
+        };
+        let (action, before) = match known {
+            Some((recorded, _)) if recorded != org => {
+                return Err(StoreError::Conflict(format!(
+                    "{name} is a member of another organization"
+                )));
+            }
+            Some((_, recorded)) if recorded == role.as_str() => return Ok(()),
+            Some((_, recorded)) => {
+                tx.exec()
+                    .execute(
+                        "UPDATE users SET role = $3 WHERE org_id = $1 AND name = $2",
+                        args![org, name, role.as_str()],
+                    )
+                    .await?;
+                (
+                    AuditAction::Update,
+                    Some(serde_json::json!({"role": recorded}).to_string()),
+                )
+            }
+            None => {
+                tx.exec()
+                    .execute(
+                        "INSERT INTO users (name, org_id, role, disabled, created_at) VALUES ($1, $2, $3, $4, $5)",
+                        args![name, org, role.as_str(), false, now()],
+                    )
+                    .await?;
+                (AuditAction::Create, None)
+            }
+        };
+        audit::record(
+            &mut tx,
+            org,
+            &ctx,
+            Audited {
+                action,
+                record_type: "member",
+                record_id: name,
+                before,
+                after: Some(
+                    serde_json::json!({"role": role, "from": "the identity provider's token"})
+                        .to_string(),
+                ),
+            },
+        )
+        .await?;
+        let revision = stamp_member(&mut tx, org, name).await?;
+        self.commit_change(tx, org, revision).await?;
+        Ok(())
+    }
 }

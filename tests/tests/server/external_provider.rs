@@ -237,3 +237,56 @@ async fn an_unreachable_provider_is_a_503_naming_it_not_a_401() {
         .await
         .expect_problem(503, "identity provider");
 }
+
+/// With an external provider its token's subjects are the members, recorded on first use;
+/// their roles are the provider's, shown and not changed here; offboarding still releases
+/// what they hold.
+#[tokio::test]
+async fn the_providers_people_become_members_on_first_use() {
+    let provider = OpenIdProvider::start();
+    let server = trusting(&provider, &["--audience", "lm"]).await;
+    let token = provider
+        .service_token("robot", "robot-secret", "urn:lm")
+        .await;
+    let robot = server.client(Some(token));
+    let members = robot.get("/v1/members").await.expect(200).body;
+    assert_eq!(members["items"][0]["name"], "robot", "{members}");
+    assert_eq!(members["items"][0]["role"], "manager");
+    let feed = robot.get("/v1/changes?after=0").await.expect(200).body;
+    assert!(feed.to_string().contains("\"op\":\"member\""), "{feed}");
+
+    robot
+        .patch_json(
+            "/v1/members/robot",
+            &serde_json::json!({"role": "employee"}),
+        )
+        .await
+        .expect_problem(409, "");
+    let license = robot
+        .post("/v1/licenses", &super::creative_cloud())
+        .await
+        .expect(201);
+    let id = license.body["id"].as_str().unwrap();
+    // Another of the provider's people, seen before (as their first request would record them).
+    server
+        .admin(&["user", "add", "dave", "--role", "employee", "--org", "acme"])
+        .expect("user add");
+    robot
+        .post(
+            &format!("/v1/licenses/{id}/assignments"),
+            &serde_json::json!({"employee": "dave"}),
+        )
+        .await
+        .expect(201);
+    let done = robot
+        .post("/v1/members/dave/offboard", &serde_json::json!({}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(done["released"].as_array().unwrap().len(), 1, "{done}");
+    let audit = robot.get("/v1/audit?record=robot").await.expect(200).body;
+    assert!(
+        audit.to_string().contains("identity provider"),
+        "recorded in the audit log: {audit}"
+    );
+}
