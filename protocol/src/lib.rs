@@ -52,4 +52,6 @@ pub use page::Page;
 pub use principal::{Principal, Role};
 pub use problem::{FieldError, Problem};
 pub use query::{Query, QueryError};
-pub use service_account::{IssuedSecret, NewServiceAccount, SecretRotation, ServiceAccount};
+pub use service_account::{
+    IssuedSecret, NewServiceAccount, SecretRotation, ServiceAccount, ServiceAccountPatch,
+};

@@ -31,6 +31,19 @@ pub struct NewServiceAccount {
     pub role: Role,
 }
 
+/// `PATCH /v1/oauth-clients/{id}`: what is given changes, what is absent stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountPatch {
+    /// 1 to 100 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What it acts as from its next request on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
 /// `POST /v1/oauth-clients/{id}/secret`: how long the secret being replaced keeps working.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

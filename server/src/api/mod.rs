@@ -208,7 +208,9 @@ pub fn app(state: AppState, limits: Limits) -> Router {
         )
         .route(
             "/v1/oauth-clients/{id}",
-            get(service_accounts::get).delete(service_accounts::remove),
+            get(service_accounts::get)
+                .patch(service_accounts::update)
+                .delete(service_accounts::remove),
         )
         .route(
             "/v1/oauth-clients/{id}/secret",

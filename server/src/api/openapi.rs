@@ -34,6 +34,7 @@ impl Modify for BearerAuth {
         super::invitations::list, super::invitations::resend, super::invitations::revoke,
         super::service_accounts::list, super::service_accounts::get, super::service_accounts::create,
         super::service_accounts::rotate_secret, super::service_accounts::remove,
+        super::service_accounts::update,
         super::org::get, super::org::update, super::api_keys::create, super::api_keys::list, super::api_keys::revoke,
         super::licenses::list, super::licenses::get, super::licenses::create, super::licenses::update,
         super::licenses::remove, super::licenses::restore, super::licenses::assign, super::licenses::unassign,

@@ -10,7 +10,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use lm_protocol::invitation::check_member_name;
-use lm_protocol::{IssuedSecret, NewServiceAccount, SecretRotation, ServiceAccount};
+use lm_protocol::{
+    IssuedSecret, NewServiceAccount, SecretRotation, ServiceAccount, ServiceAccountPatch,
+};
 
 use crate::store::clients::OAuthClient;
 
@@ -21,6 +23,17 @@ fn person(caller: &super::context::Caller, action: &str) -> Result<(), ApiError>
         return Err(ApiError::Forbidden(format!(
             "only a person signed in may {action}; an API key or a service account may not"
         )));
+    }
+    Ok(())
+}
+
+/// What a service account may be called.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "name",
+            "must be 1 to 100 characters, none of them control characters",
+        ));
     }
     Ok(())
 }
@@ -91,12 +104,7 @@ pub async fn create(
         ));
     }
     let name = new.name.clone().unwrap_or_else(|| new.id.clone());
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "name",
-            "must be 1 to 100 characters, none of them control characters",
-        ));
-    }
+    check_name(&name)?;
     let secret = crate::oauth::random_secret(32);
     state
         .store
@@ -120,6 +128,35 @@ pub async fn create(
             previous_secret_until: None,
         }),
     ))
+}
+
+/// Renames a service account or changes the role it acts with (from its next request on).
+#[utoipa::path(patch, path = "/v1/oauth-clients/{id}", tag = "people",
+    params(("id" = String, Path)), request_body = ServiceAccountPatch,
+    responses((status = 200, body = ServiceAccount), (status = 403, body = lm_protocol::Problem),
+        (status = 404, body = lm_protocol::Problem), (status = 422, body = lm_protocol::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    Manager(caller): Manager,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<ServiceAccountPatch>,
+) -> Result<Json<ServiceAccount>, ApiError> {
+    if let Some(name) = &patch.name {
+        check_name(name)?;
+    }
+    state
+        .store
+        .change_service_account(
+            &caller.change_context(),
+            &id,
+            patch.name.as_deref(),
+            patch.role,
+        )
+        .await
+        .map(shown)?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
 }
 
 /// Gives a service account a new secret (shown once); the one it had keeps working for

@@ -112,6 +112,50 @@ impl Store {
         Ok(())
     }
 
+    /// Renames service account `id` of `ctx.org` or changes its role (its tokens act with the
+    /// new one within seconds), audited; `NotFound` for none of its own.
+    pub async fn change_service_account(
+        &self,
+        ctx: &ChangeContext,
+        id: &str,
+        name: Option<&str>,
+        role: Option<lm_protocol::Role>,
+    ) -> Result<OAuthClient> {
+        let Some(before) = self.service_account(&ctx.org, id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let Some((_, role_before)) = before.service_account.clone() else {
+            return Err(StoreError::NotFound);
+        };
+        let name = name.unwrap_or(&before.name).to_owned();
+        let role = role.unwrap_or(role_before);
+        if (name.as_str(), role) == (before.name.as_str(), role_before) {
+            return Ok(before);
+        }
+        let mut tx = self.db.begin().await?;
+        bump_revision(&mut tx, &ctx.org, 0).await?;
+        tx.exec()
+            .execute(
+                "UPDATE oauth_clients SET name = $3, role = $4 WHERE id = $1 AND org_id = $2",
+                args![id, ctx.org.as_str(), name.as_str(), role.as_str()],
+            )
+            .await?;
+        audit_client(
+            &mut tx,
+            ctx,
+            AuditAction::Update,
+            id,
+            serde_json::json!({"name": name, "role": role, "before": {"name": before.name, "role": role_before}}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(OAuthClient {
+            name,
+            service_account: Some((ctx.org.clone(), role)),
+            ..before
+        })
+    }
+
     /// Removes service account `id` of `ctx.org`, audited; `NotFound` for none of its own.
     pub async fn remove_service_account(&self, ctx: &ChangeContext, id: &str) -> Result<()> {
         let Some(client) = self.service_account(&ctx.org, id).await? else {

@@ -63,7 +63,15 @@ async fn managers_run_their_service_accounts(backend: Backend) {
     gus.delete("/v1/oauth-clients/inventory-sync")
         .await
         .expect(404);
+    gus.patch_json("/v1/oauth-clients/inventory-sync", &json!({"name": "mine"}))
+        .await
+        .expect(404);
     for reply in [
+        bob.patch_json(
+            "/v1/oauth-clients/inventory-sync",
+            &json!({"role": "manager"}),
+        )
+        .await,
         bob.get("/v1/oauth-clients").await,
         bob.post("/v1/oauth-clients", &json!({"id": "x", "role": "employee"}))
             .await,
@@ -72,6 +80,45 @@ async fn managers_run_their_service_accounts(backend: Backend) {
         bob.delete("/v1/oauth-clients/inventory-sync").await,
     ] {
         reply.expect_problem(403, "only managers");
+    }
+
+    // Renamed, and made a manager: its token acts as one within seconds.
+    let changed = alice
+        .patch_json(
+            "/v1/oauth-clients/inventory-sync",
+            &json!({"name": "Nightly sync (v2)", "role": "manager"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (changed["name"].as_str(), changed["role"].as_str()),
+        (Some("Nightly sync (v2)"), Some("manager"))
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sync
+        .post("/v1/licenses", &crate::creative_cloud())
+        .await
+        .status
+        != 201
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new role applies within seconds"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"role": "boss"}), "role"),
+        (json!({"colour": 1}), "colour"),
+    ] {
+        let problem = alice
+            .patch_json("/v1/oauth-clients/inventory-sync", &body)
+            .await
+            .expect(422)
+            .body;
+        assert_eq!(problem["field"], field, "{body}");
     }
 
     // A new secret; the old one works for the grace period chosen.
@@ -158,7 +205,7 @@ async fn managers_run_their_service_accounts(backend: Backend) {
         .await
         .expect(200)
         .body;
-    assert_eq!(audit["items"].as_array().unwrap().len(), 4, "{audit}");
+    assert_eq!(audit["items"].as_array().unwrap().len(), 5, "{audit}");
     for secret in [&first, &second, &third] {
         assert!(!audit.to_string().contains(secret.as_str()));
     }
