@@ -130,12 +130,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
         };
         if remote.token().is_none() {
             // Logged out while the page was on its way: it belongs to the old login.
-            return Err(RemoteError::Problem(lm_protocol::Problem::local(
-                lm_protocol::socket::kinds::LOGIN_REQUIRED,
-                401,
-                "Login required",
-                crate::shared::NOT_LOGGED_IN,
-            )));
+            return Err(logged_out());
         }
         if !page.changes.is_empty() || page.next != after {
             let applied = shared
@@ -167,6 +162,16 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             Some(page.head),
         );
     }
+}
+
+/// What a round of syncing ends with when the login went away during it.
+fn logged_out() -> RemoteError {
+    RemoteError::Problem(lm_protocol::Problem::local(
+        lm_protocol::socket::kinds::LOGIN_REQUIRED,
+        401,
+        "Login required",
+        crate::shared::NOT_LOGGED_IN,
+    ))
 }
 
 /// Reads the whole feed from 0 and swaps it in at once, so the old cache stays visible.

@@ -1,5 +1,6 @@
 //! An organization's settings, as its members read them and its managers change them.
 
+use crate::license::HierarchyName;
 use crate::money::Currency;
 use crate::text::{printable, validated_string};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -33,6 +34,10 @@ pub struct Org {
     /// How many seats an employee may buy for their own units at once; null: only managers
     /// buy seat licenses.
     pub self_purchase_max_seats: Option<u32>,
+    /// Member types (level 0 of the hierarchy, e.g. `teacher`) whose members use their
+    /// units' seat licenses without taking a seat.
+    #[serde(default)]
+    pub seat_free_types: Vec<HierarchyName>,
 }
 
 /// A change of the settings (`PATCH /v1/org`): what is given changes; `null` clears an
@@ -59,7 +64,14 @@ pub struct OrgPatch {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 100000))]
     pub self_purchase_max_seats: Option<Option<u32>>,
+    /// At most [`MAX_SEAT_FREE_TYPES`]; `[]` makes every member take a seat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 16))]
+    pub seat_free_types: Option<Vec<HierarchyName>>,
 }
+
+/// The most seat-free member types an organization may name.
+pub const MAX_SEAT_FREE_TYPES: usize = 16;
 
 /// The most seats an organization may let an employee buy at once.
 pub const MAX_SELF_PURCHASE_SEATS: u32 = 100_000;

@@ -247,6 +247,7 @@ pub async fn permissions(
     let user = user_eid(&eid)?;
     let org = caller.principal.org.clone();
     let (memberships, seats) = memberships(&state, &org, &user).await?;
+    let org_seat_free = state.store.seat_free_types(&org).await?;
     let takes_seats = !memberships.iter().any(|m| {
         m.level == 0
             && m.entity.eid == user
@@ -254,6 +255,7 @@ pub async fn permissions(
                 .seats
                 .seat_free_types
                 .iter()
+                .chain(org_seat_free.iter())
                 .any(|t| t == m.entity.kind.as_str())
     });
     let today = Utc::now().date_naive();

@@ -33,6 +33,7 @@ pub const TABLES: [Table; 13] = [
             ("display_name", Text),
             ("default_currency", Text),
             ("alert_days", Text),
+            ("seat_free_types", Text),
         ],
     },
     Table {

@@ -13,6 +13,7 @@ struct OrgRow {
     default_currency: Option<String>,
     alert_days: Option<String>,
     self_purchase_max_seats: Option<i64>,
+    seat_free_types: Option<String>,
 }
 
 impl TryFrom<OrgRow> for Org {
@@ -42,10 +43,15 @@ impl TryFrom<OrgRow> for Org {
             Some(json) => serde_json::from_str(json).map_err(|e| corrupt("alert days", &e))?,
             None => DEFAULT_ALERT_DAYS.to_vec(),
         };
+        let seat_free_types = match &r.seat_free_types {
+            Some(json) => serde_json::from_str(json).map_err(|e| corrupt("seat-free types", &e))?,
+            None => Vec::new(),
+        };
         Ok(Org {
             name,
             currency,
             alert_days,
+            seat_free_types,
             self_purchase_max_seats: r
                 .self_purchase_max_seats
                 .map(|max| u32::try_from(max).unwrap_or(0)),
@@ -58,8 +64,8 @@ async fn org_in(e: &mut impl Executes, org: &str) -> Result<Option<Org>> {
     let row: Option<OrgRow> = e
         .exec()
         .fetch_optional(
-            "SELECT id, display_name, default_currency, alert_days, self_purchase_max_seats \
-             FROM orgs WHERE id = $1",
+            "SELECT id, display_name, default_currency, alert_days, self_purchase_max_seats, \
+             seat_free_types FROM orgs WHERE id = $1",
             args![org],
         )
         .await?;
@@ -78,6 +84,7 @@ impl Store {
                 default_currency: None,
                 alert_days: None,
                 self_purchase_max_seats: None,
+                seat_free_types: None,
             }),
         }
     }
@@ -99,6 +106,24 @@ impl Store {
             self_purchase_max_seats: patch
                 .self_purchase_max_seats
                 .unwrap_or(before.self_purchase_max_seats),
+            seat_free_types: match &patch.seat_free_types {
+                Some(types) => {
+                    let mut types = types.clone();
+                    types.sort();
+                    types.dedup();
+                    if types.len() > lm_protocol::org::MAX_SEAT_FREE_TYPES {
+                        return Err(StoreError::Invalid(lm_protocol::FieldError::new(
+                            "seat_free_types",
+                            format!(
+                                "may name at most {} member types",
+                                lm_protocol::org::MAX_SEAT_FREE_TYPES
+                            ),
+                        )));
+                    }
+                    types
+                }
+                None => before.seat_free_types.clone(),
+            },
             id: before.id.clone(),
         };
         if after == before {
@@ -107,13 +132,14 @@ impl Store {
         tx.exec()
             .execute(
                 "UPDATE orgs SET display_name = $2, default_currency = $3, alert_days = $4, \
-                 self_purchase_max_seats = $5 WHERE id = $1",
+                 self_purchase_max_seats = $5, seat_free_types = $6 WHERE id = $1",
                 args![
                     org,
                     after.name.as_str(),
                     after.currency.map(|c| c.to_string()),
                     serde_json::to_string(&after.alert_days).unwrap_or_default(),
-                    after.self_purchase_max_seats.map(i64::from)
+                    after.self_purchase_max_seats.map(i64::from),
+                    serde_json::to_string(&after.seat_free_types).unwrap_or_default()
                 ],
             )
             .await?;
@@ -151,7 +177,7 @@ impl Store {
         let rows: Vec<Overview> = conn
             .exec()
             .fetch_all(
-                "SELECT o.id, o.display_name, o.default_currency, o.alert_days, o.self_purchase_max_seats, \
+                "SELECT o.id, o.display_name, o.default_currency, o.alert_days, o.self_purchase_max_seats, o.seat_free_types, \
                  (SELECT COUNT(*) FROM users u WHERE u.org_id = o.id) AS members, \
                  (SELECT COUNT(*) FROM licenses l WHERE l.org_id = o.id AND l.deleted_at IS NULL) AS licenses \
                  FROM orgs o ORDER BY o.id",

@@ -14,7 +14,7 @@ async fn managers_set_what_the_organization_defaults_to(backend: Backend) {
     assert_eq!(
         defaults,
         json!({"id": "acme", "name": "acme", "currency": null, "alert_days": [30, 7, 1, 0],
-               "self_purchase_max_seats": null})
+               "self_purchase_max_seats": null, "seat_free_types": []})
     );
     let changed = alice
         .patch_json(

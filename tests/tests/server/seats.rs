@@ -262,6 +262,40 @@ async fn seat_free_member_types_use_licenses_without_taking_seats(backend: Backe
     );
 }
 
+/// The organization's managers name the seat-free member types themselves (`PATCH /v1/org`):
+/// from then on teachers take no seat, without a restart or a server flag.
+async fn managers_make_member_types_seat_free_for_their_organization(backend: Backend) {
+    let (server, manager) = school_server(backend).await;
+    let class = buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    let org = manager
+        .patch_json("/v1/org", &json!({"seat_free_types": ["teacher"]}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(org["seat_free_types"], json!(["teacher"]));
+    let tom = permissions(&manager, "tom").await;
+    assert_eq!(
+        tom["permissions"],
+        json!(["book:fractions:read", "full_access"])
+    );
+    assert_eq!(
+        license(&manager, id(&class)).await["seats_used"],
+        0,
+        "the teacher took none"
+    );
+    manager
+        .patch_json(
+            "/v1/org",
+            &json!({"seat_free_types": (0..17).map(|n| format!("type{n}")).collect::<Vec<_>>()}),
+        )
+        .await
+        .expect_problem(422, "at most 16");
+    let eve = server.employee("eve");
+    eve.patch_json("/v1/org", &json!({"seat_free_types": []}))
+        .await
+        .expect(403);
+}
+
 /// Managers see who holds the seats of a license, since when and when last seen, and
 /// release one; employees may not.
 async fn managers_list_the_seats_of_a_license_and_release_one(backend: Backend) {
@@ -491,6 +525,7 @@ crate::on_both_databases!(
     without_a_free_seat_there_is_no_permission_and_a_reason,
     the_lowest_unit_with_a_free_seat_wins_then_the_latest_end,
     seat_free_member_types_use_licenses_without_taking_seats,
+    managers_make_member_types_seat_free_for_their_organization,
     managers_list_the_seats_of_a_license_and_release_one,
     the_grant_verifies_offline_with_the_servers_keys,
 );

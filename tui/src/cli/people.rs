@@ -101,6 +101,9 @@ pub enum OrgCmd {
         /// How many seats an employee may buy at once; `none`: only managers buy.
         #[arg(long)]
         self_purchase_max_seats: Option<String>,
+        /// Member types whose members take no seat, e.g. teacher,staff; `none` for none.
+        #[arg(long)]
+        seat_free_types: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -432,6 +435,7 @@ pub async fn run_org(
             currency,
             alert_days,
             self_purchase_max_seats,
+            seat_free_types,
             json,
         } => {
             let patch = OrgPatch {
@@ -455,6 +459,9 @@ pub async fn run_org(
                         }),
                     })
                     .transpose()?,
+                seat_free_types: seat_free_types
+                    .map(|t| seat_free_types_arg(&t))
+                    .transpose()?,
             };
             if patch == OrgPatch::default() {
                 bail!("nothing to change: give at least one setting (see `lm org set --help`)");
@@ -472,6 +479,19 @@ pub async fn run_org(
         return print_json(&org, out);
     }
     print_org(&org, out)
+}
+
+fn seat_free_types_arg(raw: &str) -> anyhow::Result<Vec<lm_protocol::HierarchyName>> {
+    if raw.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    raw.split(',')
+        .map(|t| {
+            t.trim()
+                .parse()
+                .map_err(|e: lm_protocol::FieldError| anyhow!("--seat-free-types: {}", e.message))
+        })
+        .collect()
 }
 
 fn alert_days_arg(raw: &str) -> anyhow::Result<AlertDays> {
@@ -499,6 +519,16 @@ fn print_org(org: &Org, out: &mut impl Write) -> anyhow::Result<()> {
         "  self-purchase max seats  {}",
         org.self_purchase_max_seats
             .map_or("none (managers buy)".to_owned(), |n| n.to_string())
+    )?;
+    let types: Vec<&str> = org.seat_free_types.iter().map(|t| t.as_str()).collect();
+    writeln!(
+        out,
+        "  seat-free member types   {}",
+        if types.is_empty() {
+            "none".to_owned()
+        } else {
+            types.join(", ")
+        }
     )?;
     Ok(())
 }

@@ -164,6 +164,8 @@ pub(in crate::store) struct SeatReads {
     users: QuietReads<(String, String), Arc<UserRead>>,
     /// Per organization and unit, the live licenses the unit owns, with their products.
     owned: QuietReads<(String, EntityRef), OwnedLicenses>,
+    /// Per organization, the member types its managers made seat-free.
+    seat_free: QuietReads<String, Arc<[String]>>,
 }
 
 impl SeatReads {
@@ -202,6 +204,33 @@ async fn providers_in_use_on(e: &mut impl crate::db::Executes, org: &str) -> Res
 }
 
 impl Store {
+    /// The member types (level 0) whose members take no seat in `org`, as its managers set
+    /// them (`PATCH /v1/org`).
+    pub async fn seat_free_types(&self, org: &str) -> Result<Arc<[String]>> {
+        let writes_heard = self.events.writes_heard();
+        if let Some(types) = self.seat_reads.seat_free.get(org, writes_heard) {
+            return Ok(types);
+        }
+        let mut conn = self.db.read().await?;
+        let row: Option<(Option<String>,)> = conn
+            .exec()
+            .fetch_optional("SELECT seat_free_types FROM orgs WHERE id = $1", args![org])
+            .await?;
+        let types: Vec<String> = match row.and_then(|(json,)| json) {
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                crate::store::StoreError::Corrupt(format!(
+                    "organization {org}: seat-free types: {e}"
+                ))
+            })?,
+            None => Vec::new(),
+        };
+        let types: Arc<[String]> = types.into();
+        self.seat_reads
+            .seat_free
+            .put(org.to_owned(), writes_heard, types.clone());
+        Ok(types)
+    }
+
     /// The licenses owned by any of `memberships`, of products that exist, and those products.
     pub(super) async fn candidates(
         &self,
