@@ -140,7 +140,13 @@ async fn demo_in(
     };
     admin(&["user", "add", "demo", "--role", "manager"])?;
     admin(&["user", "add", "eve", "--role", "employee"])?;
-    admin(&["seed", "--licenses", &licenses.to_string(), "--school"])?;
+    admin(&[
+        "seed",
+        "--licenses",
+        &licenses.to_string(),
+        "--school",
+        "--people",
+    ])?;
     let token = admin(&["token", "issue", "--user", "demo", "--ttl", "1day"])?;
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{token}\n"))?;

@@ -224,6 +224,7 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             org,
             seed,
             school,
+            people,
         } => {
             store.ensure_org(&org).await?;
             let today = chrono::Utc::now().date_naive();
@@ -237,6 +238,23 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
             let mut added = 0;
             for chunk in lm_server::sample::licenses(licenses, seed, today).chunks(10_000) {
                 added += store.insert_batch(&ctx, chunk.to_vec()).await?;
+            }
+            if people {
+                let mut joined = 0;
+                for name in lm_server::sample::EMPLOYEES {
+                    let role = if *name == "grace" {
+                        lm_protocol::Role::Manager
+                    } else {
+                        lm_protocol::Role::Employee
+                    };
+                    match store.add_user(name, &org, role).await {
+                        Ok(_) => joined += 1,
+                        // Already there: a seed run twice, or a name taken before.
+                        Err(lm_server::store::StoreError::Conflict(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                eprintln!("added {joined} sample people as members of {org}");
             }
             if school {
                 let made = lm_server::sample_school::school(&store, &ctx, today).await?;

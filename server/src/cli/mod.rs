@@ -124,6 +124,10 @@ pub(crate) enum Command {
         /// products, seat licenses bought for classes and the school, and seats taken.
         #[arg(long)]
         school: bool,
+        /// Also the sample's people (alice, bob, …, the ones licenses are assigned to) as
+        /// members: employees, and grace a manager.
+        #[arg(long)]
+        people: bool,
     },
 }
 

@@ -29,7 +29,10 @@ async fn subscribers_hear_of_each_new_revision_within_a_second(backend: Backend)
         NextEvent::Revision(current),
         "the stream opens with the current revision"
     );
-    assert_eq!(foreign.next(SECOND).await, NextEvent::Revision(head(&gus).await));
+    assert_eq!(
+        foreign.next(SECOND).await,
+        NextEvent::Revision(head(&gus).await)
+    );
 
     let second = create(&alice, creative_cloud()).await;
     let expected = second["revision"].as_i64().unwrap();
@@ -51,7 +54,10 @@ async fn streams_end_cleanly_when_the_server_stops(backend: Backend) {
     let mut server = Server::start(backend).await;
     let alice = server.manager("alice");
     let mut events = alice.events().await;
-    assert_eq!(events.next(SECOND).await, NextEvent::Revision(head(&alice).await));
+    assert_eq!(
+        events.next(SECOND).await,
+        NextEvent::Revision(head(&alice).await)
+    );
     assert!(
         server.stop(),
         "lm-server exits by itself on SIGTERM while a stream is open"
@@ -73,7 +79,10 @@ async fn postgres_replicas_relay_revisions_to_each_other() {
     let through_a = a.manager("alice");
     let on_b = b.login("alice");
     let mut events = on_b.events().await;
-    assert_eq!(events.next(SECOND).await, NextEvent::Revision(head(&on_b).await));
+    assert_eq!(
+        events.next(SECOND).await,
+        NextEvent::Revision(head(&on_b).await)
+    );
     for _ in 0..3 {
         let license = create(&through_a, creative_cloud()).await;
         let revision = license["revision"].as_i64().unwrap();
