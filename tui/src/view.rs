@@ -184,4 +184,4 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

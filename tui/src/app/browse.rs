@@ -113,15 +113,8 @@ impl App {
                 self.marked.clear();
                 vec![]
             }
-            UserAction::Help => {
-                self.mode = Mode::Help { scroll: 0 };
-                vec![]
-            }
-            UserAction::Alerts => {
-                self.mode = Mode::Alerts { selected: 0 };
-                self.unread_alerts = 0;
-                vec![Command::Alerts]
-            }
+            UserAction::Help => self.open_help(),
+            UserAction::Alerts => self.open_alerts(),
             UserAction::Add => {
                 self.mode = Mode::Form(Box::new(LicenseForm::add(self.today())));
                 vec![]
@@ -227,6 +220,18 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    pub(super) fn open_help(&mut self) -> Vec<Command> {
+        self.mode = Mode::Help { scroll: 0 };
+        vec![]
+    }
+
+    /// Opens the alerts panel, which asks lmd for the alerts in effect.
+    pub(super) fn open_alerts(&mut self) -> Vec<Command> {
+        self.mode = Mode::Alerts { selected: 0 };
+        self.unread_alerts = 0;
+        vec![Command::Alerts]
     }
 
     /// Starts a device login when lmd asks for one.

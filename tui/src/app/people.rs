@@ -231,15 +231,8 @@ impl App {
                 self.people.detail = !self.people.detail;
                 self.people_follow()
             }
-            UserAction::Help => {
-                self.mode = Mode::Help { scroll: 0 };
-                vec![]
-            }
-            UserAction::Alerts => {
-                self.mode = Mode::Alerts { selected: 0 };
-                self.unread_alerts = 0;
-                vec![Command::Alerts]
-            }
+            UserAction::Help => self.open_help(),
+            UserAction::Alerts => self.open_alerts(),
             UserAction::Login => self.on_login_key(),
             UserAction::Invite => {
                 self.mode = Mode::Invite(InviteForm {

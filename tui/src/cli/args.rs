@@ -191,6 +191,16 @@ pub fn assignee_arg(employee: Option<&str>, device: Option<&str>) -> anyhow::Res
     }
 }
 
+/// A mistake in typed query `text`, with a caret line under the offending term.
+pub(super) fn pointed_at(text: &str, e: &lm_protocol::QueryError) -> anyhow::Error {
+    let caret = format!(
+        "{}{}",
+        " ".repeat(text[..e.span.start].chars().count()),
+        "^".repeat(text[e.span.clone()].chars().count().max(1))
+    );
+    anyhow!("{e}\n  {text}\n  {caret}")
+}
+
 /// Parses `lm ls` arguments: query words, then `--sort` over any `sort:` in the query.
 pub fn parse_query(
     words: &[String],
@@ -198,14 +208,7 @@ pub fn parse_query(
     today: NaiveDate,
 ) -> anyhow::Result<(LicenseFilter, Sort)> {
     let text = words.join(" ");
-    let query = Query::parse(&text, today).map_err(|e| {
-        let caret = format!(
-            "{}{}",
-            " ".repeat(text[..e.span.start].chars().count()),
-            "^".repeat(text[e.span.clone()].chars().count().max(1))
-        );
-        anyhow!("{e}\n  {text}\n  {caret}")
-    })?;
+    let query = Query::parse(&text, today).map_err(|e| pointed_at(&text, &e))?;
     let sort = match sort {
         Some(s) => s.parse().map_err(|e| anyhow!("--sort: {e}"))?,
         None => query.sort.unwrap_or(Sort {

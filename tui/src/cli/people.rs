@@ -172,14 +172,8 @@ pub async fn run_people(
     match command {
         PeopleCmd::Ls { filter, json } => {
             let text = filter.join(" ");
-            let filter = MemberFilter::parse(&text).map_err(|e| {
-                let caret = format!(
-                    "{}{}",
-                    " ".repeat(text[..e.span.start].chars().count()),
-                    "^".repeat(text[e.span.clone()].chars().count().max(1))
-                );
-                anyhow!("{e}\n  {text}\n  {caret}")
-            })?;
+            let filter =
+                MemberFilter::parse(&text).map_err(|e| super::args::pointed_at(&text, &e))?;
             let members = members(client, filter).await?;
             if json {
                 return print_json(&members, out);

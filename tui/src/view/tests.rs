@@ -10,7 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 
-fn screen(app: &App, width: u16, height: u16) -> String {
+/// `app` drawn on a `width`×`height` terminal without colours, as text.
+pub(crate) fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
         .draw(|frame| render(app, frame, Theme { color: false }))

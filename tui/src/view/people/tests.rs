@@ -4,20 +4,10 @@
 use crate::app::people::tests::{bob_in_detail, people_of, staff};
 use crate::app::tests::{key, typed};
 use crate::app::{App, Edit, Msg};
-use crate::view::{Theme, render};
+use crate::view::tests::screen;
 use lm_protocol::socket::Reply;
 use lm_protocol::{Offboarding, Released, Role};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
-
-fn screen(app: &App, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal
-        .draw(|frame| render(app, frame, Theme { color: false }))
-        .unwrap();
-    terminal.backend().to_string()
-}
 
 fn sized(mut app: App, width: u16, height: u16) -> App {
     app.update(Msg::Resize(width, height));
