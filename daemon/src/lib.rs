@@ -13,7 +13,8 @@
 //! - [`login`]: the device login, token refresh and logout;
 //! - [`keyring`]: the Secret Service, where the login is kept when one runs;
 //! - [`grant`]: seat redemption, and the signed grant kept for offline permission checks;
-//! - [`config`]: the TOML file and its defaults.
+//! - [`config`]: the TOML file and its defaults;
+//! - [`private_dir`]: which folders lmd may make owner-only.
 
 pub mod alerts;
 pub mod cache;
@@ -23,6 +24,7 @@ pub mod import_file;
 pub mod inventory;
 pub mod keyring;
 pub mod login;
+pub mod private_dir;
 pub mod remote;
 pub mod search;
 pub mod shared;

@@ -62,6 +62,12 @@ pub(super) fn make_private(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    if crate::private_dir::is_shared(&std::fs::metadata(dir)?) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "it is a shared folder (like /tmp); give lmd a folder of its own, e.g. /tmp/lm-cache",
+        ));
+    }
     let mut folders = vec![dir.to_owned()];
     while let Some(folder) = folders.pop() {
         std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))?;

@@ -113,3 +113,24 @@ fn lists_filter_sort_and_window() {
     let ids: Vec<_> = window.iter().map(|l| l.id.to_string()).collect();
     assert_eq!(ids, ["l6", "l4"]);
 }
+
+/// A shared folder (sticky and open to all, like /tmp) is nobody's cache: making it and
+/// every file in it owner-only would break every other program that uses it.
+#[test]
+fn a_shared_folder_is_refused_as_the_cache_and_left_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let other = shared.join("someone-elses.txt");
+    std::fs::write(&other, "hello").unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let Err(refused) = Cache::open(&shared) else {
+        panic!("a shared folder was taken as the cache")
+    };
+    assert!(refused.to_string().contains("shared"), "{refused}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&shared), 0o1777);
+    assert_eq!(mode(&other), 0o644);
+}

@@ -43,7 +43,8 @@ pub enum BindError {
 }
 
 /// Binds the socket at `path`: creates its directory (0700), replaces a stale socket left by
-/// a crashed daemon, and refuses to start when a live daemon answers there.
+/// a crashed daemon, and refuses to start when a live daemon answers there. A shared
+/// directory (sticky, like /tmp) is left as it is: the socket is 0600 and peers are checked.
 pub async fn bind(path: &Path) -> Result<UnixListener, BindError> {
     let io_err = |source| BindError::Io {
         path: path.to_owned(),
@@ -52,10 +53,13 @@ pub async fn bind(path: &Path) -> Result<UnixListener, BindError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_err)?;
         let meta = std::fs::metadata(dir).map_err(io_err)?;
-        if meta.uid() != rustix::process::getuid().as_raw() {
-            return Err(BindError::NotOurs(dir.to_owned()));
+        if !crate::private_dir::is_shared(&meta) {
+            if meta.uid() != rustix::process::getuid().as_raw() {
+                return Err(BindError::NotOurs(dir.to_owned()));
+            }
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err)?;
         }
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err)?;
     }
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
@@ -547,5 +551,29 @@ async fn read_line(reader: &mut (impl AsyncBufRead + Unpin)) -> io::Result<Line>
                 Line::Text(String::from_utf8_lossy(&line).into_owned())
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket put in a shared folder (sticky and open to all, like /tmp) leaves the folder
+    /// as it was: the socket itself is the owner's only, and every peer's uid is checked.
+    #[tokio::test]
+    async fn a_socket_in_a_shared_folder_leaves_the_folder_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let path = shared.join("lmd.sock");
+        let _listener = bind(&path).await.unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&shared), 0o1777, "the shared folder is untouched");
+        assert_eq!(mode(&path), 0o600);
+        // A folder of lmd's own is still made 0700.
+        let own = dir.path().join("run").join("lmd.sock");
+        let _own = bind(&own).await.unwrap();
+        assert_eq!(mode(own.parent().unwrap()), 0o700);
     }
 }
