@@ -16,6 +16,7 @@ pub mod csv;
 pub mod filter;
 pub mod hierarchy;
 pub mod hierarchy_csv;
+pub mod insights;
 pub mod invitation;
 pub mod license;
 pub mod member;

@@ -125,9 +125,11 @@ fn assignment_wire_shape_is_flat() {
         id: AssignmentId::new("a1").unwrap(),
         assignee: Assignee::Employee(EmployeeId::new("alice").unwrap()),
         since: DateTime::from_timestamp(0, 0).unwrap(),
+        last_seen: None,
     };
     let json = serde_json::to_value(&a).unwrap();
     assert_eq!(json["employee"], "alice");
+    assert!(json.get("last_seen").is_none(), "absent when unknown");
     assert_eq!(serde_json::from_value::<Assignment>(json).unwrap(), a);
 }
 

@@ -220,6 +220,10 @@ pub struct Assignment {
     #[serde(flatten)]
     pub assignee: Assignee,
     pub since: DateTime<Utc>,
+    /// When a seat's holder last used it (asked for their permissions), to the day: on the
+    /// holders of the change feed, for the reclaim report; absent where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 /// No notes: what a license without any says.

@@ -24,6 +24,7 @@ pub(super) fn new_assignment(assignee: Assignee) -> Result<Assignment> {
         assignee,
         // What PostgreSQL keeps: an answer made from memory equals the one read back later.
         since: chrono::SubsecRound::trunc_subsecs(now(), 6),
+        last_seen: None,
     })
 }
 
@@ -245,6 +246,7 @@ impl AssignmentRow {
             id: self.id.parse().map_err(corrupt)?,
             assignee,
             since: self.since,
+            last_seen: None,
         })
     }
 }
@@ -280,6 +282,7 @@ pub(super) struct FeedHolder {
 struct FeedHolderRow {
     revision: i64,
     license_id: String,
+    last_seen: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     row: AssignmentRow,
 }
@@ -353,7 +356,7 @@ pub(super) async fn feed_holders(
     revisions: Revisions,
 ) -> Result<Vec<FeedHolder>> {
     let q = feed_query(
-        "SELECT a.revision, a.license_id, a.id, a.employee, a.device, a.since \
+        "SELECT a.revision, a.license_id, a.last_seen, a.id, a.employee, a.device, a.since \
          FROM assignments a WHERE a.org_id = ",
         "a",
         org,
@@ -366,7 +369,10 @@ pub(super) async fn feed_holders(
             Ok(FeedHolder {
                 revision: r.revision,
                 license_id: r.license_id,
-                assignment: r.row.into_assignment()?,
+                assignment: Assignment {
+                    last_seen: r.last_seen,
+                    ..r.row.into_assignment()?
+                },
             })
         })
         .collect()

@@ -296,6 +296,55 @@ async fn managers_make_member_types_seat_free_for_their_organization(backend: Ba
         .expect(403);
 }
 
+/// A seat's last use reaches the feed to the day: the first check of a day brings the seat
+/// again with it, later checks that day write nothing to the feed.
+async fn the_first_check_of_a_day_brings_the_seat_again_with_its_last_use(backend: Backend) {
+    let (server, manager) = school_server(backend).await;
+    buy(&manager, "class", &["4b"], 5, "2099-12-31").await;
+    permissions(&manager, "ada").await;
+    let head = |client: Client| async move {
+        client.get("/v1/changes").await.expect(200).body["head"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = head(manager.clone()).await;
+    // As if ada last used it long ago.
+    lm_tests::DirectDb::connect(&server.database_url)
+        .await
+        .run("UPDATE assignments SET last_seen = '2000-01-01T00:00:00+00:00'")
+        .await;
+    permissions(&manager, "ada").await;
+    let page: lm_protocol::ChangePage = manager
+        .get(&format!("/v1/changes?after={before}"))
+        .await
+        .expect(200)
+        .json();
+    let seen: Vec<_> = page
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            lm_protocol::Change::Assign { assignment, .. } => {
+                Some((assignment.assignee.label().to_owned(), assignment.last_seen))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, "ada");
+    assert_eq!(
+        seen[0].1.map(|at| at.date_naive()),
+        Some(chrono::Utc::now().date_naive()),
+        "with today's use"
+    );
+    let after = head(manager.clone()).await;
+    permissions(&manager, "ada").await;
+    assert_eq!(
+        head(manager.clone()).await,
+        after,
+        "the same day: nothing new in the feed"
+    );
+}
+
 /// Managers see who holds the seats of a license, since when and when last seen, and
 /// release one; employees may not.
 async fn managers_list_the_seats_of_a_license_and_release_one(backend: Backend) {
@@ -526,6 +575,7 @@ crate::on_both_databases!(
     the_lowest_unit_with_a_free_seat_wins_then_the_latest_end,
     seat_free_member_types_use_licenses_without_taking_seats,
     managers_make_member_types_seat_free_for_their_organization,
+    the_first_check_of_a_day_brings_the_seat_again_with_its_last_use,
     managers_list_the_seats_of_a_license_and_release_one,
     the_grant_verifies_offline_with_the_servers_keys,
 );

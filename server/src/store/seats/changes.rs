@@ -11,7 +11,7 @@ use crate::store::assignments::{
 use crate::store::audit::{self, Audited};
 use crate::store::hierarchy::Member;
 use crate::store::licenses::load_live;
-use crate::store::{ChangeContext, Result, Store, StoreError};
+use crate::store::{ChangeContext, Result, Store, StoreError, bump_revision};
 use chrono::{DateTime, NaiveDate, Utc};
 use lm_protocol::hierarchy::EntityRef;
 use lm_protocol::{Assignee, Assignment, AuditAction, EmployeeId, License};
@@ -282,7 +282,8 @@ pub(super) async fn write_seat_changes(
 
 impl Store {
     /// Records that the holders of `kept` seats checked now, at most once an hour per seat:
-    /// a repeated check writes nothing.
+    /// a repeated check writes nothing. The first check of a day also brings the seat into
+    /// the change feed again, so that daemons know, to the day, which seats go unused.
     async fn touch_last_seen(
         &self,
         org: &str,
@@ -291,31 +292,59 @@ impl Store {
     ) -> Result<()> {
         let now = Utc::now();
         let stale = now - chrono::Duration::hours(1);
-        let redeemed: Vec<&str> = kept
-            .iter()
-            .filter(|(s, _)| s.redeemed && s.last_seen.is_none_or(|seen| seen < stale))
-            .map(|(s, _)| s.assignment.as_str())
+        let seats = || kept.iter().map(|(s, _)| s).filter(|s| s.redeemed);
+        let redeemed: Vec<&str> = seats()
+            .filter(|s| s.last_seen.is_none_or(|seen| seen < stale))
+            .map(|s| s.assignment.as_str())
             .collect();
         if redeemed.is_empty() {
             return Ok(());
         }
-        let mut values = args![now, stale];
-        let mut placeholders = Vec::new();
-        for id in redeemed {
-            values.push(id.into());
-            placeholders.push(format!("${}", values.len()));
-        }
+        let new_day: Vec<&str> = seats()
+            .filter(|s| {
+                s.last_seen
+                    .is_none_or(|seen| seen.date_naive() < now.date_naive())
+            })
+            .map(|s| s.assignment.as_str())
+            .collect();
+        let in_list = |ids: &[&str], values: &mut Vec<crate::db::Value>| {
+            let mut placeholders = Vec::new();
+            for id in ids {
+                values.push((*id).into());
+                placeholders.push(format!("${}", values.len()));
+            }
+            placeholders.join(", ")
+        };
         let mut tx = self.db.begin().await?;
+        let restamped = if new_day.is_empty() {
+            None
+        } else {
+            // The organization's write lock first, as every revision is taken.
+            let revision = bump_revision(&mut tx, org, 1).await?;
+            let mut values = args![revision];
+            let ids = in_list(&new_day, &mut values);
+            tx.exec()
+                .execute(
+                    format!("UPDATE assignments SET revision = $1 WHERE id IN ({ids})"),
+                    values,
+                )
+                .await?;
+            Some(revision)
+        };
+        let mut values = args![now, stale];
+        let ids = in_list(&redeemed, &mut values);
         tx.exec()
             .execute(
                 format!(
-                    "UPDATE assignments SET last_seen = $1 WHERE (last_seen IS NULL OR last_seen < $2) AND id IN ({})",
-                    placeholders.join(", ")
+                    "UPDATE assignments SET last_seen = $1 WHERE (last_seen IS NULL OR last_seen < $2) AND id IN ({ids})"
                 ),
                 values,
             )
             .await?;
-        tx.commit().await?;
+        match restamped {
+            Some(revision) => self.commit_change(tx, org, revision).await?,
+            None => tx.commit().await?,
+        }
         // Not a change anyone else caches: only this user's read goes stale.
         self.seat_reads.forget_user(org, user);
         Ok(())
