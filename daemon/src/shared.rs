@@ -33,6 +33,8 @@ pub struct Shared {
     pub alerts: crate::config::AlertOptions,
     /// The organization's settings as last read from the server (kept in the cache).
     org: Mutex<Option<Org>>,
+    /// When the day's total was last recorded for the trend.
+    trend_recorded: Mutex<Option<std::time::Instant>>,
     link: Mutex<Link>,
 }
 
@@ -59,6 +61,7 @@ impl Shared {
             .and_then(|raw| serde_json::from_slice(&raw).ok());
         Shared {
             org: Mutex::new(org),
+            trend_recorded: Mutex::new(None),
             events: broadcast::channel(1024).0,
             applied: watch::channel(cursor).0,
             sync_now: Notify::new(),
@@ -73,6 +76,20 @@ impl Shared {
             remote,
             user: Mutex::new(user),
         }
+    }
+
+    /// Whether the day's total is to be recorded again (at most every ten minutes); marks it
+    /// as recorded now when it is.
+    pub fn trend_due(&self) -> bool {
+        let mut last = self
+            .trend_recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(600));
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
     }
 
     /// The organization's settings as last read, if they were.

@@ -150,6 +150,13 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
                 }
             }
             shared.cache.mark_synced(Utc::now()).map_err(cache_failed)?;
+            if shared.trend_due() {
+                // One total a day (the latest of the day) makes the Insights' trend.
+                shared
+                    .cache
+                    .record_totals(Utc::now().date_naive())
+                    .map_err(cache_failed)?;
+            }
             shared.cache.prepare_orders();
             shared.set_connection(Connection::Live, Some(page.head));
             return Ok(());

@@ -16,7 +16,7 @@ mod seats;
 mod spend;
 mod trend;
 
-pub use reclaim::{Holdings, ReclaimGroup, ReclaimKind, reclaim, reclaim_includes};
+pub use reclaim::{Holdings, Reclaim, ReclaimGroup, ReclaimKind, reclaim, reclaim_includes};
 pub use renewals::{RenewalMonth, Renewals, renewals};
 pub use seats::{SeatUse, Seats, UnitSeats, seats, seats_includes};
 pub use spend::{Spend, SpendGroup, spend};
@@ -179,7 +179,7 @@ pub enum Report {
     Renewals(Renewals),
     Spend(Spend),
     Seats(Seats),
-    Reclaim(reclaim::Reclaim),
+    Reclaim(Reclaim),
     Trend(Trend),
 }
 

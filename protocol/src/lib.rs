@@ -26,6 +26,7 @@ pub mod page;
 pub mod principal;
 pub mod problem;
 pub mod query;
+pub mod sample;
 pub mod seat_query;
 pub mod service_account;
 pub mod socket;

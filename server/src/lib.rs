@@ -11,6 +11,6 @@ pub mod hierarchy_providers;
 pub mod memory;
 pub mod oauth;
 pub mod private_files;
-pub mod sample;
+pub use lm_protocol::sample;
 pub mod sample_school;
 pub mod store;

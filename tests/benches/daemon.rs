@@ -84,6 +84,7 @@ async fn main() {
                     sort,
                     offset,
                     limit: 50,
+                    within: None,
                 }))
                 .await;
             latencies.push(t.elapsed());
@@ -110,6 +111,7 @@ async fn main() {
             sort: Sort::default(),
             offset: 0,
             limit: requests,
+            within: None,
         }))
         .await
     {
@@ -140,6 +142,7 @@ async fn main() {
                 sort,
                 offset: 0,
                 limit: 50,
+                within: None,
             }))
             .await;
         lists.push(t.elapsed());

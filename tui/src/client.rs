@@ -209,6 +209,14 @@ impl DaemonClient {
         ask!(self, request, Reply::Member(detail) => *detail)
     }
 
+    /// A report of the Insights, computed by lmd from its cache.
+    pub async fn report(
+        &self,
+        request: lm_protocol::insights::ReportRequest,
+    ) -> Result<lm_protocol::insights::Report, ClientError> {
+        ask!(self, Request::Report(request), Reply::Report(report) => *report)
+    }
+
     /// A window of a license's holders, from `offset`.
     pub async fn holders(&self, request: HoldersRequest) -> Result<HolderWindow, ClientError> {
         ask!(self, Request::Holders(request), Reply::Holders(window) => window)

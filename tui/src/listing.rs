@@ -29,6 +29,7 @@ pub async fn each_license<E: From<ClientError>>(
                 sort,
                 offset,
                 limit: want,
+                within: None,
             })
             .await?;
         // lmd may send fewer than asked for, to keep within a message: the total says when

@@ -136,6 +136,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Insights as numbers: `lm report renewals|spend|seats|reclaim|trend [FILTER…]` — what
+    /// renews when and for how much, where the money goes, seats in use, what to reclaim.
+    Report(cli::ReportArgs),
     /// The organization's people: list, show, invite, change roles, disable, offboard.
     People {
         #[command(subcommand)]
@@ -440,6 +443,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             cli::unassign(&client, &license, &who).await?;
             writeln!(out, "unassigned {who} from “{}”", license.name)?;
             Ok(())
+        }
+        Cmd::Report(args) => {
+            let client = connect(&socket).await?;
+            cli::run_report(&client, &args, today, &mut out).await
         }
         Cmd::People { command } => {
             let client = connect(&socket).await?;

@@ -316,6 +316,12 @@ fn dispatch(
                 });
             }
             Command::Copy(text) => copy_to_clipboard(&text),
+            Command::Report { seq, request } => {
+                tokio::spawn(async move {
+                    let result = client.report(request).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Reported { seq, result });
+                });
+            }
             Command::Bulk { summary, requests } => {
                 tokio::spawn(async move {
                     let mut failures = Vec::new();

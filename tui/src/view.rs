@@ -1,18 +1,20 @@
 //! Drawing: pure functions of the [`App`] state onto a frame. Nothing here changes state.
 //!
 //! One file per area: `table`, `detail`, `bars` (tabs, filter line, status bar),
-//! `dialogs` (login, help, alerts, form, confirmations) and `people` (the People screen and
-//! its dialogs); here the theme and the layout.
+//! `dialogs` (login, help, alerts, form, confirmations), `people` (the People screen and
+//! its dialogs) and `insights` (the charts); here the theme and the layout.
 
 mod bars;
 mod detail;
 mod dialogs;
+mod insights;
 mod people;
 mod table;
 
 use bars::{input_line, render_filter, render_status, render_tabs};
 use detail::render_detail;
 use dialogs::{render_alerts, render_dialog, render_form, render_help, render_login};
+use insights::render_insights;
 use people::{render_invite, render_link, render_people};
 use table::render_table;
 
@@ -92,6 +94,8 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
         render_login(app, reason, frame, body, theme);
     } else if app.screen == Screen::People {
         render_people(app, frame, body, theme);
+    } else if app.screen == Screen::Insights {
+        render_insights(app, frame, body, theme);
     } else if app.detail {
         let table_height = app.table_rows() as u16 + 1;
         let [table, detail] =
@@ -179,7 +183,7 @@ pub fn render(app: &App, frame: &mut Frame, theme: Theme) {
         }
         Mode::Invite(form) => render_invite(form, frame, body, theme),
         Mode::Link(shown) => render_link(shown, frame, body, theme),
-        Mode::Browse | Mode::Filter | Mode::PeopleFilter => {}
+        Mode::Browse | Mode::Filter | Mode::PeopleFilter | Mode::InsightsFilter => {}
     }
 }
 

@@ -15,8 +15,9 @@
 //! open.
 //!
 //! One job per file: here the cache and what it answers; `layout` the keys and records on
-//! disk and the folder they live in.
+//! disk and the folder they live in; `members` the members; `insights` the reports.
 
+mod insights;
 mod layout;
 mod members;
 

@@ -261,6 +261,55 @@ impl Inventory {
         }
     }
 
+    /// Every license matching `filter`, in no particular order and without copying one:
+    /// what reports are made of. The same indexes answer as for a list.
+    pub fn matching(&self, filter: &LicenseFilter, today: NaiveDate) -> Vec<&License> {
+        let others = LicenseFilter {
+            q: None,
+            ..filter.clone()
+        };
+        let unfiltered = others == LicenseFilter::default();
+        if filter.q.is_none() && unfiltered {
+            return self.values().collect();
+        }
+        let order = self.order(SortField::Name);
+        let (candidates, text) = self.candidates(filter, SortField::Name, &order, today);
+        let holding = |slot: Slot| {
+            unfiltered
+                || others.matches_holding(self.row(slot), today, |who| self.slot_holds(slot, who))
+        };
+        match candidates {
+            Candidates::Few(slots) => slots
+                .into_iter()
+                .filter(|&slot| {
+                    (match &text {
+                        TextCheck::Nothing => true,
+                        TextCheck::Hits(hits) => hits.contains(slot),
+                        TextCheck::Each(phrase) => self.texts.contains(slot, phrase),
+                    }) && holding(slot)
+                })
+                .map(|slot| self.row(slot))
+                .collect(),
+            Candidates::Walk { path, within, rest } => path
+                .iter()
+                .copied()
+                .filter(|&slot| {
+                    within.as_ref().is_none_or(|w| w.contains(slot))
+                        && match &text {
+                            TextCheck::Each(phrase) => self.texts.contains(slot, phrase),
+                            _ => true,
+                        }
+                        && rest.as_ref().is_none_or(|r| {
+                            r.matches_holding(self.row(slot), today, |who| {
+                                self.slot_holds(slot, who)
+                            })
+                        })
+                })
+                .map(|slot| self.row(slot))
+                .collect(),
+        }
+    }
+
     /// Goes along `slots`, counting those to `keep` (until `stop`, if given) and cloning
     /// those in the window.
     fn walk(

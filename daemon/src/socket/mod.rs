@@ -258,6 +258,7 @@ impl Connection {
                 sort,
                 offset,
                 limit,
+                within,
             }) => {
                 if limit == 0 || limit > MAX_LIST_LIMIT {
                     return Err(field_problem(
@@ -270,10 +271,17 @@ impl Connection {
                     return Err(field_problem(&e.field, e.message));
                 }
                 let started = std::time::Instant::now();
-                let (total, mut items) =
-                    shared
-                        .cache
-                        .list(&filter, sort, offset, limit, Utc::now().date_naive());
+                let today = Utc::now().date_naive();
+                let (total, mut items) = match &within {
+                    Some(group) => shared.cache.list_within(
+                        group,
+                        &filter,
+                        sort,
+                        offset..offset.saturating_add(limit),
+                        today,
+                    ),
+                    None => shared.cache.list(&filter, sort, offset, limit, today),
+                };
                 // The rest of a long answer is for the next window (offset + items).
                 keep_within_frame(&mut items);
                 tracing::debug!(
@@ -393,6 +401,24 @@ impl Connection {
             }
             Request::Permissions(_) => {
                 Ok(Reply::Permissions(crate::grant::permissions(shared).await?))
+            }
+            Request::Report(request) => {
+                let filter = request.filter.normalized();
+                if let Err(e) = filter.check() {
+                    return Err(field_problem(&e.field, e.message));
+                }
+                if let Err(e) = request.params.check() {
+                    return Err(field_problem(&e.field, e.message));
+                }
+                let request = lm_protocol::insights::ReportRequest { filter, ..request };
+                let started = std::time::Instant::now();
+                let report = shared.cache.report(&request, Utc::now().date_naive());
+                tracing::debug!(
+                    report = request.report.as_str(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "reported"
+                );
+                Ok(Reply::Report(Box::new(report)))
             }
             Request::Members(_)
             | Request::Member(_)

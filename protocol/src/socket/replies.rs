@@ -40,6 +40,7 @@ pub enum Reply {
     /// A one-time link just made (an invitation or a password reset): its only showing.
     Link(crate::invitation::IssuedInvitation),
     Org(crate::org::Org),
+    Report(Box<crate::insights::Report>),
 }
 
 /// The most alerts one `alerts` event carries: a first sync may raise thousands at once.

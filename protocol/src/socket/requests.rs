@@ -76,10 +76,13 @@ pub enum Request {
     Org(NoArgs),
     /// Managers: change the organization's settings.
     ChangeOrg(ChangeOrgRequest),
+    /// A report of the Insights screen and `lm report`, computed from the cache (also
+    /// offline).
+    Report(crate::insights::ReportRequest),
 }
 
 impl Request {
-    pub(super) const OPS: [&str; 26] = [
+    pub(super) const OPS: [&str; 27] = [
         "hello",
         "status",
         "subscribe",
@@ -106,6 +109,7 @@ impl Request {
         "reset_password",
         "org",
         "change_org",
+        "report",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -153,6 +157,7 @@ impl Request {
             "reset_password" => Request::ResetPassword(read(args)?),
             "org" => Request::Org(read(args)?),
             "change_org" => Request::ChangeOrg(read(args)?),
+            "report" => Request::Report(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",
@@ -189,6 +194,9 @@ pub struct ListRequest {
     /// How many to return, at most [`MAX_LIST_LIMIT`].
     #[serde(default = "default_list_limit")]
     pub limit: usize,
+    /// Only the licenses of a report's group (a bar of the Insights screen no query names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<crate::insights::GroupRef>,
 }
 
 impl Default for ListRequest {
@@ -198,6 +206,7 @@ impl Default for ListRequest {
             sort: Sort::default(),
             offset: 0,
             limit: default_list_limit(),
+            within: None,
         }
     }
 }

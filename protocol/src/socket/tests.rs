@@ -12,6 +12,7 @@ fn requests_read_as_people_type_them() {
         sort,
         offset,
         limit,
+        within: None,
     }) = frame.request
     else {
         panic!("a list request")

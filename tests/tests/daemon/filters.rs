@@ -109,6 +109,7 @@ async fn from_the_cache(client: &mut SocketClient, filter: &LicenseFilter, sort:
             sort,
             offset: 0,
             limit: 10_000,
+            within: None,
         }))
         .await
     {

@@ -4,6 +4,12 @@ use super::*;
 
 impl App {
     pub(super) fn on_browse_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if self.screen == Screen::Insights
+            && let Some(commands) = self.on_insights_key(key)
+        {
+            self.message = None;
+            return commands;
+        }
         let Some(action) = self.keymap.action(&key) else {
             return vec![];
         };
@@ -24,13 +30,16 @@ impl App {
             return vec![];
         }
         self.message = None;
-        if self.screen == Screen::People {
-            return self.on_people_action(action);
+        match self.screen {
+            Screen::People => return self.on_people_action(action),
+            Screen::Insights => return self.on_insights_action(action),
+            Screen::Licenses => {}
         }
         let page = self.table_rows() as isize;
         match action {
             UserAction::Login => self.on_login_key(),
             UserAction::People => self.open_people(),
+            UserAction::Insights => self.open_insights(),
             UserAction::Invite
             | UserAction::ChangeRole
             | UserAction::Disable
@@ -59,14 +68,17 @@ impl App {
             }
             UserAction::ClearFilter => {
                 self.marked.clear();
-                if self.filter.text.is_empty() {
+                if self.filter.text.is_empty() && self.within.is_none() {
                     return vec![];
                 }
                 self.filter = TextInput::default();
+                if self.within.take().is_some() {
+                    self.window = None;
+                }
                 self.apply_query()
             }
             UserAction::NextView if self.view + 1 == VIEWS.len() => self.open_people(),
-            UserAction::PrevView if self.view == 0 => self.open_people(),
+            UserAction::PrevView if self.view == 0 => self.open_insights(),
             UserAction::NextView | UserAction::PrevView => {
                 let n = VIEWS.len();
                 self.view = if action == UserAction::NextView {

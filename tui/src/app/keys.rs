@@ -44,6 +44,7 @@ pub enum UserAction {
     Login,
     Alerts,
     People,
+    Insights,
     Invite,
     ChangeRole,
     Disable,
@@ -53,7 +54,7 @@ pub enum UserAction {
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 31] = [
+    pub const ALL: [UserAction; 32] = [
         UserAction::Up,
         UserAction::Down,
         UserAction::PageUp,
@@ -78,6 +79,7 @@ impl UserAction {
         UserAction::Login,
         UserAction::Alerts,
         UserAction::People,
+        UserAction::Insights,
         UserAction::Invite,
         UserAction::ChangeRole,
         UserAction::Disable,
@@ -114,6 +116,9 @@ impl UserAction {
             UserAction::Login => "log in (when lmd asks for a login)",
             UserAction::Alerts => "expiry alerts in effect (enter shows the license)",
             UserAction::People => "people of the organization (again: back to licenses)",
+            UserAction::Insights => {
+                "insights: renewals, spend, seats, reclaim, trend as charts (1-5 pick, ←→ a bar, enter its licenses)"
+            }
             UserAction::Invite => "people: invite someone (a link to hand over)",
             UserAction::ChangeRole => "people: make manager or employee",
             UserAction::Disable => "people: disable or enable (ends every login)",
@@ -272,6 +277,7 @@ impl Default for KeyMap {
             (UserAction::Login, &["L"]),
             (UserAction::Alerts, &["!"]),
             (UserAction::People, &["p"]),
+            (UserAction::Insights, &["I"]),
             (UserAction::Invite, &["i"]),
             (UserAction::ChangeRole, &["r"]),
             (UserAction::Disable, &["D"]),

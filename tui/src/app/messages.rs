@@ -44,6 +44,11 @@ pub enum Msg {
     },
     /// A member with what they hold.
     MemberLoaded(Result<lm_protocol::socket::MemberDetail, String>),
+    /// A report of the Insights, as lmd computed it for request `seq`.
+    Reported {
+        seq: u64,
+        result: Result<lm_protocol::insights::Report, String>,
+    },
 }
 
 /// A request the app wants sent to the daemon; the runtime answers with a [`Msg`].
@@ -77,6 +82,11 @@ pub enum Command {
     Member(String),
     /// Put the text on the clipboard (OSC 52, which terminals and tmux pass on); no answer.
     Copy(String),
+    /// A report; answered by `Reported`.
+    Report {
+        seq: u64,
+        request: lm_protocol::insights::ReportRequest,
+    },
 }
 
 /// Where a login started from the TUI stands.

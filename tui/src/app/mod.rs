@@ -12,6 +12,7 @@
 mod browse;
 pub mod form;
 mod inputs;
+pub mod insights;
 pub mod keys;
 mod messages;
 pub mod people;
@@ -23,6 +24,7 @@ use crate::format;
 use chrono::{DateTime, NaiveDate, Utc};
 use form::LicenseForm;
 pub use inputs::parse_assignee;
+pub use insights::{Bar, Breakdown, InsightsState};
 use keys::{KeyMap, UserAction};
 use lm_protocol::socket::{
     AssignRequest, AuditRequest, Connection, CreateRequest, Event, ExpiryAlert, LicenseRef,
@@ -78,6 +80,8 @@ pub enum Mode {
     Invite(InviteForm),
     /// A one-time link just made, to copy and hand over.
     Link(LinkShown),
+    /// Typing in the Insights screen's filter line.
+    InsightsFilter,
 }
 
 /// A yes/no question before a change, with a preview of what will change.
@@ -140,6 +144,9 @@ pub struct App {
     pub keymap: KeyMap,
     pub screen: Screen,
     pub people: PeopleState,
+    pub insights: InsightsState,
+    /// The licenses list shows only a report's group (a bar of the Insights), named so.
+    pub within: Option<(lm_protocol::insights::GroupRef, String)>,
     pub now: DateTime<Utc>,
     pub size: (u16, u16),
     pub status: Option<Status>,
@@ -182,6 +189,8 @@ impl App {
             keymap,
             screen: Screen::Licenses,
             people: PeopleState::default(),
+            insights: InsightsState::default(),
+            within: None,
             now,
             size,
             status: None,
@@ -355,9 +364,19 @@ impl App {
                 }
                 vec![]
             }
-            Msg::Event(Event::Members { names, .. }) => self.on_members_changed(&names),
+            Msg::Reported { seq, result } => self.on_reported(seq, result),
+            Msg::Event(Event::Members { names, .. }) => {
+                let mut commands = self.on_members_changed(&names);
+                if self.screen == Screen::Insights {
+                    commands.extend(self.request_report());
+                }
+                commands
+            }
             Msg::Event(Event::Changed { ids, .. }) => {
                 let mut commands = self.refresh();
+                if self.screen == Screen::Insights {
+                    commands.extend(self.request_report());
+                }
                 if self.screen == Screen::People {
                     // What members hold changed with the licenses.
                     commands.extend(self.on_members_changed(&[]));
@@ -492,6 +511,7 @@ impl App {
             },
             Mode::Prompt(prompt) => self.on_prompt_key(prompt, key),
             Mode::PeopleFilter => self.on_people_filter_key(key),
+            Mode::InsightsFilter => self.on_insights_filter_key(key),
             Mode::Invite(_) if ctrl_c => vec![],
             Mode::Invite(form) => self.on_invite_key(form, key),
             Mode::Link(shown) => self.on_link_key(shown, key),

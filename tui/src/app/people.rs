@@ -16,6 +16,7 @@ use lm_protocol::{Member, MemberFilter, MemberPatch, MemberStatus, NewInvitation
 pub enum Screen {
     Licenses,
     People,
+    Insights,
 }
 
 /// How many members one window holds around the selection.
@@ -208,7 +209,7 @@ impl App {
                 vec![]
             }
             UserAction::People => self.close_people(self.view),
-            UserAction::NextView => self.close_people(0),
+            UserAction::NextView | UserAction::Insights => self.open_insights(),
             UserAction::PrevView => self.close_people(VIEWS.len() - 1),
             UserAction::Up => self.people_move_by(-1),
             UserAction::Down => self.people_move_by(1),

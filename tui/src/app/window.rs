@@ -73,6 +73,7 @@ impl App {
                 sort: self.sort,
                 offset,
                 limit: limit.max(1),
+                within: self.within.as_ref().map(|(group, _)| group.clone()),
             },
         }]
     }

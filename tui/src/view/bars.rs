@@ -13,12 +13,14 @@ use ratatui::widgets::Paragraph;
 
 pub(super) fn render_tabs(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
     let people = app.screen == Screen::People;
+    let insights = app.screen == Screen::Insights;
     let arrow = if app.sort.descending { "↓" } else { "↑" };
-    let count = match people {
-        true if app.people.loading && app.people.window.is_none() => "…".to_owned(),
-        true => format!("{} people", app.people.total),
-        false if app.loading && app.window.is_none() => "…".to_owned(),
-        false => format!("{}", app.total),
+    let count = match app.screen {
+        Screen::People if app.people.loading && app.people.window.is_none() => "…".to_owned(),
+        Screen::People => format!("{} people", app.people.total),
+        Screen::Insights => String::new(),
+        Screen::Licenses if app.loading && app.window.is_none() => "…".to_owned(),
+        Screen::Licenses => format!("{}", app.total),
     };
     let tabs = |padding: &str| {
         let mut spans = vec![Span::styled(" lm ", theme.accent())];
@@ -30,17 +32,21 @@ pub(super) fn render_tabs(app: &App, frame: &mut Frame, area: Rect, theme: Theme
             }
         };
         for (i, (name, _)) in VIEWS.iter().enumerate() {
-            let style = chosen(!people && i == app.view);
+            let style = chosen(app.screen == Screen::Licenses && i == app.view);
             spans.push(Span::styled(format!("{padding}{name} "), style));
         }
         spans.push(Span::styled("│", theme.dim()));
         spans.push(Span::styled(format!("{padding}People "), chosen(people)));
+        spans.push(Span::styled(
+            format!("{padding}Insights "),
+            chosen(insights),
+        ));
         Line::from(spans)
     };
     // Narrow terminals: the tabs lose their padding, then the sort its place (the header's
     // arrow still shows it); the count always fits beside the last tab.
     let width = usize::from(area.width);
-    let sorted = if people {
+    let sorted = if people || insights {
         format!("{count} ")
     } else {
         format!("{count} · {}{arrow} ", app.sort.field.as_str())
@@ -90,11 +96,13 @@ pub(super) fn input_line<'a>(
 }
 
 pub(super) fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
-    if app.screen == Screen::People {
-        return render_people_filter(app, frame, area, theme);
+    match app.screen {
+        Screen::People => return render_people_filter(app, frame, area, theme),
+        Screen::Insights => return render_insights_filter(app, frame, area, theme),
+        Screen::Licenses => {}
     }
     let typing = app.mode == Mode::Filter;
-    if !typing && app.filter.text.is_empty() {
+    if !typing && app.filter.text.is_empty() && app.within.is_none() {
         let hint = format!(
             " {} filter · {} views · {} sort · {} detail · {} help",
             app.keymap.first_key(UserAction::Filter),
@@ -124,6 +132,32 @@ pub(super) fn render_filter(app: &App, frame: &mut Frame, area: Rect, theme: The
             Span::raw(if cursor_after_error { " " } else { "" }),
             Span::styled(format!("  ✗ {}", e.message), theme.error()),
         ]);
+    }
+    if let Some((_, group)) = &app.within {
+        // A bar of the Insights: not a query, said before it; esc clears both.
+        line.spans
+            .insert(0, Span::styled(format!("⟨{group}⟩ "), theme.accent()));
+    }
+    frame.render_widget(line, area);
+}
+
+/// The Insights screen's filter line (the query language of the licenses), or its keys.
+fn render_insights_filter(app: &App, frame: &mut Frame, area: Rect, theme: Theme) {
+    let typing = app.mode == Mode::InsightsFilter;
+    let filter = &app.insights.filter;
+    if !typing && filter.text.is_empty() {
+        let hint = format!(
+            " {} filter every chart (vendor:adobe) · enter: a bar's licenses · {} help",
+            app.keymap.first_key(UserAction::Filter),
+            app.keymap.first_key(UserAction::Help),
+        );
+        frame.render_widget(Paragraph::new(hint).style(theme.dim()), area);
+        return;
+    }
+    let mut line = input_line("/ ", filter, typing, theme);
+    if let Some(e) = &app.insights.error {
+        line.spans
+            .push(Span::styled(format!("  ✗ {}", e.message), theme.error()));
     }
     frame.render_widget(line, area);
 }

@@ -90,14 +90,21 @@ fn p_opens_the_people_and_tab_goes_back_to_the_licenses() {
     assert_eq!(app.people.current().unwrap().name, "alice");
     app.update(key(KeyCode::Down));
     assert_eq!(app.people.current().unwrap().name, "bob");
+    // The tabs go round: … Unassigned, People, Insights, All …
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.screen, Screen::Insights);
     app.update(key(KeyCode::Tab));
     assert_eq!(app.screen, Screen::Licenses);
     assert_eq!(app.view, 0, "the first view after the last tab");
     assert_eq!(app.total, 3, "the licenses as they were");
-    // Shift-tab from the first view comes back to People.
+    app.update(key(KeyCode::BackTab));
+    assert_eq!(app.screen, Screen::Insights);
     let commands = app.update(key(KeyCode::BackTab));
     assert_eq!(app.screen, Screen::People);
     members_asked(&commands);
+    // p goes back to the licenses.
+    app.update(key(KeyCode::Char('p')));
+    assert_eq!(app.screen, Screen::Licenses);
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! Realistic sample inventories for the demo and the benchmarks: deterministic for a seed,
-//! spread over vendors, kinds, costs and dates, with some licenses expiring soon.
+//! Realistic sample inventories for the demo, the benchmarks and the snapshots of the TUI:
+//! deterministic for a seed, spread over vendors, kinds, costs and dates, with some licenses
+//! expiring soon. Pure data, no I/O: the server seeds a database with them, tests draw them.
 
+use crate::license::LicenseFields;
+use crate::{Assignee, Currency, Money};
 use chrono::{Days, NaiveDate};
-use lm_protocol::license::LicenseFields;
-use lm_protocol::{Assignee, Currency, Money};
 
 /// A catalogue entry: (vendor, product id, product name, kind, yearly cost in cents, seats).
 type Offer = (
