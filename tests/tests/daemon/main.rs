@@ -6,6 +6,7 @@ mod filters;
 mod holders;
 mod login;
 mod people;
+mod reports;
 mod seats;
 mod socket;
 mod sync;

@@ -224,3 +224,57 @@ async fn invite_and_offboard_from_the_people_screen_and_a_second_terminal_sees_i
         },
     );
 }
+
+/// Insights end to end: `I` opens the renewal forecast, → chooses next month, enter lists
+/// exactly the licenses that renew then.
+#[tokio::test]
+async fn insights_show_what_renews_next_month_and_open_its_licenses() {
+    use chrono::Datelike;
+    let server = Server::start(Backend::Sqlite).await;
+    let alice = server.manager("alice");
+    let today = chrono::Utc::now().date_naive();
+    let next = today
+        .with_day(1)
+        .unwrap()
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap();
+    let far = next.checked_add_months(chrono::Months::new(3)).unwrap();
+    for (name, vendor, expires) in [
+        ("Creative Cloud, design", "Adobe", next),
+        ("Acrobat Pro, finance", "Adobe", next + chrono::Days::new(9)),
+        ("Office 365 E3", "Microsoft", far),
+    ] {
+        alice
+            .post("/v1/licenses", &license(name, vendor, &expires.to_string()))
+            .await
+            .expect(201);
+    }
+    let daemon = Daemon::start(&server.url, alice.token().unwrap()).await;
+    daemon.connect().await.wait_live().await;
+    let tmux = terminal(&daemon);
+    shown(&tmux, 10 * SECOND, "the TUI lists the inventory", |s| {
+        s.contains("Office 365 E3") && s.contains("● live")
+    });
+    tmux.keys(&["I"]);
+    shown(&tmux, 2 * SECOND, "I opens the renewal forecast", |s| {
+        s.contains("1 renewals") && s.contains("expired, not renewed")
+    });
+    // Expired, this month, then next month.
+    tmux.keys(&["Right", "Right"]);
+    let month = next.format("%B %Y").to_string();
+    shown(&tmux, SECOND, "next month is chosen", |s| {
+        s.contains(&format!("{month}: 2 licenses"))
+    });
+    tmux.keys(&["Enter"]);
+    let screen = shown(
+        &tmux,
+        2 * SECOND,
+        "enter lists that month's licenses",
+        |s| {
+            s.contains("Creative Cloud, design")
+                && s.contains("Acrobat Pro")
+                && !s.contains("Office 365")
+        },
+    );
+    assert!(screen.contains(&format!("expires>={next}")), "{screen}");
+}
