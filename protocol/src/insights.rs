@@ -19,7 +19,7 @@ mod trend;
 pub use reclaim::{Holdings, Reclaim, ReclaimGroup, ReclaimKind, reclaim, reclaim_includes};
 pub use renewals::{RenewalMonth, Renewals, renewals};
 pub use seats::{SeatUse, Seats, UnitSeats, seats, seats_includes};
-pub use spend::{Spend, SpendGroup, spend};
+pub use spend::{By, Grouped, Spend, SpendGroup, spend, spend_of};
 pub use trend::{Trend, TrendPoint};
 
 use crate::filter::LicenseFilter;

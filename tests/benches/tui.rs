@@ -95,6 +95,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn row(name: &str, mut samples: Vec<Duration>) {
+    if samples.is_empty() {
+        println!("{name:<44} {:>6}", 0);
+        return;
+    }
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     println!(
@@ -229,6 +233,103 @@ async fn main() {
         println!("lmd's whole log: {}", kept.display());
     }
     tui.quit().await;
+
+    insights(&daemon, licenses).await;
     drop(daemon);
     server.stop();
+}
+
+/// The Insights: each report as lmd answers it over its socket (the whole request, JSON
+/// included), the screen's first frame after `I`, and a filter typed on it.
+async fn insights(daemon: &Daemon, licenses: usize) {
+    use lm_protocol::insights::{ReportKind, ReportParams, ReportRequest};
+    use lm_protocol::socket::{Reply, Request};
+    println!(
+        "
+== Insights over {licenses} licenses"
+    );
+    println!(
+        "{:<44} {:>6} {:>9} {:>9} {:>9}",
+        "", "n", "p50 ms", "p99 ms", "max ms"
+    );
+    let today = chrono::Utc::now().date_naive();
+    let mut client = daemon.connect().await;
+    for report in ReportKind::ALL {
+        for text in ["", "vendor:adobe", "kind:subscription cost>500"] {
+            let filter = lm_protocol::Query::parse(text, today)
+                .expect("a query")
+                .filter;
+            let mut took = Vec::new();
+            for _ in 0..50 {
+                let sent = Instant::now();
+                let reply = client
+                    .request(Request::Report(ReportRequest {
+                        report,
+                        filter: filter.clone(),
+                        params: ReportParams::default(),
+                    }))
+                    .await;
+                took.push(sent.elapsed());
+                assert!(matches!(reply, Ok(Reply::Report(_))), "{reply:?}");
+            }
+            let name = if text.is_empty() { "all" } else { text };
+            row(&format!("report {} ({name})", report.as_str()), took);
+        }
+    }
+
+    // `I` to the first frame with the forecast drawn, from the licenses' screen.
+    let mut first = Vec::new();
+    for _ in 0..10 {
+        let mut tui = Tui::start(daemon);
+        tui.frame(|f| !f.loading && f.total == licenses).await;
+        let sent = Instant::now();
+        tui.keys
+            .send(KeyEvent::new(KeyCode::Char('I'), KeyModifiers::NONE))
+            .expect("the TUI ended");
+        let frame = tui.frame(|f| f.insights_loading == Some(false)).await;
+        first.push(frame.drawn_at - sent);
+        tui.quit().await;
+    }
+    row("I → first frame with the forecast", first);
+
+    // Typing a filter on the Insights: each key to the frame with the charts redrawn.
+    let mut tui = Tui::start(daemon);
+    tui.frame(|f| !f.loading && f.total == licenses).await;
+    tui.keys
+        .send(KeyEvent::new(KeyCode::Char('I'), KeyModifiers::NONE))
+        .expect("the TUI ended");
+    tui.frame(|f| f.insights_loading == Some(false)).await;
+    let (mut keys, mut drawing) = (Vec::new(), Vec::new());
+    for report in ['1', '2', '4'] {
+        tui.keys
+            .send(KeyEvent::new(KeyCode::Char(report), KeyModifiers::NONE))
+            .expect("the TUI ended");
+        tui.frame(|f| f.insights_loading == Some(false)).await;
+        for phrase in ["vendor:adobe", "kind:subscription cost>500"] {
+            tui.keys
+                .send(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE))
+                .expect("the TUI ended");
+            let mut typed = String::new();
+            for c in phrase.chars() {
+                typed.push(c);
+                let sent = Instant::now();
+                tui.keys
+                    .send(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+                    .expect("the TUI ended");
+                let frame = tui
+                    .frame(|f| f.filter == typed && f.insights_loading == Some(false))
+                    .await;
+                keys.push(frame.drawn_at - sent);
+                drawing.push(frame.drawing);
+            }
+            tui.keys
+                .send(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE))
+                .expect("the TUI ended");
+            tui.frame(|f| f.filter.is_empty() && f.insights_loading == Some(false))
+                .await;
+        }
+    }
+    row("filter key → charts redrawn", keys);
+    row("drawing an Insights frame (part of the above)", drawing);
+    tui.quit().await;
 }

@@ -62,6 +62,8 @@ pub struct FrameShown {
     pub total: usize,
     /// What the status bar said about the last action, if anything.
     pub message: Option<String>,
+    /// On the Insights screen: whether a report was still awaited (else `None`).
+    pub insights_loading: Option<bool>,
 }
 
 /// Runs the TUI on `backend` instead of the terminal, with keys from `keys`, reporting each
@@ -183,10 +185,12 @@ where
             let _ = frames.send(FrameShown {
                 drawn_at: Instant::now(),
                 drawing,
-                filter: app.filter.text.clone(),
+                filter: app.filter_line().to_owned(),
                 loading: app.loading,
                 total: app.total,
                 message: app.message.as_ref().map(|(_, text)| text.clone()),
+                insights_loading: (app.screen == app::Screen::Insights)
+                    .then_some(app.insights.loading || app.insights.shown.is_none()),
             });
         }
         let Some(msg) = rx.recv().await else { break };

@@ -25,6 +25,7 @@
 //! `orders` the sort orders (built, patched, mended); `slots` the bit sets of slots;
 //! `plan` how a list picks its candidates and walks them.
 
+mod groups;
 mod orders;
 mod plan;
 mod slots;

@@ -264,13 +264,25 @@ impl Inventory {
     /// Every license matching `filter`, in no particular order and without copying one:
     /// what reports are made of. The same indexes answer as for a list.
     pub fn matching(&self, filter: &LicenseFilter, today: NaiveDate) -> Vec<&License> {
+        match self.matching_slots(filter, today) {
+            None => self.values().collect(),
+            Some(slots) => slots.into_iter().map(|slot| self.row(slot)).collect(),
+        }
+    }
+
+    /// The slots of the licenses matching `filter`, or `None` when it selects everything.
+    pub(super) fn matching_slots(
+        &self,
+        filter: &LicenseFilter,
+        today: NaiveDate,
+    ) -> Option<Vec<Slot>> {
         let others = LicenseFilter {
             q: None,
             ..filter.clone()
         };
         let unfiltered = others == LicenseFilter::default();
         if filter.q.is_none() && unfiltered {
-            return self.values().collect();
+            return None;
         }
         let order = self.order(SortField::Name);
         let (candidates, text) = self.candidates(filter, SortField::Name, &order, today);
@@ -278,7 +290,7 @@ impl Inventory {
             unfiltered
                 || others.matches_holding(self.row(slot), today, |who| self.slot_holds(slot, who))
         };
-        match candidates {
+        Some(match candidates {
             Candidates::Few(slots) => slots
                 .into_iter()
                 .filter(|&slot| {
@@ -288,7 +300,6 @@ impl Inventory {
                         TextCheck::Each(phrase) => self.texts.contains(slot, phrase),
                     }) && holding(slot)
                 })
-                .map(|slot| self.row(slot))
                 .collect(),
             Candidates::Walk { path, within, rest } => path
                 .iter()
@@ -305,9 +316,8 @@ impl Inventory {
                             })
                         })
                 })
-                .map(|slot| self.row(slot))
                 .collect(),
-        }
+        })
     }
 
     /// Goes along `slots`, counting those to `keep` (until `stop`, if given) and cloning

@@ -370,3 +370,37 @@ fn holders_beyond_the_listed_ones_are_found_and_leave_with_their_license() {
     assert_eq!(by_employee(&inventory, "pupil020", None).0, 0);
     assert_eq!(inventory.holder_count(&seats.id), 0);
 }
+
+/// The spend lmd makes from its indexes equals the one made license by license, with the
+/// vendors that differ in case merged the same way and the same "other".
+#[test]
+fn the_spend_from_the_indexes_equals_the_spend_of_every_license() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    let licenses: Vec<License> = (0..400).map(license).collect();
+    let inventory = Inventory::build(licenses.clone(), []);
+    for text in [
+        "",
+        "vendor:adobe",
+        "kind:perpetual cost>=100",
+        "employee:e1",
+        "License 3",
+    ] {
+        let filter = lm_protocol::Query::parse(text, today).unwrap().filter;
+        for top in [1, 2, 8] {
+            // A group of vendors differing in case is named as one of them: compare names in
+            // any case.
+            let lowered = |mut spend: lm_protocol::insights::Spend| {
+                for group in &mut spend.by_vendor {
+                    group.name = group.name.to_lowercase();
+                }
+                spend
+            };
+            let by_index = lowered(inventory.spend(&filter, today, top));
+            let by_license = lowered(lm_protocol::insights::spend(
+                inventory.matching(&filter, today),
+                top,
+            ));
+            assert_eq!(by_index, by_license, "{text:?} top {top}");
+        }
+    }
+}

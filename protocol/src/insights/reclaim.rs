@@ -144,6 +144,9 @@ pub fn reclaim_includes(
         })
 }
 
+/// What a kind of waste found: at stake, licenses, holders, and each license's worth.
+type Found<'a> = (Amounts, u32, u64, Vec<(i64, &'a License)>);
+
 /// What could be reclaimed of `licenses`.
 pub fn reclaim<'a>(
     licenses: impl IntoIterator<Item = &'a License>,
@@ -154,26 +157,33 @@ pub fn reclaim<'a>(
     let licenses: Vec<&License> = licenses.into_iter().collect();
     let main = super::main_currency(licenses.iter().copied());
     let before = unused_before(today, unused_days);
+    // One pass, every kind at once: each license is reached once.
+    let mut found: Vec<Found> = ReclaimKind::ALL
+        .iter()
+        .map(|_| (Amounts::default(), 0, 0, Vec::new()))
+        .collect();
+    for l in &licenses {
+        for (kind, (at_stake, count, holders, largest)) in
+            ReclaimKind::ALL.into_iter().zip(&mut found)
+        {
+            if let Some((n, money)) = measure(kind, l, holdings, today, before) {
+                *count += 1;
+                *holders += u64::from(n);
+                at_stake.add(money);
+                let worth = if Some(money.currency) == main {
+                    money.amount
+                } else {
+                    0
+                };
+                largest.push((worth, l));
+            }
+        }
+    }
     let groups = ReclaimKind::ALL
         .into_iter()
-        .map(|kind| {
-            let mut at_stake = Amounts::default();
-            let (mut count, mut holders) = (0u32, 0u64);
-            let mut largest: Vec<(i64, &License)> = Vec::new();
-            for l in &licenses {
-                if let Some((n, money)) = measure(kind, l, holdings, today, before) {
-                    count += 1;
-                    holders += u64::from(n);
-                    at_stake.add(money);
-                    let worth = if Some(money.currency) == main {
-                        money.amount
-                    } else {
-                        0
-                    };
-                    largest.push((worth, l));
-                }
-            }
-            largest.sort_by(|a, b| {
+        .zip(found)
+        .map(|(kind, (at_stake, count, holders, mut largest))| {
+            super::seats::first_sorted(&mut largest, 5, |a, b| {
                 b.0.cmp(&a.0)
                     .then(a.1.name.cmp(&b.1.name))
                     .then(a.1.id.cmp(&b.1.id))

@@ -97,9 +97,30 @@ fn seat_use(l: &License) -> SeatUse {
 pub fn seats<'a>(licenses: impl IntoIterator<Item = &'a License>, top: usize) -> Seats {
     let (mut limited, mut used, mut total) = (0, 0u64, 0u64);
     let (mut unlimited, mut unlimited_used) = (0, 0u64);
-    let mut full: Vec<&License> = Vec::new();
-    let mut idle: Vec<&License> = Vec::new();
-    let mut units: BTreeMap<String, (u32, u64, u64)> = BTreeMap::new();
+    // Share of the limit used, as a fraction compared without rounding: a/b vs c/d. Ties by
+    // what the license holds inline (seats, cost): names, a trip to memory each, come last.
+    let share = |l: &License| (u64::from(l.seats_used), u64::from(l.seats.unwrap_or(1)));
+    let fuller = |a: &&License, b: &&License| {
+        let ((au, at), (bu, bt)) = (share(a), share(b));
+        (bu * at)
+            .cmp(&(au * bt))
+            .then(bt.cmp(&at))
+            .then(b.cost.amount.cmp(&a.cost.amount))
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.id.cmp(&b.id))
+    };
+    let emptier = |a: &&License, b: &&License| {
+        let ((au, at), (bu, bt)) = (share(a), share(b));
+        (au * bt)
+            .cmp(&(bu * at))
+            .then(bt.cmp(&at))
+            .then(b.cost.amount.cmp(&a.cost.amount))
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.id.cmp(&b.id))
+    };
+    let (mut full, mut idle) = (Best::new(top, fuller), Best::new(top, emptier));
+    let (mut full_count, mut idle_count) = (0usize, 0usize);
+    let mut units: BTreeMap<(&str, Vec<&str>), (u32, u64, u64)> = BTreeMap::new();
     for l in licenses {
         match l.seats {
             Some(seats) => {
@@ -113,50 +134,101 @@ pub fn seats<'a>(licenses: impl IntoIterator<Item = &'a License>, top: usize) ->
             }
         }
         if is_full(l) {
-            full.push(l);
+            full_count += 1;
+            full.offer(l);
         }
         if is_idle(l) {
-            idle.push(l);
+            idle_count += 1;
+            idle.offer(l);
         }
-        if let Some(unit) = unit_of(l) {
-            let entry = units.entry(unit).or_default();
+        if let Some(owner) = &l.owner {
+            let eids: Vec<&str> = owner.eids.iter().map(|e| e.as_str()).collect();
+            let entry = units.entry((owner.level.as_str(), eids)).or_default();
             entry.0 += 1;
             entry.1 += u64::from(l.seats_used);
             entry.2 += u64::from(l.seats.unwrap_or(0));
         }
     }
-    // Share of the limit used, as a fraction compared without rounding: a/b vs c/d.
-    let share = |l: &License| (u64::from(l.seats_used), u64::from(l.seats.unwrap_or(1)));
-    let fuller = |a: &&License, b: &&License| {
-        let ((au, at), (bu, bt)) = (share(a), share(b));
-        (bu * at)
-            .cmp(&(au * bt))
-            .then(a.name.cmp(&b.name))
-            .then(a.id.cmp(&b.id))
-    };
-    full.sort_by(fuller);
-    idle.sort_by(|a, b| fuller(b, a).then(a.name.cmp(&b.name)).then(a.id.cmp(&b.id)));
+    let (full, idle) = (full.into_vec(), idle.into_vec());
     Seats {
         limited,
         used,
         total,
         unlimited,
         unlimited_used,
-        full: full.len() as u32,
+        full: full_count as u32,
         fullest: full.iter().take(top).map(|l| seat_use(l)).collect(),
         full_drill: Drill::group(ReportKind::Seats, FULL),
-        idle: idle.len() as u32,
+        idle: idle_count as u32,
         emptiest: idle.iter().take(top).map(|l| seat_use(l)).collect(),
         idle_drill: Drill::group(ReportKind::Seats, IDLE),
         units: units
             .into_iter()
-            .map(|(unit, (licenses, taken, bought))| UnitSeats {
-                drill: Drill::group(ReportKind::Seats, format!("{UNIT_PREFIX}{unit}")),
-                unit,
-                licenses,
-                taken,
-                bought,
+            .map(|((level, eids), (licenses, taken, bought))| {
+                let unit = format!("{level} {}", eids.join("+"));
+                UnitSeats {
+                    drill: Drill::group(ReportKind::Seats, format!("{UNIT_PREFIX}{unit}")),
+                    unit,
+                    licenses,
+                    taken,
+                    bought,
+                }
             })
             .collect(),
     }
+}
+
+/// The first `n` of what is offered, by `order`: kept sorted as they come, so that most
+/// offers cost one comparison with the last kept.
+pub(super) struct Best<'a, F> {
+    n: usize,
+    order: F,
+    kept: Vec<&'a License>,
+}
+
+impl<'a, F: Fn(&&'a License, &&'a License) -> std::cmp::Ordering> Best<'a, F> {
+    pub(super) fn new(n: usize, order: F) -> Self {
+        Best {
+            n,
+            order,
+            kept: Vec::with_capacity(n + 1),
+        }
+    }
+
+    pub(super) fn offer(&mut self, l: &'a License) {
+        if self.n == 0 {
+            return;
+        }
+        if self.kept.len() == self.n
+            && (self.order)(&l, self.kept.last().expect("n > 0")) != std::cmp::Ordering::Less
+        {
+            return;
+        }
+        let at = self
+            .kept
+            .partition_point(|k| (self.order)(k, &l) != std::cmp::Ordering::Greater);
+        self.kept.insert(at, l);
+        self.kept.truncate(self.n);
+    }
+
+    pub(super) fn into_vec(self) -> Vec<&'a License> {
+        self.kept
+    }
+}
+
+/// Puts the first `n` of `items` by `order` first, in order (the rest in no order): a
+/// selection, not a sort of everything.
+pub(super) fn first_sorted<T>(
+    items: &mut [T],
+    n: usize,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    if n == 0 || items.is_empty() {
+        return;
+    }
+    if items.len() > n {
+        items.select_nth_unstable_by(n - 1, &order);
+    }
+    let end = n.min(items.len());
+    items[..end].sort_by(&order);
 }

@@ -3,11 +3,11 @@
 //! several currencies the groups are ranked by the currency most licenses are in (no
 //! exchange rate is made up), then by how many licenses they have.
 
-use super::{Amounts, Drill, main_currency};
+use super::{Amounts, Drill};
 use crate::License;
 use crate::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One group of a breakdown: a vendor, a kind, a product, or "other".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,23 +35,46 @@ pub struct Spend {
 /// The name of the group of the rest.
 pub const OTHER: &str = "other";
 
-/// A breakdown of `licenses` by `key`, its `top` largest groups and the rest as "other".
-fn breakdown<'a>(
-    licenses: &[&'a License],
-    key: impl Fn(&'a License) -> (String, String),
+/// Licenses grouped under one value of a breakdown (a vendor, a kind, a product), as the
+/// caller grouped them: how many, and what they cost.
+pub type Grouped = (String, u32, Amounts);
+
+/// Which breakdown groups are of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Vendor,
+    Kind,
+    Product,
+}
+
+impl By {
+    /// The query term that selects the licenses of `value` (vendors in any case).
+    fn term(self, value: &str) -> String {
+        match self {
+            By::Vendor => term("vendor", &value.to_lowercase()),
+            By::Kind => term("kind", value),
+            By::Product => term("product", value),
+        }
+    }
+}
+
+/// A breakdown of `groups` into its `top` largest and the rest as "other". Groups that one
+/// query term selects (vendors differing in case) are merged, named as one of them.
+fn breakdown(
+    mut grouped: Vec<Grouped>,
+    by: By,
     top: usize,
     ranked_by: Option<Currency>,
 ) -> Vec<SpendGroup> {
-    // The query term that selects a group → (its name as first seen, count, cost): vendors
-    // that differ in case only are one group, as `vendor:` selects them.
+    grouped.sort_by(|a, b| a.0.cmp(&b.0));
+    // The query term that selects a group → (its name, count, cost).
     let mut groups: BTreeMap<String, (String, u32, Amounts)> = BTreeMap::new();
-    for license in licenses {
-        let (name, term) = key(license);
+    for (name, count, cost) in grouped {
         let group = groups
-            .entry(term)
+            .entry(by.term(&name))
             .or_insert_with(|| (name, 0, Amounts::default()));
-        group.1 += 1;
-        group.2.add(license.cost);
+        group.1 += count;
+        group.2.add_all(&cost);
     }
     let mut ranked: Vec<(String, (String, u32, Amounts))> = groups
         .into_iter()
@@ -102,40 +125,58 @@ fn term(field: &str, value: &str) -> String {
 /// The spend of `licenses`, each breakdown naming its `top` largest groups.
 pub fn spend<'a>(licenses: impl IntoIterator<Item = &'a License>, top: usize) -> Spend {
     let licenses: Vec<&License> = licenses.into_iter().collect();
-    let ranked_by = main_currency(licenses.iter().copied());
+    let group = |key: fn(&License) -> &str| {
+        let mut by_key: HashMap<&str, (u32, Amounts)> = HashMap::new();
+        for license in &licenses {
+            let group = by_key.entry(key(license)).or_default();
+            group.0 += 1;
+            group.1.add(license.cost);
+        }
+        by_key
+            .into_iter()
+            .map(|(name, (count, cost))| (name.to_owned(), count, cost))
+            .collect::<Vec<Grouped>>()
+    };
+    let by_vendor = group(|l| l.vendor.as_str());
+    let by_kind = group(|l| l.kind.as_str());
+    let by_product = group(|l| l.product.as_str());
+    spend_of(
+        licenses.iter().map(|l| l.cost),
+        [by_vendor, by_kind, by_product],
+        top,
+    )
+}
+
+/// The spend of licenses that cost `costs`, grouped already by vendor, kind and product
+/// (lmd groups them with its indexes): each breakdown naming its `top` largest groups.
+pub fn spend_of(
+    costs: impl IntoIterator<Item = Money>,
+    [by_vendor, by_kind, by_product]: [Vec<Grouped>; 3],
+    top: usize,
+) -> Spend {
     let mut total = Amounts::default();
-    let mut no_cost = 0;
-    for l in &licenses {
-        total.add(l.cost);
-        if l.cost.amount == 0 {
+    let (mut licenses, mut no_cost) = (0u32, 0u32);
+    let mut per_currency: BTreeMap<Currency, u32> = BTreeMap::new();
+    for cost in costs {
+        licenses += 1;
+        total.add(cost);
+        *per_currency.entry(cost.currency).or_default() += 1;
+        if cost.amount == 0 {
             no_cost += 1;
         }
     }
+    // The currency most licenses are in; ties: the first in code order.
+    let ranked_by = per_currency
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(currency, _)| currency);
     Spend {
-        licenses: licenses.len() as u32,
+        licenses,
         total: total.to_vec(),
         ranked_by,
         no_cost,
-        by_vendor: breakdown(
-            &licenses,
-            |l| {
-                let vendor = l.vendor.as_str();
-                (vendor.to_owned(), term("vendor", &vendor.to_lowercase()))
-            },
-            top,
-            ranked_by,
-        ),
-        by_kind: breakdown(
-            &licenses,
-            |l| (l.kind.to_string(), term("kind", l.kind.as_str())),
-            top,
-            ranked_by,
-        ),
-        by_product: breakdown(
-            &licenses,
-            |l| (l.product.to_string(), term("product", l.product.as_str())),
-            top,
-            ranked_by,
-        ),
+        by_vendor: breakdown(by_vendor, By::Vendor, top, ranked_by),
+        by_kind: breakdown(by_kind, By::Kind, top, ranked_by),
+        by_product: breakdown(by_product, By::Product, top, ranked_by),
     }
 }

@@ -283,6 +283,15 @@ impl App {
             .unwrap_or_else(|| "me".into())
     }
 
+    /// The filter line of the screen shown, as typed.
+    pub fn filter_line(&self) -> &str {
+        match self.screen {
+            Screen::Licenses => &self.filter.text,
+            Screen::People => &self.people.filter.text,
+            Screen::Insights => &self.insights.filter.text,
+        }
+    }
+
     /// The query text the current view and the filter line stand for together.
     pub fn view_query(&self) -> String {
         VIEWS[self.view].1.replace("{me}", &self.me())
