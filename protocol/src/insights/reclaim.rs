@@ -145,7 +145,7 @@ pub fn reclaim_includes(
 }
 
 /// What a kind of waste found: at stake, licenses, holders, and each license's worth.
-type Found<'a> = (Amounts, u32, u64, Vec<(i64, &'a License)>);
+type Found<'a, F> = (Amounts, u32, u64, super::seats::Best<(i64, &'a License), F>);
 
 /// What could be reclaimed of `licenses`.
 pub fn reclaim<'a>(
@@ -158,9 +158,15 @@ pub fn reclaim<'a>(
     let main = super::main_currency(licenses.iter().copied());
     let before = unused_before(today, unused_days);
     // One pass, every kind at once: each license is reached once.
-    let mut found: Vec<Found> = ReclaimKind::ALL
+    // The most at stake first; ties by name, then id.
+    let order = |a: &(i64, &License), b: &(i64, &License)| {
+        b.0.cmp(&a.0)
+            .then_with(|| a.1.name.cmp(&b.1.name))
+            .then_with(|| a.1.id.cmp(&b.1.id))
+    };
+    let mut found: Vec<Found<_>> = ReclaimKind::ALL
         .iter()
-        .map(|_| (Amounts::default(), 0, 0, Vec::new()))
+        .map(|_| (Amounts::default(), 0, 0, super::seats::Best::new(5, order)))
         .collect();
     for l in &licenses {
         for (kind, (at_stake, count, holders, largest)) in
@@ -175,31 +181,24 @@ pub fn reclaim<'a>(
                 } else {
                     0
                 };
-                largest.push((worth, l));
+                largest.offer((worth, l));
             }
         }
     }
     let groups = ReclaimKind::ALL
         .into_iter()
         .zip(found)
-        .map(|(kind, (at_stake, count, holders, mut largest))| {
-            super::seats::first_sorted(&mut largest, 5, |a, b| {
-                b.0.cmp(&a.0)
-                    .then(a.1.name.cmp(&b.1.name))
-                    .then(a.1.id.cmp(&b.1.id))
-            });
-            ReclaimGroup {
-                kind,
-                licenses: count,
-                holders,
-                at_stake: at_stake.to_vec(),
-                largest: largest
-                    .into_iter()
-                    .take(5)
-                    .map(|(_, l)| (l.id.clone(), l.name.clone()))
-                    .collect(),
-                drill: Drill::group(ReportKind::Reclaim, kind.as_str()),
-            }
+        .map(|(kind, (at_stake, count, holders, largest))| ReclaimGroup {
+            kind,
+            licenses: count,
+            holders,
+            at_stake: at_stake.to_vec(),
+            largest: largest
+                .into_vec()
+                .into_iter()
+                .map(|(_, l)| (l.id.clone(), l.name.clone()))
+                .collect(),
+            drill: Drill::group(ReportKind::Reclaim, kind.as_str()),
         })
         .collect();
     Reclaim {

@@ -180,13 +180,13 @@ pub fn seats<'a>(licenses: impl IntoIterator<Item = &'a License>, top: usize) ->
 
 /// The first `n` of what is offered, by `order`: kept sorted as they come, so that most
 /// offers cost one comparison with the last kept.
-pub(super) struct Best<'a, F> {
+pub(super) struct Best<T, F> {
     n: usize,
     order: F,
-    kept: Vec<&'a License>,
+    kept: Vec<T>,
 }
 
-impl<'a, F: Fn(&&'a License, &&'a License) -> std::cmp::Ordering> Best<'a, F> {
+impl<T, F: Fn(&T, &T) -> std::cmp::Ordering> Best<T, F> {
     pub(super) fn new(n: usize, order: F) -> Self {
         Best {
             n,
@@ -195,7 +195,7 @@ impl<'a, F: Fn(&&'a License, &&'a License) -> std::cmp::Ordering> Best<'a, F> {
         }
     }
 
-    pub(super) fn offer(&mut self, l: &'a License) {
+    pub(super) fn offer(&mut self, l: T) {
         if self.n == 0 {
             return;
         }
@@ -211,24 +211,7 @@ impl<'a, F: Fn(&&'a License, &&'a License) -> std::cmp::Ordering> Best<'a, F> {
         self.kept.truncate(self.n);
     }
 
-    pub(super) fn into_vec(self) -> Vec<&'a License> {
+    pub(super) fn into_vec(self) -> Vec<T> {
         self.kept
     }
-}
-
-/// Puts the first `n` of `items` by `order` first, in order (the rest in no order): a
-/// selection, not a sort of everything.
-pub(super) fn first_sorted<T>(
-    items: &mut [T],
-    n: usize,
-    order: impl Fn(&T, &T) -> std::cmp::Ordering,
-) {
-    if n == 0 || items.is_empty() {
-        return;
-    }
-    if items.len() > n {
-        items.select_nth_unstable_by(n - 1, &order);
-    }
-    let end = n.min(items.len());
-    items[..end].sort_by(&order);
 }
