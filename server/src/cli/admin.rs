@@ -248,13 +248,19 @@ pub(crate) async fn run(common: &Common, command: Command) -> Result<()> {
                         lm_protocol::Role::Employee
                     };
                     match store.add_user(name, &org, role).await {
+                        Ok(_) if *name == "mallory" => {
+                            joined += 1;
+                            // A leaver not offboarded yet: what they hold is for the
+                            // reclaim report.
+                            store.set_disabled(name, true).await?;
+                        }
                         Ok(_) => joined += 1,
                         // Already there: a seed run twice, or a name taken before.
                         Err(lm_server::store::StoreError::Conflict(_)) => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
-                eprintln!("added {joined} sample people as members of {org}");
+                eprintln!("added {joined} sample people as members of {org} (mallory disabled)");
             }
             if school {
                 let made = lm_server::sample_school::school(&store, &ctx, today).await?;

@@ -125,7 +125,7 @@ pub(crate) enum Command {
         #[arg(long)]
         school: bool,
         /// Also the sample's people (alice, bob, …, the ones licenses are assigned to) as
-        /// members: employees, and grace a manager.
+        /// members: employees, grace a manager, mallory a leaver (disabled, not offboarded).
         #[arg(long)]
         people: bool,
     },

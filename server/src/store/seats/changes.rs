@@ -281,6 +281,21 @@ pub(super) async fn write_seat_changes(
 }
 
 impl Store {
+    /// Makes the seats `user` holds look unused for `days` days (sample data: the demo's
+    /// seats to reclaim).
+    pub(crate) async fn backdate_seats(&self, org: &str, user: &str, days: i64) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.exec()
+            .execute(
+                "UPDATE assignments SET last_seen = $3 WHERE org_id = $1 AND employee = $2 AND redeemed",
+                args![org, user, Utc::now() - chrono::Duration::days(days)],
+            )
+            .await?;
+        tx.commit().await?;
+        self.seat_reads.forget_user(org, user);
+        Ok(())
+    }
+
     /// Records that the holders of `kept` seats checked now, at most once an hour per seat:
     /// a repeated check writes nothing. The first check of a day also brings the seat into
     /// the change feed again, so that daemons know, to the day, which seats go unused.
