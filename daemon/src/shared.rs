@@ -159,6 +159,25 @@ impl Shared {
     }
 
     /// Records a new connection state and tells subscribers when it changed.
+    /// Says the cache follows the server live, at `head` — unless the login went away
+    /// meanwhile: the token is checked under the same lock a logout's `LoginRequired` is
+    /// set under, so a logout racing the end of a sync is never overwritten by "live".
+    pub fn set_live(&self, head: i64) {
+        let changed = {
+            let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+            if self.remote.token().is_none() {
+                return;
+            }
+            let changed = link.connection != Connection::Live || head != link.head;
+            link.connection = Connection::Live;
+            link.head = head;
+            changed
+        };
+        if changed {
+            let _ = self.events.send(Event::Sync(self.status()));
+        }
+    }
+
     pub fn set_connection(&self, connection: Connection, head: Option<i64>) {
         let changed = {
             let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
@@ -189,5 +208,29 @@ impl Shared {
 
     pub fn is_offline(&self) -> bool {
         self.offline_since().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A logout that lands while a sync ends: the sync's "live" never overwrites it.
+    #[test]
+    fn a_logout_during_the_end_of_a_sync_stays_a_logout() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache")).unwrap();
+        let remote = Remote::new("http://127.0.0.1:9", Some("a token".into())).unwrap();
+        let shared = Shared::new(cache, "http://127.0.0.1:9".into(), remote);
+        shared.set_live(3);
+        assert_eq!(shared.status().connection, Connection::Live);
+        shared.use_token(None);
+        // The sync's last page was read with the old login; it ends now.
+        shared.set_live(4);
+        assert!(
+            matches!(shared.status().connection, Connection::LoginRequired { .. }),
+            "{:?}",
+            shared.status()
+        );
     }
 }

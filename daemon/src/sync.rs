@@ -60,7 +60,7 @@ pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch:
                     announced = revisions.recv() => match announced {
                         Some(revision) if revision > shared.cache.cursor() => {}
                         Some(revision) => {
-                            shared.set_connection(Connection::Live, Some(revision));
+                            shared.set_live(revision);
                             continue;
                         }
                         // The stream ended: reconnect (and catch up) at once.
@@ -158,7 +158,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
                     .map_err(cache_failed)?;
             }
             shared.cache.prepare_orders();
-            shared.set_connection(Connection::Live, Some(page.head));
+            shared.set_live(page.head);
             return Ok(());
         }
         shared.set_connection(
