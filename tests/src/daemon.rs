@@ -170,6 +170,18 @@ impl Daemon {
     }
 
     /// A client that has said hello.
+    /// Runs `lm ARGS --json`-style commands against this daemon and reads their JSON;
+    /// fails the test, with lm's error, when lm failed.
+    pub fn lm_json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
+        let output = self.lm(args);
+        assert!(
+            output.status.success(),
+            "lm {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("lm --json prints JSON")
+    }
+
     /// Runs `lm ARGS` against this daemon; answers what it did.
     pub fn lm(&self, args: &[&str]) -> std::process::Output {
         Command::new(crate::binary("lm"))

@@ -8,7 +8,10 @@
 //! One job per file: here the socket, its connections and the license requests; `people`
 //! the requests about members and the organization.
 
+mod lines;
 mod people;
+
+use lines::{Line, read_line};
 
 use crate::login::Logins;
 use crate::shared::Shared;
@@ -25,7 +28,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 
@@ -533,51 +536,6 @@ fn not_found(id: &LicenseId) -> Box<Problem> {
         "Not found",
         format!("no license {id} in the cache"),
     ))
-}
-
-enum Line {
-    Text(String),
-    TooLong,
-    End,
-}
-
-/// Reads one line of at most [`MAX_FRAME`] bytes; a longer one is consumed and reported.
-async fn read_line(reader: &mut (impl AsyncBufRead + Unpin)) -> io::Result<Line> {
-    let mut line = Vec::new();
-    let mut too_long = false;
-    loop {
-        let buffer = reader.fill_buf().await?;
-        if buffer.is_empty() {
-            return Ok(if line.is_empty() && !too_long {
-                Line::End
-            } else if too_long {
-                Line::TooLong
-            } else {
-                Line::Text(String::from_utf8_lossy(&line).into_owned())
-            });
-        }
-        let (chunk, found) = match buffer.iter().position(|b| *b == b'\n') {
-            Some(end) => (&buffer[..end], Some(end + 1)),
-            None => (buffer, None),
-        };
-        if !too_long {
-            if line.len() + chunk.len() > MAX_FRAME {
-                too_long = true;
-                line = Vec::new();
-            } else {
-                line.extend_from_slice(chunk);
-            }
-        }
-        let consumed = found.unwrap_or(buffer.len());
-        reader.consume(consumed);
-        if found.is_some() {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Text(String::from_utf8_lossy(&line).into_owned())
-            });
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,23 +8,13 @@ use lm_protocol::socket::MemberDetail;
 use lm_protocol::{Member, MemberStatus, Offboarding, Org, Role};
 use lm_tests::Daemon;
 use serde_json::json;
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn json_of<T: serde::de::DeserializeOwned>(output: &Output) -> T {
-    assert!(
-        output.status.success(),
-        "lm failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("lm --json prints JSON")
-}
 
 /// `name role status licenses` of every member `lm people ls --json` lists.
 fn people(daemon: &Daemon, filter: &[&str]) -> Vec<String> {
     let mut args = vec!["people", "ls", "--json"];
     args.extend(filter);
-    let members: Vec<Member> = json_of(&daemon.lm(&args));
+    let members: Vec<Member> = daemon.lm_json(&args);
     members
         .iter()
         .map(|m| format!("{} {} {} {}", m.name, m.role.as_str(), m.status, m.licenses))
@@ -82,7 +72,7 @@ async fn a_manager_runs_the_organization_from_the_terminal_and_reads_it_offline(
     .await;
 
     let invited: serde_json::Value =
-        json_of(&daemon.lm(&["people", "invite", "carol", "--role", "manager", "--json"]));
+        daemon.lm_json(&["people", "invite", "carol", "--role", "manager", "--json"]);
     assert!(
         invited["link"].as_str().unwrap().contains("/invite/"),
         "{invited}"
@@ -92,26 +82,26 @@ async fn a_manager_runs_the_organization_from_the_terminal_and_reads_it_offline(
         ["carol manager invited 0"],
         "listed as soon as the command returns"
     );
-    let promoted: Member = json_of(&daemon.lm(&["people", "role", "bob", "manager", "--json"]));
+    let promoted: Member = daemon.lm_json(&["people", "role", "bob", "manager", "--json"]);
     assert_eq!(promoted.role, Role::Manager);
 
     let preview: Offboarding =
-        json_of(&daemon.lm(&["people", "offboard", "bob", "--dry-run", "--json"]));
+        daemon.lm_json(&["people", "offboard", "bob", "--dry-run", "--json"]);
     assert_eq!((preview.released.len(), preview.dry_run), (1, true));
-    let done: Offboarding = json_of(&daemon.lm(&["people", "offboard", "bob", "--json"]));
+    let done: Offboarding = daemon.lm_json(&["people", "offboard", "bob", "--json"]);
     assert_eq!(
         done.released, preview.released,
         "the dry run said exactly this"
     );
-    let bob: MemberDetail = json_of(&daemon.lm(&["people", "show", "bob", "--json"]));
+    let bob: MemberDetail = daemon.lm_json(&["people", "show", "bob", "--json"]);
     assert_eq!(bob.member.status, MemberStatus::Disabled);
     assert!(bob.holdings.is_empty(), "{bob:?}");
 
-    let alerts: serde_json::Value = json_of(&daemon.lm(&["alerts", "--json"]));
+    let alerts: serde_json::Value = daemon.lm_json(&["alerts", "--json"]);
     assert_eq!(alerts["total"], 1, "30 days ahead by default: {alerts}");
-    let org: Org = json_of(&daemon.lm(&["org", "set", "--alert-days", "14,1", "--json"]));
+    let org: Org = daemon.lm_json(&["org", "set", "--alert-days", "14,1", "--json"]);
     assert_eq!(org.alert_days, [14, 1]);
-    let alerts: serde_json::Value = json_of(&daemon.lm(&["alerts", "--json"]));
+    let alerts: serde_json::Value = daemon.lm_json(&["alerts", "--json"]);
     assert_eq!(
         alerts["total"], 0,
         "the organization's days, 14 at most: {alerts}"

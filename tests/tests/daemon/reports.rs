@@ -8,16 +8,6 @@ use lm_protocol::socket::{ListRequest, Reply, Request};
 use lm_protocol::{License, LicenseFilter, Money};
 use lm_tests::Daemon;
 use std::collections::BTreeMap;
-use std::process::Output;
-
-fn json_of<T: serde::de::DeserializeOwned>(output: &Output) -> T {
-    assert!(
-        output.status.success(),
-        "lm failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("lm --json prints JSON")
-}
 
 /// Sums per currency, as a report lists them.
 fn sums<'a>(licenses: impl IntoIterator<Item = &'a License>) -> Vec<Money> {
@@ -45,11 +35,11 @@ async fn reports_agree_with_a_full_scan_and_groups_list_exactly_their_licenses()
     ] {
         let mut ls = vec!["ls", "--json"];
         ls.extend(&filter);
-        let listed: Vec<License> = json_of(&daemon.lm(&ls));
+        let listed: Vec<License> = daemon.lm_json(&ls);
 
         let mut args = vec!["report", "spend", "--json"];
         args.extend(&filter);
-        let Report::Spend(spend) = json_of(&daemon.lm(&args)) else {
+        let Report::Spend(spend) = daemon.lm_json(&args) else {
             panic!("a spend report")
         };
         assert_eq!(spend.licenses as usize, listed.len(), "{filter:?}");
@@ -57,7 +47,7 @@ async fn reports_agree_with_a_full_scan_and_groups_list_exactly_their_licenses()
 
         let mut args = vec!["report", "renewals", "--months", "6", "--json"];
         args.extend(&filter);
-        let Report::Renewals(renewals) = json_of(&daemon.lm(&args)) else {
+        let Report::Renewals(renewals) = daemon.lm_json(&args) else {
             panic!("a forecast")
         };
         let expired: Vec<&License> = listed
@@ -73,14 +63,14 @@ async fn reports_agree_with_a_full_scan_and_groups_list_exactly_their_licenses()
             let mut ls = vec!["ls", "--json"];
             ls.extend(&filter);
             ls.extend(query.split(' '));
-            let in_month: Vec<License> = json_of(&daemon.lm(&ls));
+            let in_month: Vec<License> = daemon.lm_json(&ls);
             assert_eq!(month.licenses as usize, in_month.len(), "{query}");
             assert_eq!(month.cost, sums(&in_month), "{query}");
         }
     }
 
     // A group no query names: exactly the licenses the report counted.
-    let Report::Reclaim(reclaim) = json_of(&daemon.lm(&["report", "reclaim", "--json"])) else {
+    let Report::Reclaim(reclaim) = daemon.lm_json(&["report", "reclaim", "--json"]) else {
         panic!("a reclaim report")
     };
     let unassigned = reclaim
@@ -127,8 +117,8 @@ async fn reports_agree_with_a_full_scan_and_groups_list_exactly_their_licenses()
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--months"));
 
     // Offline: the same numbers, from the cache.
-    let before: serde_json::Value = json_of(&daemon.lm(&["report", "spend", "--json"]));
+    let before: serde_json::Value = daemon.lm_json(&["report", "spend", "--json"]);
     assert!(server.stop());
-    let after: serde_json::Value = json_of(&daemon.lm(&["report", "spend", "--json"]));
+    let after: serde_json::Value = daemon.lm_json(&["report", "spend", "--json"]);
     assert_eq!(before, after);
 }
