@@ -193,6 +193,7 @@ fn every_path_the_map_names_exists() {
         "server/src/auth/",
         "server/src/backup/",
         "daemon/src/",
+        "daemon/src/socket/",
         "daemon/src/inventory/",
         "daemon/src/cache/",
         "tui/src/",
