@@ -135,3 +135,18 @@ pub fn terminate(mut child: std::process::Child) -> bool {
     let _ = child.wait();
     false
 }
+
+/// The JSON lines of a backup file, compressed (as lm-server writes them) or not.
+pub fn backup_text(path: &std::path::Path) -> String {
+    use std::io::Read;
+    let bytes = std::fs::read(path).expect("read the backup");
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut text)
+            .expect("a gzip backup");
+        text
+    } else {
+        String::from_utf8(bytes).expect("a text backup")
+    }
+}

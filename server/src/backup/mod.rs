@@ -14,6 +14,10 @@
 //! load it in a single transaction that re-checks the checksum before it commits. A file that
 //! is truncated, corrupt or of another schema is refused and the database is left as it was.
 //!
+//! The file is gzip-compressed (the checksum is of the JSON lines inside); an uncompressed
+//! one, as older lm-servers wrote them, restores too, and an older lm-server refuses a
+//! compressed one as "not an lm-server backup".
+//!
 //! The file holds the server's signing keys and the product keys: it is written owner-only.
 //!
 //! One job per file: `tables` says what is backed up, `write` writes a backup, `read` checks

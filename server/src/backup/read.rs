@@ -26,7 +26,7 @@ enum Line {
 /// Reads a backup file line by line, checking each line and the checksum as it goes.
 struct Reader {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<std::fs::File>>,
+    lines: std::io::Lines<Box<dyn BufRead + Send>>,
     number: usize,
     hash: Sha256,
     summary: Summary,
@@ -41,9 +41,21 @@ struct Reader {
 impl Reader {
     fn open(path: &Path) -> Result<Reader, BackupError> {
         let file = std::fs::File::open(path).map_err(io_error(path))?;
+        let mut file = BufReader::new(file);
+        // gzip's magic number: a compressed backup (the default); otherwise the JSON lines
+        // of an uncompressed one (as older lm-servers wrote them).
+        let compressed = file
+            .fill_buf()
+            .map_err(io_error(path))?
+            .starts_with(&[0x1f, 0x8b]);
+        let lines: Box<dyn BufRead + Send> = if compressed {
+            Box::new(BufReader::new(flate2::bufread::GzDecoder::new(file)))
+        } else {
+            Box::new(file)
+        };
         let mut reader = Reader {
             path: path.to_owned(),
-            lines: BufReader::new(file).lines(),
+            lines: lines.lines(),
             number: 0,
             hash: Sha256::new(),
             summary: Summary {
@@ -76,7 +88,17 @@ impl Reader {
             return Ok(None);
         };
         self.number += 1;
-        let line = line.map_err(|e| self.invalid(format!("cannot be read: {e}")))?;
+        let line = line.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                // A compressed file cut short.
+                BackupError::Truncated {
+                    path: self.path.clone(),
+                    lines: self.number - 1,
+                }
+            } else {
+                self.invalid(format!("cannot be read: {e}"))
+            }
+        })?;
         let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
             if e.is_eof() && self.number > 1 {
                 // A record cut short: the file ends in the middle of a line.

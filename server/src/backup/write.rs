@@ -115,10 +115,13 @@ async fn write_to(db: &Db, out: impl Write) -> Result<Summary, BackupError> {
 pub async fn backup_to(db: &Db, path: &Path) -> Result<Summary, BackupError> {
     let partial = path.with_extension("partial");
     let file = crate::private_files::create_file(&partial).map_err(io_error(&partial))?;
-    let mut out = BufWriter::new(file);
+    // Compressed: the JSON lines inside (and their checksum) are what they always were.
+    let mut out = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
     let result = write_to(db, &mut out).await;
     let finished = result.and_then(|summary| {
         let file = out
+            .finish()
+            .map_err(io_error(&partial))?
             .into_inner()
             .map_err(|e| e.into_error())
             .map_err(io_error(&partial))?;

@@ -150,7 +150,20 @@ async fn a_damaged_backup_is_refused_and_the_database_is_left_untouched(backend:
     create(&alice, with(creative_cloud(), json!({"name": "Newer"}))).await;
     let current = by_id(list_all(&alice, "").await);
 
-    let text = std::fs::read_to_string(&good).unwrap();
+    let compressed = std::fs::read(&good).unwrap();
+    assert!(compressed.starts_with(&[0x1f, 0x8b]), "backups are gzip");
+    let cut = dir.path().join("cut.lmbackup");
+    std::fs::write(&cut, &compressed[..compressed.len() / 2]).unwrap();
+    refused(&server, &cut, "is truncated");
+    // The lines inside, written out uncompressed as older lm-servers did: damaged so.
+    let text = lm_tests::backup_text(&good);
+    let plain = dir.path().join("plain.lmbackup");
+    std::fs::write(&plain, &text).unwrap();
+    let check = server.admin(&["restore", "--from", plain.to_str().unwrap(), "--check"]);
+    assert!(
+        check.is_ok(),
+        "an uncompressed backup still reads: {check:?}"
+    );
     let truncated = dir.path().join("a.lmbackup");
     std::fs::write(&truncated, &text[..text.len() * 2 / 3]).unwrap();
     refused(&server, &truncated, "is truncated");
@@ -245,7 +258,7 @@ async fn a_backup_from_before_a_schema_change_restores(backend: Backend) {
         .admin(&["backup", "--to", file.to_str().unwrap()])
         .expect("backup");
     let old = dir.path().join("older.lmbackup");
-    let text = std::fs::read_to_string(&file).unwrap();
+    let text = lm_tests::backup_text(&file);
     assert!(text.contains("totp_secret"));
     // As written before the second factor (two user columns), seat licensing (the
     // hierarchy, products and purchases tables, two assignment columns), API keys and holders
