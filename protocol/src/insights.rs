@@ -217,14 +217,12 @@ impl Amounts {
     }
 }
 
-/// The currency most licenses are in (ties: the first in code order), which breakdowns rank
-/// by, or `None` without licenses.
-pub fn main_currency<'a>(
-    licenses: impl IntoIterator<Item = &'a crate::License>,
-) -> Option<Currency> {
+/// The currency most of `currencies` are (ties: the first in code order) — what breakdowns
+/// rank by: the currency most licenses are in — or `None` without any.
+pub fn main_currency(currencies: impl IntoIterator<Item = Currency>) -> Option<Currency> {
     let mut counts: BTreeMap<Currency, u32> = BTreeMap::new();
-    for l in licenses {
-        *counts.entry(l.cost.currency).or_default() += 1;
+    for currency in currencies {
+        *counts.entry(currency).or_default() += 1;
     }
     counts
         .into_iter()

@@ -155,7 +155,7 @@ pub fn reclaim<'a>(
     unused_days: u32,
 ) -> Reclaim {
     let licenses: Vec<&License> = licenses.into_iter().collect();
-    let main = super::main_currency(licenses.iter().copied());
+    let main = super::main_currency(licenses.iter().map(|l| l.cost.currency));
     let before = unused_before(today, unused_days);
     // One pass, every kind at once: each license is reached once.
     // The most at stake first; ties by name, then id.

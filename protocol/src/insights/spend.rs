@@ -156,20 +156,16 @@ pub fn spend_of(
 ) -> Spend {
     let mut total = Amounts::default();
     let (mut licenses, mut no_cost) = (0u32, 0u32);
-    let mut per_currency: BTreeMap<Currency, u32> = BTreeMap::new();
+    let mut currencies = Vec::new();
     for cost in costs {
         licenses += 1;
         total.add(cost);
-        *per_currency.entry(cost.currency).or_default() += 1;
+        currencies.push(cost.currency);
         if cost.amount == 0 {
             no_cost += 1;
         }
     }
-    // The currency most licenses are in; ties: the first in code order.
-    let ranked_by = per_currency
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-        .map(|(currency, _)| currency);
+    let ranked_by = super::main_currency(currencies);
     Spend {
         licenses,
         total: total.to_vec(),

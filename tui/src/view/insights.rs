@@ -80,7 +80,33 @@ pub(super) fn render_insights(app: &App, frame: &mut Frame, area: Rect, theme: T
     }
 }
 
-/// The chart area and the lines under it (`lines` of them).
+/// Vertical bars, (label, value, style) each, across the whole width: each as wide as fits,
+/// a cell between them, its value written on it.
+fn columns(bars: Vec<(String, u64, Style)>, frame: &mut Frame, area: Rect) {
+    let n = bars.len().max(1) as u16;
+    let width = (area.width.saturating_sub(n) / n).clamp(3, 14);
+    let bars: Vec<Bar> = bars
+        .into_iter()
+        .map(|(label, value, style)| {
+            Bar::default()
+                .value(value)
+                .text_value(short(value))
+                .label(Line::from(label))
+                .style(style)
+        })
+        .collect();
+    frame.render_widget(
+        BarChart::default()
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(width)
+            .bar_gap(1),
+        area,
+    );
+}
+
+/// The keys of the charts whose rows are chosen with ↑↓.
+const ROWS_HINT: &str = "↑↓ choose · enter lists them · 1-5 report · / filter";
+
 fn renewals(
     app: &App,
     r: &lm_protocol::insights::Renewals,
@@ -88,7 +114,7 @@ fn renewals(
     area: Rect,
     theme: Theme,
 ) {
-    let currency = main_currency(r.months.iter().flat_map(|m| m.cost.iter()));
+    let currency = largest_currency(r.months.iter().flat_map(|m| m.cost.iter()));
     let chosen = app.insights.chosen;
     let [expired, chart, text] = Layout::vertical([
         Constraint::Length(1),
@@ -114,12 +140,7 @@ fn renewals(
         ),
         expired,
     );
-    let n = r.months.len() as u16;
-    // The whole width: each bar as wide as fits, a cell between them.
-    let width = (chart.width.saturating_sub(n) / n.max(1)).clamp(3, 14);
-    let mut bars = Vec::new();
-    for (i, m) in r.months.iter().enumerate() {
-        let value = major(&m.cost, currency);
+    let bars = r.months.iter().enumerate().map(|(i, m)| {
         let name = if m.current {
             "now".to_owned()
         } else {
@@ -138,21 +159,9 @@ fn renewals(
         } else {
             theme.fg(Color::Cyan)
         };
-        bars.push(
-            Bar::default()
-                .value(value)
-                .text_value(short(value))
-                .label(Line::from(label))
-                .style(style),
-        );
-    }
-    frame.render_widget(
-        BarChart::default()
-            .data(BarGroup::default().bars(&bars))
-            .bar_width(width)
-            .bar_gap(1),
-        chart,
-    );
+        (label, major(&m.cost, currency), style)
+    });
+    columns(bars.collect(), frame, chart);
     let unit = currency.map_or(String::new(), |c| format!("bars in {c}"));
     let chosen_line = match chosen {
         0 => "expired, not renewed (→ the months)".to_owned(),
@@ -290,10 +299,7 @@ fn spend(app: &App, s: &lm_protocol::insights::Spend, frame: &mut Frame, area: R
         })
         .collect();
     rows(&items, app.insights.chosen, frame, chart, theme);
-    frame.render_widget(
-        Paragraph::new("↑↓ choose · enter lists them · 1-5 report · / filter").style(theme.dim()),
-        text,
-    );
+    frame.render_widget(Paragraph::new(ROWS_HINT).style(theme.dim()), text);
 }
 
 fn seats(app: &App, s: &lm_protocol::insights::Seats, frame: &mut Frame, area: Rect, theme: Theme) {
@@ -350,10 +356,7 @@ fn seats(app: &App, s: &lm_protocol::insights::Seats, frame: &mut Frame, area: R
         ));
     }
     rows(&items, app.insights.chosen, frame, chart, theme);
-    frame.render_widget(
-        Paragraph::new("↑↓ choose · enter lists them · 1-5 report · / filter").style(theme.dim()),
-        text,
-    );
+    frame.render_widget(Paragraph::new(ROWS_HINT).style(theme.dim()), text);
 }
 
 fn reclaim(
@@ -363,7 +366,7 @@ fn reclaim(
     area: Rect,
     theme: Theme,
 ) {
-    let currency = main_currency(r.groups.iter().flat_map(|g| g.at_stake.iter()));
+    let currency = largest_currency(r.groups.iter().flat_map(|g| g.at_stake.iter()));
     let [chart, text] = Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(area);
     let items: Vec<(String, u64, String)> = r
         .groups
@@ -417,30 +420,13 @@ fn reclaim(
 }
 
 fn trend(t: &lm_protocol::insights::Trend, frame: &mut Frame, area: Rect, theme: Theme) {
-    let currency = main_currency(t.points.iter().flat_map(|p| p.total.iter()));
+    let currency = largest_currency(t.points.iter().flat_map(|p| p.total.iter()));
     let [chart, text] = Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(area);
-    // One bar a month, as wide as the width allows.
-    let n = t.points.len().max(1) as u16;
-    let width = (chart.width.saturating_sub(n) / n).clamp(3, 14);
-    let bars: Vec<Bar> = t
-        .points
-        .iter()
-        .map(|p| {
-            let value = major(&p.total, currency);
-            Bar::default()
-                .value(value)
-                .text_value(short(value))
-                .label(Line::from(p.date.format("%b").to_string()))
-                .style(theme.fg(Color::Cyan))
-        })
-        .collect();
-    frame.render_widget(
-        BarChart::default()
-            .data(BarGroup::default().bars(&bars))
-            .bar_width(width)
-            .bar_gap(1),
-        chart,
-    );
+    let bars = t.points.iter().map(|p| {
+        let label = p.date.format("%b").to_string();
+        (label, major(&p.total, currency), theme.fg(Color::Cyan))
+    });
+    columns(bars.collect(), frame, chart);
     let first = t.points.first();
     let last = t.points.last();
     let lines = vec![
