@@ -29,7 +29,7 @@ fn major(money: &[Money], currency: Option<Currency>) -> u64 {
 }
 
 /// The currency with the largest sum among `money` (ties: the first in code order).
-fn main_currency<'a>(money: impl IntoIterator<Item = &'a Money>) -> Option<Currency> {
+fn largest_currency<'a>(money: impl IntoIterator<Item = &'a Money>) -> Option<Currency> {
     let mut sums: std::collections::BTreeMap<Currency, i64> = Default::default();
     for m in money {
         *sums.entry(m.currency).or_default() += m.amount;
