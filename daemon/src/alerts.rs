@@ -29,8 +29,8 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The alerts due today that were not given yet: for each license, the smallest threshold
 /// it has reached (reaching 7 days also settles the 30-day alert).
-pub fn due(
-    licenses: &[License],
+pub fn due<'a>(
+    licenses: impl IntoIterator<Item = &'a License>,
     today: NaiveDate,
     thresholds: &[u32],
     given: impl Fn(&str) -> bool,
@@ -159,13 +159,16 @@ fn in_effect(
     };
     let thresholds = shared.alert_days();
     let horizon = thresholds.iter().copied().max().unwrap_or(0);
-    let mut licenses = shared
-        .cache
-        .expiring_by(today + chrono::Days::new(u64::from(horizon)));
-    if let Some(me) = &me {
-        licenses.retain(|license| shared.cache.holds(&license.id, me));
-    }
-    Some(due(&licenses, today, &thresholds, given))
+    // From yesterday (the 0 threshold's day after) to the farthest threshold; read in place.
+    let first = today - chrono::Days::new(1);
+    let last = today + chrono::Days::new(u64::from(horizon));
+    Some(
+        shared
+            .cache
+            .with_expiring(first..=last, me.as_ref(), |licenses| {
+                due(licenses, today, &thresholds, given)
+            }),
+    )
 }
 
 /// Every alert in effect today, given already or not: what an alerts panel lists.

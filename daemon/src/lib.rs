@@ -14,9 +14,11 @@
 //! - [`keyring`]: the Secret Service, where the login is kept when one runs;
 //! - [`grant`]: seat redemption, and the signed grant kept for offline permission checks;
 //! - [`config`]: the TOML file and its defaults;
-//! - [`private_dir`]: which folders lmd may make owner-only.
+//! - [`private_dir`]: which folders lmd may make owner-only;
+//! - [`allocator`]: the memory allocator's figures, and handing freed memory back.
 
 pub mod alerts;
+pub mod allocator;
 pub mod cache;
 pub mod config;
 pub mod grant;

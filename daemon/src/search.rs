@@ -119,6 +119,14 @@ impl SearchTexts {
             .is_some_and(|range| phrase.find(&self.arena[range.clone()]).is_some())
     }
 
+    /// The heap bytes the texts take: the arena and where each text lies.
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.starts.capacity() * size_of::<(usize, Slot)>()
+            + self.live.capacity() * size_of::<Option<Range<usize>>>()
+            + self.letters.capacity() * size_of::<u64>()
+    }
+
     fn forget_recent(&mut self) {
         self.recent
             .get_mut()

@@ -1,14 +1,14 @@
 //! Validated text newtypes. Each trims its input and enforces length and character rules,
 //! so a value of the type is always acceptable to store and to show.
 
-/// Checks a trimmed text value against the shared rules and returns it owned.
-pub(crate) fn checked(
-    raw: &str,
+/// Checks a text value against the shared rules and returns it trimmed.
+pub(crate) fn checked<'a>(
+    raw: &'a str,
     what: &str,
     max_chars: usize,
     allow_empty: bool,
     allowed: fn(char) -> bool,
-) -> Result<String, String> {
+) -> Result<&'a str, String> {
     let value = raw.trim();
     if value.is_empty() && !allow_empty {
         return Err(format!("{what} must not be empty"));
@@ -24,7 +24,64 @@ pub(crate) fn checked(
     if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
         return Err(format!("{what} must not contain {bad:?}"));
     }
-    Ok(value.to_owned())
+    Ok(value)
+}
+
+/// A text value kept as a shared string, which a holder of many equal values (the daemon's
+/// cache: one vendor, product or employee across thousands of licenses) makes one.
+pub trait SharedText {
+    fn shared(&mut self) -> &mut std::sync::Arc<str>;
+
+    /// Makes this value the pool's equal one, or the pool's from now on.
+    fn share_from(&mut self, pool: &mut TextPool) {
+        pool.share(self.shared());
+    }
+}
+
+/// Distinct text values, each kept once (see [`SharedText`]).
+#[derive(Debug, Default)]
+pub struct TextPool {
+    values: std::collections::HashSet<std::sync::Arc<str>>,
+    /// Its size after the last [`TextPool::prune`].
+    pruned_at: usize,
+}
+
+impl TextPool {
+    pub fn share(&mut self, value: &mut std::sync::Arc<str>) {
+        match self.values.get(&**value) {
+            Some(kept) => {
+                if !std::sync::Arc::ptr_eq(kept, value) {
+                    *value = kept.clone();
+                }
+            }
+            None => {
+                self.values.insert(value.clone());
+            }
+        }
+    }
+
+    /// Forgets the values no one else holds any more, once the pool has doubled since it
+    /// last did: values that went out of use do not stay forever.
+    pub fn prune(&mut self) {
+        if self.values.len() > 1024 && self.values.len() > self.pruned_at * 2 {
+            self.values.retain(|v| std::sync::Arc::strong_count(v) > 1);
+            self.pruned_at = self.values.len();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The heap bytes of the pool's table and values.
+    pub fn heap_bytes(&self) -> usize {
+        self.values.capacity() * (size_of::<std::sync::Arc<str>>() + 1)
+            + self.values.iter().map(|v| v.len() + 16).sum::<usize>()
+    }
 }
 
 pub(crate) fn printable(c: char) -> bool {
@@ -90,9 +147,40 @@ macro_rules! validated_string {
     };
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allow_empty:literal, $allowed:path, $whole:path) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        ///
+        /// Shared, not copied: a clone is a reference count, and a daemon holding the same
+        /// value many times keeps one (see [`SharedText`](crate::text::SharedText)).
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(std::sync::Arc<str>);
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Text;
+                impl serde::de::Visitor<'_> for Text {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($what)
+                    }
+                    // Checked where it lies in the input: no owned copy before the shared one.
+                    fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<$name, E> {
+                        $name::checked(raw).map_err(E::custom)
+                    }
+                }
+                deserializer.deserialize_str(Text)
+            }
+        }
+
+        impl $crate::text::SharedText for $name {
+            fn shared(&mut self) -> &mut std::sync::Arc<str> {
+                &mut self.0
+            }
+        }
 
         // By hand, not derived: the contract says how long the text may be.
         #[cfg(feature = "openapi")]
@@ -117,10 +205,13 @@ macro_rules! validated_string {
 
         impl $name {
             pub fn new(raw: &str) -> Result<Self, $crate::problem::FieldError> {
+                Self::checked(raw).map_err(|m| $crate::problem::FieldError::new("", m))
+            }
+
+            fn checked(raw: &str) -> Result<Self, String> {
                 $crate::text::checked(raw, $what, $max, $allow_empty, $allowed)
-                    .and_then(|v| $whole(&v, $what).map(|()| v))
-                    .map($name)
-                    .map_err(|m| $crate::problem::FieldError::new("", m))
+                    .and_then(|v| $whole(v, $what).map(|()| v))
+                    .map(|v| $name(v.into()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -131,15 +222,13 @@ macro_rules! validated_string {
         impl TryFrom<String> for $name {
             type Error = String;
             fn try_from(s: String) -> Result<Self, String> {
-                $crate::text::checked(&s, $what, $max, $allow_empty, $allowed)
-                    .and_then(|v| $whole(&v, $what).map(|()| v))
-                    .map($name)
+                Self::checked(&s)
             }
         }
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.to_string()
             }
         }
 

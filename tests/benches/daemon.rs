@@ -1,23 +1,76 @@
-//! Daemon benchmark over 100,000 licenses: the first sync of a real lmd from a real
-//! lm-server (and its ratio to merely downloading the same feed pages), list latency
+//! Daemon benchmark at 10,000 and 100,000 licenses: the first sync of a real lmd from a
+//! real lm-server (and its ratio to merely downloading the same feed pages), list latency
 //! through the Unix socket with filters and sorts, edits made through the server until they
-//! are in the cache and a list right after each, and lmd's resident memory.
+//! are in the cache and a list right after each, a start on the warm cache, and lmd's
+//! memory — resident, and where it goes (`lm status --memory`) — after the sync, after
+//! the lists and after a stretch of idle with live changes.
 //!
 //!     cargo build --release --bins && cargo bench -p lm-tests --bench daemon
 //!
-//! Environment: `LM_BENCH_LICENSES` (default 100000), `LM_BENCH_REQUESTS` per list scenario
-//! (default 300).
+//! Environment: `LM_BENCH_SIZES` (default `10000,100000`), `LM_BENCH_REQUESTS` per list
+//! scenario (default 300), `LM_BENCH_IDLE` seconds of idle with a change every ten seconds
+//! (default 60; 3600 for the hour of the target).
 
-use lm_protocol::socket::{Reply, Request};
+use lm_protocol::socket::{Footprint, Reply, Request};
 use lm_protocol::{LicenseFilter, Query, Sort};
-use lm_tests::bench::{env_or, rss_mib};
-use lm_tests::{Daemon, Server};
+use lm_tests::bench::env_or;
+use lm_tests::{CpuTime, Daemon, Server, SocketClient};
 use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() {
-    let licenses: usize = env_or("LM_BENCH_LICENSES", 100_000);
+    let sizes: String = env_or("LM_BENCH_SIZES", "10000,100000".to_owned());
+    for licenses in sizes.split(',').filter_map(|n| n.trim().parse().ok()) {
+        let cpu = CpuTime::now();
+        run(licenses).await;
+        println!("steal during the run: {:.1} %", cpu.steal_since());
+    }
+}
+
+/// lmd's memory now: resident, the allocator's figures, and each part of its cache.
+async fn print_memory(client: &mut SocketClient, when: &str) {
+    let Ok(Reply::Footprint(f)) = client
+        .request(Request::Footprint(lm_protocol::socket::NoArgs {}))
+        .await
+    else {
+        panic!("no footprint");
+    };
+    let Footprint {
+        resident,
+        heap_in_use,
+        heap_retained,
+        parts,
+        storage_cache_limit,
+        on_disk,
+    } = f;
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    println!(
+        "lmd memory {when}: {:.0} MiB resident; heap {:.0} MiB in use, {:.0} MiB freed but kept",
+        mib(resident),
+        mib(heap_in_use.unwrap_or(0)),
+        mib(heap_retained.unwrap_or(0)),
+    );
+    let listed: u64 = parts.iter().map(|p| p.bytes).sum();
+    for part in &parts {
+        println!(
+            "    {:<22} {:>7.1} MiB {:>9} items",
+            part.name,
+            mib(part.bytes),
+            part.items
+        );
+    }
+    println!(
+        "    {:<22} {:>7.1} MiB (storage page cache up to {:.0} MiB, runtime, buffers, allocator overhead); {:.0} MiB on disk",
+        "the rest of the heap",
+        mib(heap_in_use.unwrap_or(0).saturating_sub(listed)),
+        mib(storage_cache_limit),
+        mib(on_disk)
+    );
+}
+
+async fn run(licenses: usize) {
     let requests: usize = env_or("LM_BENCH_REQUESTS", 300);
+    let idle: u64 = env_or("LM_BENCH_IDLE", 60);
     let (mut server, token) = Server::seeded_for_benchmarks(licenses).await;
     println!("\n== lmd over {licenses} licenses (SQLite server, loopback)");
 
@@ -41,11 +94,7 @@ async fn main() {
         floor.as_secs_f64(),
         sync.as_secs_f64() / floor.as_secs_f64()
     );
-    let pid = daemon.pid().expect("running");
-    println!(
-        "lmd resident memory after the sync: {:.0} MiB",
-        rss_mib(pid)
-    );
+    print_memory(&mut client, "after the sync").await;
 
     let today = chrono::Utc::now().date_naive();
     let query = |text: &str| -> (LicenseFilter, Sort) {
@@ -162,10 +211,57 @@ async fn main() {
             ms(*latencies.last().unwrap())
         );
     }
+    print_memory(&mut client, "after the lists").await;
+
+    // Idle, as on a laptop through the day: a colleague's change every ten seconds.
+    let started = Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(idle) {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let license = &edited[i % edited.len()];
+        let current: lm_protocol::License = http
+            .get(&format!("/v1/licenses/{}", license.id))
+            .await
+            .expect(200)
+            .json();
+        http.patch(
+            &format!("/v1/licenses/{}", license.id),
+            current.version,
+            &serde_json::json!({"notes": format!("idle change {i}")}),
+        )
+        .await
+        .expect(200);
+        i += 1;
+    }
+    print_memory(
+        &mut client,
+        &format!("after {idle} s idle with {i} live changes"),
+    )
+    .await;
+
+    // The laptop-reboot case: lmd starts again on its warm cache.
+    let mut daemon = daemon;
+    daemon.stop();
+    let t = Instant::now();
+    daemon.launch().await;
+    let mut client = daemon.connect().await;
+    let opened = t.elapsed();
+    client
+        .request(Request::List(lm_protocol::socket::ListRequest {
+            filter: LicenseFilter::default(),
+            sort: Sort::default(),
+            offset: 0,
+            limit: 50,
+            within: None,
+        }))
+        .await
+        .expect("a list");
     println!(
-        "lmd resident memory after the lists: {:.0} MiB",
-        rss_mib(pid)
+        "start on the warm cache: serving after {:.2} s, first list after {:.2} s",
+        opened.as_secs_f64(),
+        t.elapsed().as_secs_f64()
     );
+    print_memory(&mut client, "after the warm start").await;
     drop(daemon);
     server.stop();
 }

@@ -177,6 +177,11 @@ impl DaemonClient {
         ask!(self, Request::Status(NoArgs {}), Reply::Status(status) => status)
     }
 
+    /// Where lmd's memory goes.
+    pub async fn footprint(&self) -> Result<lm_protocol::socket::Footprint, ClientError> {
+        ask!(self, Request::Footprint(NoArgs {}), Reply::Footprint(footprint) => footprint)
+    }
+
     /// The logged-in user's permissions, as lmd holds them.
     pub async fn permissions(&self) -> Result<HeldPermissions, ClientError> {
         ask!(self, Request::Permissions(NoArgs {}), Reply::Permissions(held) => held)

@@ -39,6 +39,9 @@ enum Cmd {
     Status {
         #[arg(long)]
         json: bool,
+        /// Also where lmd's memory goes: each part of its cache, the allocator's figures.
+        #[arg(long)]
+        memory: bool,
     },
     /// Your permissions from the seat licenses of your units (taking a seat if you hold
     /// none), with the signed grant lmd keeps for offline use.
@@ -280,9 +283,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("logged out; the cached licenses were cleared");
             Ok(())
         }
-        Cmd::Status { json } => {
+        Cmd::Status { json, memory } => {
             let client = connect(&socket).await?;
-            cli::print_status(&cli::status(&client).await?, json, &mut out)
+            let status = cli::status(&client).await?;
+            let footprint = match memory {
+                true => Some(client.footprint().await?),
+                false => None,
+            };
+            cli::print_status(&status, footprint.as_ref(), json, &mut out)
         }
         Cmd::Permissions { json } => {
             let client = connect(&socket).await?;

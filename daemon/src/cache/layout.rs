@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 pub(super) const SCHEMA_VERSION: &[u8] = b"3";
 
 /// sled's own page cache.
-pub(super) const SLED_CACHE_BYTES: u64 = 16 << 20;
+pub(super) const SLED_CACHE_BYTES: u64 = 2 << 20;
 
 pub(super) const SCHEMA_KEY: &[u8] = b"meta/schema";
 pub(super) const CURSOR_KEY: &[u8] = b"meta/cursor";

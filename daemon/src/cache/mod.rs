@@ -446,15 +446,21 @@ impl Cache {
         })
     }
 
-    /// The cached licenses that expire on or before `last` (the expiry alerts' candidates);
-    /// only those are copied out, not the whole cache.
-    pub fn expiring_by(&self, last: chrono::NaiveDate) -> Vec<License> {
-        self.read()
-            .licenses
-            .values()
-            .filter(|l| l.expires.is_some_and(|e| e <= last))
-            .cloned()
-            .collect()
+    /// Runs `f` over the cached licenses that expire within `dates` (and, given `who`, that
+    /// `who` holds): the expiry alerts' candidates, read in place rather than copied out.
+    pub fn with_expiring<R>(
+        &self,
+        dates: std::ops::RangeInclusive<NaiveDate>,
+        who: Option<&Assignee>,
+        f: impl FnOnce(&mut dyn Iterator<Item = &License>) -> R,
+    ) -> R {
+        let memory = self.read();
+        let licenses = &memory.licenses;
+        let mut expiring = licenses.values().filter(|l| {
+            l.expires.is_some_and(|e| dates.contains(&e))
+                && who.is_none_or(|who| licenses.holds(&l.id, who))
+        });
+        f(&mut expiring)
     }
 
     /// Whether the alert `key` (see [`Cache::alert_key`]) was given before.
@@ -540,10 +546,43 @@ impl Cache {
                 tracing::debug!(elapsed = ?started.elapsed(), "sort orders prepared");
                 // Sorting 100,000 licenses per column leaves tens of megabytes of freed
                 // keys that the allocator would otherwise keep.
-                release_freed_memory();
+                crate::allocator::release_freed_memory();
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot prepare the sort orders ahead");
+        }
+    }
+
+    /// Where the memory goes: the inventory's parts and the members by estimate, the
+    /// allocator's figures and the resident memory by reading.
+    pub fn footprint(&self) -> lm_protocol::socket::Footprint {
+        let mut parts = {
+            let memory = self.read();
+            let mut parts = memory.licenses.footprint();
+            let members = memory
+                .members
+                .values()
+                .map(|m| size_of::<(String, Member)>() * 2 + m.name.len() * 2 + 64)
+                .sum();
+            parts.push(("members", members, memory.members.len()));
+            parts
+        };
+        parts.sort_by_key(|&(_, bytes, _)| std::cmp::Reverse(bytes));
+        let heap = crate::allocator::heap_figures();
+        lm_protocol::socket::Footprint {
+            resident: crate::allocator::resident_bytes(),
+            heap_in_use: heap.map(|(in_use, _)| in_use),
+            heap_retained: heap.map(|(_, retained)| retained),
+            parts: parts
+                .into_iter()
+                .map(|(name, bytes, items)| lm_protocol::socket::FootprintPart {
+                    name: name.to_owned(),
+                    bytes: bytes as u64,
+                    items: items as u64,
+                })
+                .collect(),
+            storage_cache_limit: SLED_CACHE_BYTES,
+            on_disk: self.db.size_on_disk().unwrap_or(0),
         }
     }
 
@@ -559,17 +598,6 @@ impl Cache {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Memory> {
         self.memory.write().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Hands memory the allocator holds but no longer uses back to the system, after work that
-/// freed a lot of it (glibc keeps it otherwise; other allocators manage by themselves).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it has no
-    // preconditions and may be called from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

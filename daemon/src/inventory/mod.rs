@@ -25,22 +25,26 @@
 //! `orders` the sort orders (built, patched, mended); `slots` the bit sets of slots;
 //! `plan` how a list picks its candidates and walks them.
 
+mod footprint;
 mod groups;
+mod holders;
 mod orders;
 mod plan;
 mod slots;
 #[cfg(test)]
 mod tests;
 
+use holders::Holders;
 use orders::{FIRST_SCREEN_SORT, Orders};
 pub use slots::SlotSet;
 
 use crate::search::SearchTexts;
+use lm_protocol::text::{SharedText, TextPool};
 use lm_protocol::{
     Assignee, Assignment, AssignmentId, Change, CursorValue, License, LicenseFilter, LicenseId,
     SortField,
 };
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Where a license lives in the [`Inventory`].
@@ -64,13 +68,11 @@ enum Exact {
     Device,
 }
 
-/// Every holder of one license, in the order they were assigned (ids are UUIDv7).
-type Holders = BTreeMap<AssignmentId, Assignment>;
-
 #[derive(Default)]
 pub struct Inventory {
     slots: HashMap<LicenseId, Slot>,
-    rows: Vec<Option<License>>,
+    /// Boxed: a vacant slot or a vector grown ahead costs a pointer, not a license.
+    rows: Vec<Option<Box<License>>>,
     vacant: Vec<Slot>,
     exact: HashMap<(Exact, String), HashSet<Slot>>,
     /// Every holder, by license: the feed's holder changes and the holders licenses list.
@@ -78,6 +80,9 @@ pub struct Inventory {
     /// device indexes are made from these, not from the ten a license lists.
     holders: HashMap<LicenseId, Holders>,
     texts: SearchTexts,
+    /// The values many licenses repeat (vendors, products, notes, owners, holders), each
+    /// kept once.
+    pool: TextPool,
     orders: Mutex<Orders>,
     /// Signalled when an order is built, for lists waiting on it.
     order_built: Condvar,
@@ -90,6 +95,14 @@ fn exact_keys(license: &License) -> [(Exact, String); 3] {
         (Exact::Product, license.product.to_string()),
         (Exact::Vendor, license.vendor.as_str().to_lowercase()),
     ]
+}
+
+/// Makes `who` the pool's equal value: an employee or device holds many licenses.
+fn share_assignee(pool: &mut TextPool, who: &mut Assignee) {
+    match who {
+        Assignee::Employee(employee) => employee.share_from(pool),
+        Assignee::Device(device) => device.share_from(pool),
+    }
 }
 
 /// The exact value a license assigned to `who` is found under.
@@ -160,24 +173,22 @@ impl Inventory {
     }
 
     pub fn values(&self) -> impl Iterator<Item = &License> {
-        self.rows.iter().flatten()
+        self.rows.iter().flatten().map(|row| &**row)
     }
 
     /// Every holder of license `id` known, in the order they were assigned.
     pub fn holders(&self, id: &LicenseId) -> impl Iterator<Item = &Assignment> {
-        self.holders.get(id).into_iter().flat_map(BTreeMap::values)
+        self.holders.get(id).into_iter().flat_map(Holders::iter)
     }
 
     /// How many holders of license `id` are known.
     pub fn holder_count(&self, id: &LicenseId) -> usize {
-        self.holders.get(id).map_or(0, BTreeMap::len)
+        self.holders.get(id).map_or(0, Holders::len)
     }
 
     /// Whether license `id` has the assignment `assignment`.
     pub fn has_assignment(&self, id: &LicenseId, assignment: &AssignmentId) -> bool {
-        self.holders
-            .get(id)
-            .is_some_and(|h| h.contains_key(assignment))
+        self.holders.get(id).is_some_and(|h| h.contains(assignment))
     }
 
     /// Whether license `id` is assigned to `who`: by any of its holders, listed or not.
@@ -193,7 +204,7 @@ impl Inventory {
             .get(&holder_key(who))
             .into_iter()
             .flatten()
-            .filter_map(|&slot| self.rows[slot as usize].as_ref())
+            .filter_map(|&slot| self.rows[slot as usize].as_deref())
     }
 
     /// Every license `who` holds, with their assignment of it: by any holder, listed or not.
@@ -204,7 +215,7 @@ impl Inventory {
         let mut held: Vec<(&License, &Assignment)> = slots
             .iter()
             .filter_map(|&slot| {
-                let license = self.rows[slot as usize].as_ref()?;
+                let license = self.rows[slot as usize].as_deref()?;
                 let assignment = self.holders(&license.id).find(|a| a.assignee == *who)?;
                 Some((license, assignment))
             })
@@ -221,7 +232,7 @@ impl Inventory {
 
     fn row(&self, slot: Slot) -> &License {
         self.rows[slot as usize]
-            .as_ref()
+            .as_deref()
             .expect("indexes hold live slots only")
     }
 
@@ -246,11 +257,12 @@ impl Inventory {
 
     /// Records that license `license` is assigned by `assignment` (also before the license
     /// itself arrives).
-    pub fn hold(&mut self, license: LicenseId, assignment: Assignment) {
+    pub fn hold(&mut self, license: LicenseId, mut assignment: Assignment) {
+        share_assignee(&mut self.pool, &mut assignment.assignee);
         let slot = self.slots.get(&license).copied();
         let key = holder_key(&assignment.assignee);
         let holders = self.holders.entry(license).or_default();
-        if holders.insert(assignment.id.clone(), assignment).is_none()
+        if holders.insert(assignment)
             && let Some(slot) = slot
         {
             self.index_exact(key, slot);
@@ -276,14 +288,23 @@ impl Inventory {
     /// Puts `license` in, in place of the one with its id (returned), with the holders it
     /// lists among its holders. Every sort order built so far is patched — two binary
     /// searches and a move — so a change does not cost the next list a full sort.
-    pub fn upsert(&mut self, license: License) -> Option<License> {
-        for listed in &license.assignments {
+    pub fn upsert(&mut self, mut license: License) -> Option<License> {
+        self.share_values(&mut license);
+        for listed in &mut license.assignments {
             let known = self
                 .holders
                 .get(&license.id)
-                .is_some_and(|h| h.contains_key(&listed.id));
-            if !known {
-                self.hold(license.id.clone(), listed.clone());
+                .and_then(|h| h.get(&listed.id));
+            match known {
+                // One text for the holder and its listing.
+                Some(known) => {
+                    listed.id = known.id.clone();
+                    listed.assignee = known.assignee.clone();
+                }
+                None => {
+                    share_assignee(&mut self.pool, &mut listed.assignee);
+                    self.hold(license.id.clone(), listed.clone());
+                }
             }
         }
         if let Some(&slot) = self.slots.get(&license.id) {
@@ -301,7 +322,7 @@ impl Inventory {
             .holders
             .get(&license.id)
             .into_iter()
-            .flat_map(BTreeMap::values)
+            .flat_map(Holders::iter)
             .map(|a| holder_key(&a.assignee))
             .collect();
         for key in keys {
@@ -311,6 +332,19 @@ impl Inventory {
         None
     }
 
+    /// Makes the values `license` repeats of others the pool's (see [`TextPool`]).
+    fn share_values(&mut self, license: &mut License) {
+        let pool = &mut self.pool;
+        license.product.share_from(pool);
+        license.vendor.share_from(pool);
+        license.notes.share_from(pool);
+        if let Some(owner) = &mut license.owner {
+            owner.level.share_from(pool);
+            owner.eids.iter_mut().for_each(|eid| eid.share_from(pool));
+        }
+        pool.prune();
+    }
+
     /// Fills `slot` with `license`: its text, its fields' exact values, its place in every
     /// order built.
     fn put_row(&mut self, slot: Slot, license: License) {
@@ -318,7 +352,7 @@ impl Inventory {
         for key in exact_keys(&license) {
             self.index_exact(key, slot);
         }
-        self.rows[slot as usize] = Some(license);
+        self.rows[slot as usize] = Some(Box::new(license));
         self.patch_orders(slot, |order, at| order.insert(at, slot));
     }
 
@@ -330,7 +364,7 @@ impl Inventory {
                 order.remove(at);
             }
         });
-        let license = self.rows[slot as usize].take()?;
+        let license = *self.rows[slot as usize].take()?;
         self.texts.remove(slot);
         for key in exact_keys(&license) {
             self.unindex_exact(&key, slot);
@@ -416,7 +450,7 @@ impl Inventory {
         let holders = self.holders.remove(id);
         let slot = *self.slots.get(id)?;
         let license = self.take_row(slot);
-        for gone in holders.into_iter().flat_map(BTreeMap::into_values) {
+        for gone in holders.into_iter().flat_map(Holders::into_values) {
             self.unindex_exact(&holder_key(&gone.assignee), slot);
         }
         self.slots.remove(id);

@@ -423,6 +423,21 @@ impl Connection {
                 );
                 Ok(Reply::Report(Box::new(report)))
             }
+            Request::Footprint(_) => {
+                // Counting walks every license: off the runtime's threads.
+                let cache = shared.cache.clone();
+                let footprint = tokio::task::spawn_blocking(move || cache.footprint())
+                    .await
+                    .map_err(|e| {
+                        Box::new(Problem::local(
+                            lm_protocol::problem::kinds::INTERNAL,
+                            500,
+                            "Counting the memory failed",
+                            e.to_string(),
+                        ))
+                    })?;
+                Ok(Reply::Footprint(footprint))
+            }
             Request::Members(_)
             | Request::Member(_)
             | Request::ChangeMember(_)

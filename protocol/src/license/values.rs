@@ -66,7 +66,8 @@ impl LicenseKey {
 impl TryFrom<String> for LicenseKey {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        crate::text::checked(&s, "a product key", 1_000, false, printable).map(LicenseKey)
+        crate::text::checked(&s, "a product key", 1_000, false, printable)
+            .map(|v| LicenseKey(v.to_owned()))
     }
 }
 
@@ -228,5 +229,5 @@ pub struct Assignment {
 
 /// No notes: what a license without any says.
 pub(super) fn empty_notes() -> Notes {
-    Notes(String::new())
+    Notes("".into())
 }

@@ -41,6 +41,35 @@ pub enum Reply {
     Link(crate::invitation::IssuedInvitation),
     Org(crate::org::Org),
     Report(Box<crate::insights::Report>),
+    Footprint(Footprint),
+}
+
+/// Where the daemon's memory goes. The parts are estimates, counted from the structures'
+/// sizes and capacities; the allocator's figures and the resident memory are readings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Footprint {
+    /// The process's resident memory (`VmRSS`), in bytes.
+    pub resident: u64,
+    /// Bytes the allocator has handed out and not got back, where it tells (glibc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_in_use: Option<u64>,
+    /// Bytes freed but kept by the allocator rather than returned to the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_retained: Option<u64>,
+    /// The cache's parts in memory, largest first.
+    pub parts: Vec<FootprintPart>,
+    /// The most the storage engine's page cache may hold (a limit, not a reading).
+    pub storage_cache_limit: u64,
+    /// The cache's files on disk, in bytes.
+    pub on_disk: u64,
+}
+
+/// One part of the cache in memory: what it is, how many bytes, and how many things it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FootprintPart {
+    pub name: String,
+    pub bytes: u64,
+    pub items: u64,
 }
 
 /// The most alerts one `alerts` event carries: a first sync may raise thousands at once.

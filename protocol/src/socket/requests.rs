@@ -79,10 +79,13 @@ pub enum Request {
     /// A report of the Insights screen and `lm report`, computed from the cache (also
     /// offline).
     Report(crate::insights::ReportRequest),
+    /// Where the daemon's memory goes: each part of its cache, the allocator's figures and
+    /// the process's resident memory (`lm status --memory`).
+    Footprint(NoArgs),
 }
 
 impl Request {
-    pub(super) const OPS: [&str; 27] = [
+    pub(super) const OPS: [&str; 28] = [
         "hello",
         "status",
         "subscribe",
@@ -110,6 +113,7 @@ impl Request {
         "org",
         "change_org",
         "report",
+        "footprint",
     ];
 
     /// Reads the request named `op` from its arguments, naming the offending field on error.
@@ -158,6 +162,7 @@ impl Request {
             "org" => Request::Org(read(args)?),
             "change_org" => Request::ChangeOrg(read(args)?),
             "report" => Request::Report(read(args)?),
+            "footprint" => Request::Footprint(read(args)?),
             other => {
                 return Err(format!(
                     "op: `{other}` is not an operation; use one of {}",

@@ -3,7 +3,7 @@
 use crate::format;
 use anyhow::bail;
 use chrono::{DateTime, NaiveDate, Utc};
-use lm_protocol::socket::{ExpiryAlert, HeldPermissions, Status};
+use lm_protocol::socket::{ExpiryAlert, Footprint, HeldPermissions, Status};
 use lm_protocol::{Assignment, License};
 use std::io::Write;
 
@@ -140,9 +140,20 @@ pub fn print_import(
     }
 }
 
-pub fn print_status(status: &Status, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn print_status(
+    status: &Status,
+    footprint: Option<&Footprint>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     if json {
-        return print_json(status, out);
+        return match footprint {
+            None => print_json(status, out),
+            Some(footprint) => print_json(
+                &serde_json::json!({"status": status, "memory": footprint}),
+                out,
+            ),
+        };
     }
     let now = Utc::now();
     writeln!(out, "connection  {}", format::connection(status, now))?;
@@ -175,7 +186,44 @@ pub fn print_status(status: &Status, json: bool, out: &mut impl Write) -> anyhow
             format::age(at, now)
         )?;
     }
+    if let Some(footprint) = footprint {
+        print_footprint(footprint, out)?;
+    }
     Ok(())
+}
+
+/// lmd's memory: the readings, then each part of the cache by estimate.
+fn print_footprint(footprint: &Footprint, out: &mut impl Write) -> std::io::Result<()> {
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    write!(
+        out,
+        "memory      {:.1} MiB resident",
+        mib(footprint.resident)
+    )?;
+    if let (Some(in_use), Some(kept)) = (footprint.heap_in_use, footprint.heap_retained) {
+        write!(
+            out,
+            "; heap {:.1} MiB in use, {:.1} MiB freed but kept",
+            mib(in_use),
+            mib(kept)
+        )?;
+    }
+    writeln!(out)?;
+    for part in &footprint.parts {
+        writeln!(
+            out,
+            "            {:<20} {:>8.1} MiB  {:>9} items",
+            part.name,
+            mib(part.bytes),
+            part.items
+        )?;
+    }
+    writeln!(
+        out,
+        "            storage page cache up to {:.0} MiB; {:.1} MiB on disk",
+        mib(footprint.storage_cache_limit),
+        mib(footprint.on_disk)
+    )
 }
 
 pub fn print_table(
