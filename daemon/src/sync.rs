@@ -142,9 +142,10 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError
     }
     let start = shared.cache.cursor();
     let mut applied_changes = 0;
+    let mut ahead = PageAhead::fetch(remote, start);
     loop {
         let after = shared.cache.cursor();
-        let page = match remote.changes(after, PAGE).await {
+        let page = match ahead.arrival().await {
             Ok(page) => page,
             Err(e) if e.is_feed_expired() => return resync(shared, remote).await,
             Err(e) => return Err(e),
@@ -152,6 +153,10 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError
         if remote.token().is_none() {
             // Logged out while the page was on its way: it belongs to the old login.
             return Err(logged_out());
+        }
+        if page.more {
+            // The next page comes (and is parsed) on another thread while this one is applied.
+            ahead = PageAhead::fetch(remote, page.next);
         }
         applied_changes += page.changes.len();
         if !page.changes.is_empty() || page.next != after {
@@ -190,6 +195,31 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError
             },
             Some(page.head),
         );
+    }
+}
+
+/// A feed page on its way, fetched and parsed on a task of its own; dropped (a round of
+/// syncing ended early), the fetch is called off.
+struct PageAhead(tokio::task::JoinHandle<Result<lm_protocol::ChangePage, RemoteError>>);
+
+impl PageAhead {
+    fn fetch(remote: &Remote, after: i64) -> PageAhead {
+        let remote = remote.clone();
+        PageAhead(tokio::spawn(
+            async move { remote.changes(after, PAGE).await },
+        ))
+    }
+
+    async fn arrival(&mut self) -> Result<lm_protocol::ChangePage, RemoteError> {
+        (&mut self.0)
+            .await
+            .map_err(|e| RemoteError::Unreachable(format!("fetching a feed page failed: {e}")))?
+    }
+}
+
+impl Drop for PageAhead {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -145,3 +145,20 @@ fn a_value_over_its_length_is_refused_even_if_trimmed_it_would_fit() {
         "n".repeat(198)
     );
 }
+
+#[test]
+fn an_assignment_reads_as_written_and_names_whom_it_is_of() {
+    let written = serde_json::json!({
+        "id": "0190d5a0-0000-7000-8000-000000000001", "device": "LAPTOP-7",
+        "since": "2026-01-02T03:04:05Z", "last_seen": "2026-02-01T00:00:00Z"
+    });
+    let read: Assignment = serde_json::from_value(written.clone()).unwrap();
+    assert_eq!(read.assignee, Assignee::Device("LAPTOP-7".parse().unwrap()));
+    assert_eq!(serde_json::to_value(&read).unwrap(), written);
+    let neither = serde_json::json!({"id": "a1", "since": "2026-01-02T03:04:05Z"});
+    let e = serde_json::from_value::<Assignment>(neither).unwrap_err();
+    assert!(e.to_string().contains("`employee` or `device`"), "{e}");
+    let both = serde_json::json!({"id": "a1", "employee": "ann", "device": "PC-1", "since": "2026-01-02T03:04:05Z"});
+    let e = serde_json::from_value::<Assignment>(both).unwrap_err();
+    assert!(e.to_string().contains("not both"), "{e}");
+}

@@ -214,7 +214,7 @@ impl fmt::Display for Assignee {
 }
 
 /// One assignment of a license: `{"id": "…", "employee": "alice", "since": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     pub id: AssignmentId,
@@ -225,6 +225,42 @@ pub struct Assignment {
     /// holders of the change feed, for the reclaim report; absent where unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// Read by hand rather than through `flatten`, which buffers every field of every assignment
+/// first: the change feed carries hundreds of thousands of them.
+impl<'de> Deserialize<'de> for Assignment {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            id: AssignmentId,
+            #[serde(default)]
+            employee: Option<EmployeeId>,
+            #[serde(default)]
+            device: Option<DeviceId>,
+            since: DateTime<Utc>,
+            #[serde(default)]
+            last_seen: Option<DateTime<Utc>>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        let assignee = match (wire.employee, wire.device) {
+            (Some(employee), None) => Assignee::Employee(employee),
+            (None, Some(device)) => Assignee::Device(device),
+            (employee, _) => {
+                return Err(serde::de::Error::custom(if employee.is_some() {
+                    "an assignment is of an `employee` or a `device`, not both"
+                } else {
+                    "an assignment names its `employee` or `device`"
+                }));
+            }
+        };
+        Ok(Assignment {
+            id: wire.id,
+            assignee,
+            since: wire.since,
+            last_seen: wire.last_seen,
+        })
+    }
 }
 
 /// No notes: what a license without any says.

@@ -282,7 +282,12 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
     // a few on SQLite, hundreds on PostgreSQL, whose round trips dominated).
     let dialect = tx.dialect();
     let batch = |table: usize| dialect.rows_per_statement(TABLES[table].columns.len());
-    while let Some((table, values)) = reader.next_row()? {
+    // Every restored revision is lifted above what either side handed out (see below): as
+    // the rows go in — an UPDATE of each table afterwards wrote every row twice, most of
+    // a restore's time on PostgreSQL.
+    let mut floors: HashMap<String, i64> = HashMap::new();
+    while let Some((table, mut values)) = reader.next_row()? {
+        lift_revision(&TABLES[table], &mut values, &handed_out, &mut floors);
         if table != pending_table || pending.len() >= batch(pending_table) {
             insert_rows(&mut tx, &TABLES[pending_table], &pending).await?;
             pending.clear();
@@ -324,15 +329,10 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
         .await?;
     let mut heads = Vec::new();
     for (org, revision) in restored {
-        let floor = revision.max(*handed_out.get(&org).unwrap_or(&0));
-        for table in ["licenses", "assignments", "users"] {
-            tx.exec()
-                .execute(
-                    format!("UPDATE {table} SET revision = revision + $2 WHERE org_id = $1"),
-                    args![org.as_str(), floor],
-                )
-                .await?;
-        }
+        // Above every revision handed out before, by this database or the backup's: a
+        // daemon's cursor from either side is then behind the new head and below the
+        // purged horizon, so it resyncs rather than skips changes.
+        let floor = floors.get(&org).copied().unwrap_or(0);
         let head = revision + floor + 1;
         tx.exec()
             .execute(
@@ -367,6 +367,44 @@ pub async fn restore(store: &Store, path: &Path, actor: &str) -> Result<Summary,
     }
     store.commit_announcing(tx, &heads).await?;
     Ok(summary)
+}
+
+/// The tables whose rows carry a feed revision, lifted by their organization's floor.
+const LIFTED: [&str; 3] = ["licenses", "assignments", "users"];
+
+/// Lifts the revision of a row of `table` by its organization's floor: the higher of the
+/// organization's revision in the backup and here before the restore. An organization's row
+/// comes first (its table is the first) and sets the floor.
+fn lift_revision(
+    table: &Table,
+    values: &mut [Value],
+    handed_out: &HashMap<String, i64>,
+    floors: &mut HashMap<String, i64>,
+) {
+    let column = |name: &str| table.columns.iter().position(|(n, _)| *n == name);
+    if table.name == "orgs" {
+        if let (Some(Value::Text(Some(org))), Some(Value::Int(Some(revision)))) = (
+            column("id").and_then(|i| values.get(i)),
+            column("revision").and_then(|i| values.get(i)),
+        ) {
+            let floor = (*revision).max(*handed_out.get(org).unwrap_or(&0));
+            floors.insert(org.clone(), floor);
+        }
+        return;
+    }
+    if !LIFTED.contains(&table.name) {
+        return;
+    }
+    let (Some(org), Some(at)) = (column("org_id"), column("revision")) else {
+        return;
+    };
+    let floor = match values.get(org) {
+        Some(Value::Text(Some(org))) => floors.get(org).copied().unwrap_or(0),
+        _ => 0,
+    };
+    if let Some(Value::Int(Some(revision))) = values.get_mut(at) {
+        *revision += floor;
+    }
 }
 
 async fn insert_rows(tx: &mut Tx, table: &Table, rows: &[Vec<Value>]) -> Result<(), sqlx::Error> {
