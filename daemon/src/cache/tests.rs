@@ -134,3 +134,33 @@ fn a_shared_folder_is_refused_as_the_cache_and_left_as_it_was() {
     assert_eq!(mode(&shared), 0o1777);
     assert_eq!(mode(&other), 0o644);
 }
+
+#[test]
+fn the_footprint_names_each_part_and_shares_repeated_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(&dir.path().join("cache")).unwrap();
+    let page: Vec<Change> = (0..200)
+        .map(|n| upsert(license(&format!("l{n}"), "Adobe", n + 1)))
+        .collect();
+    cache.apply(&page, 200).unwrap();
+    let footprint = cache.footprint();
+    let part = |name: &str| {
+        footprint
+            .parts
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no part {name}: {footprint:?}"))
+            .clone()
+    };
+    assert_eq!(part("licenses").items, 200);
+    assert!(part("licenses").bytes >= 200 * size_of::<License>() as u64);
+    assert_eq!(part("free-text search").items, 200);
+    // One vendor, one product, one (empty) notes text, shared by all 200.
+    assert_eq!(part("shared values").items, 3);
+    assert!(footprint.resident > 0);
+    let sizes: Vec<u64> = footprint.parts.iter().map(|p| p.bytes).collect();
+    assert!(
+        sizes.windows(2).all(|w| w[0] >= w[1]),
+        "largest first: {sizes:?}"
+    );
+}
