@@ -128,7 +128,7 @@ fn standing(role: Role, status: MemberStatus) -> serde_json::Value {
 
 /// Ends every login of `name`: their refresh tokens are revoked at once, their access tokens
 /// are refused from the next reload of the users (within 5 s).
-async fn end_logins(tx: &mut Tx, name: &str) -> Result<()> {
+pub(super) async fn end_logins(tx: &mut Tx, name: &str) -> Result<()> {
     tx.exec()
         .execute(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_name = $1 AND revoked_at IS NULL",

@@ -167,12 +167,7 @@ impl Store {
             .await?;
         if disabled {
             let mut tx = self.db.begin().await?;
-            tx.exec()
-                .execute(
-                    "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_name = $1 AND revoked_at IS NULL",
-                    args![user, Utc::now()],
-                )
-                .await?;
+            super::members::end_logins(&mut tx, user).await?;
             tx.commit().await?;
         }
         Ok(())
