@@ -11,7 +11,7 @@
 //! scenario (default 300), `LM_BENCH_IDLE` seconds of idle with a change every ten seconds
 //! (default 60; 3600 for the hour of the target).
 
-use lm_protocol::socket::{Footprint, Reply, Request};
+use lm_protocol::socket::{Reply, Request};
 use lm_protocol::{LicenseFilter, Query, Sort};
 use lm_tests::bench::env_or;
 use lm_tests::{CpuTime, Daemon, Server, SocketClient};
@@ -35,37 +35,10 @@ async fn print_memory(client: &mut SocketClient, when: &str) {
     else {
         panic!("no footprint");
     };
-    let Footprint {
-        resident,
-        heap_in_use,
-        heap_retained,
-        parts,
-        storage_cache_limit,
-        on_disk,
-    } = f;
-    let mib = |b: u64| b as f64 / f64::from(1 << 20);
-    println!(
-        "lmd memory {when}: {:.0} MiB resident; heap {:.0} MiB in use, {:.0} MiB freed but kept",
-        mib(resident),
-        mib(heap_in_use.unwrap_or(0)),
-        mib(heap_retained.unwrap_or(0)),
-    );
-    let listed: u64 = parts.iter().map(|p| p.bytes).sum();
-    for part in &parts {
-        println!(
-            "    {:<22} {:>7.1} MiB {:>9} items",
-            part.name,
-            mib(part.bytes),
-            part.items
-        );
-    }
-    println!(
-        "    {:<22} {:>7.1} MiB (storage page cache up to {:.0} MiB, runtime, buffers, allocator overhead); {:.0} MiB on disk",
-        "the rest of the heap",
-        mib(heap_in_use.unwrap_or(0).saturating_sub(listed)),
-        mib(storage_cache_limit),
-        mib(on_disk)
-    );
+    println!("lmd memory {when}:");
+    let mut out = Vec::new();
+    lm_tui::cli::print_footprint(&f, &mut out).expect("printed");
+    print!("{}", String::from_utf8_lossy(&out));
 }
 
 async fn run(licenses: usize) {

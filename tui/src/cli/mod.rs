@@ -15,8 +15,8 @@ pub use args::{LicenseArgs, assignee_arg, parse_query};
 pub use audit::{AuditArgs, print_audit, print_audit_header};
 pub use people::{OrgCmd, PeopleCmd, run_org, run_people};
 pub use print::{
-    print_alerts, print_holders, print_import, print_license, print_permissions, print_status,
-    print_table,
+    print_alerts, print_footprint, print_holders, print_import, print_license, print_permissions,
+    print_status, print_table,
 };
 pub use report::{ReportArgs, amounts, run_report};
 pub use requests::{

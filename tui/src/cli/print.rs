@@ -192,8 +192,9 @@ pub fn print_status(
     Ok(())
 }
 
-/// lmd's memory: the readings, then each part of the cache by estimate.
-fn print_footprint(footprint: &Footprint, out: &mut impl Write) -> std::io::Result<()> {
+/// lmd's memory: the readings, then each part of the cache by estimate, and what of the
+/// heap no part accounts for.
+pub fn print_footprint(footprint: &Footprint, out: &mut impl Write) -> std::io::Result<()> {
     let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
     write!(
         out,
@@ -216,6 +217,15 @@ fn print_footprint(footprint: &Footprint, out: &mut impl Write) -> std::io::Resu
             part.name,
             mib(part.bytes),
             part.items
+        )?;
+    }
+    if let Some(in_use) = footprint.heap_in_use {
+        let counted: u64 = footprint.parts.iter().map(|p| p.bytes).sum();
+        writeln!(
+            out,
+            "            {:<20} {:>8.1} MiB  (storage engine, runtime, buffers, allocator)",
+            "the rest of the heap",
+            mib(in_use.saturating_sub(counted)),
         )?;
     }
     writeln!(
