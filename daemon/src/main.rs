@@ -51,6 +51,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    lm_daemon::allocator::tune();
     // Everything lmd writes (the cache with its product keys, the login, the socket) is for
     // its user alone, whatever umask it was started with.
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
@@ -168,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
     tasks.spawn(sync::run(shared.clone(), options, shutdown.clone()));
     tasks.spawn(logins.keep_fresh(shared.clone(), shutdown.clone()));
     tasks.spawn(lm_daemon::alerts::run(shared.clone(), shutdown.clone()));
+    tasks.spawn(lm_daemon::allocator::keep_trimmed(shutdown.clone()));
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

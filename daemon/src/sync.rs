@@ -19,13 +19,6 @@ use tokio::sync::{mpsc, watch};
 /// Changes per feed request.
 const PAGE: u32 = 1_000;
 
-/// A catch-up of this many changes (a first sync, a long time offline) leaves the pages it
-/// parsed and the batches it wrote freed but kept by the allocator — at 100,000 licenses
-/// about as much as the cache itself — so it is handed back once the work after it (sort
-/// orders, expiry alerts) has settled.
-const RELEASE_AFTER: usize = 10_000;
-const SETTLE: Duration = Duration::from_secs(3);
-
 pub struct SyncOptions {
     /// Catch up at least this often even without events.
     pub poll_interval: Duration,
@@ -56,7 +49,7 @@ pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch:
             tokio::spawn(async move { remote.follow_events(&revisions_tx).await })
         };
         let outcome = async {
-            release_later(catch_up(&shared, &remote).await?);
+            catch_up(&shared, &remote).await?;
             backoff.reset();
             // Connected (again): redeem the user's seats and renew the grant kept for
             // offline checks, beside the sync.
@@ -76,7 +69,7 @@ pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch:
                     () = tokio::time::sleep(options.poll_interval) => {}
                     () = shared.sync_now.notified() => {}
                 }
-                release_later(catch_up(&shared, &remote).await?);
+                catch_up(&shared, &remote).await?;
             }
         };
         let result: Result<(), RemoteError> = tokio::select! {
@@ -120,28 +113,14 @@ pub async fn run(shared: Arc<Shared>, options: SyncOptions, mut shutdown: watch:
     }
 }
 
-/// After a catch-up of `applied` changes: hands what it freed back to the system once the
-/// work after it settled, if it was large.
-fn release_later(applied: usize) {
-    if applied < RELEASE_AFTER {
-        return;
-    }
-    tokio::spawn(async {
-        tokio::time::sleep(SETTLE).await;
-        let _ = tokio::task::spawn_blocking(crate::allocator::release_freed_memory).await;
-    });
-}
-
-/// Applies feed pages from the cache's cursor until the server has no more; answers how
-/// many changes it applied.
-async fn catch_up(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError> {
+/// Applies feed pages from the cache's cursor until the server has no more.
+async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     if shared.user().is_none() {
         // Tokens of an external provider or API keys do not say who we are in lm's terms
         // (role, organization); the server does.
         shared.set_user(remote.me().await?.into());
     }
     let start = shared.cache.cursor();
-    let mut applied_changes = 0;
     let mut ahead = PageAhead::fetch(remote, start);
     loop {
         let after = shared.cache.cursor();
@@ -158,7 +137,6 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError
             // The next page comes (and is parsed) on another thread while this one is applied.
             ahead = PageAhead::fetch(remote, page.next);
         }
-        applied_changes += page.changes.len();
         if !page.changes.is_empty() || page.next != after {
             let applied = shared
                 .cache
@@ -186,7 +164,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError
             }
             shared.cache.prepare_orders();
             shared.set_live(page.head);
-            return Ok(applied_changes);
+            return Ok(());
         }
         shared.set_connection(
             Connection::Syncing {
@@ -233,19 +211,16 @@ fn logged_out() -> RemoteError {
     ))
 }
 
-/// Reads the whole feed from 0 and swaps it in at once, so the old cache stays visible;
-/// answers how many changes it read.
-async fn resync(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError> {
+/// Reads the whole feed from 0 and swaps it in at once, so the old cache stays visible.
+async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     tracing::info!(
         cursor = shared.cache.cursor(),
         "the server's history no longer reaches our cursor; resyncing"
     );
     let mut snapshot = Snapshot::default();
     let mut after = 0;
-    let mut read = 0;
     loop {
         let page = remote.changes(after, PAGE).await?;
-        read += page.changes.len();
         snapshot.gather(page.changes);
         after = page.next;
         if !page.more {
@@ -265,7 +240,7 @@ async fn resync(shared: &Shared, remote: &Remote) -> Result<usize, RemoteError> 
         .map_err(cache_failed)?;
     shared.cache.prepare_orders();
     announce(shared, applied);
-    Ok(read)
+    Ok(())
 }
 
 /// Tells waiting edits and subscribed clients what reached the cache.

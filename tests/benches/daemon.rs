@@ -75,8 +75,8 @@ async fn run(licenses: usize) {
         (q.filter, q.sort.unwrap_or_default())
     };
     println!(
-        "{:<44} {:>8} {:>9} {:>9} {:>9}",
-        "list through the socket (50 rows)", "matches", "p50 ms", "p99 ms", "max ms"
+        "{:<44} {:>8} {:>9} {:>9} {:>9} {:>8}",
+        "list through the socket (50 rows)", "matches", "p50 ms", "p99 ms", "max ms", "RSS MiB"
     );
     for (name, text) in [
         ("everything, by name", ""),
@@ -117,10 +117,11 @@ async fn run(licenses: usize) {
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "{name:<44} {total:>8} {:>9.2} {:>9.2} {:>9.2}",
+            "{name:<44} {total:>8} {:>9.2} {:>9.2} {:>9.2} {:>8.0}",
             ms(latencies[latencies.len() / 2]),
             ms(latencies[latencies.len() * 99 / 100]),
-            ms(*latencies.last().unwrap())
+            ms(*latencies.last().unwrap()),
+            lm_tests::bench::rss_mib(daemon.pid().expect("running"))
         );
     }
 

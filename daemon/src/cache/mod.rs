@@ -544,9 +544,6 @@ impl Cache {
                     cache.read().licenses.prepare(field);
                 }
                 tracing::debug!(elapsed = ?started.elapsed(), "sort orders prepared");
-                // Sorting 100,000 licenses per column leaves tens of megabytes of freed
-                // keys that the allocator would otherwise keep.
-                crate::allocator::release_freed_memory();
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot prepare the sort orders ahead");
