@@ -15,82 +15,138 @@ struct Sources {
     invitations: Vec<Change>,
 }
 
+/// The license changes (upserts and removals) of `org` within `revisions`.
+async fn licenses_in(
+    conn: &mut impl Executes,
+    org: &str,
+    revisions: Revisions,
+) -> Result<Vec<Change>> {
+    let mut q = SqlBuf::new(&format!(
+        "SELECT {COLUMNS} FROM licenses l WHERE l.org_id = "
+    ));
+    q.arg(org);
+    revisions.push_to(&mut q, "l", "");
+    let rows: Vec<LicenseRow> = conn.exec().fetch_all(q.sql, q.args).await?;
+    let mut licenses = Vec::with_capacity(rows.len());
+    for row in rows {
+        let stored = row.into_license()?;
+        let revision = stored.license.revision;
+        licenses.push(if stored.removed {
+            Change::Delete {
+                revision,
+                id: stored.license.id,
+            }
+        } else {
+            Change::Upsert {
+                revision,
+                license: Box::new(stored.license),
+            }
+        });
+    }
+    Ok(licenses)
+}
+
+/// The holders (`assign`) of `org` within `revisions`, everyone's or one employee's.
+async fn holders_in(
+    conn: &mut impl Executes,
+    org: &str,
+    of: HoldersOf<'_>,
+    revisions: Revisions,
+) -> Result<Vec<Change>> {
+    feed_holders(conn, org, of, revisions)
+        .await?
+        .into_iter()
+        .map(|h| {
+            Ok(Change::Assign {
+                revision: h.revision,
+                license: parse_id(&h.license_id)?,
+                assignment: h.assignment,
+            })
+        })
+        .collect()
+}
+
+/// The holders released (`unassign`) of `org` within `revisions`.
+async fn releases_in(
+    conn: &mut impl Executes,
+    org: &str,
+    of: HoldersOf<'_>,
+    revisions: Revisions,
+) -> Result<Vec<Change>> {
+    feed_releases(conn, org, of, revisions)
+        .await?
+        .into_iter()
+        .map(|(revision, license, id)| {
+            Ok(Change::Unassign {
+                revision,
+                license: parse_id(&license)?,
+                id: id
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("released assignment {id}: {e}")))?,
+            })
+        })
+        .collect()
+}
+
 impl Sources {
+    /// Every source within `revisions`.
     async fn read(
         conn: &mut impl Executes,
         org: &str,
         of: HoldersOf<'_>,
         revisions: Revisions,
     ) -> Result<Sources> {
-        let mut q = SqlBuf::new(&format!(
-            "SELECT {COLUMNS} FROM licenses l WHERE l.org_id = "
-        ));
-        q.arg(org);
-        revisions.push_to(&mut q, "l", "");
-        let rows: Vec<LicenseRow> = conn.exec().fetch_all(q.sql, q.args).await?;
-        let mut licenses = Vec::with_capacity(rows.len());
-        for row in rows {
-            let stored = row.into_license()?;
-            let revision = stored.license.revision;
-            licenses.push(if stored.removed {
-                Change::Delete {
-                    revision,
-                    id: stored.license.id,
-                }
-            } else {
-                Change::Upsert {
-                    revision,
-                    license: Box::new(stored.license),
-                }
-            });
-        }
-        let holders = feed_holders(conn, org, of, revisions)
-            .await?
-            .into_iter()
-            .map(|h| {
-                Ok(Change::Assign {
-                    revision: h.revision,
-                    license: parse_id(&h.license_id)?,
-                    assignment: h.assignment,
-                })
-            })
-            .collect::<Result<_>>()?;
-        let releases = feed_releases(conn, org, of, revisions)
-            .await?
-            .into_iter()
-            .map(|(revision, license, id)| {
-                Ok(Change::Unassign {
-                    revision,
-                    license: parse_id(&license)?,
-                    id: id.parse().map_err(|e| {
-                        StoreError::Corrupt(format!("released assignment {id}: {e}"))
-                    })?,
-                })
-            })
-            .collect::<Result<_>>()?;
         Ok(Sources {
-            licenses,
-            holders,
-            releases,
+            licenses: licenses_in(conn, org, revisions).await?,
+            holders: holders_in(conn, org, of, revisions).await?,
+            releases: releases_in(conn, org, of, revisions).await?,
             members: feed_members(conn, org, of, revisions).await?,
             invitations: feed_invitations(conn, org, of, revisions).await?,
         })
     }
 
-    /// The lowest revision up to which some source may have been cut (it has `fetch` rows),
-    /// or `None` when every source is whole.
-    fn horizon(&self, fetch: i64) -> Option<i64> {
-        [
-            &self.licenses,
-            &self.holders,
-            &self.releases,
-            &self.members,
-            &self.invitations,
-        ]
-        .into_iter()
-        .filter(|source| source.len() as i64 >= fetch)
-        .filter_map(|source| source.last().map(Change::revision))
-        .min()
+    /// A page's worth of every source after `after`, at most `fetch` rows each, and the
+    /// horizon: the lowest revision up to which a source may have been cut (it has `fetch`
+    /// rows), or `None` when every source is whole up to `head`. The holders are read first
+    /// (a manager's feed has most of them), then each other source only up to where those
+    /// before it were cut: rows past that would be read only to be thrown away (reading
+    /// every source to the page's size read about twice the rows a page returns).
+    async fn read_page(
+        conn: &mut impl Executes,
+        org: &str,
+        of: HoldersOf<'_>,
+        (after, head): (i64, i64),
+        fetch: i64,
+    ) -> Result<(Sources, Option<i64>)> {
+        let within = |horizon: Option<i64>| Revisions::Between {
+            after,
+            upto: horizon.unwrap_or(head),
+            limit: fetch,
+        };
+        let cut = |horizon: Option<i64>, rows: &[Change]| match rows.last() {
+            Some(last) if rows.len() as i64 >= fetch => {
+                Some(horizon.map_or(last.revision(), |h| h.min(last.revision())))
+            }
+            _ => horizon,
+        };
+        let holders = holders_in(conn, org, of, within(None)).await?;
+        let horizon = cut(None, &holders);
+        let licenses = licenses_in(conn, org, within(horizon)).await?;
+        let horizon = cut(horizon, &licenses);
+        let releases = releases_in(conn, org, of, within(horizon)).await?;
+        let horizon = cut(horizon, &releases);
+        let members = feed_members(conn, org, of, within(horizon)).await?;
+        let horizon = cut(horizon, &members);
+        let invitations = feed_invitations(conn, org, of, within(horizon)).await?;
+        let horizon = cut(horizon, &invitations);
+        let sources = Sources {
+            licenses,
+            holders,
+            releases,
+            members,
+            invitations,
+        };
+        Ok((sources, horizon))
     }
 
     /// Every change in revision order; within a revision the license first, then its holders,
@@ -156,10 +212,10 @@ impl Store {
             upto: head,
             limit,
         };
-        let mut sources = Sources::read(&mut conn, org, of, between(after, fetch)).await?;
         // Complete below the horizon: a source cut at `fetch` rows may lack more of the
         // revision its last row has.
-        let horizon = sources.horizon(fetch);
+        let (mut sources, horizon) =
+            Sources::read_page(&mut conn, org, of, (after, head), fetch).await?;
         let mut changes = sources.take_merged();
         let mut more = horizon.is_some();
         let complete = changes.partition_point(|c| horizon.is_none_or(|h| c.revision() < h));
