@@ -58,6 +58,9 @@ impl Browser {
                 json!({"capabilities": {"alwaysMatch": {
                     "browserName": "chrome",
                     "goog:chromeOptions": {"args": args},
+                    // Finding an element waits up to 10 s for it to appear: a click that
+                    // loads another page returns before that page is there.
+                    "timeouts": {"implicit": 10_000},
                 }}}),
             )
             .await;
@@ -99,6 +102,7 @@ impl Browser {
         .await;
     }
 
+    /// The element `css` selects, waiting up to 10 s (the session's implicit wait) for it.
     async fn element(&self, css: &str) -> String {
         let found = self
             .call(
@@ -133,31 +137,15 @@ impl Browser {
 
     /// The rendered text of the element `css` selects, waiting up to 10 s for it to appear.
     pub async fn text(&self, css: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
-                .http
-                .post(format!("{}{}", self.base, self.session_path("/element")))
-                .json(&json!({"using": "css selector", "value": css}))
-                .send()
-                .await
-                .expect("webdriver")
-                .json::<Value>()
-                .await
-                .expect("json");
-            if let Some(id) = found["value"][ELEMENT].as_str() {
-                let text = self
-                    .call(
-                        reqwest::Method::GET,
-                        &self.session_path(&format!("/element/{id}/text")),
-                        Value::Null,
-                    )
-                    .await;
-                return text.as_str().unwrap_or_default().to_owned();
-            }
-            assert!(Instant::now() < deadline, "no element {css} appeared");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let id = self.element(css).await;
+        let text = self
+            .call(
+                reqwest::Method::GET,
+                &self.session_path(&format!("/element/{id}/text")),
+                Value::Null,
+            )
+            .await;
+        text.as_str().unwrap_or_default().to_owned()
     }
 
     /// The current page's HTML once it contains `needle`, waiting up to 10 s (through
