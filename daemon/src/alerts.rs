@@ -137,14 +137,11 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// The alerts in effect today for the licenses in scope that `given` does not exclude,
-/// soonest first, with the keys that remember them. None while the cache has not caught up
+/// The alerts in effect today for the licenses in scope (with `skip_given`, only those not
+/// given yet), soonest first, with the keys that remember them. None while the cache has not caught up
 /// (a cache half-way through a sync does not tell what expires) or, alerting only for
 /// licenses of mine, while it is not known who I am.
-fn in_effect(
-    shared: &Shared,
-    given: impl Fn(&str) -> bool,
-) -> Option<Vec<(ExpiryAlert, Vec<String>)>> {
+fn in_effect(shared: &Shared, skip_given: bool) -> Option<Vec<(ExpiryAlert, Vec<String>)>> {
     shared.cache.synced_at()?;
     let options = &shared.alerts;
     let today = chrono::Local::now().date_naive();
@@ -165,15 +162,15 @@ fn in_effect(
     Some(
         shared
             .cache
-            .with_expiring(first..=last, me.as_ref(), |licenses| {
-                due(licenses, today, &thresholds, given)
+            .with_expiring(first..=last, me.as_ref(), |licenses, given| {
+                due(licenses, today, &thresholds, |key| skip_given && given(key))
             }),
     )
 }
 
 /// Every alert in effect today, given already or not: what an alerts panel lists.
 pub fn current(shared: &Shared) -> Vec<ExpiryAlert> {
-    in_effect(shared, |_| false)
+    in_effect(shared, false)
         .unwrap_or_default()
         .into_iter()
         .map(|(alert, _)| alert)
@@ -182,7 +179,7 @@ pub fn current(shared: &Shared) -> Vec<ExpiryAlert> {
 
 /// The alerts due and not given yet, remembered as given from now on.
 fn take_due(shared: &Shared) -> Vec<ExpiryAlert> {
-    let due = in_effect(shared, |key| shared.cache.alerted(key)).unwrap_or_default();
+    let due = in_effect(shared, true).unwrap_or_default();
     if due.is_empty() {
         return Vec::new();
     }

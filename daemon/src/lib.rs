@@ -4,7 +4,8 @@
 //! also while the server is unreachable.
 //!
 //! - [`alerts`]: expiry alerts as desktop notifications and client events;
-//! - [`cache`]: sled storage and the in-memory view lists are served from;
+//! - [`cache`]: the snapshot and journal on disk, and the in-memory view lists are served
+//!   from;
 //! - [`inventory`]: the cached licenses in memory by slot, with their indexes (exact
 //!   values, sort orders) and [`search`], the free-text search over them;
 //! - [`remote`]: the HTTP client of lm-server;

@@ -164,6 +164,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             }
             shared.cache.prepare_orders();
             shared.set_live(page.head);
+            compact(shared).await;
             return Ok(());
         }
         shared.set_connection(
@@ -198,6 +199,17 @@ impl PageAhead {
 impl Drop for PageAhead {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Folds the cache's journal into a snapshot when it is due, off the runtime's threads: after
+/// a first sync of 100,000 licenses that is a second of writing, while lists are served.
+async fn compact(shared: &Shared) {
+    let cache = shared.cache.clone();
+    match tokio::task::spawn_blocking(move || cache.compact_if_due()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot compact the cache"),
+        Err(e) => tracing::error!(error = %e, "compacting the cache failed"),
     }
 }
 

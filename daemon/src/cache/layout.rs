@@ -1,52 +1,24 @@
-//! How the cache lies on disk: the sled keys and their records, its schema version, and
-//! the owner-only folder.
+//! How the cache lies on disk: its sled keys (the inventory is the journal's), its schema
+//! version, and the owner-only folder.
 
 use super::{CacheError, Result};
 use chrono::Utc;
-use lm_protocol::LicenseId;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the stored layout changes; an older cache is rebuilt.
-pub(super) const SCHEMA_VERSION: &[u8] = b"3";
+pub(super) const SCHEMA_VERSION: &[u8] = b"4";
 
 /// sled's own page cache.
 pub(super) const SLED_CACHE_BYTES: u64 = 2 << 20;
 
 pub(super) const SCHEMA_KEY: &[u8] = b"meta/schema";
-pub(super) const CURSOR_KEY: &[u8] = b"meta/cursor";
 pub(super) const SYNCED_AT_KEY: &[u8] = b"meta/synced_at";
-pub(super) const LICENSE_PREFIX: &[u8] = b"lic/";
-/// `hold/<license id>/<assignment id>`: a holder of a license.
-pub(super) const HOLDER_PREFIX: &str = "hold/";
-/// `member/<name>`: a member of the organization (or someone invited).
-pub(super) const MEMBER_PREFIX: &str = "member/";
-/// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given.
+/// `alert/<license id>/<expiry date>/<threshold days>`: an expiry alert already given (kept
+/// in the journal's `Alerted` entries).
 pub(super) const ALERT_PREFIX: &str = "alert/";
 
-pub(super) fn license_key(id: &LicenseId) -> Vec<u8> {
-    let mut key = LICENSE_PREFIX.to_vec();
-    key.extend_from_slice(id.as_str().as_bytes());
-    key
-}
-
-/// `hold/<license>/<assignment>`; with an empty assignment, the prefix of a license's holders.
-pub(super) fn holder_key(license: &LicenseId, assignment: &str) -> String {
-    format!("{HOLDER_PREFIX}{license}/{assignment}")
-}
-
-pub(super) fn member_key(name: &str) -> String {
-    format!("{MEMBER_PREFIX}{name}")
-}
-
 pub(super) fn encode(record: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(record).expect("a license or assignment always serializes")
-}
-
-pub(super) fn decode<T: serde::de::DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T> {
-    serde_json::from_slice(value).map_err(|source| CacheError::Record {
-        key: String::from_utf8_lossy(key).into_owned(),
-        source,
-    })
+    serde_json::to_vec(record).expect("a cache record always serializes")
 }
 
 /// Whether opening failed because another handle holds sled's lock on the directory.

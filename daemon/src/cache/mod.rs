@@ -1,37 +1,40 @@
-//! The daemon's copy of the inventory: durable in sled, served from memory.
+//! The daemon's copy of the inventory: durable on disk, served from memory.
 //!
-//! sled holds one record per license (`lic/<id>` → JSON), one per holder of a license
-//! (`hold/<license id>/<assignment id>` → JSON) and the feed cursor (`meta/cursor`).
-//! Every change-feed page is applied as one atomic sled batch that writes the records *and*
-//! the cursor, so after a crash at any moment the cache equals what a follower at that cursor
-//! holds, and syncing resumes from there. Reads never touch sled: the licenses live in
-//! memory, loaded once at start, with the secondary indexes of [`crate::inventory`] that lists
-//! are served from.
+//! The inventory — licenses, holders, members, the alerts given and the feed cursor — is a
+//! snapshot and a journal of the pages applied since ([`journal`]). Every change-feed page
+//! is one checksummed frame holding the page *and* the cursor, so after a crash at any
+//! moment the cache equals what a follower at that cursor holds, and syncing resumes from
+//! there. sled keeps the small records read by key: the schema version, the permission
+//! grant, the organization's settings, when the cache last matched the server, the daily
+//! totals. Reads never touch the disk: the licenses live in memory, loaded once at start,
+//! with the secondary indexes of [`crate::inventory`] that lists are served from.
 //!
-//! The cache is disposable. When its schema version differs from this build's, or sled
-//! reports corruption, the directory is moved aside (`<dir>.broken-<time>`) and a fresh cache
+//! The cache is disposable. When its schema version differs from this build's, or sled or
+//! the snapshot reports damage, the directory is moved aside (`<dir>.broken-<time>`) and a fresh cache
 //! is synced from the server; a cache locked by another handle is waited for, then refused,
 //! never moved aside. It is owner-only: folder 0700, files 0600, a looser one closed up at
 //! open.
 //!
-//! One job per file: here the cache and what it answers; `layout` the keys and records on
-//! disk and the folder they live in; `members` the members; `insights` the reports.
+//! One job per file: here the cache and what it answers; `journal` the snapshot and the
+//! journal; `layout` the other keys on disk and the folder they live in; `members` the
+//! members; `insights` the reports.
 
 mod insights;
+mod journal;
 mod layout;
 mod members;
 
 use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
+use journal::{Entry, Journal, Kind, records};
 use layout::{
-    ALERT_PREFIX, CURSOR_KEY, HOLDER_PREFIX, LICENSE_PREFIX, MEMBER_PREFIX, SCHEMA_KEY,
-    SCHEMA_VERSION, SLED_CACHE_BYTES, SYNCED_AT_KEY, decode, encode, holder_key, is_locked,
-    license_key, make_private, member_key, read_i64, set_aside_path,
+    ALERT_PREFIX, SCHEMA_KEY, SCHEMA_VERSION, SLED_CACHE_BYTES, SYNCED_AT_KEY, is_locked,
+    make_private, read_i64, set_aside_path,
 };
 use lm_protocol::{Assignee, Assignment, Change, License, LicenseFilter, LicenseId, Member, Sort};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -41,6 +44,17 @@ pub enum CacheError {
     Record {
         key: String,
         source: serde_json::Error,
+    },
+    #[error("cache file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cache file {path} is damaged at byte {at}: {what}")]
+    Corrupt {
+        path: PathBuf,
+        at: u64,
+        what: String,
     },
     #[error("cannot make the cache at {path} private to its owner: {source}")]
     Private {
@@ -60,6 +74,9 @@ pub type Result<T, E = CacheError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Cache {
     db: sled::Db,
+    /// Held by every write of the inventory, from the journal to memory: a snapshot is
+    /// taken between two pages, never across one.
+    journal: Arc<Mutex<Journal>>,
     memory: Arc<RwLock<Memory>>,
 }
 
@@ -68,8 +85,82 @@ struct Memory {
     licenses: Inventory,
     /// The organization's members by name (for an employee: themselves).
     members: BTreeMap<String, Member>,
+    /// The expiry alerts given (see [`Cache::alert_key`]).
+    alerted: HashSet<Box<str>>,
     cursor: i64,
     synced_at: Option<DateTime<Utc>>,
+}
+
+impl Memory {
+    /// Takes in one entry of the cache on disk, as it is opened.
+    fn take(&mut self, entry: Entry) {
+        match entry {
+            Entry::Cursor(cursor) => self.cursor = cursor,
+            Entry::Page(changes) => {
+                for change in changes {
+                    match change {
+                        Change::Member { member, .. } => {
+                            self.members.insert(member.name.clone(), *member);
+                        }
+                        Change::Uninvite { name, .. } => {
+                            self.members.remove(&name);
+                        }
+                        change => self.licenses.take(change),
+                    }
+                }
+            }
+            Entry::Alerted(keys) => self
+                .alerted
+                .extend(keys.into_iter().map(String::into_boxed_str)),
+            Entry::Licenses(licenses) => licenses
+                .into_iter()
+                .for_each(|license| drop(self.licenses.upsert(license))),
+            Entry::Holders(holders) => holders
+                .into_iter()
+                .for_each(|(license, assignment)| self.licenses.hold(license, assignment)),
+            Entry::Members(members) => self.members.extend(
+                members
+                    .into_iter()
+                    .map(|member| (member.name.clone(), member)),
+            ),
+        }
+    }
+}
+
+/// The whole cache as snapshot records: holders before licenses, so that a license read
+/// back shares the text of the holders it lists; the alerts given only while their license
+/// still expires on that date (a renewal alerts again anyway).
+fn snapshot_records<'a>(
+    licenses: &'a Inventory,
+    members: &'a BTreeMap<String, Member>,
+    alerted: &'a HashSet<Box<str>>,
+) -> impl Iterator<Item = Vec<u8>> + 'a {
+    let current = alerted
+        .iter()
+        .map(|key| &**key)
+        .filter(|key| alert_still_current(key, licenses));
+    records(Kind::Holders, licenses.every_holder())
+        .chain(records(Kind::Licenses, licenses.values()))
+        .chain(records(Kind::Members, members.values()))
+        .chain(records(Kind::Alerted, current))
+}
+
+/// Whether the alert `key` speaks of a cached license's current expiry date.
+fn alert_still_current(key: &str, licenses: &Inventory) -> bool {
+    let Some((license, expires)) = key
+        .strip_prefix(ALERT_PREFIX)
+        .and_then(|rest| rest.rsplit_once('/'))
+        .and_then(|(rest, _threshold)| rest.rsplit_once('/'))
+    else {
+        return false;
+    };
+    let Ok(license) = license.parse::<LicenseId>() else {
+        return false;
+    };
+    licenses
+        .get(&license)
+        .and_then(|l| l.expires)
+        .is_some_and(|e| e.to_string() == expires)
 }
 
 /// A whole inventory, read from the feed from its start: what a resync replaces the cache
@@ -193,42 +284,12 @@ impl Cache {
                 });
             }
         }
-        let licenses = db
-            .scan_prefix(LICENSE_PREFIX)
-            .map(|entry| {
-                let (key, value) = entry?;
-                decode(&key, &value)
-            })
-            .collect::<Result<Vec<License>>>()?;
-        let holders = db
-            .scan_prefix(HOLDER_PREFIX)
-            .map(|entry| {
-                let (key, value) = entry?;
-                let license = std::str::from_utf8(&key[HOLDER_PREFIX.len()..])
-                    .ok()
-                    .and_then(|rest| rest.split_once('/'))
-                    .and_then(|(license, _)| license.parse().ok())
-                    .ok_or_else(|| CacheError::Record {
-                        key: String::from_utf8_lossy(&key).into_owned(),
-                        source: serde::de::Error::custom("not hold/<license>/<assignment>"),
-                    })?;
-                Ok((license, decode(&key, &value)?))
-            })
-            .collect::<Result<Vec<(LicenseId, Assignment)>>>()?;
-        let members = db
-            .scan_prefix(MEMBER_PREFIX)
-            .map(|entry| {
-                let (key, value) = entry?;
-                let member: Member = decode(&key, &value)?;
-                Ok((member.name.clone(), member))
-            })
-            .collect::<Result<BTreeMap<String, Member>>>()?;
-        let memory = Memory {
-            members,
-            cursor: read_i64(&db, CURSOR_KEY)?.unwrap_or(0),
+        let mut memory = Memory {
             synced_at: read_i64(&db, SYNCED_AT_KEY)?.and_then(DateTime::from_timestamp_millis),
-            licenses: Inventory::build(licenses, holders),
+            ..Memory::default()
         };
+        let journal = Journal::open(dir, |entry| memory.take(entry))?;
+        memory.licenses.order_first_screen();
         tracing::info!(
             licenses = memory.licenses.len(),
             cursor = memory.cursor,
@@ -236,6 +297,7 @@ impl Cache {
         );
         let cache = Cache {
             db,
+            journal: Arc::new(Mutex::new(journal)),
             memory: Arc::new(RwLock::new(memory)),
         };
         cache.prepare_orders();
@@ -303,46 +365,8 @@ impl Cache {
 
     /// Applies one feed page and moves the cursor to `next`, atomically.
     pub fn apply(&self, changes: &[Change], next: i64) -> Result<Applied> {
-        let mut batch = sled::Batch::default();
-        // Holders written by this page, by license: a removal later in the page takes them too.
-        let mut written: HashMap<&LicenseId, Vec<String>> = HashMap::new();
-        for change in changes {
-            match change {
-                Change::Upsert { license, .. } => {
-                    batch.insert(license_key(&license.id), encode(license));
-                }
-                Change::Delete { id, .. } => {
-                    batch.remove(license_key(id));
-                    let prefix = holder_key(id, "");
-                    for key in self.db.scan_prefix(&prefix).keys() {
-                        batch.remove(key?);
-                    }
-                    for key in written.remove(id).unwrap_or_default() {
-                        batch.remove(key.as_bytes());
-                    }
-                }
-                Change::Assign {
-                    license,
-                    assignment,
-                    ..
-                } => {
-                    let key = holder_key(license, assignment.id.as_str());
-                    batch.insert(key.as_bytes(), encode(assignment));
-                    written.entry(license).or_default().push(key);
-                }
-                Change::Unassign { license, id, .. } => {
-                    batch.remove(holder_key(license, id.as_str()).as_bytes());
-                }
-                Change::Member { member, .. } => {
-                    batch.insert(member_key(&member.name).as_bytes(), encode(member));
-                }
-                Change::Uninvite { name, .. } => {
-                    batch.remove(member_key(name).as_bytes());
-                }
-            }
-        }
-        batch.insert(CURSOR_KEY, &next.to_be_bytes());
-        self.db.apply_batch(batch)?;
+        let mut journal = self.journal();
+        journal.append(records(Kind::Page, changes), Some(next))?;
 
         let mut memory = self.write();
         memory.licenses.apply(changes);
@@ -381,9 +405,10 @@ impl Cache {
         })
     }
 
-    /// Replaces the whole cache with `licenses` at `cursor` in one batch: the end of a resync
-    /// after the server's history no longer reached our cursor. Until this call the old
-    /// content stays visible.
+    /// Replaces the whole cache with a resync's `snapshot` at `cursor`: the end of a resync
+    /// after the server's history no longer reached our cursor. It is written as the next
+    /// snapshot generation first; until then the old content stays visible, and stays what a
+    /// restart finds.
     pub fn replace(&self, snapshot: Snapshot, cursor: i64) -> Result<Applied> {
         let Snapshot {
             licenses: fresh,
@@ -392,47 +417,26 @@ impl Cache {
         } = snapshot;
         // The holders of licenses the snapshot has; the others went with their license.
         holders.retain(|license, _| fresh.contains_key(license));
-        let mut batch = sled::Batch::default();
-        let mut ids = Vec::new();
-        for entry in self.db.scan_prefix(LICENSE_PREFIX).keys() {
-            let key = entry?;
-            let id = &key[LICENSE_PREFIX.len()..];
-            if !fresh.contains_key(std::str::from_utf8(id).unwrap_or_default()) {
-                batch.remove(key.clone());
-            }
-        }
-        for key in self.db.scan_prefix(HOLDER_PREFIX).keys() {
-            batch.remove(key?);
-        }
-        for key in self.db.scan_prefix(MEMBER_PREFIX).keys() {
-            batch.remove(key?);
-        }
-        for member in members.values() {
-            batch.insert(member_key(&member.name).as_bytes(), encode(member));
-        }
-        for license in fresh.values() {
-            batch.insert(license_key(&license.id), encode(license));
-        }
-        for (license, assignments) in &holders {
-            for assignment in assignments {
-                batch.insert(
-                    holder_key(license, assignment.id.as_str()).as_bytes(),
-                    encode(assignment),
-                );
-            }
-        }
-        batch.insert(CURSOR_KEY, &cursor.to_be_bytes());
-        self.db.apply_batch(batch)?;
-
-        let mut memory = self.write();
-        ids.extend(memory.licenses.ids().cloned());
-        ids.extend(fresh.keys().cloned());
-        ids.sort();
-        ids.dedup();
         let holders = holders
             .into_iter()
             .flat_map(|(license, all)| all.into_iter().map(move |a| (license.clone(), a)));
-        memory.licenses = Inventory::build(fresh.into_values(), holders);
+        let mut journal = self.journal();
+        let licenses = Inventory::build(fresh.into_values(), holders);
+        // On disk first: until the new generation is current, the old cache is the one a
+        // restart finds.
+        {
+            let memory = self.read();
+            journal.compact(
+                snapshot_records(&licenses, &members, &memory.alerted),
+                cursor,
+            )?;
+        }
+        let mut memory = self.write();
+        let mut ids: Vec<LicenseId> = memory.licenses.ids().cloned().collect();
+        ids.extend(licenses.ids().cloned());
+        ids.sort();
+        ids.dedup();
+        memory.licenses = licenses;
         let mut changed: Vec<String> = memory.members.keys().cloned().collect();
         changed.extend(members.keys().cloned());
         changed.sort();
@@ -446,13 +450,41 @@ impl Cache {
         })
     }
 
+    /// Folds the journal into a new snapshot when it has outgrown the last one (after a
+    /// first sync, or many pages of live changes): what a restart reads stays about the size
+    /// of the cache. Writes wait meanwhile; lists do not.
+    pub fn compact_if_due(&self) -> Result<bool> {
+        let journal = self.journal();
+        if !journal.compaction_due() {
+            return Ok(false);
+        }
+        self.compact(journal)?;
+        Ok(true)
+    }
+
+    /// Writes the cache as a new snapshot, in place of the last one and the journal.
+    fn compact(&self, mut journal: std::sync::MutexGuard<'_, Journal>) -> Result<()> {
+        let started = std::time::Instant::now();
+        {
+            let memory = self.read();
+            journal.compact(
+                snapshot_records(&memory.licenses, &memory.members, &memory.alerted),
+                memory.cursor,
+            )?;
+        }
+        tracing::info!(elapsed = ?started.elapsed(), "cache compacted");
+        Ok(())
+    }
+
     /// Runs `f` over the cached licenses that expire within `dates` (and, given `who`, that
-    /// `who` holds): the expiry alerts' candidates, read in place rather than copied out.
+    /// `who` holds), with whether an alert (see [`Cache::alert_key`]) was given before: the
+    /// expiry alerts' candidates, read in place rather than copied out, under one read of
+    /// the cache (a second, nested, would wait behind a sync's write for ever).
     pub fn with_expiring<R>(
         &self,
         dates: std::ops::RangeInclusive<NaiveDate>,
         who: Option<&Assignee>,
-        f: impl FnOnce(&mut dyn Iterator<Item = &License>) -> R,
+        f: impl FnOnce(&mut dyn Iterator<Item = &License>, &dyn Fn(&str) -> bool) -> R,
     ) -> R {
         let memory = self.read();
         let licenses = &memory.licenses;
@@ -460,21 +492,24 @@ impl Cache {
             l.expires.is_some_and(|e| dates.contains(&e))
                 && who.is_none_or(|who| licenses.holds(&l.id, who))
         });
-        f(&mut expiring)
+        f(&mut expiring, &|key| memory.alerted.contains(key))
     }
 
     /// Whether the alert `key` (see [`Cache::alert_key`]) was given before.
+    #[cfg(test)]
     pub fn alerted(&self, key: &str) -> bool {
-        self.db.contains_key(key).unwrap_or(false)
+        self.read().alerted.contains(key)
     }
 
-    /// Remembers alerts as given, across restarts.
+    /// Remembers alerts as given, across restarts: one journal entry for them all.
     pub fn mark_alerted<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for key in keys {
-            batch.insert(key, &[]);
+        let keys: Vec<&str> = keys.into_iter().collect();
+        if keys.is_empty() {
+            return Ok(());
         }
-        self.db.apply_batch(batch)?;
+        let mut journal = self.journal();
+        journal.append(records(Kind::Alerted, &keys), None)?;
+        self.write().alerted.extend(keys.into_iter().map(Box::from));
         Ok(())
     }
 
@@ -504,6 +539,7 @@ impl Cache {
 
     /// Records that the cache matched the server at `at`.
     pub fn mark_synced(&self, at: DateTime<Utc>) -> Result<()> {
+        self.journal().sync()?;
         self.db
             .insert(SYNCED_AT_KEY, &at.timestamp_millis().to_be_bytes())?;
         self.write().synced_at = Some(at);
@@ -579,14 +615,19 @@ impl Cache {
                 })
                 .collect(),
             storage_cache_limit: SLED_CACHE_BYTES,
-            on_disk: self.db.size_on_disk().unwrap_or(0),
+            on_disk: self.db.size_on_disk().unwrap_or(0) + self.journal().bytes_on_disk(),
         }
     }
 
     /// Writes everything to disk; called on shutdown.
     pub async fn flush(&self) -> Result<()> {
+        self.journal().sync()?;
         self.db.flush_async().await?;
         Ok(())
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Memory> {

@@ -48,6 +48,114 @@ fn pages_and_cursor_survive_a_reopen() {
     assert!(cache.get(&"b".parse().unwrap()).is_some());
 }
 
+fn assign(license: &str, employee: &str, revision: i64) -> Change {
+    serde_json::from_value(serde_json::json!({
+        "op": "assign", "revision": revision, "license": license,
+        "assignment": {"id": format!("{license}-{employee}"), "employee": employee,
+                       "since": "2026-01-01T00:00:00Z"}
+    }))
+    .unwrap()
+}
+
+fn with_expiry(mut l: License, expires: &str) -> License {
+    l.expires = Some(expires.parse().unwrap());
+    l
+}
+
+/// What a cache holds: license ids, holders per license, member names, the cursor.
+type Contents = (Vec<String>, Vec<(String, usize)>, Vec<String>, i64);
+
+fn contents(cache: &Cache) -> Contents {
+    let (_, licenses) = cache.list(
+        &LicenseFilter::default(),
+        Sort::default(),
+        0,
+        100,
+        Utc::now().date_naive(),
+    );
+    let ids = licenses.iter().map(|l| l.id.to_string()).collect();
+    let holders = licenses
+        .iter()
+        .map(|l| (l.id.to_string(), cache.holders(&l.id, 0, 100).0))
+        .collect();
+    let members = cache.read().members.keys().cloned().collect();
+    (ids, holders, members, cache.cursor())
+}
+
+/// A snapshot and the journal after it read back as the same cache, whichever of the two
+/// holds a change: licenses, holders, a deletion taking its holders, members, alerts.
+#[test]
+fn the_cache_reads_back_the_same_from_its_snapshot_and_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache");
+    let member: Member = serde_json::from_value(serde_json::json!({
+        "name": "ann", "role": "manager", "status": "active", "licenses": 0, "seats": 0,
+        "created_at": "2026-01-01T00:00:00Z", "last_sign_in": null, "second_factor": false
+    }))
+    .unwrap();
+    let a = with_expiry(license("a", "Adobe", 1), "2027-01-01");
+    let expected = {
+        let cache = Cache::open(&path).unwrap();
+        cache
+            .apply(
+                &[
+                    upsert(a.clone()),
+                    upsert(license("b", "Adobe", 2)),
+                    assign("a", "ann", 3),
+                    assign("b", "bob", 4),
+                    Change::Member {
+                        revision: 5,
+                        member: Box::new(member),
+                    },
+                ],
+                5,
+            )
+            .unwrap();
+        let current = Cache::alert_key(&a.id, a.expires.unwrap(), 30);
+        let renewed = Cache::alert_key(&a.id, "2026-01-01".parse().unwrap(), 30);
+        cache
+            .mark_alerted([current.as_str(), renewed.as_str()])
+            .unwrap();
+        cache.compact(cache.journal()).unwrap();
+        assert!(cache.alerted(&renewed), "kept in memory");
+        cache
+            .apply(
+                &[
+                    assign("a", "cid", 6),
+                    Change::Delete {
+                        revision: 7,
+                        id: "b".parse().unwrap(),
+                    },
+                    upsert(license("c", "Corel", 8)),
+                ],
+                8,
+            )
+            .unwrap();
+        contents(&cache)
+    };
+    assert_eq!(
+        expected,
+        (
+            vec!["a".to_owned(), "c".to_owned()],
+            vec![("a".to_owned(), 2), ("c".to_owned(), 0)],
+            vec!["ann".to_owned()],
+            8
+        )
+    );
+    let reopened = Cache::open(&path).unwrap();
+    assert_eq!(contents(&reopened), expected);
+    assert!(reopened.alerted(&Cache::alert_key(&a.id, a.expires.unwrap(), 30)));
+    assert!(
+        !reopened.alerted(&Cache::alert_key(&a.id, "2026-01-01".parse().unwrap(), 30)),
+        "an alert of an expiry date the license no longer has is not kept by a snapshot"
+    );
+
+    // And again once all of it is in one snapshot.
+    reopened.compact(reopened.journal()).unwrap();
+    drop(reopened);
+    assert_eq!(contents(&Cache::open(&path).unwrap()), expected);
+}
+
 #[test]
 fn a_cache_of_another_schema_is_set_aside_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +163,7 @@ fn a_cache_of_another_schema_is_set_aside_and_rebuilt() {
     {
         let db = sled::open(&path).unwrap();
         db.insert(SCHEMA_KEY, b"0").unwrap();
-        db.insert(CURSOR_KEY, &9i64.to_be_bytes()).unwrap();
+        db.insert(b"lic/a", b"{}").unwrap();
         db.flush().unwrap();
     }
     let cache = Cache::open(&path).unwrap();
@@ -66,6 +174,34 @@ fn a_cache_of_another_schema_is_set_aside_and_rebuilt() {
         .filter(|n| n.starts_with("cache.broken-"))
         .collect();
     assert_eq!(aside.len(), 1, "the old cache is kept for inspection");
+}
+
+/// A damaged inventory file is not a crash lmd can read past: the cache is set aside and
+/// synced again.
+#[test]
+fn a_damaged_cache_is_set_aside_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache");
+    {
+        let cache = Cache::open(&path).unwrap();
+        cache.apply(&[upsert(license("a", "Adobe", 1))], 1).unwrap();
+        cache.compact(cache.journal()).unwrap();
+    }
+    std::fs::write(
+        path.join("inventory.snapshot"),
+        b"lm-inv01 and then nonsense",
+    )
+    .unwrap();
+    let cache = Cache::open(&path).unwrap();
+    assert_eq!((cache.cursor(), cache.len()), (0, 0));
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("cache.broken-")
+        })
+        .count();
+    assert_eq!(aside, 1);
 }
 
 #[test]
@@ -87,6 +223,13 @@ fn replace_drops_what_the_server_no_longer_has() {
     assert_eq!(applied.ids.len(), 2);
     assert_eq!(cache.cursor(), 7);
     assert_eq!(cache.len(), 1);
+    drop(cache);
+    let reopened = Cache::open(&dir.path().join("cache")).unwrap();
+    assert_eq!(
+        (reopened.cursor(), reopened.len()),
+        (7, 1),
+        "what a restart finds"
+    );
 }
 
 #[test]

@@ -152,8 +152,41 @@ impl Inventory {
         for license in licenses {
             inventory.upsert(license);
         }
-        inventory.order(FIRST_SCREEN_SORT);
+        inventory.order_first_screen();
         inventory
+    }
+
+    /// Builds the order of the first screen of `lm` (by name), if it is not built yet.
+    pub fn order_first_screen(&self) {
+        self.order(FIRST_SCREEN_SORT);
+    }
+
+    /// Takes in one change, by value: how a cache is read back from disk, before any sort
+    /// order is built.
+    pub fn take(&mut self, change: Change) {
+        match change {
+            Change::Upsert { license, .. } => {
+                self.upsert(*license);
+            }
+            Change::Delete { id, .. } => {
+                self.remove(&id);
+            }
+            Change::Assign {
+                license,
+                assignment,
+                ..
+            } => self.hold(license, assignment),
+            Change::Unassign { license, id, .. } => self.release(&license, &id),
+            // Members are the cache's, not the inventory's.
+            Change::Member { .. } | Change::Uninvite { .. } => {}
+        }
+    }
+
+    /// Every holder of every license (also of one not here yet), license by license.
+    pub fn every_holder(&self) -> impl Iterator<Item = (&LicenseId, &Assignment)> {
+        self.holders
+            .iter()
+            .flat_map(|(license, holders)| holders.iter().map(move |a| (license, a)))
     }
 
     pub fn len(&self) -> usize {
@@ -257,9 +290,16 @@ impl Inventory {
 
     /// Records that license `license` is assigned by `assignment` (also before the license
     /// itself arrives).
-    pub fn hold(&mut self, license: LicenseId, mut assignment: Assignment) {
+    pub fn hold(&mut self, mut license: LicenseId, mut assignment: Assignment) {
         share_assignee(&mut self.pool, &mut assignment.assignee);
-        let slot = self.slots.get(&license).copied();
+        let slot = match self.slots.get_key_value(&license) {
+            Some((id, &slot)) => {
+                // One text for the id, the license's and its holders'.
+                license = id.clone();
+                Some(slot)
+            }
+            None => None,
+        };
         let key = holder_key(&assignment.assignee);
         let holders = self.holders.entry(license).or_default();
         if holders.insert(assignment)
@@ -289,7 +329,13 @@ impl Inventory {
     /// lists among its holders. Every sort order built so far is patched — two binary
     /// searches and a move — so a change does not cost the next list a full sort.
     pub fn upsert(&mut self, mut license: License) -> Option<License> {
+        // Read from JSON, the listing grew by doubling: up to six spare assignments each.
+        license.assignments.shrink_to_fit();
         self.share_values(&mut license);
+        if let Some((id, _)) = self.holders.get_key_value(&license.id) {
+            // One text for the id, the license's and its holders'.
+            license.id = id.clone();
+        }
         for listed in &mut license.assignments {
             let known = self
                 .holders
