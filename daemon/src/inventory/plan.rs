@@ -1,10 +1,10 @@
 //! How a list is answered: the smallest candidate set any index gives, then sorted or
 //! walked in the sort's order, checking only what no index answered.
 
+use super::SortedSlots;
 use super::{Inventory, Slot, SlotSet, exact_asked};
 use chrono::NaiveDate;
 use lm_protocol::{CursorValue, License, LicenseFilter, Sort, SortField};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Candidate sets up to the inventory divided by this (or up to [`SORT_AT_MOST`]) are
@@ -44,7 +44,7 @@ enum TextCheck<'q> {
 
 /// A set of slots an index says the matches lie in.
 enum Source<'a> {
-    Exact(Option<&'a HashSet<Slot>>),
+    Exact(Option<&'a SortedSlots>),
     Hits(SlotSet),
     /// A run of the order of another column than the sort's.
     Range(Arc<Vec<Slot>>, std::ops::Range<usize>),
@@ -53,7 +53,7 @@ enum Source<'a> {
 impl<'a> Source<'a> {
     fn len(&self) -> usize {
         match self {
-            Source::Exact(slots) => slots.map_or(0, HashSet::len),
+            Source::Exact(slots) => slots.map_or(0, SortedSlots::len),
             Source::Hits(hits) => hits.len(),
             Source::Range(_, range) => range.len(),
         }
