@@ -9,10 +9,8 @@ use tokio::sync::watch;
 /// How often [`keep_trimmed`] looks.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
 
-/// More resident memory than this beyond the heap in use is handed back (freed memory the
-/// allocator counts as kept stays counted after it is handed back: the resident memory
-/// tells whether it still takes room).
-const KEEP_AT_MOST: u64 = 16 << 20;
+/// More freed memory than this, kept by the allocator, is handed back.
+const KEEP_AT_MOST: u64 = 4 << 20;
 
 /// Sets the allocator up for a long-running process: run once, at start.
 pub fn tune() {
@@ -27,19 +25,26 @@ pub fn tune() {
     }
 }
 
-/// Until shutdown, hands freed memory back whenever more than [`KEEP_AT_MOST`] of it takes
-/// room: after a sync, a sort order built, lists and changes.
+/// Until shutdown, hands freed memory back whenever the allocator keeps more than
+/// [`KEEP_AT_MOST`] of it and the heap changed since the last look: after a sync, a sort
+/// order built, lists and changes. (Freed memory handed back stays counted as kept, and the
+/// heap in use counts blocks never touched — sled allocates 25 MiB zeroed and leaves it
+/// so —, so neither figure alone tells whether freed memory takes room.)
 pub async fn keep_trimmed(mut shutdown: watch::Receiver<bool>) {
+    let mut last_look = None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(LOOK_EVERY) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let idle_room = heap_figures()
-            .is_some_and(|(in_use, _)| resident_bytes().saturating_sub(in_use) > KEEP_AT_MOST);
-        if idle_room {
+        let Some(figures) = heap_figures() else {
+            return;
+        };
+        let (_, kept) = figures;
+        if kept > KEEP_AT_MOST && last_look != Some(figures) {
             let _ = tokio::task::spawn_blocking(release_freed_memory).await;
         }
+        last_look = Some(figures);
     }
 }
 

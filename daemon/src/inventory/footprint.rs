@@ -4,7 +4,6 @@
 use super::holders::Holders;
 use super::{Exact, Inventory, Slot};
 use lm_protocol::{Assignment, License, LicenseId};
-use std::collections::HashSet;
 
 /// One part: its name, its bytes, how many things it holds.
 pub type Part = (&'static str, usize, usize);
@@ -20,15 +19,15 @@ pub fn table_bytes(capacity: usize, entry: usize) -> usize {
 }
 
 /// The heap bytes of a license's own text and the holders it lists. The values it shares
-/// with others (vendor, product, notes, owner) are the pool's, the text of the holders it
-/// lists the holders'.
+/// with others (kind, vendor, product, notes, owner) are the pool's, the text of the
+/// holders it lists the holders'.
 fn license_heap_bytes(license: &License) -> usize {
     license.id.as_str().len()
         + license.name.as_str().len()
-        + license.kind.as_str().len()
         + license.key.as_ref().map_or(0, |k| k.expose().len())
         + license.owner.as_ref().map_or(0, |owner| {
-            owner.eids.capacity() * size_of::<lm_protocol::HierarchyName>()
+            size_of::<lm_protocol::Owner>()
+                + owner.eids.capacity() * size_of::<lm_protocol::HierarchyName>()
         })
         + license.assignments.capacity() * size_of::<Assignment>()
 }
@@ -52,13 +51,11 @@ impl Inventory {
                 .sum::<usize>();
         let exact = table_bytes(
             self.exact.capacity(),
-            size_of::<((Exact, String), HashSet<Slot>)>(),
+            size_of::<((Exact, String), super::SortedSlots)>(),
         ) + self
             .exact
             .iter()
-            .map(|((_, value), slots)| {
-                value.capacity() + table_bytes(slots.capacity(), size_of::<Slot>())
-            })
+            .map(|((_, value), slots)| value.capacity() + slots.heap_bytes())
             .sum::<usize>();
         let built = self.orders().built.clone();
         let orders: usize = built

@@ -36,7 +36,7 @@ mod tests;
 
 use holders::Holders;
 use orders::{FIRST_SCREEN_SORT, Orders};
-pub use slots::SlotSet;
+pub use slots::{SlotSet, SortedSlots};
 
 use crate::search::SearchTexts;
 use lm_protocol::text::{SharedText, TextPool};
@@ -44,7 +44,7 @@ use lm_protocol::{
     Assignee, Assignment, AssignmentId, Change, CursorValue, License, LicenseFilter, LicenseId,
     SortField,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 
 /// Where a license lives in the [`Inventory`].
@@ -74,7 +74,7 @@ pub struct Inventory {
     /// Boxed: a vacant slot or a vector grown ahead costs a pointer, not a license.
     rows: Vec<Option<Box<License>>>,
     vacant: Vec<Slot>,
-    exact: HashMap<(Exact, String), HashSet<Slot>>,
+    exact: HashMap<(Exact, String), SortedSlots>,
     /// Every holder, by license: the feed's holder changes and the holders licenses list.
     /// Kept also for a license not here yet (its holders may come first); the employee and
     /// device indexes are made from these, not from the ten a license lists.
@@ -260,7 +260,7 @@ impl Inventory {
     fn slot_holds(&self, slot: Slot, who: &Assignee) -> bool {
         self.exact
             .get(&holder_key(who))
-            .is_some_and(|slots| slots.contains(&slot))
+            .is_some_and(|slots| slots.contains(slot))
     }
 
     fn row(&self, slot: Slot) -> &License {
@@ -281,7 +281,7 @@ impl Inventory {
 
     fn unindex_exact(&mut self, key: &(Exact, String), slot: Slot) {
         if let Some(slots) = self.exact.get_mut(key) {
-            slots.remove(&slot);
+            slots.remove(slot);
             if slots.is_empty() {
                 self.exact.remove(key);
             }
@@ -382,6 +382,7 @@ impl Inventory {
     fn share_values(&mut self, license: &mut License) {
         let pool = &mut self.pool;
         license.product.share_from(pool);
+        license.kind.share_from(pool);
         license.vendor.share_from(pool);
         license.notes.share_from(pool);
         if let Some(owner) = &mut license.owner {

@@ -197,7 +197,7 @@ fn an_export_reads_back_as_the_same_license() {
     let row = parse_import(bytes.as_slice()).0.remove(0);
     assert_eq!(row.id.as_ref(), Some(&license.id));
     assert_eq!(row.cost, Some(license.cost));
-    assert_eq!(row.owner, Some(license.owner.clone()));
+    assert_eq!(row.owner, Some(license.owner.as_deref().cloned()));
     assert_eq!(row.key, Some(license.key.clone()));
     assert_eq!(row.notes, Some(license.notes.clone()));
     assert_eq!(row.employees.unwrap()[0].as_str(), "alice");

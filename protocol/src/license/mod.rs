@@ -44,7 +44,7 @@ pub struct License {
     #[serde(default)]
     pub expires: Option<NaiveDate>,
     #[serde(default)]
-    pub owner: Option<Owner>,
+    pub owner: Option<Box<Owner>>,
     /// The oldest [`LISTED_ASSIGNMENTS`] assignments; `seats_used` counts all of them.
     #[serde(default)]
     pub assignments: Vec<Assignment>,
@@ -67,7 +67,7 @@ impl License {
             seats: self.seats,
             added: self.added,
             expires: self.expires,
-            owner: self.owner.clone(),
+            owner: self.owner.as_deref().cloned(),
             key: self.key.clone(),
             notes: self.notes.clone(),
         }

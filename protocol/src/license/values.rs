@@ -51,7 +51,7 @@ validated_string!(
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 #[serde(try_from = "String", into = "String")]
-pub struct LicenseKey(String);
+pub struct LicenseKey(Box<str>);
 
 impl LicenseKey {
     pub fn new(raw: &str) -> Result<Self, FieldError> {
@@ -67,13 +67,13 @@ impl TryFrom<String> for LicenseKey {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
         crate::text::checked(&s, "a product key", 1_000, false, printable)
-            .map(|v| LicenseKey(v.to_owned()))
+            .map(|v| LicenseKey(v.into()))
     }
 }
 
 impl From<LicenseKey> for String {
     fn from(k: LicenseKey) -> String {
-        k.0
+        k.0.into()
     }
 }
 
@@ -95,7 +95,7 @@ impl fmt::Debug for LicenseKey {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "subscription"))]
 #[serde(try_from = "String", into = "String")]
-pub struct Kind(String);
+pub struct Kind(std::sync::Arc<str>);
 
 impl Kind {
     pub const WELL_KNOWN: [&'static str; 7] = [
@@ -128,7 +128,7 @@ impl TryFrom<String> for Kind {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if valid_token {
-            Ok(Kind(value))
+            Ok(Kind(value.into()))
         } else {
             Err(format!(
                 "`{s}` is not a license kind: use one of {} or a lowercase word of letters, digits and `-`",
@@ -140,7 +140,14 @@ impl TryFrom<String> for Kind {
 
 impl From<Kind> for String {
     fn from(k: Kind) -> String {
-        k.0
+        k.0.as_ref().to_owned()
+    }
+}
+
+/// A few kinds across a whole inventory: a daemon keeps each once.
+impl crate::text::SharedText for Kind {
+    fn shared(&mut self) -> &mut std::sync::Arc<str> {
+        &mut self.0
     }
 }
 

@@ -343,7 +343,7 @@ async fn rewrite(
         id
     ]);
     tx.exec().execute(sql, values).await?;
-    if fields.owner != before.owner {
+    if fields.owner.as_ref() != before.owner.as_deref() {
         super::seats::index_owners(tx, org, id, fields.owner.as_ref()).await?;
     }
     Ok(())

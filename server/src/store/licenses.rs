@@ -103,7 +103,7 @@ impl LicenseRow {
             seats_used: u32::try_from(self.seats_used).map_err(|e| corrupt(&id, e))?,
             added: self.added,
             expires: self.expires,
-            owner,
+            owner: owner.map(Box::new),
             assignments,
             key: self
                 .license_key
@@ -300,7 +300,7 @@ impl Store {
             ));
             values.extend(args![revision, now(), org, id]);
             tx.exec().execute(sql, values).await?;
-            if fields.owner != before.owner {
+            if fields.owner.as_ref() != before.owner.as_deref() {
                 super::seats::index_owners(tx, org, id, fields.owner.as_ref()).await?;
             }
             Ok(())
@@ -521,7 +521,7 @@ pub(super) fn inserted_license(id: &str, fields: LicenseFields, revision: i64) -
         seats_used: 0,
         added: fields.added,
         expires: fields.expires,
-        owner: fields.owner,
+        owner: fields.owner.map(Box::new),
         assignments: Vec::new(),
         key: fields.key,
         notes: fields.notes,

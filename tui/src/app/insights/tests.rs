@@ -34,7 +34,7 @@ pub(crate) fn demo_inventory() -> Vec<License> {
                 seats_used: assignments.len() as u32,
                 added: fields.added,
                 expires: fields.expires,
-                owner: fields.owner,
+                owner: fields.owner.map(Box::new),
                 assignments,
                 key: fields.key,
                 notes: fields.notes,
