@@ -188,12 +188,26 @@ impl Remote {
     }
 
     /// One page of the change feed after `after`.
-    pub async fn changes(&self, after: i64, limit: u32) -> Result<ChangePage> {
-        self.send(
-            self.request(Method::GET, "/v1/changes")
-                .query(&[("after", after.to_string()), ("limit", limit.to_string())]),
-        )
-        .await
+    /// The feed page after `after`, parsed, and its bytes as they came (the cache keeps
+    /// those rather than writing the page out again).
+    pub async fn changes(&self, after: i64, limit: u32) -> Result<(ChangePage, Vec<u8>)> {
+        let response = self
+            .request(Method::GET, "/v1/changes")
+            .query(&[("after", after.to_string()), ("limit", limit.to_string())])
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let raw: Vec<u8> = check(response)
+            .await?
+            .bytes()
+            .await
+            .map_err(unreachable)?
+            .into();
+        let page = serde_json::from_slice(&raw).map_err(|e| {
+            RemoteError::Unreachable(format!("the server sent a feed page lmd cannot read: {e}"))
+        })?;
+        Ok((page, raw))
     }
 
     /// Follows `/v1/events`, sending each announced revision to `revisions` until the

@@ -124,8 +124,8 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     let mut ahead = PageAhead::fetch(remote, start);
     loop {
         let after = shared.cache.cursor();
-        let page = match ahead.arrival().await {
-            Ok(page) => page,
+        let (page, raw) = match ahead.arrival().await {
+            Ok(arrived) => arrived,
             Err(e) if e.is_feed_expired() => return resync(shared, remote).await,
             Err(e) => return Err(e),
         };
@@ -138,10 +138,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             ahead = PageAhead::fetch(remote, page.next);
         }
         if !page.changes.is_empty() || page.next != after {
-            let applied = shared
-                .cache
-                .apply(&page.changes, page.next)
-                .map_err(cache_failed)?;
+            let applied = shared.cache.apply_feed(&page, &raw).map_err(cache_failed)?;
             announce(shared, applied);
         }
         if !page.more {
@@ -179,7 +176,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
 
 /// A feed page on its way, fetched and parsed on a task of its own; dropped (a round of
 /// syncing ended early), the fetch is called off.
-struct PageAhead(tokio::task::JoinHandle<Result<lm_protocol::ChangePage, RemoteError>>);
+struct PageAhead(tokio::task::JoinHandle<Result<(lm_protocol::ChangePage, Vec<u8>), RemoteError>>);
 
 impl PageAhead {
     fn fetch(remote: &Remote, after: i64) -> PageAhead {
@@ -189,7 +186,7 @@ impl PageAhead {
         ))
     }
 
-    async fn arrival(&mut self) -> Result<lm_protocol::ChangePage, RemoteError> {
+    async fn arrival(&mut self) -> Result<(lm_protocol::ChangePage, Vec<u8>), RemoteError> {
         (&mut self.0)
             .await
             .map_err(|e| RemoteError::Unreachable(format!("fetching a feed page failed: {e}")))?
@@ -232,7 +229,7 @@ async fn resync(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     let mut snapshot = Snapshot::default();
     let mut after = 0;
     loop {
-        let page = remote.changes(after, PAGE).await?;
+        let (page, _) = remote.changes(after, PAGE).await?;
         snapshot.gather(page.changes);
         after = page.next;
         if !page.more {

@@ -19,8 +19,10 @@ use crate::license::{Assignment, AssignmentId, License, LicenseId};
 use crate::member::Member;
 use serde::{Deserialize, Serialize};
 
-/// One entry of the feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+mod read;
+
+/// One entry of the feed. Read by hand (see `read.rs`): written with `op` first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum Change {

@@ -1,7 +1,8 @@
 //! The inventory on disk: a snapshot of the whole cache and the journal of what came after
 //! it, two files of checksummed frames in the cache folder.
 //!
-//! A frame is a length, a CRC-32 and JSON records, one per line ([`Entry`]). Each applied
+//! A frame is a length, a CRC-32 and JSON records, one per line ([`Entry`]); a feed page is
+//! kept as the server sent it. Each applied
 //! feed page is one frame appended to `inventory.journal`, its changes *and* the cursor it
 //! moves to: a frame cut short or garbled by a crash fails its checksum, and the journal is
 //! read up to the last whole frame, so the cache always equals a follower at its cursor.
@@ -43,6 +44,8 @@ pub(super) enum Entry {
     Cursor(i64),
     /// Changes of a feed page.
     Page(Vec<Change>),
+    /// A feed page as the server sent it (see [`feed_record`]).
+    Feed(lm_protocol::ChangePage),
     /// Expiry alerts given (see `Cache::alert_key`).
     Alerted(Vec<String>),
     Licenses(Vec<License>),
@@ -70,6 +73,17 @@ impl Kind {
             Kind::Members => "Members",
         }
     }
+}
+
+/// The record of a feed page kept as the server sent it (`raw`, a [`lm_protocol::ChangePage`]
+/// already read from those very bytes): no second serialization of 100,000 licenses on a
+/// first sync.
+pub(super) fn feed_record(raw: &[u8]) -> Vec<u8> {
+    let mut record = Vec::with_capacity(raw.len() + 10);
+    record.extend_from_slice(b"{\"Feed\":");
+    record.extend_from_slice(raw);
+    record.push(b'}');
+    record
 }
 
 /// `items` as [`Entry`] records of `kind`, each about [`RECORD_BYTES`]: written one item
@@ -377,12 +391,13 @@ fn read_frames(
         if reader.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
             break;
         }
-        for line in payload.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let entry = serde_json::from_slice(line).map_err(|source| CacheError::Record {
+        // One after another, whatever white space (a page as the server sent it may hold
+        // line breaks) lies between.
+        for entry in serde_json::Deserializer::from_slice(&payload).into_iter() {
+            take(entry.map_err(|source| CacheError::Record {
                 key: format!("{} at byte {whole}", path.display()),
                 source,
-            })?;
-            take(entry);
+            })?);
         }
         whole += (FRAME_HEADER_BYTES + payload.len()) as u64;
     }
@@ -478,6 +493,36 @@ mod tests {
         );
         let members: [Member; 0] = [];
         assert!(records(Kind::Members, &members).next().is_none());
+    }
+
+    /// A page kept as the server sent it — pretty-printed even — reads back as that page.
+    #[test]
+    fn a_feed_page_kept_as_sent_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(dir.path(), |_| {}).unwrap();
+        let page = lm_protocol::ChangePage {
+            changes: vec![Change::Upsert {
+                revision: 4,
+                license: Box::new(license("a")),
+            }],
+            next: 4,
+            more: false,
+            head: 4,
+        };
+        let raw = serde_json::to_vec_pretty(&page).unwrap();
+        journal
+            .append(std::iter::once(feed_record(&raw)), Some(4))
+            .unwrap();
+        add(&mut journal, "b", 5);
+        let mut read = Vec::new();
+        Journal::open(dir.path(), |entry| match entry {
+            Entry::Feed(page) => read.push(format!("feed of {}", page.changes.len())),
+            Entry::Licenses(l) => read.push(format!("license {}", l[0].id)),
+            Entry::Cursor(c) => read.push(format!("cursor {c}")),
+            _ => read.push("other".into()),
+        })
+        .unwrap();
+        assert_eq!(read, ["feed of 1", "cursor 4", "license b", "cursor 5"]);
     }
 
     /// A crash while a page was being written leaves part of its frame: the page is not

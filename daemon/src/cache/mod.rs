@@ -26,7 +26,7 @@ mod members;
 
 use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
-use journal::{Entry, Journal, Kind, records};
+use journal::{Entry, Journal, Kind, feed_record, records};
 use layout::{
     ALERT_PREFIX, SCHEMA_KEY, SCHEMA_VERSION, SLED_CACHE_BYTES, SYNCED_AT_KEY, is_locked,
     make_private, read_i64, set_aside_path,
@@ -96,7 +96,7 @@ impl Memory {
     fn take(&mut self, entry: Entry) {
         match entry {
             Entry::Cursor(cursor) => self.cursor = cursor,
-            Entry::Page(changes) => {
+            Entry::Page(changes) | Entry::Feed(lm_protocol::ChangePage { changes, .. }) => {
                 for change in changes {
                     match change {
                         Change::Member { member, .. } => {
@@ -365,8 +365,25 @@ impl Cache {
 
     /// Applies one feed page and moves the cursor to `next`, atomically.
     pub fn apply(&self, changes: &[Change], next: i64) -> Result<Applied> {
+        self.apply_kept_as(changes, next, records(Kind::Page, changes))
+    }
+
+    /// Applies a feed page read from `raw`, the bytes the server sent, which the journal
+    /// keeps as they are.
+    pub fn apply_feed(&self, page: &lm_protocol::ChangePage, raw: &[u8]) -> Result<Applied> {
+        self.apply_kept_as(&page.changes, page.next, std::iter::once(feed_record(raw)))
+    }
+
+    /// Applies `changes` and moves the cursor to `next`, atomically, written to the journal
+    /// as `kept`.
+    fn apply_kept_as(
+        &self,
+        changes: &[Change],
+        next: i64,
+        kept: impl Iterator<Item = Vec<u8>>,
+    ) -> Result<Applied> {
         let mut journal = self.journal();
-        journal.append(records(Kind::Page, changes), Some(next))?;
+        journal.append(kept, Some(next))?;
 
         let mut memory = self.write();
         memory.licenses.apply(changes);
