@@ -138,6 +138,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating {}", cache_dir.display()))?;
     let cache = Cache::open(&cache_dir).context("opening the cache")?;
+    // Reading the cache freed as much as it keeps (the frames it parsed).
+    lm_daemon::allocator::release_freed_memory();
     let defaults = AlertOptions::default();
     let mut shared = Shared::new(cache, server.clone(), remote);
     shared.alerts = AlertOptions {

@@ -204,7 +204,9 @@ impl Drop for PageAhead {
 async fn compact(shared: &Shared) {
     let cache = shared.cache.clone();
     match tokio::task::spawn_blocking(move || cache.compact_if_due()).await {
-        Ok(Ok(_)) => {}
+        // Writing the snapshot freed what it encoded.
+        Ok(Ok(true)) => crate::allocator::release_freed_memory(),
+        Ok(Ok(false)) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot compact the cache"),
         Err(e) => tracing::error!(error = %e, "compacting the cache failed"),
     }

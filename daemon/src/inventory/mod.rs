@@ -68,17 +68,21 @@ enum Exact {
     Device,
 }
 
+/// The inventory's hash maps: keyed by ids and values a manager's own organization wrote,
+/// hashed by `foldhash` (randomly seeded; SipHash was a twentieth of a first sync).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 pub struct Inventory {
-    slots: HashMap<LicenseId, Slot>,
+    slots: Map<LicenseId, Slot>,
     /// Boxed: a vacant slot or a vector grown ahead costs a pointer, not a license.
     rows: Vec<Option<Box<License>>>,
     vacant: Vec<Slot>,
-    exact: HashMap<(Exact, String), SortedSlots>,
+    exact: Map<(Exact, String), SortedSlots>,
     /// Every holder, by license: the feed's holder changes and the holders licenses list.
     /// Kept also for a license not here yet (its holders may come first); the employee and
     /// device indexes are made from these, not from the ten a license lists.
-    holders: HashMap<LicenseId, Holders>,
+    holders: Map<LicenseId, Holders>,
     texts: SearchTexts,
     /// The values many licenses repeat (vendors, products, notes, owners, holders), each
     /// kept once.
