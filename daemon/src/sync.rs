@@ -124,7 +124,7 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     let mut ahead = PageAhead::fetch(remote, start);
     loop {
         let after = shared.cache.cursor();
-        let (page, raw) = match ahead.arrival().await {
+        let (mut page, raw) = match ahead.arrival().await {
             Ok(arrived) => arrived,
             Err(e) if e.is_feed_expired() => return resync(shared, remote).await,
             Err(e) => return Err(e),
@@ -138,7 +138,11 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
             ahead = PageAhead::fetch(remote, page.next);
         }
         if !page.changes.is_empty() || page.next != after {
-            let applied = shared.cache.apply_feed(&page, &raw).map_err(cache_failed)?;
+            let changes = std::mem::take(&mut page.changes);
+            let applied = shared
+                .cache
+                .apply_feed(changes, page.next, &raw)
+                .map_err(cache_failed)?;
             announce(shared, applied);
         }
         if !page.more {

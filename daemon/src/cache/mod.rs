@@ -365,20 +365,20 @@ impl Cache {
 
     /// Applies one feed page and moves the cursor to `next`, atomically.
     pub fn apply(&self, changes: &[Change], next: i64) -> Result<Applied> {
-        self.apply_kept_as(changes, next, records(Kind::Page, changes))
+        self.apply_kept_as(changes.to_vec(), next, records(Kind::Page, changes))
     }
 
-    /// Applies a feed page read from `raw`, the bytes the server sent, which the journal
-    /// keeps as they are.
-    pub fn apply_feed(&self, page: &lm_protocol::ChangePage, raw: &[u8]) -> Result<Applied> {
-        self.apply_kept_as(&page.changes, page.next, std::iter::once(feed_record(raw)))
+    /// Applies the `changes` of a feed page read from `raw`, the bytes the server sent,
+    /// which the journal keeps as they are; the changes move into the inventory.
+    pub fn apply_feed(&self, changes: Vec<Change>, next: i64, raw: &[u8]) -> Result<Applied> {
+        self.apply_kept_as(changes, next, std::iter::once(feed_record(raw)))
     }
 
     /// Applies `changes` and moves the cursor to `next`, atomically, written to the journal
     /// as `kept`.
     fn apply_kept_as(
         &self,
-        changes: &[Change],
+        changes: Vec<Change>,
         next: i64,
         kept: impl Iterator<Item = Vec<u8>>,
     ) -> Result<Applied> {
@@ -386,8 +386,7 @@ impl Cache {
         journal.append(kept, Some(next))?;
 
         let mut memory = self.write();
-        memory.licenses.apply(changes);
-        for change in changes {
+        for change in &changes {
             match change {
                 Change::Member { member, .. } => {
                     memory
@@ -414,6 +413,7 @@ impl Cache {
             .collect();
         members.sort();
         members.dedup();
+        memory.licenses.apply(changes);
         memory.cursor = next;
         Ok(Applied {
             ids,

@@ -427,28 +427,12 @@ impl Inventory {
     /// order once — the changed licenses taken out, then merged back at their places —
     /// instead of moving slots around it once per change; a page larger than a sixteenth of
     /// the inventory drops the orders, to be built again. Holder changes touch no order.
-    pub fn apply(&mut self, changes: &[Change]) {
-        let apply = |inventory: &mut Inventory, change: &Change| match change {
-            Change::Upsert { license, .. } => {
-                inventory.upsert((**license).clone());
-            }
-            Change::Delete { id, .. } => {
-                inventory.remove(id);
-            }
-            Change::Assign {
-                license,
-                assignment,
-                ..
-            } => inventory.hold(license.clone(), assignment.clone()),
-            Change::Unassign { license, id, .. } => inventory.release(license, id),
-            // Members are the cache's, not the inventory's.
-            Change::Member { .. } | Change::Uninvite { .. } => {}
-        };
+    pub fn apply(&mut self, changes: Vec<Change>) {
         let of_licenses =
-            |change: &&Change| matches!(change, Change::Upsert { .. } | Change::Delete { .. });
-        let license_changes = changes.iter().filter(of_licenses).count();
+            |change: &Change| matches!(change, Change::Upsert { .. } | Change::Delete { .. });
+        let license_changes = changes.iter().filter(|c| of_licenses(c)).count();
         if license_changes <= PATCH_EACH_UP_TO {
-            changes.iter().for_each(|change| apply(self, change));
+            changes.into_iter().for_each(|change| self.take(change));
             return;
         }
         // Taken out meanwhile, so that the changes below do not patch them one by one.
@@ -460,15 +444,15 @@ impl Inventory {
         let mut touched = Vec::with_capacity(license_changes * 2);
         for change in changes {
             if !of_licenses(&change) {
-                apply(self, change);
+                self.take(change);
                 continue;
             }
-            let Some(id) = change.license() else {
+            let Some(id) = change.license().cloned() else {
                 continue;
             };
-            touched.extend(self.slots.get(id).copied());
-            apply(self, change);
-            touched.extend(self.slots.get(id).copied());
+            touched.extend(self.slots.get(&id).copied());
+            self.take(change);
+            touched.extend(self.slots.get(&id).copied());
         }
         let mut moved = SlotSet::none(self.rows.len());
         touched.iter().for_each(|&slot| moved.add(slot));

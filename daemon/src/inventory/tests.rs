@@ -242,7 +242,7 @@ fn a_page_of_changes_mends_every_sort_order_or_drops_them_when_large() {
             _ => {}
         }
     }
-    inventory.apply(&page);
+    inventory.apply(page.clone());
     assert_eq!(
         inventory.orders().built.len(),
         SortField::ALL.len(),
@@ -258,7 +258,7 @@ fn a_page_of_changes_mends_every_sort_order_or_drops_them_when_large() {
             licenses.insert(license.id.clone(), (**license).clone());
         }
     }
-    inventory.apply(&large);
+    inventory.apply(large.clone());
     assert!(inventory.orders().built.is_empty());
     assert_lists_like_a_scan(&inventory, &licenses, today);
 }
@@ -313,14 +313,14 @@ fn holders_beyond_the_listed_ones_are_found_and_leave_with_their_license() {
     };
     // A holder may arrive before its license.
     let mut inventory = Inventory::build([], [(seats.id.clone(), holder(0, "pupil000"))]);
-    inventory.apply(&[Change::Upsert {
+    inventory.apply(vec![Change::Upsert {
         revision: 2,
         license: Box::new(seats.clone()),
     }]);
     let page: Vec<Change> = (1..40)
         .map(|n| assign(n, &format!("pupil{n:03}")))
         .collect();
-    inventory.apply(&page);
+    inventory.apply(page.clone());
     for n in 0..3000 {
         inventory.upsert(license(10 + n));
     }
@@ -347,7 +347,7 @@ fn holders_beyond_the_listed_ones_are_found_and_leave_with_their_license() {
     }
     assert_eq!(inventory.holder_count(&seats.id), 40);
 
-    inventory.apply(&[Change::Unassign {
+    inventory.apply(vec![Change::Unassign {
         revision: 3,
         license: seats.id.clone(),
         id: "h033".parse().unwrap(),
@@ -358,12 +358,12 @@ fn holders_beyond_the_listed_ones_are_found_and_leave_with_their_license() {
     // A change of the license keeps its holders; its removal takes them along.
     let mut renamed = seats.clone();
     renamed.name = "Typing for schools".parse().unwrap();
-    inventory.apply(&[Change::Upsert {
+    inventory.apply(vec![Change::Upsert {
         revision: 4,
         license: Box::new(renamed),
     }]);
     assert_eq!(by_employee(&inventory, "pupil020", None).0, 1);
-    inventory.apply(&[Change::Delete {
+    inventory.apply(vec![Change::Delete {
         revision: 5,
         id: seats.id.clone(),
     }]);
