@@ -191,6 +191,12 @@ impl Remote {
     /// The feed page after `after`, parsed, and its bytes as they came (the cache keeps
     /// those rather than writing the page out again).
     pub async fn changes(&self, after: i64, limit: u32) -> Result<(ChangePage, Vec<u8>)> {
+        self.ask_changes(after, limit).await?.page().await
+    }
+
+    /// Asks for the feed page after `after`: answered once the server's headers are in,
+    /// which name the next page when more follow, before this one's body is read.
+    pub async fn ask_changes(&self, after: i64, limit: u32) -> Result<FeedAnswer> {
         let response = self
             .request(Method::GET, "/v1/changes")
             .query(&[("after", after.to_string()), ("limit", limit.to_string())])
@@ -198,16 +204,13 @@ impl Remote {
             .send()
             .await
             .map_err(unreachable)?;
-        let raw: Vec<u8> = check(response)
-            .await?
-            .bytes()
-            .await
-            .map_err(unreachable)?
-            .into();
-        let page = serde_json::from_slice(&raw).map_err(|e| {
-            RemoteError::Unreachable(format!("the server sent a feed page lmd cannot read: {e}"))
-        })?;
-        Ok((page, raw))
+        let response = check(response).await?;
+        let next = response
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|link| link.to_str().ok())
+            .and_then(next_after);
+        Ok(FeedAnswer { next, response })
     }
 
     /// Follows `/v1/events`, sending each announced revision to `revisions` until the
@@ -363,6 +366,41 @@ fn unreachable(e: reqwest::Error) -> RemoteError {
 }
 
 /// Passes a success through; turns anything else into the server's problem.
+/// A feed page whose headers are in: where the next one begins, if the server said so
+/// (its `Link: <…after=N…>; rel="next"`), and the page to read.
+pub struct FeedAnswer {
+    pub next: Option<i64>,
+    response: reqwest::Response,
+}
+
+impl FeedAnswer {
+    /// The page, parsed, and its bytes as they came.
+    pub async fn page(self) -> Result<(ChangePage, Vec<u8>)> {
+        let raw: Vec<u8> = self.response.bytes().await.map_err(unreachable)?.into();
+        let page = serde_json::from_slice(&raw).map_err(|e| {
+            RemoteError::Unreachable(format!("the server sent a feed page lmd cannot read: {e}"))
+        })?;
+        Ok((page, raw))
+    }
+}
+
+/// The `after` of the page a `Link` header names as the next one.
+fn next_after(link: &str) -> Option<i64> {
+    let target = link
+        .split(',')
+        .find(|part| part.contains("rel=\"next\""))?
+        .split_once('<')?
+        .1
+        .split_once('>')?
+        .0;
+    let query = target.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("after="))?
+        .parse()
+        .ok()
+}
+
 async fn check(response: reqwest::Response) -> Result<reqwest::Response> {
     let status = response.status();
     if status.is_success() {
@@ -407,7 +445,17 @@ fn sse_revision(line: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::sse_revision;
+    use super::{next_after, sse_revision};
+
+    #[test]
+    fn the_next_page_is_read_from_the_link_header() {
+        let link = "</v1/changes?after=340&limit=1000>; rel=\"next\"";
+        assert_eq!(next_after(link), Some(340));
+        let among = "</x?after=1>; rel=\"prev\", </v1/changes?limit=5&after=77>; rel=\"next\"";
+        assert_eq!(next_after(among), Some(77));
+        assert_eq!(next_after("</v1/changes?after=x>; rel=\"next\""), None);
+        assert_eq!(next_after("</v1/changes?after=3>; rel=\"last\""), None);
+    }
 
     #[test]
     fn reads_revisions_from_event_lines() {

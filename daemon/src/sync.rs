@@ -121,10 +121,10 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
         shared.set_user(remote.me().await?.into());
     }
     let start = shared.cache.cursor();
-    let mut ahead = PageAhead::fetch(remote, start);
+    let mut pages = Pages::from(remote, start);
     loop {
         let after = shared.cache.cursor();
-        let (mut page, raw) = match ahead.arrival().await {
+        let (mut page, raw) = match pages.next(remote, after).await {
             Ok(arrived) => arrived,
             Err(e) if e.is_feed_expired() => return resync(shared, remote).await,
             Err(e) => return Err(e),
@@ -132,10 +132,6 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
         if remote.token().is_none() {
             // Logged out while the page was on its way: it belongs to the old login.
             return Err(logged_out());
-        }
-        if page.more {
-            // The next page comes (and is parsed) on another thread while this one is applied.
-            ahead = PageAhead::fetch(remote, page.next);
         }
         if !page.changes.is_empty() || page.next != after {
             let changes = std::mem::take(&mut page.changes);
@@ -178,28 +174,66 @@ async fn catch_up(shared: &Shared, remote: &Remote) -> Result<(), RemoteError> {
     }
 }
 
-/// A feed page on its way, fetched and parsed on a task of its own; dropped (a round of
-/// syncing ended early), the fetch is called off.
-struct PageAhead(tokio::task::JoinHandle<Result<(lm_protocol::ChangePage, Vec<u8>), RemoteError>>);
+/// Pages read from the feed ahead of the one being applied. Each is asked for as soon as the
+/// one before names it (the server's `Link` header comes before the page's body) and parsed
+/// on a task of its own, so the server works on the next page while this one travels, is
+/// parsed and is applied; at most [`AHEAD`] wait. Dropped (a round of syncing ended early),
+/// the asking stops.
+struct Pages {
+    parsed: mpsc::Receiver<tokio::task::JoinHandle<Result<FeedPage, RemoteError>>>,
+    asking: tokio::task::JoinHandle<()>,
+}
 
-impl PageAhead {
-    fn fetch(remote: &Remote, after: i64) -> PageAhead {
+/// A page of the feed, parsed, and its bytes as the server sent them.
+type FeedPage = (lm_protocol::ChangePage, Vec<u8>);
+
+/// Pages parsed or on their way beyond the one being applied.
+const AHEAD: usize = 2;
+
+impl Pages {
+    /// Asks for the pages from `after` on, as long as each names the next.
+    fn from(remote: &Remote, after: i64) -> Pages {
+        let (ready, parsed) = mpsc::channel(AHEAD);
         let remote = remote.clone();
-        PageAhead(tokio::spawn(
-            async move { remote.changes(after, PAGE).await },
-        ))
+        let asking = tokio::spawn(async move {
+            let mut after = after;
+            loop {
+                let (next, page) = match remote.ask_changes(after, PAGE).await {
+                    Ok(answer) => (answer.next, tokio::spawn(answer.page())),
+                    Err(e) => (None, tokio::spawn(async move { Err(e) })),
+                };
+                if ready.send(page).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(next) => after = next,
+                    None => return,
+                }
+            }
+        });
+        Pages { parsed, asking }
     }
 
-    async fn arrival(&mut self) -> Result<(lm_protocol::ChangePage, Vec<u8>), RemoteError> {
-        (&mut self.0)
-            .await
+    /// The next page; from `after` on, when the server named none (a server from before
+    /// `Link`, or an answer that went wrong) and the pages asked for ran out.
+    async fn next(&mut self, remote: &Remote, after: i64) -> Result<FeedPage, RemoteError> {
+        let page = match self.parsed.recv().await {
+            Some(page) => page,
+            None => {
+                *self = Pages::from(remote, after);
+                self.parsed.recv().await.ok_or_else(|| {
+                    RemoteError::Unreachable("asking for a feed page failed".into())
+                })?
+            }
+        };
+        page.await
             .map_err(|e| RemoteError::Unreachable(format!("fetching a feed page failed: {e}")))?
     }
 }
 
-impl Drop for PageAhead {
+impl Drop for Pages {
     fn drop(&mut self) {
-        self.0.abort();
+        self.asking.abort();
     }
 }
 

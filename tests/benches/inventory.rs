@@ -147,9 +147,10 @@ async fn main() {
                 }
             })
             .collect();
+        let count = page.len();
         let started = Instant::now();
-        inventory.apply(&page);
-        pages.push(format!("{} in {:.1} ms", page.len(), ms(started.elapsed())));
+        inventory.apply(page);
+        pages.push(format!("{count} in {:.1} ms", ms(started.elapsed())));
     }
     println!(
         "pages of changes applied with every order mended: {}",

@@ -7,6 +7,7 @@ use super::params::query_pairs;
 use crate::store::HoldersOf;
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use lm_protocol::{Change, ChangePage};
 
 const DEFAULT_LIMIT: u32 = 500;
@@ -54,19 +55,24 @@ fn parse(pairs: &[(String, String)]) -> Result<(i64, u32), ApiError> {
 /// The organization's changes after a revision, in revision order: licenses (an upsert or a
 /// removal each) and their holders (`assign`, `unassign`) — every holder for a manager, an
 /// employee's own for an employee. A page never ends inside a revision, so it may hold more
-/// than `limit` changes.
+/// than `limit` changes. While more follow, the `Link` header (RFC 8288, `rel="next"`)
+/// names the next page: a follower may ask for it while this one's body is still on its
+/// way.
 #[utoipa::path(get, path = "/v1/changes", tag = "sync",
     params(
         ("after" = Option<i64>, Query, minimum = 0, description = "the `next` of the previous page; 0 for a full snapshot; not beyond the head"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "at most this many changes (1 to 1000, default 500)"),
     ),
-    responses((status = 200, body = ChangePage), (status = 422, body = lm_protocol::Problem)),
+    responses(
+        (status = 200, body = ChangePage, headers(("Link" = String, description = "`</v1/changes?after=…&limit=…>; rel=\"next\"` while more follow"))),
+        (status = 422, body = lm_protocol::Problem),
+    ),
     security(("bearer" = [])))]
 pub async fn list(
     caller: Caller,
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<ChangePage>, ApiError> {
+) -> Result<(HeaderMap, Json<ChangePage>), ApiError> {
     let (after, limit) = parse(&query_pairs(&raw))?;
     let manager = caller.principal.role.is_manager();
     // An employee follows the licenses and their own holders; a manager, everyone's.
@@ -86,5 +92,16 @@ pub async fn list(
             }
         }
     }
-    Ok(Json(page))
+    let mut headers = HeaderMap::new();
+    if page.more {
+        let next = format!(
+            "</v1/changes?after={}&limit={limit}>; rel=\"next\"",
+            page.next
+        );
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_str(&next).expect("a link of ASCII digits"),
+        );
+    }
+    Ok((headers, Json(page)))
 }

@@ -29,14 +29,14 @@ impl Replica {
     }
 }
 
-/// Applies feed pages from `after` until the feed says nothing more is waiting.
+/// Applies feed pages from `after` until the feed says nothing more is waiting, each asked
+/// for at the address the one before named in its `Link` header.
 async fn follow(client: &Client, replica: &mut Replica, mut after: i64, limit: u32) -> i64 {
+    let mut address = format!("/v1/changes?after={after}&limit={limit}");
     loop {
-        let page: ChangePage = client
-            .get(&format!("/v1/changes?after={after}&limit={limit}"))
-            .await
-            .expect(200)
-            .json();
+        let reply = client.get(&address).await.expect(200);
+        let page: ChangePage = reply.json();
+        let link = reply.header("link").map(str::to_owned);
         let mut last = after;
         for change in &page.changes {
             assert!(change.revision() > after, "a page starts after its cursor");
@@ -78,8 +78,16 @@ async fn follow(client: &Client, replica: &mut Replica, mut after: i64, limit: u
         after = page.next;
         if !page.more {
             assert_eq!(page.next, page.head, "the last page ends at the head");
+            assert_eq!(link, None, "the last page links to no next one");
             return after;
         }
+        let link = link.expect("a page with more after it links to the next");
+        let next = link
+            .strip_prefix('<')
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .unwrap_or_else(|| panic!("not a link to the next page: {link}"));
+        assert_eq!(next, format!("/v1/changes?after={after}&limit={limit}"));
+        address = next.to_owned();
     }
 }
 
