@@ -359,8 +359,14 @@ impl Inventory {
         }
         if let Some(&slot) = self.slots.get(&license.id) {
             // In place: the slot keeps the index entries of its holders.
-            let before = self.take_row(slot);
-            self.put_row(slot, license);
+            // A change that keeps its kind, product and vendor keeps their index entries:
+            // an exact value's slots are a sorted vector, and moving thousands of them for
+            // each change of a page cost more than the change itself.
+            let same_values = self.rows[slot as usize]
+                .as_deref()
+                .is_some_and(|before| exact_keys(before) == exact_keys(&license));
+            let before = self.take_row(slot, !same_values);
+            self.put_row(slot, license, !same_values);
             return before;
         }
         let slot = self.vacant.pop().unwrap_or(self.rows.len() as Slot);
@@ -378,7 +384,7 @@ impl Inventory {
         for key in keys {
             self.index_exact(key, slot);
         }
-        self.put_row(slot, license);
+        self.put_row(slot, license, true);
         None
     }
 
@@ -396,20 +402,22 @@ impl Inventory {
         pool.prune();
     }
 
-    /// Fills `slot` with `license`: its text, its fields' exact values, its place in every
-    /// order built.
-    fn put_row(&mut self, slot: Slot, license: License) {
+    /// Fills `slot` with `license`: its text, its fields' exact values (unless
+    /// `index_values` is false: they are indexed already), its place in every order built.
+    fn put_row(&mut self, slot: Slot, license: License, index_values: bool) {
         self.texts.insert(slot, &license.search_text());
-        for key in exact_keys(&license) {
-            self.index_exact(key, slot);
+        if index_values {
+            for key in exact_keys(&license) {
+                self.index_exact(key, slot);
+            }
         }
         self.rows[slot as usize] = Some(Box::new(license));
         self.patch_orders(slot, |order, at| order.insert(at, slot));
     }
 
-    /// Empties `slot` of its license, undoing [`Inventory::put_row`]; the slot stays the
-    /// license's, with its holders.
-    fn take_row(&mut self, slot: Slot) -> Option<License> {
+    /// Empties `slot` of its license, undoing [`Inventory::put_row`] (its values' index
+    /// entries only with `unindex_values`); the slot stays the license's, with its holders.
+    fn take_row(&mut self, slot: Slot, unindex_values: bool) -> Option<License> {
         self.patch_orders(slot, |order, at| {
             if order.get(at) == Some(&slot) {
                 order.remove(at);
@@ -417,8 +425,10 @@ impl Inventory {
         });
         let license = *self.rows[slot as usize].take()?;
         self.texts.remove(slot);
-        for key in exact_keys(&license) {
-            self.unindex_exact(&key, slot);
+        if unindex_values {
+            for key in exact_keys(&license) {
+                self.unindex_exact(&key, slot);
+            }
         }
         Some(license)
     }
@@ -484,7 +494,7 @@ impl Inventory {
     pub fn remove(&mut self, id: &LicenseId) -> Option<License> {
         let holders = self.holders.remove(id);
         let slot = *self.slots.get(id)?;
-        let license = self.take_row(slot);
+        let license = self.take_row(slot, true);
         for gone in holders.into_iter().flat_map(Holders::into_values) {
             self.unindex_exact(&holder_key(&gone.assignee), slot);
         }

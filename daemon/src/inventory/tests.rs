@@ -74,7 +74,8 @@ fn every_filter_and_sort_lists_what_a_full_scan_does_also_after_changes() {
         };
         inventory.list(&LicenseFilter::default(), sort, 0..1, today);
     }
-    // Changes: one removed, one moved to another vendor, employee, name and cost, one new.
+    // Changes: one removed, one moved to another vendor, employee, name and cost, one
+    // renamed, one new.
     let gone = licenses
         .remove(&"l0007".parse::<LicenseId>().unwrap())
         .unwrap();
@@ -87,6 +88,13 @@ fn every_filter_and_sort_lists_what_a_full_scan_does_also_after_changes() {
     moved.cost.amount = 1;
     licenses.insert(moved.id.clone(), moved.clone());
     assert_eq!(inventory.upsert(moved), Some(before));
+    // One renamed and repriced, its kind, product and vendor as they were.
+    let before = licenses[&"l0011".parse::<LicenseId>().unwrap()].clone();
+    let mut renamed = before.clone();
+    renamed.name = "Aa renamed".parse().unwrap();
+    renamed.cost.amount = 999_999;
+    licenses.insert(renamed.id.clone(), renamed.clone());
+    assert_eq!(inventory.upsert(renamed), Some(before));
     let mut new = license(400);
     new.id = "l0150a".parse().unwrap();
     licenses.insert(new.id.clone(), new.clone());
