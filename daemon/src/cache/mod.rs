@@ -15,24 +15,27 @@
 //! never moved aside. It is owner-only: folder 0700, files 0600, a looser one closed up at
 //! open.
 //!
-//! One job per file: here the cache and what it answers; `journal` the snapshot and the
-//! journal; `layout` the other keys on disk and the folder they live in; `members` the
-//! members; `insights` the reports.
+//! One job per file: here the cache and what it answers; `memory` what it holds in memory
+//! and how the journal's entries become it; `journal` the snapshot and the journal;
+//! `layout` the other keys on disk and the folder they live in; `members` the members;
+//! `insights` the reports.
 
 mod insights;
 mod journal;
 mod layout;
 mod members;
+mod memory;
 
 use crate::inventory::Inventory;
 use chrono::{DateTime, NaiveDate, Utc};
-use journal::{Entry, Journal, Kind, feed_record, records};
+use journal::{Journal, Kind, feed_record, records};
 use layout::{
     ALERT_PREFIX, SCHEMA_KEY, SCHEMA_VERSION, SLED_CACHE_BYTES, SYNCED_AT_KEY, is_locked,
     make_private, read_i64, set_aside_path,
 };
 use lm_protocol::{Assignee, Assignment, Change, License, LicenseFilter, LicenseId, Member, Sort};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use memory::{Memory, snapshot_records};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -78,89 +81,6 @@ pub struct Cache {
     /// taken between two pages, never across one.
     journal: Arc<Mutex<Journal>>,
     memory: Arc<RwLock<Memory>>,
-}
-
-#[derive(Default)]
-struct Memory {
-    licenses: Inventory,
-    /// The organization's members by name (for an employee: themselves).
-    members: BTreeMap<String, Member>,
-    /// The expiry alerts given (see [`Cache::alert_key`]).
-    alerted: HashSet<Box<str>>,
-    cursor: i64,
-    synced_at: Option<DateTime<Utc>>,
-}
-
-impl Memory {
-    /// Takes in one entry of the cache on disk, as it is opened.
-    fn take(&mut self, entry: Entry) {
-        match entry {
-            Entry::Cursor(cursor) => self.cursor = cursor,
-            Entry::Page(changes) | Entry::Feed(lm_protocol::ChangePage { changes, .. }) => {
-                for change in changes {
-                    match change {
-                        Change::Member { member, .. } => {
-                            self.members.insert(member.name.clone(), *member);
-                        }
-                        Change::Uninvite { name, .. } => {
-                            self.members.remove(&name);
-                        }
-                        change => self.licenses.take(change),
-                    }
-                }
-            }
-            Entry::Alerted(keys) => self
-                .alerted
-                .extend(keys.into_iter().map(String::into_boxed_str)),
-            Entry::Licenses(licenses) => licenses
-                .into_iter()
-                .for_each(|license| drop(self.licenses.upsert(license))),
-            Entry::Holders(holders) => holders
-                .into_iter()
-                .for_each(|(license, assignment)| self.licenses.hold(license, assignment)),
-            Entry::Members(members) => self.members.extend(
-                members
-                    .into_iter()
-                    .map(|member| (member.name.clone(), member)),
-            ),
-        }
-    }
-}
-
-/// The whole cache as snapshot records: holders before licenses, so that a license read
-/// back shares the text of the holders it lists; the alerts given only while their license
-/// still expires on that date (a renewal alerts again anyway).
-fn snapshot_records<'a>(
-    licenses: &'a Inventory,
-    members: &'a BTreeMap<String, Member>,
-    alerted: &'a HashSet<Box<str>>,
-) -> impl Iterator<Item = Vec<u8>> + 'a {
-    let current = alerted
-        .iter()
-        .map(|key| &**key)
-        .filter(|key| alert_still_current(key, licenses));
-    records(Kind::Holders, licenses.every_holder())
-        .chain(records(Kind::Licenses, licenses.values()))
-        .chain(records(Kind::Members, members.values()))
-        .chain(records(Kind::Alerted, current))
-}
-
-/// Whether the alert `key` speaks of a cached license's current expiry date.
-fn alert_still_current(key: &str, licenses: &Inventory) -> bool {
-    let Some((license, expires)) = key
-        .strip_prefix(ALERT_PREFIX)
-        .and_then(|rest| rest.rsplit_once('/'))
-        .and_then(|(rest, _threshold)| rest.rsplit_once('/'))
-    else {
-        return false;
-    };
-    let Ok(license) = license.parse::<LicenseId>() else {
-        return false;
-    };
-    licenses
-        .get(&license)
-        .and_then(|l| l.expires)
-        .is_some_and(|e| e.to_string() == expires)
 }
 
 /// A whole inventory, read from the feed from its start: what a resync replaces the cache
