@@ -11,6 +11,9 @@
 //! it into place and starts an empty journal of the same generation; a journal whose
 //! generation is not the snapshot's is one a compaction already folded in, and is dropped.
 //!
+//! Only one lmd opens a cache: sled's lock on the folder, taken first, guards these files
+//! too.
+//!
 //! Why not one sled record per license and holder: sled spent a dozen allocations and
 //! most of a first sync's time on each of ~285,000, and held 60–190 MiB besides the
 //! inventory (measured with `lm status --memory`). Reads are served from memory anyway;
