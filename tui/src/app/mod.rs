@@ -252,7 +252,17 @@ impl App {
             .filter(|a| self.is_manager() || !a.manager_only())
             .count();
         let employee_note = usize::from(!self.is_manager());
-        actions + employee_note + 2 + lm_protocol::query::QUERY_HELP.len()
+        actions + employee_note + 2 + self.filter_help().1.len()
+    }
+
+    /// The filter language of the screen shown, for the help: its title and its terms.
+    pub fn filter_help(&self) -> (&'static str, &'static [(&'static str, &'static str)]) {
+        match self.screen {
+            Screen::People => ("People filter", lm_protocol::member::MEMBER_QUERY_HELP),
+            Screen::Licenses | Screen::Insights => {
+                ("Filter language", lm_protocol::query::QUERY_HELP)
+            }
+        }
     }
 
     /// How many table rows fit, given the terminal size and whether the detail pane is open.

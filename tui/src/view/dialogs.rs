@@ -81,8 +81,9 @@ pub(super) fn render_help(app: &App, scroll: u16, frame: &mut Frame, area: Rect,
         ));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled("Filter language", theme.accent()));
-    for (syntax, meaning) in lm_protocol::query::QUERY_HELP {
+    let (filter, terms) = app.filter_help();
+    lines.push(Line::styled(filter, theme.accent()));
+    for (syntax, meaning) in terms {
         lines.push(Line::from(vec![
             Span::raw(format!("{syntax:>20}  ")),
             Span::styled(*meaning, theme.dim()),

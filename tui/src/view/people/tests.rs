@@ -35,6 +35,17 @@ fn people_filtered_with_a_mistake() {
     insta::assert_snapshot!(screen(&app, 80, 10));
 }
 
+/// On the People screen the help explains the People filter, not the licenses'.
+#[test]
+fn help_on_the_people_screen_lists_the_people_filter() {
+    let mut app = sized(people_of(Role::Manager, staff()), 80, 48);
+    app.update(key(KeyCode::Char('?')));
+    let shown = screen(&app, 80, 48);
+    assert!(shown.contains("status:disabled"), "{shown}");
+    assert!(!shown.contains("expires<30d"), "{shown}");
+    insta::assert_snapshot!(shown);
+}
+
 #[test]
 fn an_employee_sees_themselves() {
     let app = sized(people_of(Role::Employee, staff()[1..2].to_vec()), 80, 8);
