@@ -25,17 +25,7 @@ impl Memory {
         match entry {
             Entry::Cursor(cursor) => self.cursor = cursor,
             Entry::Page(changes) | Entry::Feed(lm_protocol::ChangePage { changes, .. }) => {
-                for change in changes {
-                    match change {
-                        Change::Member { member, .. } => {
-                            self.members.insert(member.name.clone(), *member);
-                        }
-                        Change::Uninvite { name, .. } => {
-                            self.members.remove(&name);
-                        }
-                        change => self.licenses.take(change),
-                    }
-                }
+                self.apply(changes);
             }
             Entry::Alerted(keys) => self
                 .alerted
@@ -52,6 +42,24 @@ impl Memory {
                     .map(|member| (member.name.clone(), member)),
             ),
         }
+    }
+}
+
+impl Memory {
+    /// Applies a page of the feed: its members here, the rest to the inventory.
+    pub(super) fn apply(&mut self, changes: Vec<Change>) {
+        for change in &changes {
+            match change {
+                Change::Member { member, .. } => {
+                    self.members.insert(member.name.clone(), (**member).clone());
+                }
+                Change::Uninvite { name, .. } => {
+                    self.members.remove(name);
+                }
+                _ => {}
+            }
+        }
+        self.licenses.apply(changes);
     }
 }
 

@@ -305,20 +305,6 @@ impl Cache {
         let mut journal = self.journal();
         journal.append(kept, Some(next))?;
 
-        let mut memory = self.write();
-        for change in &changes {
-            match change {
-                Change::Member { member, .. } => {
-                    memory
-                        .members
-                        .insert(member.name.clone(), (**member).clone());
-                }
-                Change::Uninvite { name, .. } => {
-                    memory.members.remove(name);
-                }
-                _ => {}
-            }
-        }
         let mut ids: Vec<LicenseId> = changes
             .iter()
             .filter_map(Change::license)
@@ -333,7 +319,8 @@ impl Cache {
             .collect();
         members.sort();
         members.dedup();
-        memory.licenses.apply(changes);
+        let mut memory = self.write();
+        memory.apply(changes);
         memory.cursor = next;
         Ok(Applied {
             ids,

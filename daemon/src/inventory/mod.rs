@@ -165,9 +165,8 @@ impl Inventory {
         self.order(FIRST_SCREEN_SORT);
     }
 
-    /// Takes in one change, by value: how a cache is read back from disk, before any sort
-    /// order is built.
-    pub fn take(&mut self, change: Change) {
+    /// Takes in one change, by value (see [`Inventory::apply`] for a page of them).
+    fn take(&mut self, change: Change) {
         match change {
             Change::Upsert { license, .. } => {
                 self.upsert(*license);
